@@ -1,0 +1,410 @@
+//! The connection state machine: bytes in, events and bytes out.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask::apply_mask;
+use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use crate::outq::{OutQueue, Payload};
+use crate::utf8::Utf8Validator;
+use crate::{Config, ProtocolError, Role, SendError};
+
+/// What the peer sent, as decoded by [`Connection::read_event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A complete data message.
+    Message(Message),
+    /// A ping. The pong is already queued (unless the connection is closing).
+    Ping(Bytes),
+    /// A pong, solicited or not.
+    Pong(Bytes),
+    /// The peer's close frame (`None` if it carried no code). When the peer
+    /// started the closing handshake, the echo is already queued.
+    Close(Option<CloseFrame>),
+}
+
+/// Where the closing handshake stands.
+///
+/// ```text
+///               send_close()                    peer's close
+///   ┌──────┐ ───────────────► ┌─────────┐ ────────────────────► ┌────────┐
+///   │ Open │                  │ Closing │                       │ Closed │
+///   └──────┘ ─────────────────┴─────────┴─────────────────────► └────────┘
+///      │        peer's close (the echo is queued at once)
+///      │
+///      │ the peer breaks the protocol (close frame with the error's code queued)
+///      └──────────────────────────────────────────────────────► ┌────────┐
+///                                                               │ Failed │
+///                                                               └────────┘
+/// ```
+///
+/// In `Closing` data still arrives but nothing more may be sent. In `Closed`
+/// and `Failed` input is ignored; once the queue is flushed the server closes
+/// TCP, and the client waits for the server to do so (RFC 6455 section 7.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    Closing,
+    /// Both close frames were exchanged (ours may still be in the queue).
+    Closed,
+    /// The peer broke the protocol; our close frame may still be in the queue.
+    Failed,
+}
+
+/// A frame being received, and the message it belongs to.
+#[derive(Debug, Default)]
+struct Reader {
+    /// Header of the frame whose payload is arriving.
+    header: Option<FrameHeader>,
+    /// Payload bytes of that frame already unmasked and validated in place.
+    processed: usize,
+    /// A fragmented data message in progress.
+    fragmented: Option<Fragmented>,
+    /// UTF-8 state of the text message in progress.
+    utf8: Utf8Validator,
+}
+
+#[derive(Debug)]
+struct Fragmented {
+    text: bool,
+    buf: BytesMut,
+}
+
+/// One end of a WebSocket connection, without IO.
+///
+/// Feed received bytes to [`read_event`](Self::read_event); queue outgoing
+/// messages with [`send`](Self::send) and friends; write what
+/// [`output`](Self::output) holds to the transport. Pongs and the close echo
+/// are queued automatically.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    reader: Reader,
+    out: OutQueue,
+    /// RSV bits that negotiated extensions give meaning to (none yet:
+    /// permessage-deflate will claim RSV1 here).
+    extension_rsv: u8,
+    peer_close: Option<CloseFrame>,
+    rng: fastrand::Rng,
+}
+
+impl Connection {
+    /// A connection in the `Open` state, right after the handshake.
+    pub fn new(role: Role, config: Config) -> Self {
+        let mut seed = [0u8; 8];
+        // Mask keys must be unpredictable to the page's script (section 10.3),
+        // so the generator is seeded from the OS.
+        let rng = match getrandom::getrandom(&mut seed) {
+            Ok(()) => fastrand::Rng::with_seed(u64::from_ne_bytes(seed)),
+            Err(_) => fastrand::Rng::new(),
+        };
+        Self {
+            role,
+            config,
+            state: State::Open,
+            reader: Reader::default(),
+            out: OutQueue::default(),
+            extension_rsv: 0,
+            peer_close: None,
+            rng,
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The close frame the peer sent, once it arrived (`None` before, or if
+    /// it carried no code).
+    pub fn peer_close(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    /// How many more bytes the frame being received needs; lets the IO layer
+    /// size one read buffer for a large frame instead of growing it in steps.
+    pub fn wanted(&self, buffered: usize) -> usize {
+        self.reader.header.map_or(0, |h| (h.payload_len as usize).saturating_sub(buffered))
+    }
+
+    /// The bytes waiting to be written to the transport.
+    pub fn output(&mut self) -> &mut OutQueue {
+        &mut self.out
+    }
+
+    /// Decodes the next event from `input`, consuming what it used.
+    ///
+    /// Returns `Ok(None)` when more bytes are needed (or, once `Closed` or
+    /// `Failed`, always). Payloads are unmasked in place and handed out
+    /// without a copy. On a protocol violation the close frame with the
+    /// matching code is queued, the state becomes `Failed`, and the error is
+    /// returned.
+    pub fn read_event(&mut self, input: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        match self.read_inner(input) {
+            Err(e) => Err(self.fail(e)),
+            ok => ok,
+        }
+    }
+
+    fn read_inner(&mut self, input: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        loop {
+            if matches!(self.state, State::Closed | State::Failed) {
+                return Ok(None);
+            }
+            let header = match self.reader.header {
+                Some(h) => h,
+                None => {
+                    let Some((h, n)) = FrameHeader::parse(input)? else {
+                        return Ok(None);
+                    };
+                    self.check_header(&h)?;
+                    input.advance(n);
+                    self.reader.header = Some(h);
+                    self.reader.processed = 0;
+                    h
+                }
+            };
+            let len = header.payload_len as usize; // bounded by the frame limit
+            let is_text = match header.opcode {
+                OpCode::Text => true,
+                OpCode::Continuation => self.reader.fragmented.as_ref().is_some_and(|f| f.text),
+                _ => false,
+            };
+            // Unmask and validate what has arrived, so bad text fails fast
+            // even before the frame is complete.
+            let avail = input.len().min(len);
+            let done = self.reader.processed;
+            if avail > done {
+                let fresh = &mut input[done..avail];
+                if let Some(key) = header.mask {
+                    apply_mask(fresh, key, done);
+                }
+                if is_text {
+                    self.reader.utf8.feed(fresh, false).map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+                self.reader.processed = avail;
+            }
+            if avail < len {
+                return Ok(None);
+            }
+            let payload = input.split_to(len);
+            self.reader.header = None;
+            if is_text && header.fin {
+                self.reader.utf8.feed(&[], true).map_err(|_| ProtocolError::InvalidUtf8)?;
+                self.reader.utf8.reset();
+            }
+            if let Some(event) = self.on_frame(header, payload, is_text)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    /// The rules a header must follow before its payload is even read.
+    fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        if h.rsv & !self.extension_rsv != 0 {
+            return Err(ProtocolError::ReservedBits(h.rsv));
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            if h.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong(h.payload_len));
+            }
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            return Ok(());
+        }
+        let max_frame = self.config.max_frame_size;
+        if h.payload_len > max_frame as u64 {
+            return Err(ProtocolError::FrameTooLarge { size: h.payload_len, max: max_frame });
+        }
+        let so_far = match (h.opcode, &self.reader.fragmented) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Some(f)) => f.buf.len() as u64,
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (_, None) => 0,
+        };
+        let max_message = self.config.max_message_size;
+        if so_far + h.payload_len > max_message as u64 {
+            return Err(ProtocolError::MessageTooLarge { size: so_far + h.payload_len, max: max_message });
+        }
+        Ok(())
+    }
+
+    fn on_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: BytesMut,
+        is_text: bool,
+    ) -> Result<Option<Event>, ProtocolError> {
+        let data = match header.opcode {
+            OpCode::Ping => {
+                if self.state == State::Open {
+                    self.queue_control(OpCode::Pong, &payload);
+                }
+                return Ok(Some(Event::Ping(payload.freeze())));
+            }
+            OpCode::Pong => return Ok(Some(Event::Pong(payload.freeze()))),
+            OpCode::Close => return self.on_close(&payload).map(Some),
+            OpCode::Text | OpCode::Binary if header.fin => payload,
+            OpCode::Text | OpCode::Binary => {
+                self.reader.fragmented = Some(Fragmented { text: is_text, buf: payload });
+                return Ok(None);
+            }
+            OpCode::Continuation => {
+                let Some(frag) = self.reader.fragmented.as_mut() else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                frag.buf.extend_from_slice(&payload);
+                if !header.fin {
+                    return Ok(None);
+                }
+                self.reader.fragmented.take().map(|f| f.buf).unwrap_or_default()
+            }
+        };
+        let data = data.freeze();
+        let message = if is_text { Message::Text(Utf8Bytes::from_validated(data)) } else { Message::Binary(data) };
+        Ok(Some(Event::Message(message)))
+    }
+
+    fn on_close(&mut self, payload: &[u8]) -> Result<Event, ProtocolError> {
+        let frame = match payload {
+            [] => None,
+            [_] => return Err(ProtocolError::InvalidCloseFrame),
+            [hi, lo, reason @ ..] => {
+                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
+                if !code.is_sendable() {
+                    return Err(ProtocolError::InvalidCloseCode(code.0));
+                }
+                let reason = simdutf8::basic::from_utf8(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
+                Some(CloseFrame::new(code, reason))
+            }
+        };
+        if self.state == State::Open {
+            // Echo the peer's code and reason, as most peers do.
+            self.queue_control(OpCode::Close, payload);
+        }
+        self.state = State::Closed;
+        self.peer_close = frame.clone();
+        Ok(Event::Close(frame))
+    }
+
+    /// Moves to `Failed`, queueing a close frame with the error's code if we
+    /// have not sent one yet.
+    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        if self.state == State::Open {
+            let mut body = Vec::with_capacity(125);
+            body.extend_from_slice(&error.close_code().0.to_be_bytes());
+            let reason = error.to_string();
+            let mut cut = reason.len().min(123);
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.extend_from_slice(&reason.as_bytes()[..cut]);
+            self.queue_control(OpCode::Close, &body);
+        }
+        self.state = State::Failed;
+        self.reader = Reader::default();
+        error
+    }
+
+    /// Queues a data message.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        let (opcode, payload) = match message {
+            Message::Text(t) => (OpCode::Text, t.into_bytes()),
+            Message::Binary(b) => (OpCode::Binary, b),
+        };
+        self.send_frame(opcode, true, payload)
+    }
+
+    /// Queues one data frame, for applications that fragment messages
+    /// themselves: a `Text` or `Binary` frame with `fin` clear, then
+    /// `Continuation` frames, the last with `fin` set. The caller keeps to
+    /// those rules; control opcodes are rejected here (use the methods below).
+    pub fn send_frame(&mut self, opcode: OpCode, fin: bool, payload: Bytes) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if opcode.is_control() {
+            return Err(SendError::ControlOpcode(opcode.as_u8()));
+        }
+        let header = self.header(opcode, fin, payload.len());
+        self.out.push(&header, Payload::Shared(payload));
+        Ok(())
+    }
+
+    /// Queues a ping.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (a heartbeat that expects no answer).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if payload.len() > 125 {
+            return Err(SendError::ControlFrameTooLong(payload.len()));
+        }
+        self.queue_control(opcode, payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (or answers the peer's, if it came
+    /// first and was not answered yet). `None` sends a close frame without a
+    /// code. Calling it again once closing is a no-op.
+    pub fn send_close(&mut self, frame: Option<&CloseFrame>) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        if let Some(frame) = frame {
+            if !frame.code.is_sendable() {
+                return Err(SendError::InvalidCloseCode(frame.code.0));
+            }
+            if frame.reason.len() > 123 {
+                return Err(SendError::CloseReasonTooLong(frame.reason.len()));
+            }
+            body.extend_from_slice(&frame.code.0.to_be_bytes());
+            body.extend_from_slice(frame.reason.as_bytes());
+        }
+        self.queue_control(OpCode::Close, &body);
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let header = self.header(opcode, true, payload.len());
+        self.out.push(&header, Payload::Borrowed(payload));
+    }
+
+    fn header(&mut self, opcode: OpCode, fin: bool, len: usize) -> FrameHeader {
+        let mask = match self.role {
+            Role::Client => Some(self.rng.u32(..).to_ne_bytes()),
+            Role::Server => None,
+        };
+        FrameHeader { fin, rsv: 0, opcode, mask, payload_len: len as u64 }
+    }
+}

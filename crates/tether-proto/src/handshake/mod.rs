@@ -1,0 +1,177 @@
+//! The opening handshake (RFC 6455 section 4): HTTP/1.1 upgrade bytes for
+//! both roles, with no IO.
+
+pub mod client;
+pub mod server;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use sha1::{Digest, Sha1};
+
+/// The GUID that section 1.3 appends to the client's key.
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The most headers a handshake head may carry.
+const MAX_HEADERS: usize = 64;
+
+/// The default bound on a handshake head (request or response line and headers).
+pub const DEFAULT_MAX_HEAD: usize = 16 * 1024;
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`.
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// Why a handshake failed. Server-side variants know the HTTP answer to send
+/// ([`HandshakeError::status`]); client-side ones say what the server got wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The head exceeded the configured size before it ended.
+    #[error("handshake head larger than {0} bytes")]
+    HeadTooLarge(usize),
+    /// The bytes are not an HTTP/1.x head.
+    #[error("malformed HTTP: {0}")]
+    Http(String),
+    /// The request method was not GET.
+    #[error("method {0} is not GET")]
+    Method(String),
+    /// HTTP/1.0 (the upgrade needs HTTP/1.1 or later).
+    #[error("HTTP/1.1 or later required")]
+    HttpVersion,
+    /// A required header was absent.
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    /// A header did not hold the token or value it must.
+    #[error("header {name} must be {expected}, got {got:?}")]
+    BadHeader {
+        /// The header's name.
+        name: &'static str,
+        /// What the header must hold.
+        expected: &'static str,
+        /// What it held.
+        got: String,
+    },
+    /// `Sec-WebSocket-Key` was not the base64 of 16 bytes.
+    #[error("Sec-WebSocket-Key {0:?} is not the base64 of 16 bytes")]
+    BadKey(String),
+    /// The client speaks another WebSocket version than 13 (answered 426).
+    #[error("unsupported WebSocket version {0:?} (13 required)")]
+    UnsupportedVersion(String),
+    /// The server answered with something else than 101.
+    #[error("server answered {status}{}", snippet(.body))]
+    Rejected {
+        /// The response status.
+        status: StatusCode,
+        /// The response headers.
+        headers: Box<HeaderMap>,
+        /// The start of the response body (up to a few hundred bytes).
+        body: Bytes,
+    },
+    /// `Sec-WebSocket-Accept` did not match our key.
+    #[error("Sec-WebSocket-Accept {got:?} does not match the key (expected {expected:?})")]
+    BadAccept {
+        /// The value the server sent.
+        got: String,
+        /// The value our key calls for.
+        expected: String,
+    },
+    /// The server chose a subprotocol that was not offered.
+    #[error("server chose subprotocol {0:?}, which was not offered")]
+    UnofferedProtocol(String),
+    /// The server answered with an extension that was not offered.
+    #[error("server chose extension {0:?}, which was not offered")]
+    UnofferedExtension(String),
+    /// An application-supplied header name or value is not valid HTTP.
+    #[error("invalid header {0:?}")]
+    InvalidHeader(String),
+    /// The OS random number generator failed.
+    #[error("no randomness for the handshake key: {0}")]
+    Random(String),
+}
+
+fn snippet(body: &Bytes) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    format!(": {}", text.trim())
+}
+
+impl HandshakeError {
+    /// The status a server answers this failure with: 426 for a version
+    /// mismatch, 400 for the rest.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::UnsupportedVersion(_) => StatusCode::UPGRADE_REQUIRED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The full HTTP response a server sends for this failure; its body says why.
+    pub fn response(&self) -> Vec<u8> {
+        let mut headers = HeaderMap::new();
+        if let Self::UnsupportedVersion(_) = self {
+            headers.insert("sec-websocket-version", http::HeaderValue::from_static("13"));
+        }
+        server::reject_response(self.status(), &headers, &format!("{self}\n"))
+    }
+}
+
+/// Whether a comma-separated header (all its lines) holds `token`, ignoring case.
+fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
+    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// The comma-separated tokens of every line of a header, trimmed, non-empty.
+fn tokens<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Copies parsed httparse headers into a [`HeaderMap`].
+fn to_header_map(raw: &[httparse::Header<'_>]) -> Result<HeaderMap, HandshakeError> {
+    let mut map = HeaderMap::with_capacity(raw.len());
+    for h in raw {
+        let name = http::HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| HandshakeError::Http(format!("bad header name {:?}", h.name)))?;
+        let value = http::HeaderValue::from_bytes(h.value)
+            .map_err(|_| HandshakeError::Http(format!("bad value for header {}", h.name)))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// Checks that header `key` (displayed as `name`) holds `token`.
+fn check_token(headers: &HeaderMap, key: &str, name: &'static str, token: &'static str) -> Result<(), HandshakeError> {
+    match headers.get(key) {
+        None => Err(HandshakeError::MissingHeader(name)),
+        Some(_) if has_token(headers, key, token) => Ok(()),
+        Some(v) => Err(HandshakeError::BadHeader {
+            name,
+            expected: token,
+            got: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        }),
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc_1_3_accept_key() {
+        assert_eq!(super::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+}

@@ -1,0 +1,65 @@
+//! Payload masking (RFC 6455 section 5.3).
+
+/// XORs `buf` with the masking `key`, as if `buf` started `offset` bytes into
+/// the payload. Masking and unmasking are the same operation.
+///
+/// Works eight bytes at a time on a repeated key, which the compiler turns into
+/// SIMD on the targets that have it; no `unsafe` needed.
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let mut key = key;
+    key.rotate_left(offset % 4);
+    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ wide).to_ne_bytes());
+    }
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i % 4];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[(i + offset) % 4];
+        }
+    }
+
+    #[test]
+    fn rfc_5_7_masked_hello() {
+        let mut payload = [0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(&payload, b"Hello");
+    }
+
+    #[test]
+    fn matches_naive_for_all_lengths_and_offsets() {
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        for len in 0..70 {
+            for offset in 0..8 {
+                let mut a: Vec<u8> = (0..len as u8).collect();
+                let mut b = a.clone();
+                apply_mask(&mut a, key, offset);
+                naive(&mut b, key, offset);
+                assert_eq!(a, b, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_masking_equals_whole() {
+        let key = [1, 2, 3, 4];
+        let mut whole: Vec<u8> = (0..100).collect();
+        let mut parts = whole.clone();
+        apply_mask(&mut whole, key, 0);
+        let (a, b) = parts.split_at_mut(37);
+        apply_mask(a, key, 0);
+        apply_mask(b, key, 37);
+        assert_eq!(whole, parts);
+    }
+}

@@ -3,7 +3,7 @@
 #
 #   scripts/autobahn.sh [--quick] [--client-only|--server-only]
 #
-#   --quick        skip the permessage-deflate cases (12.*, 13.*): a few minutes less
+#   --quick        skip the permessage-deflate cases (12.*, 13.*)
 #   --server-only  only test tether as a server (wstest -m fuzzingclient)
 #   --client-only  only test tether as a client (wstest -m fuzzingserver)
 #
@@ -24,6 +24,9 @@
 #
 # All traffic stays on 127.0.0.1: wstest runs through the `wstest-loopback`
 # wrapper, which binds its listening sockets to 127.0.0.1 only.
+
+# Functions below are reached via traps and "run_${role}_role":
+# shellcheck disable=SC2317
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -107,6 +110,12 @@ WSTEST="$("$ROOT/scripts/install-wstest.sh" | tail -n 1)"
 WSTEST_LB="$(dirname "$WSTEST")/wstest-loopback"
 [[ -x "$WSTEST_LB" ]] || die "$WSTEST_LB missing; rerun scripts/install-wstest.sh"
 
+# need_binary ENVVAR PATH: with the default command, its binary must exist.
+need_binary() {
+  [[ -z "${!1:-}" && ! -x "$2" ]] || return 0
+  die "$2 not found: build it (unset SKIP_BUILD) or set $1"
+}
+
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   # Two invocations: naming an --example would otherwise skip the bin targets.
   for role in "${ROLES[@]}"; do
@@ -120,6 +129,11 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     fi
   done
 fi
+
+for role in "${ROLES[@]}"; do
+  if [[ $role == server ]]; then need_binary TETHER_SERVER_CMD "$TARGET_DIR/release/tether"; fi
+  if [[ $role == client ]]; then need_binary TETHER_CLIENT_CMD "$TARGET_DIR/release/examples/autobahn_client"; fi
+done
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -152,7 +166,8 @@ run_server_role() {
   local srv=$BG_PID
   # The URL is the first full line on the server's stdout.
   for ((i = 0; i < 300; i++)); do
-    if IFS= read -r url <"$OUT/tether-server.out" && [[ -n "$url" ]]; then break; fi
+    if [[ -f "$OUT/tether-server.out" ]] && IFS= read -r url <"$OUT/tether-server.out" \
+      && [[ -n "$url" ]]; then break; fi
     alive "$srv" || { cat "$OUT/tether-server.log" >&2; die "echo server exited before printing its URL"; }
     url=""
     sleep 0.1
@@ -168,7 +183,10 @@ run_server_role() {
   start_bg "$OUT/wstest-server.log" "$OUT/wstest-server.log" timeout -k 10 "$TIMEOUT" \
     "$WSTEST_LB" -m fuzzingclient -s "$OUT/fuzzingclient.json"
   wait "$BG_PID" || rc=$?
-  ((rc == 0)) || log "server role: wstest exited with $rc (log: $OUT/wstest-server.log)"
+  if ((rc != 0)); then
+    log "server role: wstest exited with $rc; last lines of $OUT/wstest-server.log:"
+    tail -n 20 "$OUT/wstest-server.log" >&2
+  fi
   alive "$srv" || log "server role: warning: the echo server died during the run"
   stop_group "$srv"
   SERVER_SECS="$(elapsed "$t0")"
@@ -202,9 +220,13 @@ run_client_role() {
   start_bg "$OUT/tether-client.log" "$OUT/tether-client.log" timeout -k 10 "$TIMEOUT" \
     bash -c "exec $CLIENT_CMD \"\$@\"" autobahn-client "$url" "$AGENT"
   wait "$BG_PID" || rc=$?
-  ((rc == 0)) || log "client role: client exited with $rc (log: $OUT/tether-client.log)"
-  # /updateReports writes the report before the client sees the close; allow a moment.
-  for ((i = 0; i < 100; i++)); do [[ -f "$OUT/client/index.json" ]] && break; sleep 0.1; done
+  if ((rc != 0)); then
+    log "client role: client exited with $rc; last lines of $OUT/tether-client.log:"
+    tail -n 20 "$OUT/tether-client.log" >&2
+  else
+    # /updateReports writes the report before the client sees the close; allow a moment.
+    for ((i = 0; i < 100; i++)); do [[ -f "$OUT/client/index.json" ]] && break; sleep 0.1; done
+  fi
   stop_group "$ws"
   CLIENT_SECS="$(elapsed "$t0")"
   log "client role: done in ${CLIENT_SECS} s"

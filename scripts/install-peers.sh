@@ -14,8 +14,9 @@ set -euo pipefail
 WEBSOCKETS_VERSION="16.1.1"
 WS_VERSION="8.23.0"
 BUFFERUTIL_VERSION="4.1.0"
+NODE_GYP_BUILD_VERSION="4.8.4"   # bufferutil's only dependency, pinned via "overrides"
 
-CACHE="${TETHER_CACHE:-$HOME/.cache/tether}"
+CACHE="${TETHER_CACHE:-${HOME:?set HOME or TETHER_CACHE}/.cache/tether}"
 PEERS="$CACHE/peers"
 VENV="$PEERS/venv"
 NODE_DIR="$PEERS/node"
@@ -34,7 +35,8 @@ fi
 # ---- Python venv --------------------------------------------------------
 py_stamp="$PEERS/.python.stamp"
 py_want="websockets==$WEBSOCKETS_VERSION python=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-if [[ -x "$VENV/bin/python" && -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_want" ]]; then
+if [[ -x "$VENV/bin/python" && -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_want" ]] \
+    && "$VENV/bin/python" -c 'import websockets' 2>/dev/null; then
     log "python peer deps up to date ($py_want)"
 else
     log "installing python peer deps ($py_want)"
@@ -51,7 +53,7 @@ fi
 command -v node >/dev/null || { log "node not found in PATH"; exit 1; }
 command -v npm >/dev/null || { log "npm not found in PATH"; exit 1; }
 node_stamp="$PEERS/.node.stamp"
-node_want="ws@$WS_VERSION bufferutil@$BUFFERUTIL_VERSION node=$(node -p 'process.versions.modules')"
+node_want="ws@$WS_VERSION bufferutil@$BUFFERUTIL_VERSION node-gyp-build@$NODE_GYP_BUILD_VERSION node=$(node -p 'process.versions.modules')"
 if [[ -d "$NODE_DIR/node_modules/ws" && -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_want" ]]; then
     log "node peer deps up to date ($node_want)"
 else
@@ -66,6 +68,9 @@ else
   "dependencies": {
     "bufferutil": "$BUFFERUTIL_VERSION",
     "ws": "$WS_VERSION"
+  },
+  "overrides": {
+    "node-gyp-build": "$NODE_GYP_BUILD_VERSION"
   }
 }
 JSON

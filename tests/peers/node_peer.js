@@ -101,7 +101,7 @@ function prngBytes(seed, len) {
 function withTimeout(promise, ms, what) {
   let timer;
   const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms / 1000}s`)), ms);
+    timer = setTimeout(() => reject(new Error(what === "step" ? `timed out after ${ms / 1000}s` : `${what}: timed out after ${ms / 1000}s`)), ms);
   });
   return Promise.race([promise, t]).finally(() => clearTimeout(timer));
 }
@@ -395,7 +395,7 @@ async function runChecks(url, names, results) {
       }
     }
     try {
-      await withTimeout(CHECK_FUNCS[name](c), STEP_TIMEOUT_MS, name);
+      await withTimeout(CHECK_FUNCS[name](c), STEP_TIMEOUT_MS, "step");
       results[name] = true;
       out(`ok ${name}`);
     } catch (e) {

@@ -241,8 +241,11 @@ async def run_server(lifetime, exit_on_stdin_eof):
         port = next(s.getsockname()[1] for s in server.sockets)
         out(f"ws://127.0.0.1:{port}")
         await stop
-        server.close(close_connections=False)
-    return 0
+        # Like the Node peer: drop open connections and exit at once, without
+        # closing handshakes (which could take up to close_timeout each).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 # --------------------------------------------------------------------------

@@ -1,1 +1,63 @@
-//! x
+//! WebSocket (RFC 6455) for tokio: connect or accept, then read a
+//! [`Stream`](futures_core::Stream) of messages and send through a
+//! [`Sink`](futures_sink::Sink).
+//!
+//! The five steps:
+//!
+//! ```no_run
+//! use tether::prelude::*;
+//!
+//! # async fn demo() -> Result<(), tether::Error> {
+//! // 1. connect
+//! let mut ws = tether::connect("ws://127.0.0.1:9001").await?;
+//! // 3. send
+//! ws.send(Message::text("Hello!")).await?;
+//! // 2. listen: the frame's opcode decides text or binary
+//! if let Some(msg) = ws.next().await {
+//!     match msg? {
+//!         Message::Text(text) => println!("echo: {text}"),
+//!         Message::Binary(bytes) => println!("{} bytes", bytes.len()),
+//!     }
+//! }
+//! // 4. close, with a code and a reason both sides can read
+//! ws.close(CloseCode::NORMAL, "bye").await?;
+//! println!("closed: {:?}", ws.close_frame());
+//! // 5. failures arrive as a typed `tether::Error` from any step above
+//! # Ok(()) }
+//! ```
+//!
+//! The protocol itself (handshake bytes, frames, masking, UTF-8, the
+//! closing handshake) lives in the sans-IO crate [`tether_proto`]; this crate
+//! only moves bytes between it and the socket, reading into one reusable
+//! buffer, unmasking in place and writing with vectored writes.
+//!
+//! Timers (close and handshake timeouts) need a tokio runtime with the time
+//! driver enabled, as `#[tokio::main]` provides.
+#![forbid(unsafe_code)]
+
+mod client;
+mod config;
+mod error;
+mod server;
+mod stream;
+mod websocket;
+
+pub use bytes::Bytes;
+pub use client::{connect, connect_with, ClientBuilder};
+pub use config::Config;
+pub use error::Error;
+pub use server::{accept, accept_with, Accept, Reject};
+pub use stream::MaybeTlsStream;
+pub use tether_proto::handshake::server::Request;
+pub use tether_proto::handshake::HandshakeError;
+pub use tether_proto::{CloseCode, CloseFrame, Message, ProtocolError, Role, SendError, State, Utf8Bytes};
+pub use websocket::{Receiver, Sender, WebSocket};
+
+/// The protocol engine, for those who drive it themselves.
+pub use tether_proto as proto;
+
+/// Everything the five steps need: `use tether::prelude::*;`.
+pub mod prelude {
+    pub use crate::{CloseCode, CloseFrame, Message};
+    pub use futures_util::{SinkExt, StreamExt};
+}

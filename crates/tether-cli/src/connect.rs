@@ -1,0 +1,116 @@
+//! `tether connect`: a terminal client.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use futures_util::StreamExt;
+use tether::{CloseCode, Message};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::cli::BinaryMode;
+
+/// What `tether connect` was asked to do.
+pub struct Options {
+    pub url: String,
+    pub protocols: Vec<String>,
+    pub headers: Vec<String>,
+    pub origin: Option<String>,
+    pub binary: BinaryMode,
+}
+
+pub async fn run(opts: Options) -> Result<ExitCode, String> {
+    let mut builder = tether::connect_with(&opts.url);
+    for p in &opts.protocols {
+        builder = builder.protocol(p);
+    }
+    for h in &opts.headers {
+        let (name, value) = h.split_once(':').ok_or_else(|| format!("header {h:?} is not \"Name: value\""))?;
+        builder = builder.header(name.trim(), value.trim());
+    }
+    if let Some(origin) = &opts.origin {
+        builder = builder.origin(origin);
+    }
+    let ws = builder.connect().await.map_err(|e| format!("cannot connect to {}: {e}", opts.url))?;
+    if let Some(p) = ws.protocol() {
+        eprintln!("subprotocol: {p}");
+    }
+    let (tx, mut rx) = ws.split();
+
+    // Lines from stdin become text messages; end of input closes cleanly.
+    let sender = tokio::spawn(async move {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            match lines.next_line().await {
+                Ok(Some(line)) => {
+                    if tx.send(Message::text(line)).await.is_err() {
+                        return; // closed: the receiver reports why
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    let _ = tx.close(CloseCode::NORMAL, "").await;
+                    return;
+                }
+            }
+        }
+    });
+
+    let mut stdout = std::io::stdout().lock();
+    let outcome = loop {
+        match rx.next().await {
+            Some(Ok(message)) => {
+                if let Err(e) = print(&mut stdout, &message, opts.binary) {
+                    // A closed pipe downstream (`| head`) is not a failure.
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        sender.abort();
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    break Err(e.to_string());
+                }
+            }
+            Some(Err(e)) => break Err(e.to_string()),
+            None => break Ok(()),
+        }
+    };
+    sender.abort();
+    match outcome {
+        Ok(()) => {
+            match rx.close_frame() {
+                Some(f) if f.reason.is_empty() => eprintln!("closed: {}", f.code),
+                Some(f) => eprintln!("closed: {} {}", f.code, f.reason),
+                None => eprintln!("closed: no status code"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(format!("connection to {} failed: {e}", opts.url)),
+    }
+}
+
+fn print(out: &mut impl Write, message: &Message, mode: BinaryMode) -> std::io::Result<()> {
+    match (message, mode) {
+        (Message::Text(text), _) => writeln!(out, "{text}")?,
+        (Message::Binary(bytes), BinaryMode::Raw) => out.write_all(bytes)?,
+        (Message::Binary(bytes), BinaryMode::Hex) => writeln!(out, "{}", binary_preview(bytes))?,
+    }
+    out.flush()
+}
+
+/// `<binary N bytes: 89 50 4e 47 ...>`, with at most 16 bytes shown.
+pub fn binary_preview(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let more = if bytes.len() > 16 { " ..." } else { "" };
+    if bytes.is_empty() {
+        "<binary 0 bytes>".to_owned()
+    } else {
+        format!("<binary {} bytes: {}{more}>", bytes.len(), shown.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn preview_is_short_and_hex() {
+        assert_eq!(super::binary_preview(&[]), "<binary 0 bytes>");
+        assert_eq!(super::binary_preview(&[0x89, 0x50]), "<binary 2 bytes: 89 50>");
+        assert!(super::binary_preview(&[0u8; 40]).ends_with("00 ...>"));
+    }
+}

@@ -1,0 +1,149 @@
+//! The server: an accepted transport to handshake to [`WebSocket`].
+
+use std::io;
+
+use bytes::{Buf, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use tether_proto::handshake::server::{read_request, reject_response, Request};
+use tether_proto::handshake::HandshakeError;
+use tether_proto::Role;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::timeout;
+
+use crate::{Config, Error, WebSocket};
+
+/// Performs the server handshake on an accepted connection with the default
+/// [`Config`], accepting any path and no subprotocol.
+///
+/// A request that is not a valid upgrade is answered with 400 (426 for a
+/// WebSocket version other than 13) and a body that says why.
+pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    accept_with(stream, Config::default(), |_| Ok(Accept::new())).await
+}
+
+/// Performs the server handshake, letting `decide` inspect the request (path,
+/// headers, offered subprotocols) and accept it, choosing a subprotocol and
+/// extra response headers, or reject it with a status.
+///
+/// ```no_run
+/// # async fn demo(tcp: tokio::net::TcpStream) -> Result<(), tether::Error> {
+/// use tether::{Accept, Reject};
+/// let ws = tether::accept_with(tcp, tether::Config::default(), |req| {
+///     if req.head().uri().path() != "/chat" {
+///         return Err(Reject::new(http::StatusCode::NOT_FOUND, "no such endpoint"));
+///     }
+///     let chosen = req.protocols().iter().find(|p| *p == "chat.v1").cloned();
+///     Ok(Accept::new().protocol(chosen))
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub async fn accept_with<S, F>(stream: S, config: Config, decide: F) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let limit = config.handshake_timeout;
+    timeout(limit, handshake(stream, config, decide)).await.map_err(|_| Error::HandshakeTimeout(limit))?
+}
+
+/// The application's yes to an upgrade request.
+#[derive(Clone, Debug, Default)]
+pub struct Accept {
+    protocol: Option<String>,
+    headers: HeaderMap,
+}
+
+impl Accept {
+    /// Accept with no subprotocol and no extra headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Chooses a subprotocol; it must be one the client offered.
+    pub fn protocol(mut self, protocol: Option<String>) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Adds a response header (ignored if the name or value is not valid HTTP).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            self.headers.append(n, v);
+        }
+        self
+    }
+}
+
+/// The application's no: an HTTP status, headers and a plain-text body.
+#[derive(Clone, Debug)]
+pub struct Reject {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reject {
+    /// A rejection with `status` and a body that says why.
+    pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
+        Reject { status, headers: HeaderMap::new(), body: body.into() }
+    }
+
+    /// Adds a response header (ignored if the name or value is not valid HTTP).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            self.headers.append(n, v);
+        }
+        self
+    }
+}
+
+async fn handshake<S, F>(mut io: S, config: Config, decide: F) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let mut buf = BytesMut::with_capacity(1024);
+    let (request, head_len) = loop {
+        let n = io.read_buf(&mut buf).await?;
+        match read_request(&buf, config.max_head_size) {
+            Ok(Some(done)) => break done,
+            Ok(None) if n == 0 => {
+                return Err(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "client left during the handshake")))
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = io.write_all(&e.response()).await;
+                let _ = io.shutdown().await;
+                return Err(e.into());
+            }
+        }
+    };
+    buf.advance(head_len);
+    match decide(&request) {
+        Ok(accept) => match request.accept_response(accept.protocol.as_deref(), &accept.headers) {
+            Ok(response) => {
+                io.write_all(&response).await?;
+                io.flush().await?;
+                Ok(WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol))
+            }
+            Err(e) => {
+                let _ = io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
+                Err(e.into())
+            }
+        },
+        Err(reject) => {
+            let _ = io.write_all(&reject_response(reject.status, &reject.headers, &reject.body)).await;
+            let _ = io.shutdown().await;
+            Err(HandshakeError::Rejected {
+                status: reject.status,
+                headers: Box::new(reject.headers),
+                body: reject.body.into_bytes().into(),
+            }
+            .into())
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! `WebSocket<S>`: a [`Stream`] of received messages and a [`Sink`] of
+//! messages to send, driving a [`tether_proto::Connection`] over any
+//! `AsyncRead + AsyncWrite` transport.
+
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll, Wake, Waker};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use futures_sink::Sink;
+use tether_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+
+use crate::error::abnormal_eof;
+use crate::{Config, Error};
+
+/// Bytes asked of the transport per read when no large frame is pending.
+const READ_CHUNK: usize = 8 * 1024;
+/// Above this, an empty read buffer is released so idle connections stay small.
+const IDLE_READ_CAPACITY: usize = 64 * 1024;
+/// Most slices handed to one vectored write.
+const MAX_IOV: usize = 64;
+
+/// A WebSocket connection over the transport `S`, after the handshake.
+///
+/// - As a [`Stream`], it yields each received [`Message`]: text frames as
+///   [`Message::Text`], binary frames as [`Message::Binary`]. Pings are
+///   answered and the peer's close is echoed while you read. After a clean
+///   close the stream ends (`None`) and [`close_frame`](Self::close_frame)
+///   tells the code and reason; a broken connection ends it with an `Err`.
+/// - As a [`Sink`], it sends messages; [`send`](Self::send) does it without
+///   importing `SinkExt`.
+/// - [`split`](Self::split) gives a [`Receiver`] and a cloneable [`Sender`]
+///   for use from different tasks.
+///
+/// Keep polling the stream: that is what answers pings and completes the
+/// closing handshake.
+///
+/// # Cancel safety
+///
+/// `next()` (and `poll_next`) is cancel-safe: all state lives in the
+/// `WebSocket`, so dropping the future inside `select!` loses nothing.
+/// `send()` is cancel-safe once the message is accepted: if the future is
+/// dropped after that, the message is queued and goes out with the next
+/// write; if it is dropped while waiting for buffer space, the message was
+/// not queued. [`close`](Self::close) can be called again after a cancel.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    io: S,
+    conn: Connection,
+    read_buf: BytesMut,
+    config: Config,
+    protocol: Option<String>,
+    /// An error to report once the close frame that goes with it is out.
+    pending_error: Option<Error>,
+    /// Set once the stream has ended: nothing more will be read.
+    done: bool,
+    /// Bounds the closing handshake.
+    deadline: Option<Pin<Box<Sleep>>>,
+    last_pong: Option<Bytes>,
+    /// Present once split: every task waiting to write is woken, since the
+    /// transport keeps only one write waker.
+    writers: Option<Arc<WakerSet>>,
+}
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Wraps a transport on which the handshake is already done. `leftover`
+    /// holds bytes read past the handshake head: they are frames.
+    pub fn from_parts(io: S, role: Role, leftover: BytesMut, config: Config, protocol: Option<String>) -> Self {
+        WebSocket {
+            io,
+            conn: Connection::new(role, config.protocol),
+            read_buf: leftover,
+            config,
+            protocol,
+            pending_error: None,
+            done: false,
+            deadline: None,
+            last_pong: None,
+            writers: None,
+        }
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The close frame the peer sent, once the closing handshake happened
+    /// (`None` before, or if the peer's close frame carried no code).
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.conn.peer_close()
+    }
+
+    /// The peer's close code: [`CloseCode::NO_STATUS`] (1005) for a close
+    /// frame without one, `None` while the connection is open, and
+    /// [`CloseCode::ABNORMAL`] (1006) if it broke without a close frame.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match (self.conn.peer_close(), self.conn.state()) {
+            (Some(frame), _) => Some(frame.code),
+            (None, State::Closed) => Some(CloseCode::NO_STATUS),
+            (None, _) if self.done => Some(CloseCode::ABNORMAL),
+            _ => None,
+        }
+    }
+
+    /// The peer's close reason (empty if none was given).
+    pub fn close_reason(&self) -> Option<&str> {
+        self.conn.peer_close().map(|f| f.reason.as_str())
+    }
+
+    /// The payload of the last pong received.
+    pub fn last_pong(&self) -> Option<&Bytes> {
+        self.last_pong.as_ref()
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Sends a message and flushes it. The same as `SinkExt::send`.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        self.conn.send(message)?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Sends a ping (at most 125 bytes); its pong shows in [`last_pong`](Self::last_pong).
+    pub async fn ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.conn.send_ping(payload.as_ref())?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Closes with `code` and `reason` and waits for the closing handshake
+    /// to complete (bounded by [`Config::close_timeout`]). Messages that
+    /// arrive in the meantime are discarded; to read them, send the close
+    /// with `SinkExt::close` (code 1000) or [`Sender::close`] and keep
+    /// reading the stream until it ends.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        loop {
+            match poll_fn(|cx| self.poll_next_inner(cx)).await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Splits into a receiving half and a cloneable sending half that can be
+    /// used from different tasks. They share the connection behind a mutex
+    /// that is held only inside a poll, never across an `.await`.
+    pub fn split(mut self) -> (Sender<S>, Receiver<S>) {
+        self.writers = Some(Arc::new(WakerSet::default()));
+        let shared = Arc::new(Mutex::new(self));
+        (Sender { shared: shared.clone() }, Receiver { shared })
+    }
+
+    fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            // Pongs, the close echo and user messages go out while we read;
+            // a transport that is not writable right now does not stop reading.
+            if !self.conn.output().is_empty() {
+                if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                    return self.end(Some(Error::Io(e)));
+                }
+            }
+            match self.conn.state() {
+                State::Closed | State::Failed => return self.poll_finish(cx),
+                State::Closing => {
+                    if self.poll_deadline(cx) {
+                        return self.end(Some(Error::CloseTimeout(self.config.close_timeout)));
+                    }
+                }
+                State::Open => {}
+            }
+            match self.conn.read_event(&mut self.read_buf) {
+                Ok(Some(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
+                Ok(Some(Event::Pong(p))) => self.last_pong = Some(p),
+                Ok(Some(Event::Ping(_) | Event::Close(_))) => {} // answers are queued
+                Ok(None) => match ready!(self.poll_fill(cx)) {
+                    Ok(0) => return self.end(Some(Error::Io(abnormal_eof()))),
+                    Ok(_) => {}
+                    Err(e) => return self.end(Some(Error::Io(e))),
+                },
+                Err(e) => self.pending_error = Some(Error::Protocol(e)),
+            }
+        }
+    }
+
+    /// Both close frames are exchanged, or the peer failed the protocol:
+    /// flush our close frame, then let the server close TCP first.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        if self.poll_deadline(cx) {
+            let error = self.pending_error.take().unwrap_or(Error::CloseTimeout(self.config.close_timeout));
+            return self.end(Some(error));
+        }
+        if ready!(self.poll_write_out(cx)).is_err() {
+            let error = self.pending_error.take();
+            return self.end(error);
+        }
+        let wait_for_server = self.conn.role() == Role::Client && self.conn.state() == State::Closed;
+        if wait_for_server {
+            // RFC 6455 7.1.1: the client waits for the server to close TCP.
+            loop {
+                self.read_buf.clear();
+                match ready!(self.poll_fill(cx)) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+        let error = self.pending_error.take();
+        self.end(error)
+    }
+
+    fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Message, Error>>> {
+        self.done = true;
+        self.deadline = None;
+        self.read_buf = BytesMut::new();
+        Poll::Ready(error.map(Err))
+    }
+
+    /// Starts the closing timer on first call; true once it has run out.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeout = self.config.close_timeout;
+        let deadline = self.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        deadline.as_mut().poll(cx).is_ready()
+    }
+
+    /// Reads more bytes into the read buffer, sized for the frame in progress.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > IDLE_READ_CAPACITY {
+            self.read_buf = BytesMut::new();
+        }
+        let wanted = self.conn.wanted(self.read_buf.len());
+        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK.min(wanted.max(1))
+            || self.read_buf.capacity() == 0
+        {
+            self.read_buf.reserve(wanted.max(READ_CHUNK));
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
+    }
+
+    /// Writes the output queue until it is empty, with vectored writes.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &self.writers {
+            Some(set) => {
+                let fan_out = set.register(cx.waker());
+                self.write_queue(&mut Context::from_waker(&fan_out))
+            }
+            None => self.write_queue(cx),
+        }
+    }
+
+    fn write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let vectored = self.io.is_write_vectored();
+        while !self.conn.output().is_empty() {
+            let out = self.conn.output();
+            let written = if vectored {
+                let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                let n = out.io_slices(&mut slices);
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]))?
+            } else {
+                ready!(Pin::new(&mut self.io).poll_write(cx, out.first_chunk()))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.output().advance(written);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.done || self.conn.state() != State::Open {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        if self.conn.output().len() >= self.config.write_buffer_size {
+            ready!(self.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_write_out(cx))?;
+        Poll::Ready(ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(Error::Io))
+    }
+
+    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.done {
+            self.conn.send_close(Some(&CloseFrame::new(CloseCode::NORMAL, "")))?;
+        }
+        self.poll_flush_inner(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_inner(cx)
+    }
+}
+
+/// `poll_ready` waits while more than [`Config::write_buffer_size`] bytes are
+/// queued; `poll_close` sends close 1000 and flushes it (keep reading the
+/// stream to see the peer's answer).
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_ready_inner(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        Ok(self.get_mut().conn.send(item)?)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush_inner(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_inner(cx)
+    }
+}
+
+/// Wakers of every task waiting to write on a split connection.
+#[derive(Default, Debug)]
+struct WakerSet(Mutex<Vec<Waker>>);
+
+impl WakerSet {
+    /// Adds `waker` and returns the waker that wakes them all.
+    fn register(self: &Arc<Self>, waker: &Waker) -> Waker {
+        let mut wakers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+        Waker::from(self.clone())
+    }
+}
+
+impl Wake for WakerSet {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let wakers = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+type Shared<S> = Arc<Mutex<WebSocket<S>>>;
+
+fn lock<S>(shared: &Shared<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The sending half of a split [`WebSocket`]: a [`Sink`] of messages, and a
+/// cheap, cloneable handle whose [`send`](Self::send) takes `&self`, for use
+/// from any task or callback.
+///
+/// Bytes go out as the sender flushes them; the [`Receiver`] also flushes
+/// whatever is queued each time it is polled, so [`try_send`](Self::try_send)
+/// from a non-async callback needs no further call.
+#[derive(Debug)]
+pub struct Sender<S> {
+    shared: Shared<S>,
+}
+
+impl<S> Clone for Sender<S> {
+    fn clone(&self) -> Self {
+        Sender { shared: self.shared.clone() }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
+    /// Sends a message and waits until it is written. Cancel-safe as
+    /// [`WebSocket::send`].
+    pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| lock(&self.shared).poll_ready_inner(cx)).await?;
+        lock(&self.shared).conn.send(message)?;
+        poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
+    }
+
+    /// Queues a message without waiting: [`Error::Full`] when the send
+    /// buffer is over its bound, [`Error::Closed`] once closing. The bytes are
+    /// written now if the transport takes them, else by the next poll of
+    /// either half.
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
+        let mut ws = lock(&self.shared);
+        if ws.done || ws.conn.state() != State::Open {
+            return Err(Error::Closed);
+        }
+        if ws.conn.output().len() >= ws.config.write_buffer_size {
+            return Err(Error::Full);
+        }
+        ws.conn.send(message.into())?;
+        let waker = futures_util::task::noop_waker();
+        let _ = ws.poll_write_out(&mut Context::from_waker(&waker));
+        Ok(())
+    }
+
+    /// Sends a ping.
+    pub async fn ping(&self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        lock(&self.shared).conn.send_ping(payload.as_ref())?;
+        poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
+    }
+
+    /// Starts the closing handshake with `code` and `reason` and flushes it.
+    /// The [`Receiver`] ends once the peer answers.
+    pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        lock(&self.shared).conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Sender<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_ready_inner(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        Ok(lock(&self.shared).conn.send(item)?)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_flush_inner(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        lock(&self.shared).poll_close_inner(cx)
+    }
+}
+
+/// The receiving half of a split [`WebSocket`]: a [`Stream`] of messages.
+/// Keep polling it: it answers pings and completes the closing handshake.
+#[derive(Debug)]
+pub struct Receiver<S> {
+    shared: Shared<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
+    /// The close frame the peer sent, once it arrived.
+    pub fn close_frame(&self) -> Option<CloseFrame> {
+        lock(&self.shared).close_frame().cloned()
+    }
+
+    /// The peer's close code; see [`WebSocket::close_code`].
+    pub fn close_code(&self) -> Option<CloseCode> {
+        lock(&self.shared).close_code()
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<String> {
+        lock(&self.shared).protocol.clone()
+    }
+
+    /// The payload of the last pong received.
+    pub fn last_pong(&self) -> Option<Bytes> {
+        lock(&self.shared).last_pong.clone()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Receiver<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut ws = lock(&self.shared);
+        // Wake the reader when the transport becomes writable, so bytes
+        // queued by `try_send` go out even if no sender task is waiting.
+        if let Some(set) = &ws.writers {
+            set.register(cx.waker());
+        }
+        ws.poll_next_inner(cx)
+    }
+}

@@ -59,6 +59,8 @@ pub struct WebSocket<S> {
     pending_error: Option<Error>,
     /// Set once the stream has ended: nothing more will be read.
     done: bool,
+    /// Set once our side of TCP is shut down.
+    shut_down: bool,
     /// Bounds the closing handshake.
     deadline: Option<Pin<Box<Sleep>>>,
     last_pong: Option<Bytes>,
@@ -82,6 +84,7 @@ where
             protocol,
             pending_error: None,
             done: false,
+            shut_down: false,
             deadline: None,
             last_pong: None,
             writers: None,
@@ -129,6 +132,11 @@ where
     /// The transport.
     pub fn get_ref(&self) -> &S {
         &self.io
+    }
+
+    /// The transport, mutably: writing to it directly corrupts the stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
     }
 
     /// Sends a message and flushes it. The same as `SinkExt::send`.
@@ -206,19 +214,27 @@ where
     }
 
     /// Both close frames are exchanged, or the peer failed the protocol:
-    /// flush our close frame, then let the server close TCP first.
+    /// flush our close frame, then close TCP, the server first (RFC 6455
+    /// 7.1.1): the client waits for the server's FIN before closing. After a
+    /// failure the peer may still be sending, so we read until it closes:
+    /// closing with unread bytes would send a reset that can destroy our
+    /// close frame in flight.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         if self.poll_deadline(cx) {
-            let error = self.pending_error.take().unwrap_or(Error::CloseTimeout(self.config.close_timeout));
-            return self.end(Some(error));
+            // The handshake itself is over: a peer slow to close TCP is not an error.
+            let error = self.pending_error.take();
+            return self.end(error);
         }
         if ready!(self.poll_write_out(cx)).is_err() {
             let error = self.pending_error.take();
             return self.end(error);
         }
-        let wait_for_server = self.conn.role() == Role::Client && self.conn.state() == State::Closed;
-        if wait_for_server {
-            // RFC 6455 7.1.1: the client waits for the server to close TCP.
+        let role = self.conn.role();
+        let failed = self.conn.state() == State::Failed;
+        if role == Role::Server || failed {
+            ready!(self.poll_shutdown(cx));
+        }
+        if role == Role::Client || failed {
             loop {
                 self.read_buf.clear();
                 match ready!(self.poll_fill(cx)) {
@@ -227,9 +243,17 @@ where
                 }
             }
         }
-        let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+        ready!(self.poll_shutdown(cx));
         let error = self.pending_error.take();
         self.end(error)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.shut_down {
+            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+            self.shut_down = true;
+        }
+        Poll::Ready(())
     }
 
     fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Message, Error>>> {

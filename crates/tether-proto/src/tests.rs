@@ -4,6 +4,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::*;
 
+/// What one side decoded, in order.
+type Events = Vec<Result<Event, ProtocolError>>;
+
 /// Two connected endpoints with a byte pipe each way, like quinn-proto's `Pair`.
 struct Pair {
     client: Connection,
@@ -33,7 +36,7 @@ impl Pair {
     }
 
     /// Delivers everything and collects what each side decodes, until quiet.
-    fn drive(&mut self) -> (Vec<Result<Event, ProtocolError>>, Vec<Result<Event, ProtocolError>>) {
+    fn drive(&mut self) -> (Events, Events) {
         let (mut at_client, mut at_server) = (Vec::new(), Vec::new());
         loop {
             self.transmit();
@@ -59,7 +62,7 @@ fn drain(conn: &mut Connection, dst: &mut BytesMut) {
     }
 }
 
-fn read_all(conn: &mut Connection, input: &mut BytesMut, events: &mut Vec<Result<Event, ProtocolError>>) {
+fn read_all(conn: &mut Connection, input: &mut BytesMut, events: &mut Events) {
     loop {
         match conn.read_event(input) {
             Ok(Some(e)) => events.push(Ok(e)),
@@ -73,11 +76,11 @@ fn read_all(conn: &mut Connection, input: &mut BytesMut, events: &mut Vec<Result
 }
 
 /// Feeds `bytes` to a fresh connection of `role`, returning its events and what it queued.
-fn feed(role: Role, bytes: &[u8]) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
+fn feed(role: Role, bytes: &[u8]) -> (Events, Vec<u8>) {
     feed_with(role, Config::default(), bytes)
 }
 
-fn feed_with(role: Role, config: Config, bytes: &[u8]) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
+fn feed_with(role: Role, config: Config, bytes: &[u8]) -> (Events, Vec<u8>) {
     let mut conn = Connection::new(role, config);
     let mut input = BytesMut::from(bytes);
     let mut events = Vec::new();

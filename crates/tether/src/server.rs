@@ -80,7 +80,10 @@ impl Accept {
 
 /// The application's no: an HTTP status, headers and a plain-text body.
 #[derive(Clone, Debug)]
-pub struct Reject {
+pub struct Reject(Box<Rejection>);
+
+#[derive(Clone, Debug)]
+struct Rejection {
     status: StatusCode,
     headers: HeaderMap,
     body: String,
@@ -89,13 +92,13 @@ pub struct Reject {
 impl Reject {
     /// A rejection with `status` and a body that says why.
     pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
-        Reject { status, headers: HeaderMap::new(), body: body.into() }
+        Reject(Box::new(Rejection { status, headers: HeaderMap::new(), body: body.into() }))
     }
 
     /// Adds a response header (ignored if the name or value is not valid HTTP).
     pub fn header(mut self, name: &str, value: &str) -> Self {
         if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            self.headers.append(n, v);
+            self.0.headers.append(n, v);
         }
         self
     }
@@ -135,7 +138,7 @@ where
                 Err(e.into())
             }
         },
-        Err(reject) => {
+        Err(Reject(reject)) => {
             let _ = io.write_all(&reject_response(reject.status, &reject.headers, &reject.body)).await;
             let _ = io.shutdown().await;
             Err(HandshakeError::Rejected {

@@ -37,7 +37,7 @@ enum Command {
     /// End of input closes the connection with code 1000 after the answers
     /// in flight have arrived; the close code and reason go to stderr.
     Connect {
-        /// The server's URL (ws://HOST[:PORT]/PATH).
+        /// The server's URL, as ws://HOST:PORT/PATH (the port defaults to 80).
         url: String,
         /// Offer a subprotocol (repeat for several, in order of preference).
         #[arg(short, long = "protocol", value_name = "NAME")]

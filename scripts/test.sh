@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's test command. On a fresh machine it installs what the tests
+# need (idempotently: a second run skips the installs), then runs:
+#   1. every cargo test in the workspace (unit, loopback, CLI, interop with
+#      Python `websockets` and Node `ws`);
+#   2. Autobahn|Testsuite against tether as a server and as a client.
+#
+#   scripts/test.sh           all Autobahn cases (what CI runs)
+#   scripts/test.sh --quick   Autobahn without the compression cases 12.*/13.*
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+quick=()
+case "${1:-}" in
+  --quick) quick=(--quick) ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
+
+start=$(date +%s)
+stamp() { echo "[test] $* ($(( $(date +%s) - start )) s)" >&2; }
+
+# Python and Node peers for the interop tests (exports their paths).
+eval "$(scripts/install-peers.sh)"
+stamp "interop peers ready"
+
+cargo test --workspace
+stamp "cargo tests passed"
+
+scripts/autobahn.sh "${quick[@]}"
+stamp "Autobahn passed"

@@ -2,6 +2,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::deflate::{Deflate, DeflateConfig, DeflateParams};
 use crate::frame::{FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
@@ -69,8 +70,13 @@ struct Reader {
 #[derive(Debug)]
 struct Fragmented {
     text: bool,
+    /// RSV1 was set on the first frame: `buf` holds inflated bytes.
+    compressed: bool,
     buf: BytesMut,
 }
+
+/// RSV1: set on the first frame of a message compressed with permessage-deflate.
+const RSV1: u8 = 0b100;
 
 /// One end of a WebSocket connection, without IO.
 ///
@@ -85,9 +91,10 @@ pub struct Connection {
     state: State,
     reader: Reader,
     out: OutQueue,
-    /// RSV bits that negotiated extensions give meaning to (none yet:
-    /// permessage-deflate will claim RSV1 here).
-    extension_rsv: u8,
+    /// The negotiated permessage-deflate, the only extension: it gives
+    /// RSV1 its meaning. Boxed: most connections go without it.
+    deflate: Option<Box<Deflate>>,
+    deflate_params: Option<DeflateParams>,
     peer_close: Option<CloseFrame>,
     rng: fastrand::Rng,
 }
@@ -108,10 +115,23 @@ impl Connection {
             state: State::Open,
             reader: Reader::default(),
             out: OutQueue::default(),
-            extension_rsv: 0,
+            deflate: None,
+            deflate_params: None,
             peer_close: None,
             rng,
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters agreed in the handshake.
+    pub fn with_deflate(mut self, params: DeflateParams, config: &DeflateConfig) -> Self {
+        self.deflate = Some(Box::new(Deflate::new(self.role, &params, config)));
+        self.deflate_params = Some(params);
+        self
+    }
+
+    /// The permessage-deflate parameters in force, if it was negotiated.
+    pub fn deflate_params(&self) -> Option<&DeflateParams> {
+        self.deflate_params.as_ref()
     }
 
     /// This end's role.
@@ -179,13 +199,17 @@ impl Connection {
                 }
             };
             let len = header.payload_len as usize; // bounded by the frame limit
-            let is_text = match header.opcode {
-                OpCode::Text => true,
-                OpCode::Continuation => self.reader.fragmented.as_ref().is_some_and(|f| f.text),
-                _ => false,
+            let (is_text, compressed) = match header.opcode {
+                OpCode::Text | OpCode::Binary => (header.opcode == OpCode::Text, header.rsv & RSV1 != 0),
+                OpCode::Continuation => {
+                    self.reader.fragmented.as_ref().map_or((false, false), |f| (f.text, f.compressed))
+                }
+                _ => (false, false),
             };
             // Unmask and validate what has arrived, so bad text fails fast
-            // even before the frame is complete.
+            // even before the frame is complete (compressed text is checked
+            // once inflated).
+            let validate_now = is_text && !compressed;
             let avail = input.len().min(len);
             let done = self.reader.processed;
             if avail > done {
@@ -193,7 +217,7 @@ impl Connection {
                 if let Some(key) = header.mask {
                     apply_mask(fresh, key, done);
                 }
-                if is_text {
+                if validate_now {
                     self.reader.utf8.feed(fresh, false).map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
                 self.reader.processed = avail;
@@ -203,19 +227,31 @@ impl Connection {
             }
             let payload = input.split_to(len);
             self.reader.header = None;
-            if is_text && header.fin {
-                self.reader.utf8.feed(&[], true).map_err(|_| ProtocolError::InvalidUtf8)?;
-                self.reader.utf8.reset();
-            }
-            if let Some(event) = self.on_frame(header, payload, is_text)? {
-                return Ok(Some(event));
+            let event = match header.opcode {
+                OpCode::Ping => {
+                    if self.state == State::Open {
+                        self.queue_control(OpCode::Pong, &payload);
+                    }
+                    Some(Event::Ping(payload.freeze()))
+                }
+                OpCode::Pong => Some(Event::Pong(payload.freeze())),
+                OpCode::Close => Some(self.on_close(&payload)?),
+                _ => self.on_data(header, payload, is_text, compressed)?,
+            };
+            if event.is_some() {
+                return Ok(event);
             }
         }
     }
 
     /// The rules a header must follow before its payload is even read.
     fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
-        if h.rsv & !self.extension_rsv != 0 {
+        // permessage-deflate claims RSV1, on the first frame of a data message only.
+        let allowed = match h.opcode {
+            OpCode::Text | OpCode::Binary if self.deflate.is_some() => RSV1,
+            _ => 0,
+        };
+        if h.rsv & !allowed != 0 {
             return Err(ProtocolError::ReservedBits(h.rsv));
         }
         match (self.role, h.mask.is_some()) {
@@ -238,8 +274,11 @@ impl Connection {
         }
         let so_far = match (h.opcode, &self.reader.fragmented) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            // Compressed messages are measured as they inflate.
+            (OpCode::Continuation, Some(f)) if f.compressed => return Ok(()),
             (OpCode::Continuation, Some(f)) => f.buf.len() as u64,
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (_, None) if h.rsv & RSV1 != 0 => return Ok(()),
             (_, None) => 0,
         };
         let max_message = self.config.max_message_size;
@@ -249,38 +288,40 @@ impl Connection {
         Ok(())
     }
 
-    fn on_frame(
+    /// A complete data frame: append it to the message, and hand the
+    /// message out on its last frame.
+    fn on_data(
         &mut self,
         header: FrameHeader,
         payload: BytesMut,
         is_text: bool,
+        compressed: bool,
     ) -> Result<Option<Event>, ProtocolError> {
-        let data = match header.opcode {
-            OpCode::Ping => {
-                if self.state == State::Open {
-                    self.queue_control(OpCode::Pong, &payload);
-                }
-                return Ok(Some(Event::Ping(payload.freeze())));
-            }
-            OpCode::Pong => return Ok(Some(Event::Pong(payload.freeze()))),
-            OpCode::Close => return self.on_close(&payload).map(Some),
-            OpCode::Text | OpCode::Binary if header.fin => payload,
-            OpCode::Text | OpCode::Binary => {
-                self.reader.fragmented = Some(Fragmented { text: is_text, buf: payload });
-                return Ok(None);
-            }
-            OpCode::Continuation => {
-                let Some(frag) = self.reader.fragmented.as_mut() else {
-                    return Err(ProtocolError::UnexpectedContinuation);
-                };
-                frag.buf.extend_from_slice(&payload);
-                if !header.fin {
-                    return Ok(None);
-                }
-                self.reader.fragmented.take().map(|f| f.buf).unwrap_or_default()
-            }
+        let mut buf = match header.opcode {
+            OpCode::Continuation => self.reader.fragmented.take().ok_or(ProtocolError::UnexpectedContinuation)?.buf,
+            _ => BytesMut::new(),
         };
-        let data = data.freeze();
+        if compressed {
+            let deflate = self.deflate.as_mut().ok_or(ProtocolError::ReservedBits(RSV1))?;
+            let before = buf.len();
+            deflate.decompress(&payload, header.fin, &mut buf, self.config.max_message_size)?;
+            if is_text {
+                self.reader.utf8.feed(&buf[before..], false).map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        } else if buf.is_empty() {
+            buf = payload; // the common case: no copy
+        } else {
+            buf.extend_from_slice(&payload);
+        }
+        if !header.fin {
+            self.reader.fragmented = Some(Fragmented { text: is_text, compressed, buf });
+            return Ok(None);
+        }
+        if is_text {
+            self.reader.utf8.feed(&[], true).map_err(|_| ProtocolError::InvalidUtf8)?;
+            self.reader.utf8.reset();
+        }
+        let data = buf.freeze();
         let message = if is_text { Message::Text(Utf8Bytes::from_validated(data)) } else { Message::Binary(data) };
         Ok(Some(Event::Message(message)))
     }
@@ -326,12 +367,30 @@ impl Connection {
         error
     }
 
-    /// Queues a data message.
+    /// Queues a data message, compressed if permessage-deflate is on and the
+    /// message reaches the configured threshold.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.send_with(message, true)
+    }
+
+    /// Queues a data message; `compress: false` sends it uncompressed even
+    /// when permessage-deflate is on (for data that is already compressed).
+    pub fn send_with(&mut self, message: Message, compress: bool) -> Result<(), SendError> {
         let (opcode, payload) = match message {
             Message::Text(t) => (OpCode::Text, t.into_bytes()),
             Message::Binary(b) => (OpCode::Binary, b),
         };
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if let Some(deflate) = self.deflate.as_mut().filter(|d| compress && d.wants(payload.len())) {
+            if let Some(packed) = deflate.compress(&payload) {
+                let mut header = self.header(opcode, true, packed.len());
+                header.rsv = RSV1;
+                self.out.push(&header, Payload::Shared(packed.into()));
+                return Ok(());
+            }
+        }
         self.send_frame(opcode, true, payload)
     }
 
@@ -339,6 +398,7 @@ impl Connection {
     /// themselves: a `Text` or `Binary` frame with `fin` clear, then
     /// `Continuation` frames, the last with `fin` set. The caller keeps to
     /// those rules; control opcodes are rejected here (use the methods below).
+    /// Frames sent this way are never compressed.
     pub fn send_frame(&mut self, opcode: OpCode, fin: bool, payload: Bytes) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);

@@ -37,6 +37,9 @@ pub enum ProtocolError {
     /// A text message or a close reason was not valid UTF-8.
     #[error("invalid UTF-8 in text")]
     InvalidUtf8,
+    /// A compressed message could not be inflated.
+    #[error("invalid permessage-deflate data")]
+    InvalidCompressedData,
     /// A close frame had a one-byte payload.
     #[error("close frame with a 1-byte payload")]
     InvalidCloseFrame,
@@ -65,7 +68,7 @@ impl ProtocolError {
     /// The close code sent to the peer for this violation.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }

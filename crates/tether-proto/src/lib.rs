@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod connection;
+pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
@@ -34,6 +35,7 @@ mod outq;
 pub mod utf8;
 
 pub use connection::{Connection, Event, State};
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode};
 pub use message::{CloseCode, CloseFrame, Message, Utf8Bytes};

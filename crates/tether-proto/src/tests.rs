@@ -369,3 +369,85 @@ fn client_masks_with_fresh_keys() {
     assert!(h1.mask.is_some() && h2.mask.is_some());
     assert_ne!(h1.mask, h2.mask);
 }
+
+fn deflate_pair(params: DeflateParams, config: DeflateConfig) -> Pair {
+    let mut p = Pair::new();
+    p.client = Connection::new(Role::Client, Config::default()).with_deflate(params, &config);
+    p.server = Connection::new(Role::Server, Config::default()).with_deflate(params, &config);
+    p
+}
+
+#[test]
+fn compressed_messages_round_trip_with_rsv1_on_the_wire() {
+    for params in [
+        DeflateParams::default(),
+        DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: Some(9),
+            client_max_window_bits: Some(10),
+        },
+    ] {
+        let mut p = deflate_pair(params, DeflateConfig::default());
+        let text = "tether ".repeat(1000);
+        p.client.send(Message::text(text.clone())).unwrap();
+        p.client.send(Message::text("short")).unwrap(); // under the threshold: plain
+        let mut wire = BytesMut::new();
+        drain(&mut p.client, &mut wire);
+        let (h, _) = FrameHeader::parse(&wire).unwrap().unwrap();
+        assert_eq!(h.rsv, 0b100, "RSV1 marks the compressed message");
+        assert!(h.payload_len < 200, "7000 bytes of repeats compress well: {}", h.payload_len);
+        p.to_server.extend_from_slice(&wire);
+        p.server.send(Message::binary(vec![7u8; 50_000])).unwrap();
+        p.server.send_with(Message::binary(vec![7u8; 50_000]), false).unwrap();
+        let (at_client, at_server) = p.drive();
+        assert_eq!(message(&at_server[0]), &Message::text(text.clone()));
+        assert_eq!(message(&at_server[1]), &Message::text("short"));
+        assert_eq!(message(&at_client[0]), &Message::binary(vec![7u8; 50_000]));
+        assert_eq!(message(&at_client[1]), &Message::binary(vec![7u8; 50_000]));
+    }
+}
+
+/// A client frame with the given first byte, compressed payload, masked.
+fn compressed_client_frames(text: &[u8]) -> Vec<u8> {
+    let mut c = Connection::new(Role::Client, Config::default())
+        .with_deflate(DeflateParams::default(), &DeflateConfig::default().threshold(0));
+    c.send(Message::binary(text.to_vec())).unwrap();
+    let mut out = BytesMut::new();
+    drain(&mut c, &mut out);
+    out.to_vec()
+}
+
+#[test]
+fn rsv1_rules_and_compressed_failures() {
+    let on = |bytes: &[u8]| {
+        let mut conn = Connection::new(Role::Server, Config::default().max_message_size(10_000))
+            .with_deflate(DeflateParams::default(), &DeflateConfig::default());
+        let mut input = BytesMut::from(bytes);
+        let mut events = Vec::new();
+        read_all(&mut conn, &mut input, &mut events);
+        let mut out = BytesMut::new();
+        drain(&mut conn, &mut out);
+        (events, close_code_sent(&out))
+    };
+    // RSV1 on a continuation frame or a control frame.
+    let (ev, code) = on(&[masked(0x02, b"a"), masked(0xC0, b"b")].concat());
+    assert_eq!((ev.last(), code), (Some(&Err(ProtocolError::ReservedBits(0b100))), Some(1002)));
+    let (ev, _) = on(&masked(0xC9, b"p"));
+    assert_eq!(ev.last(), Some(&Err(ProtocolError::ReservedBits(0b100))));
+    // Without negotiation RSV1 is reserved.
+    let (ev, _) = feed(Role::Server, &masked(0xC2, b"x"));
+    assert_eq!(ev.last(), Some(&Err(ProtocolError::ReservedBits(0b100))));
+    // A compressed text message that inflates to invalid UTF-8: 1007.
+    let mut bytes = compressed_client_frames(b"ok \xff\xfe bad");
+    bytes[0] = (bytes[0] & 0xF0) | 0x1; // binary -> text
+    let (ev, code) = on(&bytes);
+    assert_eq!((ev.last(), code), (Some(&Err(ProtocolError::InvalidUtf8)), Some(1007)));
+    // A small frame that inflates past the message limit: 1009, early.
+    let (ev, code) = on(&compressed_client_frames(&[0u8; 1 << 20]));
+    assert!(matches!(ev.last(), Some(Err(ProtocolError::MessageTooLarge { .. }))));
+    assert_eq!(code, Some(1009));
+    // Garbage behind RSV1: 1007.
+    let (ev, code) = on(&masked(0xC2, &[0xff, 0xff, 0xff, 0x01]));
+    assert_eq!((ev.last(), code), (Some(&Err(ProtocolError::InvalidCompressedData)), Some(1007)));
+}

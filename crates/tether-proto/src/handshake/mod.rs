@@ -86,6 +86,10 @@ pub enum HandshakeError {
     /// The server answered with an extension that was not offered.
     #[error("server chose extension {0:?}, which was not offered")]
     UnofferedExtension(String),
+    /// The server's permessage-deflate answer broke RFC 7692 (unknown,
+    /// duplicate or invalid parameter, or a window larger than offered).
+    #[error("bad permessage-deflate response: {0}")]
+    BadExtension(String),
     /// An application-supplied header name or value is not valid HTTP.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),

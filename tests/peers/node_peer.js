@@ -195,11 +195,15 @@ async function handleMessage(ws, data, isBinary) {
   await sendAsync(ws, data, { binary: isBinary });
 }
 
+// PEER_DEFLATE=1 turns permessage-deflate on in both modes (off by default);
+// threshold 0 compresses even the smallest message.
+const DEFLATE = process.env.PEER_DEFLATE === '1' ? { threshold: 0 } : false;
+
 function runServer(lifetime, exitOnStdinEof) {
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port: 0,
-    perMessageDeflate: false,
+    perMessageDeflate: DEFLATE,
     maxPayload: MAX_SIZE,
   });
   wss.on('error', (e) => {
@@ -272,7 +276,7 @@ class Conn {
   static open(url) {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, {
-        perMessageDeflate: false,
+        perMessageDeflate: DEFLATE,
         maxPayload: MAX_SIZE,
         handshakeTimeout: STEP_TIMEOUT_MS,
       });

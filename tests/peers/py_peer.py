@@ -17,6 +17,9 @@ import signal
 import sys
 import threading
 
+# PEER_DEFLATE=1 turns permessage-deflate on in both modes (off by default).
+COMPRESSION = "deflate" if os.environ.get("PEER_DEFLATE") == "1" else None
+
 try:
     import websockets
     from websockets.asyncio.client import connect
@@ -233,7 +236,7 @@ async def run_server(lifetime, exit_on_stdin_eof):
         handler,
         "127.0.0.1",
         0,
-        compression=None,
+        compression=COMPRESSION,
         max_size=MAX_SIZE,
         ping_interval=None,
         close_timeout=STEP_TIMEOUT,
@@ -324,7 +327,7 @@ CHECK_FUNCS = {name: globals()[f"check_{name}"] for name in CHECKS}
 async def open_client(url):
     return await connect(
         url,
-        compression=None,
+        compression=COMPRESSION,
         max_size=MAX_SIZE,
         ping_interval=None,
         proxy=None,

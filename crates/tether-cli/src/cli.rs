@@ -30,6 +30,9 @@ enum Command {
         /// Address to listen on; port 0 picks a free port.
         #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
         listen: SocketAddr,
+        /// Do not accept permessage-deflate compression.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
@@ -51,6 +54,9 @@ enum Command {
         /// How binary messages are printed.
         #[arg(long, value_enum, default_value_t = BinaryMode::Hex)]
         binary: BinaryMode,
+        /// Do not offer permessage-deflate compression.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// Start an embedded echo server on loopback (or use URL), send "Hello!"
     /// and a binary message, print the echoes, close: the five steps in one go.
@@ -72,10 +78,21 @@ pub enum BinaryMode {
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Echo { listen } => crate::echo::run(listen).await,
-        Command::Connect { url, protocols, headers, origin, binary } => {
-            crate::connect::run(crate::connect::Options { url, protocols, headers, origin, binary }).await
+        Command::Echo { listen, no_deflate } => crate::echo::run(listen, config(no_deflate)).await,
+        Command::Connect { url, protocols, headers, origin, binary, no_deflate } => {
+            let config = config(no_deflate);
+            crate::connect::run(crate::connect::Options { url, protocols, headers, origin, binary, config }).await
         }
         Command::Demo { url } => crate::demo::run(url).await,
+    }
+}
+
+/// The library's defaults, with permessage-deflate on unless turned off.
+fn config(no_deflate: bool) -> tether::Config {
+    let config = tether::Config::default();
+    if no_deflate {
+        config.deflate(None)
+    } else {
+        config
     }
 }

@@ -16,10 +16,11 @@ pub struct Options {
     pub headers: Vec<String>,
     pub origin: Option<String>,
     pub binary: BinaryMode,
+    pub config: tether::Config,
 }
 
 pub async fn run(opts: Options) -> Result<ExitCode, String> {
-    let mut builder = tether::connect_with(&opts.url);
+    let mut builder = tether::connect_with(&opts.url).config(opts.config);
     for p in &opts.protocols {
         builder = builder.protocol(p);
     }

@@ -7,23 +7,23 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Binds, prints the URL as the first stdout line, and serves until killed.
-pub async fn run(listen: SocketAddr) -> Result<ExitCode, String> {
+pub async fn run(listen: SocketAddr, config: tether::Config) -> Result<ExitCode, String> {
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("ws://{addr}/");
     eprintln!("tether echo: listening on ws://{addr}/");
-    serve(listener, true).await;
+    serve(listener, config, true).await;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Accepts connections forever, each echoed on its own task; `log` prints
 /// one line per connection on stderr when it ends.
-pub async fn serve(listener: TcpListener, log: bool) {
+pub async fn serve(listener: TcpListener, config: tether::Config, log: bool) {
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
                 tokio::spawn(async move {
-                    let line = match echo(tcp).await {
+                    let line = match echo(tcp, config).await {
                         Ok(summary) => summary,
                         Err(e) => format!("error: {e}"),
                     };
@@ -42,9 +42,9 @@ pub async fn serve(listener: TcpListener, log: bool) {
 }
 
 /// Echoes one connection until it closes; returns a one-line summary.
-async fn echo(tcp: TcpStream) -> Result<String, tether::Error> {
+async fn echo(tcp: TcpStream, config: tether::Config) -> Result<String, tether::Error> {
     let _ = tcp.set_nodelay(true);
-    let mut ws = tether::accept(tcp).await?;
+    let mut ws = tether::accept_with(tcp, config, |_| Ok(tether::Accept::new())).await?;
     let mut count = 0u64;
     while let Some(message) = ws.next().await {
         ws.feed(message?).await?;

@@ -68,6 +68,13 @@ enum Peer {
 }
 
 impl Peer {
+    /// The peer with permessage-deflate on (accepted as a server, offered as a client).
+    fn command_with_deflate(self) -> Command {
+        let mut cmd = self.command();
+        cmd.env("PEER_DEFLATE", "1");
+        cmd
+    }
+
     fn command(self) -> Command {
         let peers = repo().join("tests/peers");
         match self {
@@ -94,6 +101,12 @@ impl Peer {
 
     async fn server(self) -> Server {
         let mut cmd = self.command();
+        cmd.args(["server", "--lifetime", "300"]).stderr(Stdio::inherit());
+        Server::start(cmd).await
+    }
+
+    async fn deflate_server(self) -> Server {
+        let mut cmd = self.command_with_deflate();
         cmd.args(["server", "--lifetime", "300"]).stderr(Stdio::inherit());
         Server::start(cmd).await
     }
@@ -165,8 +178,12 @@ async fn echo_serves_many_clients_at_once() {
 
 /// The peer's own client runs its checks against `tether echo`.
 async fn peer_client_against_tether_echo(peer: Peer) {
+    run_peer_client(peer.command()).await;
+}
+
+async fn run_peer_client(mut cmd: Command) {
+    let peer = format!("{:?}", cmd.as_std().get_args().next());
     let server = tether_echo().await;
-    let mut cmd = peer.command();
     let out = timeout(LIMIT, cmd.args(["client", &server.url]).output()).await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{peer:?} client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -287,4 +304,60 @@ async fn cli_against_python_server() {
 #[tokio::test]
 async fn cli_against_node_server() {
     cli_against_peer(Peer::Node).await;
+}
+
+// ------------------------------------------------------ interop, compressed
+
+#[tokio::test]
+async fn python_client_with_deflate_against_tether_echo() {
+    run_peer_client(Peer::Python.command_with_deflate()).await;
+}
+
+#[tokio::test]
+async fn node_client_with_deflate_against_tether_echo() {
+    run_peer_client(Peer::Node.command_with_deflate()).await;
+}
+
+/// Text and binary of many sizes through a peer that compresses, with ours on.
+async fn library_client_with_deflate_against_peer(peer: Peer) {
+    let server = peer.deflate_server().await;
+    let mut ws = tether::connect(&server.url).await.unwrap();
+    assert!(ws.compression().is_some(), "{peer:?} accepted permessage-deflate");
+    let corpus: String =
+        (0..).map(|i| format!("line {i}: the quick brown fox jumps over the lazy dog\n")).take(400_000).collect();
+    for size in [0usize, 1, 100, 1023, 1024, 5000, 65_536, 1 << 20, 16 << 20] {
+        let text = Message::text(&corpus[..size]);
+        ws.send(text.clone()).await.unwrap();
+        assert!(next(&mut ws).await.unwrap().unwrap() == text, "{peer:?}: {size}-byte text differs");
+        let binary: Vec<u8> = (0..size as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        ws.send(Message::binary(binary.clone())).await.unwrap();
+        assert!(next(&mut ws).await.unwrap().unwrap() == Message::binary(binary), "{peer:?}: {size}-byte binary");
+    }
+    ws.send_uncompressed(Message::text("plain")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("plain"));
+    ws.send(Message::text("fragment:3:compressed fragments")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("compressed fragments"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn library_client_with_deflate_against_python_server() {
+    library_client_with_deflate_against_peer(Peer::Python).await;
+}
+
+#[tokio::test]
+async fn library_client_with_deflate_against_node_server() {
+    library_client_with_deflate_against_peer(Peer::Node).await;
+}
+
+#[tokio::test]
+async fn no_deflate_flags_turn_compression_off() {
+    let mut cmd = tether_bin();
+    cmd.args(["echo", "--listen", "127.0.0.1:0", "--no-deflate"]).stderr(Stdio::null());
+    let server = Server::start(cmd).await;
+    let ws = tether::connect(&server.url).await.unwrap();
+    assert!(ws.compression().is_none());
+    let server = tether_echo().await;
+    let ws = tether::connect(&server.url).await.unwrap();
+    assert!(ws.compression().is_some(), "tether echo accepts permessage-deflate by default");
 }

@@ -268,7 +268,13 @@ impl Connection {
             }
             return Ok(());
         }
-        let max_frame = self.config.max_frame_size;
+        let mut max_frame = self.config.max_frame_size;
+        if h.rsv & RSV1 != 0 {
+            // Incompressible data grows under deflate, by up to about 4 % with
+            // small zlib memory levels (zlib's conservative deflateBound): a
+            // frame holding a message of the limit must still fit.
+            max_frame = max_frame.saturating_add(max_frame / 16 + 1024);
+        }
         if h.payload_len > max_frame as u64 {
             return Err(ProtocolError::FrameTooLarge { size: h.payload_len, max: max_frame });
         }

@@ -109,6 +109,7 @@ impl ClientBuilder {
             origin: self.origin,
             protocols: self.protocols,
             headers: self.headers,
+            deflate: self.config.deflate,
         };
         let limit = self.config.handshake_timeout;
         timeout(limit, handshake(stream, &request, self.config)).await.map_err(|_| Error::HandshakeTimeout(limit))?
@@ -194,7 +195,7 @@ where
         match hs.read_response(&buf) {
             Ok(Some((response, head_len))) => {
                 buf.advance(head_len);
-                return Ok(WebSocket::from_parts(io, Role::Client, buf, config, response.protocol));
+                return Ok(WebSocket::from_parts(io, Role::Client, buf, config, response.protocol, response.deflate));
             }
             Ok(None) if n == 0 => {
                 return Err(Error::Io(io::Error::new(

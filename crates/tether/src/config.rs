@@ -21,6 +21,12 @@ pub struct Config {
     pub close_timeout: Duration,
     /// The largest handshake head accepted (default 16 KiB).
     pub max_head_size: usize,
+    /// permessage-deflate: offered by clients and accepted by servers with
+    /// these settings; `None` turns it off. On by default in both roles, as
+    /// in Python `websockets` and browsers (Node `ws` leaves it off on
+    /// servers). Compression state is allocated only once a message is large
+    /// enough to compress; see [`tether_proto::deflate`] for its memory.
+    pub deflate: Option<tether_proto::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -32,6 +38,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             max_head_size: tether_proto::handshake::DEFAULT_MAX_HEAD,
+            deflate: Some(tether_proto::DeflateConfig::default()),
         }
     }
 }
@@ -64,6 +71,12 @@ impl Config {
     /// Sets the handshake timeout.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets the permessage-deflate settings, or turns it off with `None`.
+    pub fn deflate(mut self, deflate: Option<tether_proto::DeflateConfig>) -> Self {
+        self.deflate = deflate;
         self
     }
 

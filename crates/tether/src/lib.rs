@@ -50,7 +50,9 @@ pub use server::{accept, accept_with, Accept, Reject};
 pub use stream::MaybeTlsStream;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;
-pub use tether_proto::{CloseCode, CloseFrame, Message, ProtocolError, Role, SendError, State, Utf8Bytes};
+pub use tether_proto::{
+    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Message, ProtocolError, Role, SendError, State, Utf8Bytes,
+};
 pub use websocket::{Receiver, Sender, WebSocket};
 
 /// The protocol engine, for those who drive it themselves.

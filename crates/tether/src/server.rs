@@ -127,17 +127,21 @@ where
     };
     buf.advance(head_len);
     match decide(&request) {
-        Ok(accept) => match request.accept_response(accept.protocol.as_deref(), &accept.headers) {
-            Ok(response) => {
-                io.write_all(&response).await?;
-                io.flush().await?;
-                Ok(WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol))
+        Ok(accept) => {
+            let deflate = config.deflate.as_ref().and_then(|c| request.negotiate_deflate(c));
+            match request.accept_response(accept.protocol.as_deref(), deflate.as_ref(), &accept.headers) {
+                Ok(response) => {
+                    io.write_all(&response).await?;
+                    io.flush().await?;
+                    Ok(WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol, deflate))
+                }
+                Err(e) => {
+                    let _ =
+                        io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
+                    Err(e.into())
+                }
             }
-            Err(e) => {
-                let _ = io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
-                Err(e.into())
-            }
-        },
+        }
         Err(Reject(reject)) => {
             let _ = io.write_all(&reject_response(reject.status, &reject.headers, &reject.body)).await;
             let _ = io.shutdown().await;

@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll, Wake, Waker};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tether_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
+use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Event, Message, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
@@ -74,11 +74,23 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     /// Wraps a transport on which the handshake is already done. `leftover`
-    /// holds bytes read past the handshake head: they are frames.
-    pub fn from_parts(io: S, role: Role, leftover: BytesMut, config: Config, protocol: Option<String>) -> Self {
+    /// holds bytes read past the handshake head: they are frames. `deflate`
+    /// holds the permessage-deflate parameters agreed in the handshake.
+    pub fn from_parts(
+        io: S,
+        role: Role,
+        leftover: BytesMut,
+        config: Config,
+        protocol: Option<String>,
+        deflate: Option<DeflateParams>,
+    ) -> Self {
+        let mut conn = Connection::new(role, config.protocol);
+        if let (Some(params), Some(settings)) = (deflate, config.deflate.as_ref()) {
+            conn = conn.with_deflate(params, settings);
+        }
         WebSocket {
             io,
-            conn: Connection::new(role, config.protocol),
+            conn,
             read_buf: leftover,
             config,
             protocol,
@@ -94,6 +106,11 @@ where
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn compression(&self) -> Option<&DeflateParams> {
+        self.conn.deflate_params()
     }
 
     /// The close frame the peer sent, once the closing handshake happened
@@ -144,6 +161,15 @@ where
         let message = message.into();
         poll_fn(|cx| self.poll_ready_inner(cx)).await?;
         self.conn.send(message)?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Sends a message uncompressed even when permessage-deflate is on
+    /// (for data that is already compressed, like images).
+    pub async fn send_uncompressed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        self.conn.send_with(message, false)?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
@@ -427,6 +453,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
         let message = message.into();
         poll_fn(|cx| lock(&self.shared).poll_ready_inner(cx)).await?;
         lock(&self.shared).conn.send(message)?;
+        poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
+    }
+
+    /// Sends a message uncompressed even when permessage-deflate is on.
+    pub async fn send_uncompressed(&self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| lock(&self.shared).poll_ready_inner(cx)).await?;
+        lock(&self.shared).conn.send_with(message, false)?;
         poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
     }
 

@@ -6,7 +6,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::{accept_key, check_token, header_str, to_header_map, tokens, HandshakeError, MAX_HEADERS};
+use super::{accept_key, check_token, header_str, to_header_map, HandshakeError, MAX_HEADERS};
+use crate::deflate::{parse_extensions, DeflateConfig, DeflateParams};
 
 /// What the client asks for in its upgrade request.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +22,8 @@ pub struct ClientRequest {
     pub protocols: Vec<String>,
     /// Extra headers (`Authorization`, `Cookie`, ...).
     pub headers: Vec<(String, String)>,
+    /// Offer permessage-deflate with these settings.
+    pub deflate: Option<DeflateConfig>,
 }
 
 /// A successful upgrade response.
@@ -32,6 +35,8 @@ pub struct Response {
     pub headers: HeaderMap,
     /// The subprotocol the server chose, if any.
     pub protocol: Option<String>,
+    /// The permessage-deflate parameters, if the server accepted our offer.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// A handshake in progress: what is needed to check the server's answer.
@@ -39,6 +44,7 @@ pub struct Response {
 pub struct ClientHandshake {
     expected_accept: String,
     protocols: Vec<String>,
+    deflate: Option<DeflateConfig>,
     max_head: usize,
 }
 
@@ -76,6 +82,9 @@ impl ClientHandshake {
             }
             let _ = write!(out, "Sec-WebSocket-Protocol: {}\r\n", request.protocols.join(", "));
         }
+        if let Some(config) = &request.deflate {
+            let _ = write!(out, "Sec-WebSocket-Extensions: {}\r\n", DeflateParams::offer(config));
+        }
         for (name, value) in &request.headers {
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| HandshakeError::InvalidHeader(name.clone()))?;
             let _ = write!(out, "{name}: {}\r\n", checked_value(value)?);
@@ -84,6 +93,7 @@ impl ClientHandshake {
         let handshake = ClientHandshake {
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
+            deflate: request.deflate,
             max_head: super::DEFAULT_MAX_HEAD,
         };
         Ok((handshake, out.into_bytes()))
@@ -133,11 +143,16 @@ impl ClientHandshake {
             Some(p) if self.protocols.iter().any(|o| o == p) => Some(p.to_owned()),
             Some(p) => return Err(HandshakeError::UnofferedProtocol(p.to_owned())),
         };
-        // We offer no extension yet, so any extension in the answer is unasked for.
-        if let Some(ext) = tokens(&headers, "sec-websocket-extensions").next() {
-            return Err(HandshakeError::UnofferedExtension(ext.to_owned()));
-        }
-        Ok(Some((Response { status, headers, protocol }, n)))
+        let lines = headers.get_all("sec-websocket-extensions").iter().filter_map(|v| v.to_str().ok());
+        let extensions = parse_extensions(lines).map_err(HandshakeError::BadExtension)?;
+        let deflate = match &self.deflate {
+            Some(config) => DeflateParams::check_response(&extensions, config)?,
+            None => match extensions.first() {
+                Some(ext) => return Err(HandshakeError::UnofferedExtension(ext.name.clone())),
+                None => None,
+            },
+        };
+        Ok(Some((Response { status, headers, protocol, deflate }, n)))
     }
 }
 
@@ -162,6 +177,7 @@ mod tests {
             origin: Some("http://example.com".into()),
             protocols: vec!["chat".into(), "superchat".into()],
             headers: vec![("Authorization".into(), "Bearer x".into())],
+            deflate: None,
         }
     }
 
@@ -249,6 +265,22 @@ mod tests {
         let ext = response("Sec-WebSocket-Extensions: permessage-deflate\r\n");
         assert!(matches!(check(ext), HandshakeError::UnofferedExtension(_)));
         assert!(matches!(check("garbage\r\n\r\n".into()), HandshakeError::Http(_)));
+    }
+
+    #[test]
+    fn deflate_offer_and_answer() {
+        let mut req = request();
+        req.deflate = Some(DeflateConfig::default());
+        let (hs, bytes) = ClientHandshake::with_key(&req, SAMPLE_NONCE).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+        let answer = response("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n");
+        let (resp, _) = hs.read_response(answer.as_bytes()).unwrap().unwrap();
+        assert!(resp.deflate.unwrap().server_no_context_takeover);
+        let (resp, _) = hs.read_response(response("").as_bytes()).unwrap().unwrap();
+        assert_eq!(resp.deflate, None, "the server may decline");
+        let bad = response("Sec-WebSocket-Extensions: permessage-deflate; bogus\r\n");
+        assert!(matches!(hs.read_response(bad.as_bytes()), Err(HandshakeError::BadExtension(_))));
     }
 
     #[test]

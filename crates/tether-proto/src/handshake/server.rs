@@ -6,6 +6,7 @@ use base64::Engine as _;
 use http::{HeaderMap, StatusCode};
 
 use super::{accept_key, check_token, header_str, to_header_map, tokens, HandshakeError, MAX_HEADERS};
+use crate::deflate::{parse_extensions, DeflateConfig, DeflateParams, ExtensionOffer};
 
 /// A client's upgrade request that passed every check of section 4.2.1.
 #[derive(Debug, Clone)]
@@ -13,6 +14,7 @@ pub struct Request {
     head: http::Request<()>,
     key: String,
     protocols: Vec<String>,
+    extensions: Vec<ExtensionOffer>,
 }
 
 impl Request {
@@ -27,14 +29,30 @@ impl Request {
         &self.protocols
     }
 
+    /// The extensions the client offered, parsed (empty if the header was malformed).
+    pub fn extensions(&self) -> &[ExtensionOffer] {
+        &self.extensions
+    }
+
+    /// Picks the first acceptable permessage-deflate offer, if any.
+    pub fn negotiate_deflate(&self, config: &DeflateConfig) -> Option<DeflateParams> {
+        DeflateParams::accept(&self.extensions, config)
+    }
+
     /// The `Origin` header, if the client sent one.
     pub fn origin(&self) -> Option<&str> {
         header_str(self.head.headers(), "origin")
     }
 
     /// The 101 response that completes the handshake, with the chosen
-    /// subprotocol (which must be one the client offered) and extra headers.
-    pub fn accept_response(&self, protocol: Option<&str>, extra: &HeaderMap) -> Result<Vec<u8>, HandshakeError> {
+    /// subprotocol (which must be one the client offered), the negotiated
+    /// permessage-deflate parameters, and extra headers.
+    pub fn accept_response(
+        &self,
+        protocol: Option<&str>,
+        deflate: Option<&DeflateParams>,
+        extra: &HeaderMap,
+    ) -> Result<Vec<u8>, HandshakeError> {
         let mut out = String::with_capacity(160);
         let _ = write!(
             out,
@@ -47,6 +65,9 @@ impl Request {
                 return Err(HandshakeError::UnofferedProtocol(p.to_owned()));
             }
             let _ = write!(out, "Sec-WebSocket-Protocol: {p}\r\n");
+        }
+        if let Some(params) = deflate {
+            let _ = write!(out, "Sec-WebSocket-Extensions: {}\r\n", params.header_value());
         }
         let mut bytes = out.into_bytes();
         write_headers(&mut bytes, extra);
@@ -94,6 +115,9 @@ pub fn read_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usiz
     }
     let key = key.to_owned();
     let protocols = tokens(&headers, "sec-websocket-protocol").map(str::to_owned).collect();
+    // A malformed extension header declines every extension, as RFC 7692 7.1 has it.
+    let lines = headers.get_all("sec-websocket-extensions").iter().filter_map(|v| v.to_str().ok());
+    let extensions = parse_extensions(lines).unwrap_or_default();
     let mut head = http::Request::new(());
     *head.method_mut() = http::Method::GET;
     *head.uri_mut() = parsed
@@ -103,7 +127,7 @@ pub fn read_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usiz
         .map_err(|_| HandshakeError::Http(format!("bad request target {:?}", parsed.path.unwrap_or(""))))?;
     *head.version_mut() = http::Version::HTTP_11;
     *head.headers_mut() = headers;
-    Ok(Some((Request { head, key, protocols }, n)))
+    Ok(Some((Request { head, key, protocols, extensions }, n)))
 }
 
 /// An HTTP response refusing the upgrade, with a plain-text body.
@@ -154,14 +178,30 @@ mod tests {
         assert_eq!(req.head().uri().path(), "/chat");
         assert_eq!(req.protocols(), ["chat", "superchat"]);
         assert_eq!(req.origin(), Some("http://example.com"));
-        let resp = String::from_utf8(req.accept_response(Some("chat"), &HeaderMap::new()).unwrap()).unwrap();
+        let resp = String::from_utf8(req.accept_response(Some("chat"), None, &HeaderMap::new()).unwrap()).unwrap();
         assert!(resp.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(resp.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         assert!(resp.contains("Sec-WebSocket-Protocol: chat\r\n"));
         assert!(matches!(
-            req.accept_response(Some("nope"), &HeaderMap::new()),
+            req.accept_response(Some("nope"), None, &HeaderMap::new()),
             Err(HandshakeError::UnofferedProtocol(_))
         ));
+    }
+
+    #[test]
+    fn deflate_is_negotiated_from_the_offers() {
+        let text = rfc_request().replace(
+            "Sec-WebSocket-Version: 13\r\n",
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=20, \
+             permessage-deflate; client_max_window_bits\r\n",
+        );
+        let (req, _) = read(&text).unwrap().unwrap();
+        assert_eq!(req.extensions().len(), 2);
+        let params = req.negotiate_deflate(&DeflateConfig::default()).unwrap();
+        let resp = String::from_utf8(req.accept_response(None, Some(&params), &HeaderMap::new()).unwrap()).unwrap();
+        assert!(resp.contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"), "{resp}");
+        let (req, _) = read(&rfc_request()).unwrap().unwrap();
+        assert_eq!(req.negotiate_deflate(&DeflateConfig::default()), None);
     }
 
     #[test]

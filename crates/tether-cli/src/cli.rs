@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -18,7 +19,8 @@ Examples:
   tether demo                              run the five steps against an embedded echo server
   tether echo --listen 127.0.0.1:0         serve an echo server on a free port (URL on stdout)
   tether connect ws://127.0.0.1:9001/      type lines, see the echoes; Ctrl-D closes cleanly
-  echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close";
+  echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close
+  tether connect --reconnect ws://127.0.0.1:9001/    keep the session across server restarts";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -33,6 +35,12 @@ enum Command {
         /// Do not accept permessage-deflate compression.
         #[arg(long)]
         no_deflate: bool,
+        #[command(flatten)]
+        keepalive: Keepalive,
+        /// On SIGINT/SIGTERM, how long to wait for clients to finish the
+        /// closing handshake (close 1001) before dropping them.
+        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+        grace: f64,
     },
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
@@ -57,6 +65,12 @@ enum Command {
         /// Do not offer permessage-deflate compression.
         #[arg(long)]
         no_deflate: bool,
+        #[command(flatten)]
+        keepalive: Keepalive,
+        /// Reconnect when the connection drops (backoff with jitter); lines
+        /// typed meanwhile are sent after reconnecting. State changes go to stderr.
+        #[arg(long)]
+        reconnect: bool,
     },
     /// Start an embedded echo server on loopback (or use URL), send "Hello!"
     /// and a binary message, print the echoes, close: the five steps in one go.
@@ -64,6 +78,17 @@ enum Command {
         /// Talk to this server instead of an embedded one.
         url: Option<String>,
     },
+}
+
+/// Keepalive flags shared by `echo` and `connect`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Keepalive {
+    /// Send a ping this often (0 turns keepalive off).
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    ping_interval: f64,
+    /// Drop the connection if a ping is not answered within this time.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    ping_timeout: f64,
 }
 
 /// How `tether connect` prints a binary message.
@@ -78,21 +103,30 @@ pub enum BinaryMode {
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Echo { listen, no_deflate } => crate::echo::run(listen, config(no_deflate)).await,
-        Command::Connect { url, protocols, headers, origin, binary, no_deflate } => {
-            let config = config(no_deflate);
-            crate::connect::run(crate::connect::Options { url, protocols, headers, origin, binary, config }).await
+        Command::Echo { listen, no_deflate, keepalive, grace } => {
+            let grace = seconds(grace, "--grace")?;
+            crate::echo::run(listen, config(no_deflate, keepalive)?, grace).await
+        }
+        Command::Connect { url, protocols, headers, origin, binary, no_deflate, keepalive, reconnect } => {
+            let config = config(no_deflate, keepalive)?;
+            let options = crate::connect::Options { url, protocols, headers, origin, binary, config, reconnect };
+            crate::connect::run(options).await
         }
         Command::Demo { url } => crate::demo::run(url).await,
     }
 }
 
-/// The library's defaults, with permessage-deflate on unless turned off.
-fn config(no_deflate: bool) -> tether::Config {
-    let config = tether::Config::default();
+/// The library's defaults, with the command line's deflate and keepalive choices.
+fn config(no_deflate: bool, keepalive: Keepalive) -> Result<tether::Config, String> {
+    let mut config = tether::Config::default();
     if no_deflate {
-        config.deflate(None)
-    } else {
-        config
+        config = config.deflate(None);
     }
+    let interval = seconds(keepalive.ping_interval, "--ping-interval")?;
+    let timeout = seconds(keepalive.ping_timeout, "--ping-timeout")?;
+    Ok(config.keepalive((!interval.is_zero()).then_some(interval), timeout))
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value).map_err(|_| format!("{flag} {value}: not a number of seconds"))
 }

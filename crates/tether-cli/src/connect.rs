@@ -17,6 +17,7 @@ pub struct Options {
     pub origin: Option<String>,
     pub binary: BinaryMode,
     pub config: tether::Config,
+    pub reconnect: bool,
 }
 
 pub async fn run(opts: Options) -> Result<ExitCode, String> {
@@ -30,6 +31,9 @@ pub async fn run(opts: Options) -> Result<ExitCode, String> {
     }
     if let Some(origin) = &opts.origin {
         builder = builder.origin(origin);
+    }
+    if opts.reconnect {
+        return crate::reconnect::run(builder, opts.binary).await;
     }
     let ws = builder.connect().await.map_err(|e| format!("cannot connect to {}: {e}", opts.url))?;
     if let Some(p) = ws.protocol() {
@@ -86,7 +90,7 @@ pub async fn run(opts: Options) -> Result<ExitCode, String> {
     }
 }
 
-fn print(out: &mut impl Write, message: &Message, mode: BinaryMode) -> std::io::Result<()> {
+pub(crate) fn print(out: &mut impl Write, message: &Message, mode: BinaryMode) -> std::io::Result<()> {
     match (message, mode) {
         (Message::Text(text), _) => writeln!(out, "{text}")?,
         (Message::Binary(bytes), BinaryMode::Raw) => out.write_all(bytes)?,

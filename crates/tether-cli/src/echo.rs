@@ -2,18 +2,52 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Binds, prints the URL as the first stdout line, and serves until killed.
-pub async fn run(listen: SocketAddr, config: tether::Config) -> Result<ExitCode, String> {
+/// Binds, prints the URL as the first stdout line, and serves until SIGINT
+/// or SIGTERM, which close every connection with 1001 (waiting up to `grace`).
+pub async fn run(listen: SocketAddr, config: tether::Config, grace: Duration) -> Result<ExitCode, String> {
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("ws://{addr}/");
     eprintln!("tether echo: listening on ws://{addr}/");
-    serve(listener, config, true).await;
+    let server = tether::Server::from_listener(listener, config).grace_period(grace);
+    let shutdown = server.shutdown_handle();
+    tokio::spawn(async move {
+        let signal = termination().await;
+        eprintln!("tether echo: {signal}: closing connections (1001)");
+        shutdown.shutdown();
+    });
+    server
+        .serve(|ws, peer| async move {
+            let line = match echo(ws).await {
+                Ok(summary) => summary,
+                Err(e) => format!("error: {e}"),
+            };
+            eprintln!("{peer}: {line}");
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("tether echo: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+async fn termination() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 /// Accepts connections forever, each echoed on its own task; `log` prints
@@ -23,7 +57,7 @@ pub async fn serve(listener: TcpListener, config: tether::Config, log: bool) {
         match listener.accept().await {
             Ok((tcp, peer)) => {
                 tokio::spawn(async move {
-                    let line = match echo(tcp, config).await {
+                    let line = match accept(tcp, config).await {
                         Ok(summary) => summary,
                         Err(e) => format!("error: {e}"),
                     };
@@ -41,10 +75,13 @@ pub async fn serve(listener: TcpListener, config: tether::Config, log: bool) {
     }
 }
 
-/// Echoes one connection until it closes; returns a one-line summary.
-async fn echo(tcp: TcpStream, config: tether::Config) -> Result<String, tether::Error> {
+async fn accept(tcp: TcpStream, config: tether::Config) -> Result<String, tether::Error> {
     let _ = tcp.set_nodelay(true);
-    let mut ws = tether::accept_with(tcp, config, |_| Ok(tether::Accept::new())).await?;
+    echo(tether::accept_with(tcp, config, |_| Ok(tether::Accept::new())).await?).await
+}
+
+/// Echoes one connection until it closes; returns a one-line summary.
+async fn echo(mut ws: tether::WebSocket<TcpStream>) -> Result<String, tether::Error> {
     let mut count = 0u64;
     while let Some(message) = ws.next().await {
         ws.feed(message?).await?;

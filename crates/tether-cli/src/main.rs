@@ -4,6 +4,7 @@ mod cli;
 mod connect;
 mod demo;
 mod echo;
+mod reconnect;
 
 use std::process::ExitCode;
 

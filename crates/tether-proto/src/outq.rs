@@ -60,6 +60,13 @@ impl OutQueue {
         self.chunks.iter().find(|c| !c.is_empty()).map_or(&self.tail[..], |c| &c[..])
     }
 
+    /// Drops everything queued (when the connection is abandoned).
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.tail = BytesMut::new();
+        self.len = 0;
+    }
+
     /// Drops the first `n` queued bytes, which the transport has written.
     pub fn advance(&mut self, mut n: usize) {
         let n_total = n.min(self.len);

@@ -27,6 +27,45 @@ pub struct Config {
     /// servers). Compression state is allocated only once a message is large
     /// enough to compress; see [`tether_proto::deflate`] for its memory.
     pub deflate: Option<tether_proto::DeflateConfig>,
+    /// Send a ping this often, and fail the connection with
+    /// [`Error::KeepaliveTimeout`](crate::Error::KeepaliveTimeout) if its
+    /// pong does not come back within [`ping_timeout`](Self::ping_timeout).
+    /// Default every 20 s, as Python `websockets` does (Node `ws` and
+    /// tungstenite send none), because a half-open TCP connection is
+    /// otherwise never noticed. `None` turns keepalive off.
+    pub ping_interval: Option<Duration>,
+    /// How long a keepalive ping may go unanswered (default 20 s).
+    pub ping_timeout: Duration,
+    /// Close (1001) a connection on which nothing has arrived for this long,
+    /// like uWebSockets' `idleTimeout`. Default off.
+    pub idle_timeout: Option<Duration>,
+    /// What to do when the peer does not read what we send (default: `send` waits).
+    pub backpressure: Backpressure,
+}
+
+/// The policy for a peer that does not read what we send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backpressure {
+    /// `send` waits while more than [`Config::write_buffer_size`] bytes are
+    /// queued; `try_send` reports [`Error::Full`](crate::Error::Full). Memory
+    /// is bounded by the write buffer size plus one message.
+    Wait,
+    /// Sends never wait; once more than `limit` bytes are queued the
+    /// connection is closed with `code` (use 1008 or 1013) and sends fail
+    /// with [`Error::SlowConsumer`](crate::Error::SlowConsumer). For servers
+    /// that broadcast, where one slow client must not hold up the others.
+    Close {
+        /// Queued bytes that trigger the close.
+        limit: usize,
+        /// The close code sent.
+        code: tether_proto::CloseCode,
+    },
+    /// As `Close`, but the connection is dropped at once and the queue freed.
+    Drop {
+        /// Queued bytes that trigger the drop.
+        limit: usize,
+    },
 }
 
 impl Default for Config {
@@ -39,6 +78,10 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             max_head_size: tether_proto::handshake::DEFAULT_MAX_HEAD,
             deflate: Some(tether_proto::DeflateConfig::default()),
+            ping_interval: Some(Duration::from_secs(20)),
+            ping_timeout: Duration::from_secs(20),
+            idle_timeout: None,
+            backpressure: Backpressure::Wait,
         }
     }
 }
@@ -77,6 +120,25 @@ impl Config {
     /// Sets the permessage-deflate settings, or turns it off with `None`.
     pub fn deflate(mut self, deflate: Option<tether_proto::DeflateConfig>) -> Self {
         self.deflate = deflate;
+        self
+    }
+
+    /// Sets the keepalive ping interval (`None`: no keepalive) and pong timeout.
+    pub fn keepalive(mut self, interval: Option<Duration>, timeout: Duration) -> Self {
+        self.ping_interval = interval;
+        self.ping_timeout = timeout;
+        self
+    }
+
+    /// Sets the idle timeout.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets the slow-consumer policy.
+    pub fn backpressure(mut self, policy: Backpressure) -> Self {
+        self.backpressure = policy;
         self
     }
 

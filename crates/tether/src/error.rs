@@ -72,6 +72,29 @@ pub enum Error {
     /// The closing handshake did not finish in time; the connection was dropped.
     #[error("closing handshake timed out after {0:?}")]
     CloseTimeout(Duration),
+    /// A keepalive ping went unanswered: the peer or the path to it is gone
+    /// (a half-open connection). The connection was dropped.
+    #[error("no pong within {timeout:?} of a keepalive ping (sent every {interval:?}): peer unreachable")]
+    KeepaliveTimeout {
+        /// The ping interval.
+        interval: Duration,
+        /// How long the pong was awaited.
+        timeout: Duration,
+    },
+    /// Nothing arrived for the configured idle timeout; the connection was
+    /// closed with 1001.
+    #[error("idle for {0:?}: closed")]
+    IdleTimeout(Duration),
+    /// The peer did not read what we sent and the queue passed the limit of
+    /// the [`Backpressure`](crate::Backpressure) policy, which then fired.
+    #[error("peer not reading: more than {limit} bytes queued")]
+    SlowConsumer {
+        /// The policy's limit.
+        limit: usize,
+    },
+    /// A reconnecting client is between connections and has no outbox.
+    #[error("not connected (reconnecting); enable the outbox to queue messages meanwhile")]
+    Disconnected,
     /// A message was sent after the connection started closing.
     #[error("the connection is closed")]
     Closed,

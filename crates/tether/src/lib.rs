@@ -38,14 +38,19 @@
 mod client;
 mod config;
 mod error;
+mod reconnect;
+mod serve;
 mod server;
 mod stream;
+mod timers;
 mod websocket;
 
 pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
-pub use config::Config;
+pub use config::{Backpressure, Config};
 pub use error::Error;
+pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
+pub use serve::{Server, ShutdownHandle};
 pub use server::{accept, accept_with, Accept, Reject};
 pub use stream::MaybeTlsStream;
 pub use tether_proto::handshake::server::Request;

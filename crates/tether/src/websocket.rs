@@ -16,7 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
 use crate::error::abnormal_eof;
-use crate::{Config, Error};
+use crate::timers::{Due, IdleTimer, Keepalive};
+use crate::{Backpressure, Config, Error};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Bytes asked of the transport per read when no large frame is pending.
 const READ_CHUNK: usize = 8 * 1024;
@@ -44,10 +46,13 @@ const MAX_IOV: usize = 64;
 ///
 /// `next()` (and `poll_next`) is cancel-safe: all state lives in the
 /// `WebSocket`, so dropping the future inside `select!` loses nothing.
-/// `send()` is cancel-safe once the message is accepted: if the future is
-/// dropped after that, the message is queued and goes out with the next
-/// write; if it is dropped while waiting for buffer space, the message was
-/// not queued. [`close`](Self::close) can be called again after a cancel.
+/// `send()` first waits for buffer space, then queues the message, then
+/// waits for the flush. Dropped while waiting for space, the message was not
+/// queued; dropped while flushing, it is queued and still goes out with the
+/// next write. So do not re-create a `send` future in each turn of a
+/// `select!` loop (a cancelled one may already have queued its message):
+/// pin it outside the loop, or use `SinkExt::feed` and `flush`.
+/// [`close`](Self::close) can be called again after a cancel.
 #[derive(Debug)]
 pub struct WebSocket<S> {
     io: S,
@@ -64,6 +69,11 @@ pub struct WebSocket<S> {
     /// Bounds the closing handshake.
     deadline: Option<Pin<Box<Sleep>>>,
     last_pong: Option<Bytes>,
+    keepalive: Option<Keepalive>,
+    idle: Option<IdleTimer>,
+    /// Resolves when the [`Server`](crate::Server) that accepted this
+    /// connection shuts down: we then close with 1001.
+    shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
@@ -99,8 +109,16 @@ where
             shut_down: false,
             deadline: None,
             last_pong: None,
+            keepalive: config.ping_interval.map(|every| Keepalive::new(every, config.ping_timeout)),
+            idle: config.idle_timeout.map(IdleTimer::new),
+            shutdown: None,
             writers: None,
         }
+    }
+
+    /// Closes with 1001 when `token` is cancelled (graceful server shutdown).
+    pub(crate) fn close_on(&mut self, token: tokio_util::sync::CancellationToken) {
+        self.shutdown = Some(Box::pin(token.cancelled_owned()));
     }
 
     /// The subprotocol agreed in the handshake.
@@ -141,6 +159,17 @@ where
         self.last_pong.as_ref()
     }
 
+    /// Bytes queued for sending and not yet taken by the transport (like a
+    /// browser WebSocket's `bufferedAmount`).
+    pub fn buffered_amount(&mut self) -> usize {
+        self.conn.output().len()
+    }
+
+    /// The round-trip time of the last keepalive ping that was answered.
+    pub fn rtt(&self) -> Option<std::time::Duration> {
+        self.keepalive.as_ref().and_then(Keepalive::rtt)
+    }
+
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
         self.conn.state()
@@ -154,6 +183,12 @@ where
     /// The transport, mutably: writing to it directly corrupts the stream.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.io
+    }
+
+    /// The next message; the same as `StreamExt::next`, without the import.
+    /// Cancel-safe.
+    pub async fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.poll_next_inner(cx)).await
     }
 
     /// Sends a message and flushes it. The same as `SinkExt::send`.
@@ -181,9 +216,9 @@ where
 
     /// Closes with `code` and `reason` and waits for the closing handshake
     /// to complete (bounded by [`Config::close_timeout`]). Messages that
-    /// arrive in the meantime are discarded; to read them, send the close
-    /// with `SinkExt::close` (code 1000) or [`Sender::close`] and keep
-    /// reading the stream until it ends.
+    /// arrive in the meantime are discarded; to read them, use
+    /// [`begin_close`](Self::begin_close) and keep reading the stream until
+    /// it ends.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
         loop {
@@ -193,6 +228,14 @@ where
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Sends a close frame with `code` and `reason` and flushes it; the
+    /// stream goes on yielding what the peer sent before its answer, then
+    /// ends. Nothing more can be sent.
+    pub async fn begin_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
     /// Splits into a receiving half and a cloneable sending half that can be
@@ -205,6 +248,11 @@ where
     }
 
     fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        if self.conn.state() == State::Open && !self.done {
+            if let Some(end) = self.poll_timers(cx) {
+                return end;
+            }
+        }
         loop {
             if self.done {
                 return Poll::Ready(None);
@@ -220,14 +268,20 @@ where
                 State::Closed | State::Failed => return self.poll_finish(cx),
                 State::Closing => {
                     if self.poll_deadline(cx) {
-                        return self.end(Some(Error::CloseTimeout(self.config.close_timeout)));
+                        let error = self.pending_error.take().unwrap_or(Error::CloseTimeout(self.config.close_timeout));
+                        return self.end(Some(error));
                     }
                 }
                 State::Open => {}
             }
             match self.conn.read_event(&mut self.read_buf) {
                 Ok(Some(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
-                Ok(Some(Event::Pong(p))) => self.last_pong = Some(p),
+                Ok(Some(Event::Pong(p))) => {
+                    if let Some(k) = &mut self.keepalive {
+                        k.on_pong(&p);
+                    }
+                    self.last_pong = Some(p);
+                }
                 Ok(Some(Event::Ping(_) | Event::Close(_))) => {} // answers are queued
                 Ok(None) => match ready!(self.poll_fill(cx)) {
                     Ok(0) => return self.end(Some(Error::Io(abnormal_eof()))),
@@ -282,9 +336,45 @@ where
         Poll::Ready(())
     }
 
+    /// Keepalive, idle timeout and server shutdown; `Some` ends the stream.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Result<Message, Error>>>> {
+        if let Some(keepalive) = &mut self.keepalive {
+            match keepalive.poll(cx) {
+                Poll::Ready(Due::Ping(payload)) => {
+                    let _ = self.conn.send_ping(&payload);
+                }
+                Poll::Ready(_) => {
+                    // The peer is unreachable: no close handshake can complete.
+                    let (interval, timeout) = keepalive.interval_and_timeout();
+                    self.conn.output().clear();
+                    return Some(self.end(Some(Error::KeepaliveTimeout { interval, timeout })));
+                }
+                Poll::Pending => {}
+            }
+        }
+        if let Some(idle) = &mut self.idle {
+            if idle.poll(cx).is_ready() {
+                let timeout = idle.timeout();
+                self.idle = None;
+                let _ = self.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
+                self.pending_error = Some(Error::IdleTimeout(timeout));
+            }
+        }
+        if let Some(shutdown) = &mut self.shutdown {
+            if shutdown.as_mut().poll(cx).is_ready() {
+                self.shutdown = None;
+                let _ = self.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down")));
+            }
+        }
+        None
+    }
+
     fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Message, Error>>> {
         self.done = true;
         self.deadline = None;
+        self.keepalive = None;
+        self.idle = None;
+        self.shutdown = None;
         self.read_buf = BytesMut::new();
         Poll::Ready(error.map(Err))
     }
@@ -307,7 +397,11 @@ where
         {
             self.read_buf.reserve(wanted.max(READ_CHUNK));
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
+        let read = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf));
+        if let (Ok(1..), Some(idle)) = (&read, &mut self.idle) {
+            idle.touch();
+        }
+        Poll::Ready(read)
     }
 
     /// Writes the output queue until it is empty, with vectored writes.
@@ -344,10 +438,37 @@ where
         if self.done || self.conn.state() != State::Open {
             return Poll::Ready(Err(Error::Closed));
         }
-        if self.conn.output().len() >= self.config.write_buffer_size {
-            ready!(self.poll_write_out(cx))?;
+        let limit = match self.config.backpressure {
+            Backpressure::Wait => {
+                if self.conn.output().len() >= self.config.write_buffer_size {
+                    ready!(self.poll_write_out(cx))?;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            Backpressure::Close { limit, .. } | Backpressure::Drop { limit } => limit,
+        };
+        // Never wait: write what the transport takes now, then judge the rest.
+        if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+            return Poll::Ready(Err(Error::Io(e)));
+        }
+        if self.conn.output().len() > limit {
+            return Poll::Ready(Err(self.slow_consumer(limit)));
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// The peer stopped reading and the queue passed the policy's limit.
+    fn slow_consumer(&mut self, limit: usize) -> Error {
+        match self.config.backpressure {
+            Backpressure::Close { code, .. } => {
+                let _ = self.conn.send_close(Some(&CloseFrame::new(code, "slow consumer")));
+            }
+            _ => {
+                self.conn.output().clear();
+                let _ = self.end(None);
+            }
+        }
+        Error::SlowConsumer { limit }
     }
 
     fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -361,3 +361,95 @@ async fn no_deflate_flags_turn_compression_off() {
     let ws = tether::connect(&server.url).await.unwrap();
     assert!(ws.compression().is_some(), "tether echo accepts permessage-deflate by default");
 }
+
+// ------------------------------------------------------ production faults
+
+fn signal(child: &Child, name: &str) {
+    let pid = child.id().expect("still running").to_string();
+    let status = std::process::Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_100_clients_with_1001_then_exits() {
+    let mut cmd = tether_bin();
+    cmd.args(["echo", "--listen", "127.0.0.1:0", "--grace", "3"]).stderr(Stdio::null());
+    let mut server = Server::start(cmd).await;
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        let mut ws = tether::connect(&server.url).await.unwrap();
+        ws.send(Message::text("hi")).await.unwrap();
+        assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("hi"));
+        clients.push(ws);
+    }
+    let started = std::time::Instant::now();
+    signal(&server.child, "TERM");
+    let waiters: Vec<_> = clients
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let end = timeout(Duration::from_secs(10), ws.next()).await.expect("close in time");
+                assert!(end.is_none(), "{end:?}");
+                ws.close_code()
+            })
+        })
+        .collect();
+    for w in waiters {
+        assert_eq!(w.await.unwrap(), Some(CloseCode::GOING_AWAY));
+    }
+    let status = timeout(Duration::from_secs(5), server.child.wait()).await.expect("exit within the deadline").unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn killed_server_ends_the_stream_with_an_io_error() {
+    let mut server = tether_echo().await;
+    let mut ws = tether::connect(&server.url).await.unwrap();
+    ws.send(Message::text("before")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("before"));
+    server.child.start_kill().unwrap(); // SIGKILL: no close frame, the kernel closes the socket
+    match next(&mut ws).await {
+        Some(Err(Error::Io(e))) => {
+            assert!(matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset), "{e}")
+        }
+        other => panic!("expected an io error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connect_reconnect_survives_a_server_restart() {
+    let mut first = tether_echo().await;
+    let addr = first.url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let mut child = tether_bin()
+        .args(["connect", "--reconnect", &first.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = async |out: &mut Lines<BufReader<ChildStdout>>| {
+        timeout(Duration::from_secs(20), out.next_line()).await.expect("line in time").unwrap().unwrap()
+    };
+    stdin.write_all(b"one\n").await.unwrap();
+    assert_eq!(line(&mut out).await, "one");
+    first.child.start_kill().unwrap();
+    first.child.wait().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stdin.write_all(b"two\nthree\n").await.unwrap(); // typed while disconnected
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut cmd = tether_bin();
+    cmd.args(["echo", "--listen", &addr]).stderr(Stdio::null());
+    let _second = Server::start(cmd).await;
+    assert_eq!(line(&mut out).await, "two");
+    assert_eq!(line(&mut out).await, "three");
+    drop(stdin);
+    let output = timeout(LIMIT, child.wait_with_output()).await.unwrap().unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("reconnecting (attempt 1"), "{log}");
+    assert!(log.matches("open").count() >= 2, "{log}");
+}

@@ -219,7 +219,14 @@ async fn graceful_shutdown_closes_every_client_with_1001() {
 async fn reconnects_after_the_server_goes_away_and_delivers_the_outbox_in_order() {
     let (listener, url) = bind().await;
     let addr = listener.local_addr().unwrap();
-    let first = echo_server(listener, tether::Config::default()).await;
+    // The first server runs on a task we can kill: aborting it drops every
+    // connection without a close frame, as a crashed process would.
+    let server = Server::from_listener(listener, tether::Config::default());
+    let first = tokio::spawn(server.serve(|mut ws, _| async move {
+        while let Some(Ok(m)) = ws.next().await {
+            let _ = ws.send(m).await;
+        }
+    }));
     let policy = ReconnectPolicy::default().delays(Duration::from_millis(50), Duration::from_millis(200)).outbox(500);
     let greetings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = greetings.clone();
@@ -238,10 +245,13 @@ async fn reconnects_after_the_server_goes_away_and_delivers_the_outbox_in_order(
     tx.send("before").await.unwrap();
     assert_eq!(client.next().await, Some(Message::text("before")));
 
-    first.shutdown(); // the server goes away (close 1001)
+    first.abort(); // the server crashes mid-session
     loop {
         match timeout(Duration::from_secs(5), events.next()).await.unwrap() {
-            Some(ConnectionEvent::Reconnecting { .. }) => break,
+            Some(ConnectionEvent::Reconnecting { reason, .. }) => {
+                assert!(reason.contains("connection lost"), "{reason}");
+                break;
+            }
             Some(_) => {}
             None => panic!("events ended"),
         }

@@ -28,6 +28,8 @@ mod connection;
 pub mod deflate;
 mod error;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod mask;
 mod message;

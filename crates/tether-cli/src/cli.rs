@@ -41,6 +41,14 @@ enum Command {
         /// closing handshake (close 1001) before dropping them.
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         grace: f64,
+        /// Accept browser pages only from this origin (repeatable), e.g.
+        /// https://app.example.com; others get 403. Clients that send no
+        /// Origin (not browsers) are always accepted.
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origins: Vec<String>,
+        /// Drop new connections from an address that already has this many.
+        #[arg(long, value_name = "N")]
+        max_per_ip: Option<usize>,
     },
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
@@ -103,9 +111,15 @@ pub enum BinaryMode {
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Echo { listen, no_deflate, keepalive, grace } => {
-            let grace = seconds(grace, "--grace")?;
-            crate::echo::run(listen, config(no_deflate, keepalive)?, grace).await
+        Command::Echo { listen, no_deflate, keepalive, grace, allow_origins, max_per_ip } => {
+            let options = crate::echo::Options {
+                listen,
+                config: config(no_deflate, keepalive)?,
+                grace: seconds(grace, "--grace")?,
+                allow_origins,
+                max_per_ip,
+            };
+            crate::echo::run(options).await
         }
         Command::Connect { url, protocols, headers, origin, binary, no_deflate, keepalive, reconnect } => {
             let config = config(no_deflate, keepalive)?;

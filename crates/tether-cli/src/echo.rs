@@ -7,14 +7,31 @@ use std::time::Duration;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// What `tether echo` was asked to do.
+pub struct Options {
+    pub listen: SocketAddr,
+    pub config: tether::Config,
+    /// How long a shutdown waits for the closing handshakes.
+    pub grace: Duration,
+    pub allow_origins: Vec<String>,
+    pub max_per_ip: Option<usize>,
+}
+
 /// Binds, prints the URL as the first stdout line, and serves until SIGINT
 /// or SIGTERM, which close every connection with 1001 (waiting up to `grace`).
-pub async fn run(listen: SocketAddr, config: tether::Config, grace: Duration) -> Result<ExitCode, String> {
+pub async fn run(opts: Options) -> Result<ExitCode, String> {
+    let listen = opts.listen;
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("ws://{addr}/");
     eprintln!("tether echo: listening on ws://{addr}/");
-    let server = tether::Server::from_listener(listener, config).grace_period(grace);
+    let mut server = tether::Server::from_listener(listener, opts.config).grace_period(opts.grace);
+    if !opts.allow_origins.is_empty() {
+        server = server.allow_origins(opts.allow_origins);
+    }
+    if let Some(max) = opts.max_per_ip {
+        server = server.max_connections_per_ip(max);
+    }
     let shutdown = server.shutdown_handle();
     tokio::spawn(async move {
         let signal = termination().await;

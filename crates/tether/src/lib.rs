@@ -51,7 +51,7 @@ pub use config::{Backpressure, Config};
 pub use error::Error;
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
 pub use serve::{Server, ShutdownHandle};
-pub use server::{accept, accept_with, Accept, Reject};
+pub use server::{accept, accept_with, allow_origins, Accept, Reject};
 pub use stream::MaybeTlsStream;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;

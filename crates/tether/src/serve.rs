@@ -2,16 +2,19 @@
 //! gracefully: stop accepting, close every connection with 1001, wait for the
 //! closing handshakes up to a deadline, then drop the rest.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Accept, Config, WebSocket};
+use crate::{Accept, Config, Request, WebSocket};
 
 /// Accepts connections and runs a handler for each upgraded one.
 ///
@@ -36,12 +39,46 @@ use crate::{Accept, Config, WebSocket};
 ///     .await
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     config: Config,
     token: CancellationToken,
     grace: Duration,
+    origins: Option<Vec<String>>,
+    per_ip: Option<usize>,
+    max_handshakes: usize,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("origins", &self.origins)
+            .field("per_ip", &self.per_ip)
+            .field("max_handshakes", &self.max_handshakes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connections per client address, for [`Server::max_connections_per_ip`].
+type PerIp = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// Releases a connection's slot in the per-address count when it ends.
+struct IpSlot {
+    counts: PerIp,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Starts a graceful shutdown of a [`Server`] from anywhere; cheap to clone.
@@ -57,6 +94,16 @@ impl ShutdownHandle {
     }
 }
 
+fn take_slot(counts: &PerIp, ip: IpAddr, max: usize) -> Option<IpSlot> {
+    let mut map = counts.lock().unwrap_or_else(|e| e.into_inner());
+    let n = map.entry(ip).or_insert(0);
+    if *n >= max {
+        return None;
+    }
+    *n += 1;
+    Some(IpSlot { counts: counts.clone(), ip })
+}
+
 impl Server {
     /// Binds a listener with the default [`Config`].
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
@@ -65,7 +112,39 @@ impl Server {
 
     /// Serves on an existing listener.
     pub fn from_listener(listener: TcpListener, config: Config) -> Server {
-        Server { listener, config, token: CancellationToken::new(), grace: Duration::from_secs(5) }
+        Server {
+            listener,
+            config,
+            token: CancellationToken::new(),
+            grace: Duration::from_secs(5),
+            origins: None,
+            per_ip: None,
+            max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
+        }
+    }
+
+    /// Default bound on handshakes in progress at once.
+    pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
+
+    /// Refuses (403) browser pages from other origins; see [`crate::allow_origins`].
+    pub fn allow_origins<I: IntoIterator<Item = T>, T: Into<String>>(mut self, origins: I) -> Self {
+        self.origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Drops new connections from an address that already has `max` open
+    /// (default: no limit).
+    pub fn max_connections_per_ip(mut self, max: usize) -> Self {
+        self.per_ip = Some(max);
+        self
+    }
+
+    /// Drops new connections while `max` handshakes are in progress
+    /// (default [`Self::DEFAULT_MAX_HANDSHAKES`]). With the handshake timeout
+    /// this bounds what slow or idle handshakes (slowloris) can hold.
+    pub fn max_pending_handshakes(mut self, max: usize) -> Self {
+        self.max_handshakes = max;
+        self
     }
 
     /// How long a shutdown waits for the closing handshakes (default 5 s).
@@ -96,7 +175,10 @@ impl Server {
         F: Fn(WebSocket<TcpStream>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = std::sync::Arc::new(handler);
+        let handler = Arc::new(handler);
+        let decide = self.origins.clone().map(crate::allow_origins);
+        let handshakes = Arc::new(Semaphore::new(self.max_handshakes));
+        let per_ip: PerIp = Arc::default();
         let mut tasks = JoinSet::new();
         loop {
             tokio::select! {
@@ -110,12 +192,24 @@ impl Server {
                             continue;
                         }
                     };
-                    let (config, token, handler) = (self.config, self.token.clone(), handler.clone());
+                    let Ok(permit) = handshakes.clone().try_acquire_owned() else { continue };
+                    let slot = match self.per_ip {
+                        Some(max) => match take_slot(&per_ip, peer.ip(), max) {
+                            Some(slot) => Some(slot),
+                            None => continue,
+                        },
+                        None => None,
+                    };
+                    let (config, token, handler, decide) = (self.config, self.token.clone(), handler.clone(), decide.clone());
                     tasks.spawn(async move {
                         let _ = tcp.set_nodelay(true);
-                        let Ok(mut ws) = crate::accept_with(tcp, config, |_| Ok(Accept::new())).await else { return };
+                        let decide = |req: &Request| decide.as_ref().map_or(Ok(Accept::new()), |d| d(req));
+                        let accepted = crate::accept_with(tcp, config, decide).await;
+                        drop(permit);
+                        let Ok(mut ws) = accepted else { return };
                         ws.close_on(token);
                         handler(ws, peer).await;
+                        drop(slot);
                     });
                 }
                 // Reap finished connections so the set does not grow.

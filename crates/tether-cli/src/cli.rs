@@ -1,6 +1,7 @@
 //! Command-line flags and dispatch.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -17,8 +18,11 @@ const EXAMPLES: &str = "\
 Examples:
   tether demo                              run the five steps against an embedded echo server
   tether echo --listen 127.0.0.1:0         serve an echo server on a free port (URL on stdout)
+  tether echo --tls-cert cert.pem --tls-key key.pem   serve wss:// instead
   tether connect ws://127.0.0.1:9001/      type lines, see the echoes; Ctrl-D closes cleanly
-  echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close";
+  echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close
+  tether connect --ca ca.pem wss://localhost:9001/    trust a private CA
+  tether connect --proxy socks5h://127.0.0.1:1080 wss://example.com/   go through a proxy";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -30,19 +34,39 @@ enum Command {
         /// Address to listen on; port 0 picks a free port.
         #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
         listen: SocketAddr,
+        /// Serve wss://: the certificate chain, PEM (the server's certificate first).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A subprotocol to accept when a client offers it (repeatable; the
+        /// client's first offer that is listed wins).
+        #[arg(short, long = "protocol", value_name = "NAME")]
+        protocols: Vec<String>,
+        /// Add a header to every upgrade response, as "Name: value" (repeatable).
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
     },
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
     ///
     /// End of input closes the connection with code 1000 after the answers
-    /// in flight have arrived; the close code and reason go to stderr.
+    /// in flight have arrived; the close code and reason go to stderr, and
+    /// so does the subprotocol the server chose.
+    ///
+    /// Proxies: without --proxy, the environment is read the way curl reads
+    /// it: ws_proxy, http_proxy (lower case only), all_proxy for ws://;
+    /// wss_proxy, https_proxy, HTTPS_PROXY, all_proxy for wss://; NO_PROXY
+    /// lists hosts reached directly.
     Connect {
-        /// The server's URL, as ws://HOST:PORT/PATH (the port defaults to 80).
+        /// The server's URL, as ws://HOST:PORT/PATH or wss://HOST:PORT/PATH
+        /// (the port defaults to 80 and 443).
         url: String,
         /// Offer a subprotocol (repeat for several, in order of preference).
         #[arg(short, long = "protocol", value_name = "NAME")]
         protocols: Vec<String>,
-        /// Add a request header, as "Name: value" (repeatable).
+        /// Add a request header, as "Name: value" (repeatable): Authorization, Cookie...
         #[arg(short = 'H', long = "header", value_name = "HEADER")]
         headers: Vec<String>,
         /// Set the Origin header.
@@ -51,6 +75,29 @@ enum Command {
         /// How binary messages are printed.
         #[arg(long, value_enum, default_value_t = BinaryMode::Hex)]
         binary: BinaryMode,
+        /// Trust the CA certificates in this PEM file instead of the built-in
+        /// Mozilla roots (repeatable; like curl's --cacert).
+        #[arg(long = "ca", value_name = "FILE")]
+        ca_files: Vec<PathBuf>,
+        /// Trust the operating system's certificate store instead of the
+        /// built-in Mozilla roots (combines with --ca).
+        #[arg(long)]
+        os_roots: bool,
+        /// Do not verify the server's certificate. Anyone on the path can then
+        /// read and change the traffic; a warning is printed.
+        #[arg(short = 'k', long)]
+        insecure: bool,
+        /// Go through this proxy: http://[USER:PASS@]HOST[:PORT] (CONNECT),
+        /// socks5://... or socks5h://... (the port defaults to 1080). An empty
+        /// value connects directly, whatever the environment says.
+        #[arg(short = 'x', long, value_name = "URL")]
+        proxy: Option<String>,
+        /// Seconds allowed for name resolution, TCP connect and the proxy's answer.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+        connect_timeout: f64,
+        /// Seconds allowed for the TLS handshake and the WebSocket upgrade.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+        handshake_timeout: f64,
     },
     /// Start an embedded echo server on loopback (or use URL), send "Hello!"
     /// and a binary message, print the echoes, close: the five steps in one go.
@@ -69,12 +116,54 @@ pub enum BinaryMode {
     Raw,
 }
 
+/// A positive number of seconds.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
+}
+
+/// Splits "Name: value".
+pub fn header(h: &str) -> Result<(&str, &str), String> {
+    let (name, value) = h.split_once(':').ok_or_else(|| format!("header {h:?} is not \"Name: value\""))?;
+    Ok((name.trim(), value.trim()))
+}
+
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Echo { listen } => crate::echo::run(listen).await,
-        Command::Connect { url, protocols, headers, origin, binary } => {
-            crate::connect::run(crate::connect::Options { url, protocols, headers, origin, binary }).await
+        Command::Echo { listen, tls_cert, tls_key, protocols, headers } => {
+            let tls = tls_cert.zip(tls_key);
+            crate::echo::run(crate::echo::Options { listen, tls, protocols, headers }).await
+        }
+        Command::Connect {
+            url,
+            protocols,
+            headers,
+            origin,
+            binary,
+            ca_files,
+            os_roots,
+            insecure,
+            proxy,
+            connect_timeout,
+            handshake_timeout,
+        } => {
+            crate::connect::run(crate::connect::Options {
+                url,
+                protocols,
+                headers,
+                origin,
+                binary,
+                ca_files,
+                os_roots,
+                insecure,
+                proxy,
+                connect_timeout: std::time::Duration::from_secs_f64(connect_timeout),
+                handshake_timeout: std::time::Duration::from_secs_f64(handshake_timeout),
+            })
+            .await
         }
         Command::Demo { url } => crate::demo::run(url).await,
     }

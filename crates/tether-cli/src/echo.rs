@@ -1,29 +1,65 @@
-//! `tether echo`: the local echo server.
+//! `tether echo`: the local echo server, over ws:// or wss://.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use tether::tls::ServerTls;
+use tether::{Accept, MaybeTlsStream};
 use tokio::net::{TcpListener, TcpStream};
 
+/// What `tether echo` was asked to do.
+pub struct Options {
+    pub listen: SocketAddr,
+    /// Certificate chain and key files: serve wss://.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Subprotocols accepted when offered.
+    pub protocols: Vec<String>,
+    /// "Name: value" headers added to each upgrade response.
+    pub headers: Vec<String>,
+}
+
+/// How each connection is upgraded.
+#[derive(Default)]
+pub struct Settings {
+    tls: Option<ServerTls>,
+    protocols: Vec<String>,
+    headers: Vec<(String, String)>,
+}
+
 /// Binds, prints the URL as the first stdout line, and serves until killed.
-pub async fn run(listen: SocketAddr) -> Result<ExitCode, String> {
+pub async fn run(opts: Options) -> Result<ExitCode, String> {
+    let tls = match &opts.tls {
+        Some((cert, key)) => Some(ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let headers = opts
+        .headers
+        .iter()
+        .map(|h| crate::cli::header(h).map(|(n, v)| (n.to_owned(), v.to_owned())))
+        .collect::<Result<_, _>>()?;
+    let listen = opts.listen;
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("ws://{addr}/");
-    eprintln!("tether echo: listening on ws://{addr}/");
-    serve(listener, true).await;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    println!("{scheme}://{addr}/");
+    eprintln!("tether echo: listening on {scheme}://{addr}/");
+    serve(listener, Settings { tls, protocols: opts.protocols, headers }, true).await;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Accepts connections forever, each echoed on its own task; `log` prints
 /// one line per connection on stderr when it ends.
-pub async fn serve(listener: TcpListener, log: bool) {
+pub async fn serve(listener: TcpListener, settings: Settings, log: bool) {
+    let settings = Arc::new(settings);
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
+                let settings = settings.clone();
                 tokio::spawn(async move {
-                    let line = match echo(tcp).await {
+                    let line = match echo(tcp, &settings).await {
                         Ok(summary) => summary,
                         Err(e) => format!("error: {e}"),
                     };
@@ -42,9 +78,17 @@ pub async fn serve(listener: TcpListener, log: bool) {
 }
 
 /// Echoes one connection until it closes; returns a one-line summary.
-async fn echo(tcp: TcpStream) -> Result<String, tether::Error> {
+async fn echo(tcp: TcpStream, settings: &Settings) -> Result<String, tether::Error> {
     let _ = tcp.set_nodelay(true);
-    let mut ws = tether::accept(tcp).await?;
+    let stream = match &settings.tls {
+        Some(tls) => tls.accept(tcp).await?,
+        None => MaybeTlsStream::Plain(tcp),
+    };
+    let mut ws = tether::accept_with(stream, tether::Config::default(), |req| {
+        let chosen = req.protocols().iter().find(|p| settings.protocols.contains(p)).cloned();
+        Ok(settings.headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
+    })
+    .await?;
     let mut count = 0u64;
     while let Some(message) = ws.next().await {
         ws.feed(message?).await?;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// A WebSocket (RFC 6455) echo server and terminal client.
 #[derive(Parser, Debug)]
@@ -30,24 +30,7 @@ enum Command {
     ///
     /// The first line on stdout is the server's URL; one line per connection
     /// is logged on stderr when it ends.
-    Echo {
-        /// Address to listen on; port 0 picks a free port.
-        #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
-        listen: SocketAddr,
-        /// Serve wss://: the certificate chain, PEM (the server's certificate first).
-        #[arg(long, value_name = "FILE", requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
-        #[arg(long, value_name = "FILE", requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// A subprotocol to accept when a client offers it (repeatable; the
-        /// client's first offer that is listed wins).
-        #[arg(short, long = "protocol", value_name = "NAME")]
-        protocols: Vec<String>,
-        /// Add a header to every upgrade response, as "Name: value" (repeatable).
-        #[arg(short = 'H', long = "header", value_name = "HEADER")]
-        headers: Vec<String>,
-    },
+    Echo(EchoArgs),
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
     ///
@@ -59,52 +42,78 @@ enum Command {
     /// it: ws_proxy, http_proxy (lower case only), all_proxy for ws://;
     /// wss_proxy, https_proxy, HTTPS_PROXY, all_proxy for wss://; NO_PROXY
     /// lists hosts reached directly.
-    Connect {
-        /// The server's URL, as ws://HOST:PORT/PATH or wss://HOST:PORT/PATH
-        /// (the port defaults to 80 and 443).
-        url: String,
-        /// Offer a subprotocol (repeat for several, in order of preference).
-        #[arg(short, long = "protocol", value_name = "NAME")]
-        protocols: Vec<String>,
-        /// Add a request header, as "Name: value" (repeatable): Authorization, Cookie...
-        #[arg(short = 'H', long = "header", value_name = "HEADER")]
-        headers: Vec<String>,
-        /// Set the Origin header.
-        #[arg(long, value_name = "ORIGIN")]
-        origin: Option<String>,
-        /// How binary messages are printed.
-        #[arg(long, value_enum, default_value_t = BinaryMode::Hex)]
-        binary: BinaryMode,
-        /// Trust the CA certificates in this PEM file instead of the built-in
-        /// Mozilla roots (repeatable; like curl's --cacert).
-        #[arg(long = "ca", value_name = "FILE")]
-        ca_files: Vec<PathBuf>,
-        /// Trust the operating system's certificate store instead of the
-        /// built-in Mozilla roots (combines with --ca).
-        #[arg(long)]
-        os_roots: bool,
-        /// Do not verify the server's certificate. Anyone on the path can then
-        /// read and change the traffic; a warning is printed.
-        #[arg(short = 'k', long)]
-        insecure: bool,
-        /// Go through this proxy: http://[USER:PASS@]HOST[:PORT] (CONNECT),
-        /// socks5://... or socks5h://... (the port defaults to 1080). An empty
-        /// value connects directly, whatever the environment says.
-        #[arg(short = 'x', long, value_name = "URL")]
-        proxy: Option<String>,
-        /// Seconds allowed for name resolution, TCP connect and the proxy's answer.
-        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
-        connect_timeout: f64,
-        /// Seconds allowed for the TLS handshake and the WebSocket upgrade.
-        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
-        handshake_timeout: f64,
-    },
+    Connect(ConnectArgs),
     /// Start an embedded echo server on loopback (or use URL), send "Hello!"
     /// and a binary message, print the echoes, close: the five steps in one go.
     Demo {
         /// Talk to this server instead of an embedded one.
         url: Option<String>,
     },
+}
+
+// The flags of `tether echo` (a `///` comment here would replace the
+// subcommand's help text).
+#[derive(Args, Debug)]
+pub struct EchoArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
+    pub listen: SocketAddr,
+    /// Serve wss://: the certificate chain, PEM (the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A subprotocol to accept when a client offers it (repeatable; the
+    /// client's first offer that is listed wins).
+    #[arg(short, long = "protocol", value_name = "NAME")]
+    pub protocols: Vec<String>,
+    /// Add a header to every upgrade response, as "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+}
+
+// The flags of `tether connect`.
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// The server's URL, as ws://HOST:PORT/PATH or wss://HOST:PORT/PATH
+    /// (the port defaults to 80 and 443).
+    pub url: String,
+    /// Offer a subprotocol (repeat for several, in order of preference).
+    #[arg(short, long = "protocol", value_name = "NAME")]
+    pub protocols: Vec<String>,
+    /// Add a request header, as "Name: value" (repeatable): Authorization, Cookie...
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Set the Origin header.
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// How binary messages are printed.
+    #[arg(long, value_enum, default_value_t = BinaryMode::Hex)]
+    pub binary: BinaryMode,
+    /// Trust the CA certificates in this PEM file instead of the built-in
+    /// Mozilla roots (repeatable; like curl's --cacert).
+    #[arg(long = "ca", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+    /// Trust the operating system's certificate store instead of the
+    /// built-in Mozilla roots (combines with --ca).
+    #[arg(long)]
+    pub os_roots: bool,
+    /// Do not verify the server's certificate. Anyone on the path can then
+    /// read and change the traffic; a warning is printed.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Go through this proxy: http://[USER:PASS@]HOST[:PORT] (CONNECT),
+    /// socks5://... or socks5h://... (the port defaults to 1080). An empty
+    /// value connects directly, whatever the environment says.
+    #[arg(short = 'x', long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Seconds allowed for name resolution, TCP connect and the proxy's answer.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    pub connect_timeout: f64,
+    /// Seconds allowed for the TLS handshake and the WebSocket upgrade.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    pub handshake_timeout: f64,
 }
 
 /// How `tether connect` prints a binary message.
@@ -133,38 +142,8 @@ pub fn header(h: &str) -> Result<(&str, &str), String> {
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Echo { listen, tls_cert, tls_key, protocols, headers } => {
-            let tls = tls_cert.zip(tls_key);
-            crate::echo::run(crate::echo::Options { listen, tls, protocols, headers }).await
-        }
-        Command::Connect {
-            url,
-            protocols,
-            headers,
-            origin,
-            binary,
-            ca_files,
-            os_roots,
-            insecure,
-            proxy,
-            connect_timeout,
-            handshake_timeout,
-        } => {
-            crate::connect::run(crate::connect::Options {
-                url,
-                protocols,
-                headers,
-                origin,
-                binary,
-                ca_files,
-                os_roots,
-                insecure,
-                proxy,
-                connect_timeout: std::time::Duration::from_secs_f64(connect_timeout),
-                handshake_timeout: std::time::Duration::from_secs_f64(handshake_timeout),
-            })
-            .await
-        }
+        Command::Echo(args) => crate::echo::run(args).await,
+        Command::Connect(args) => crate::connect::run(args).await,
         Command::Demo { url } => crate::demo::run(url).await,
     }
 }

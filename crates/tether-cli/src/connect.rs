@@ -1,7 +1,6 @@
 //! `tether connect`: a terminal client.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,26 +9,12 @@ use tether::tls::{ClientTls, Roots};
 use tether::{CloseCode, Error, Message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::BinaryMode;
+use crate::cli::{BinaryMode, ConnectArgs};
 
-/// What `tether connect` was asked to do.
-pub struct Options {
-    pub url: String,
-    pub protocols: Vec<String>,
-    pub headers: Vec<String>,
-    pub origin: Option<String>,
-    pub binary: BinaryMode,
-    pub ca_files: Vec<PathBuf>,
-    pub os_roots: bool,
-    pub insecure: bool,
-    pub proxy: Option<String>,
-    pub connect_timeout: Duration,
-    pub handshake_timeout: Duration,
-}
-
-pub async fn run(opts: Options) -> Result<ExitCode, String> {
-    let config =
-        tether::Config::default().connect_timeout(opts.connect_timeout).handshake_timeout(opts.handshake_timeout);
+pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
+    let config = tether::Config::default()
+        .connect_timeout(Duration::from_secs_f64(opts.connect_timeout))
+        .handshake_timeout(Duration::from_secs_f64(opts.handshake_timeout));
     let mut builder = tether::connect_with(&opts.url).config(config).tls(client_tls(&opts)?);
     for p in &opts.protocols {
         builder = builder.protocol(p);
@@ -109,7 +94,7 @@ pub async fn run(opts: Options) -> Result<ExitCode, String> {
 
 /// The TLS set-up the flags ask for: Mozilla's roots unless --ca or
 /// --os-roots say otherwise (both: the OS store plus the files).
-fn client_tls(opts: &Options) -> Result<ClientTls, String> {
+fn client_tls(opts: &ConnectArgs) -> Result<ClientTls, String> {
     let mut tls = ClientTls::new();
     if opts.os_roots {
         tls = tls.roots(Roots::Native);

@@ -1,7 +1,5 @@
 //! `tether echo`: the local echo server, over ws:// or wss://.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,16 +8,7 @@ use tether::tls::ServerTls;
 use tether::{Accept, MaybeTlsStream};
 use tokio::net::{TcpListener, TcpStream};
 
-/// What `tether echo` was asked to do.
-pub struct Options {
-    pub listen: SocketAddr,
-    /// Certificate chain and key files: serve wss://.
-    pub tls: Option<(PathBuf, PathBuf)>,
-    /// Subprotocols accepted when offered.
-    pub protocols: Vec<String>,
-    /// "Name: value" headers added to each upgrade response.
-    pub headers: Vec<String>,
-}
+use crate::cli::EchoArgs;
 
 /// How each connection is upgraded.
 #[derive(Default)]
@@ -30,8 +19,8 @@ pub struct Settings {
 }
 
 /// Binds, prints the URL as the first stdout line, and serves until killed.
-pub async fn run(opts: Options) -> Result<ExitCode, String> {
-    let tls = match &opts.tls {
+pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
+    let tls = match opts.tls_cert.as_ref().zip(opts.tls_key.as_ref()) {
         Some((cert, key)) => Some(ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?),
         None => None,
     };

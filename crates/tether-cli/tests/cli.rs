@@ -555,23 +555,24 @@ async fn python_client_against_tether_echo_over_tls() {
     peer_client_against(Peer::Python, &by_name(&server.url), &["--ca", pki.ca.to_str().unwrap()]).await;
 }
 
-#[tokio::test]
-async fn library_client_against_python_server_over_tls() {
-    let pki = TestPki::new();
+/// The Python peer serving wss:// with the PKI's good certificate.
+async fn python_tls_server(pki: &TestPki) -> Server {
     let id = pki.identity(Leaf::Good);
     let server = Peer::Python
         .server_with(&["--tls-cert", id.cert.to_str().unwrap(), "--tls-key", id.key.to_str().unwrap()])
         .await;
     assert!(server.url.starts_with("wss://"), "{}", server.url);
-    library_client_against(Peer::Python, server, Some(&pki)).await;
+    server
+}
+
+#[tokio::test]
+async fn library_client_against_python_server_over_tls() {
+    let pki = TestPki::new();
+    library_client_against(Peer::Python, python_tls_server(&pki).await, Some(&pki)).await;
 }
 
 #[tokio::test]
 async fn cli_against_python_server_over_tls() {
     let pki = TestPki::new();
-    let id = pki.identity(Leaf::Good);
-    let server = Peer::Python
-        .server_with(&["--tls-cert", id.cert.to_str().unwrap(), "--tls-key", id.key.to_str().unwrap()])
-        .await;
-    cli_against(server, &["--ca", pki.ca.to_str().unwrap()]).await;
+    cli_against(python_tls_server(&pki).await, &["--ca", pki.ca.to_str().unwrap()]).await;
 }

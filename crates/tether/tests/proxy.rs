@@ -37,6 +37,16 @@ async fn echo_through(url: &str, proxy: &str, pki: &TestPki) {
     ws.close(CloseCode::NORMAL, "bye").await.unwrap();
 }
 
+/// Connects to `url` through `proxy`, expecting a failure.
+async fn error_via(url: &str, proxy: &str) -> Error {
+    tether::connect_with(url).proxy(proxy.parse().unwrap()).connect().await.unwrap_err()
+}
+
+/// A `ws://` URL where nothing listens.
+fn nobody_there() -> String {
+    format!("ws://{}/", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap())
+}
+
 /// `ws://` and `wss://` (by name and by address) through one proxy URL.
 async fn both_schemes_through(proxy: &str) {
     let pki = TestPki::new();
@@ -64,11 +74,7 @@ async fn tinyproxy_with_basic_auth() {
     // tinyproxy: 407 without credentials, 401 with wrong ones.
     for (auth, what) in [(None, "407"), (Some(("tether", "wrong")), "were refused")] {
         let url = proxy.url_with(auth);
-        let err = tether::connect_with(&server.url("ws", "127.0.0.1"))
-            .proxy(url.parse().unwrap())
-            .connect()
-            .await
-            .unwrap_err();
+        let err = error_via(&server.url("ws", "127.0.0.1"), &url).await;
         assert!(matches!(err, Error::ProxyAuth { .. }), "{url}: {err:?}");
         assert!(err.to_string().contains(what), "{err}");
     }
@@ -77,12 +83,7 @@ async fn tinyproxy_with_basic_auth() {
 #[tokio::test]
 async fn tinyproxy_cannot_reach_the_server() {
     let proxy = RealProxy::tinyproxy(None);
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let err = tether::connect_with(&format!("ws://{unused}/"))
-        .proxy(proxy.url().parse().unwrap())
-        .connect()
-        .await
-        .unwrap_err();
+    let err = error_via(&nobody_there(), &proxy.url()).await;
     assert!(matches!(err, Error::ProxyRefused { status: Some(_), .. }), "{err:?}");
     assert!(err.http_status().is_some_and(|s| s.is_server_error()), "{err:?}");
 }
@@ -105,11 +106,7 @@ async fn microsocks_with_user_and_password() {
     let server = EchoServer::plain().await;
     for auth in [None, Some(("tether", "wrong")), Some(("nobody", "s3cret"))] {
         let url = proxy.url_with(auth);
-        let err = tether::connect_with(&server.url("ws", "127.0.0.1"))
-            .proxy(url.parse().unwrap())
-            .connect()
-            .await
-            .unwrap_err();
+        let err = error_via(&server.url("ws", "127.0.0.1"), &url).await;
         assert!(matches!(err, Error::ProxyAuth { .. }), "{url}: {err:?}");
     }
 }
@@ -117,12 +114,7 @@ async fn microsocks_with_user_and_password() {
 #[tokio::test]
 async fn microsocks_cannot_reach_the_server() {
     let proxy = RealProxy::microsocks(None);
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let err = tether::connect_with(&format!("ws://{unused}/"))
-        .proxy(proxy.url().parse().unwrap())
-        .connect()
-        .await
-        .unwrap_err();
+    let err = error_via(&nobody_there(), &proxy.url()).await;
     assert!(
         matches!(err, Error::ProxyRefused { status: None, ref reason, .. } if reason.contains("refused")),
         "{err:?}"
@@ -214,8 +206,7 @@ async fn a_silent_proxy_hits_the_connect_timeout() {
 
 #[tokio::test]
 async fn a_proxy_that_is_not_there_is_refused() {
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let err = fails_through(&format!("http://{unused}")).await;
+    let err = fails_through(nobody_there().replace("ws://", "http://").trim_end_matches('/')).await;
     assert!(matches!(err, Error::Refused { ref addr, .. } if addr.ends_with("(the proxy)")), "{err:?}");
     let err = fails_through("socks5://no-such-proxy.invalid:1080").await;
     assert!(matches!(err, Error::Dns { .. }), "{err:?}");
@@ -225,19 +216,11 @@ async fn a_proxy_that_is_not_there_is_refused() {
 async fn socks5_resolves_locally_and_socks5h_does_not() {
     // With socks5:// a bad name fails here, as DNS, before the proxy is asked.
     let proxy = FakeProxy::socks5(Behaviour::Tunnel(None)).await;
-    let err = tether::connect_with("ws://no-such-host.invalid:80/")
-        .proxy(format!("socks5://{}", proxy.addr).parse().unwrap())
-        .connect()
-        .await
-        .unwrap_err();
+    let err = error_via("ws://no-such-host.invalid:80/", &format!("socks5://{}", proxy.addr)).await;
     assert!(matches!(err, Error::Dns { .. }), "{err:?}");
     assert!(proxy.targets().is_empty());
     // With socks5h:// the proxy gets the name (and here cannot resolve it).
-    let err = tether::connect_with("ws://no-such-host.invalid:80/")
-        .proxy(format!("socks5h://{}", proxy.addr).parse().unwrap())
-        .connect()
-        .await
-        .unwrap_err();
+    let err = error_via("ws://no-such-host.invalid:80/", &format!("socks5h://{}", proxy.addr)).await;
     assert!(matches!(err, Error::ProxyRefused { .. }), "{err:?}");
     assert_eq!(proxy.targets(), ["no-such-host.invalid:80"]);
 }

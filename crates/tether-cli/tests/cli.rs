@@ -576,3 +576,14 @@ async fn cli_against_python_server_over_tls() {
     let pki = TestPki::new();
     cli_against(python_tls_server(&pki).await, &["--ca", pki.ca.to_str().unwrap()]).await;
 }
+
+#[tokio::test]
+async fn os_roots_are_read_and_combine_with_ca() {
+    let pki = TestPki::new();
+    let server = tether_echo_tls(&pki).await;
+    let url = by_name(&server.url);
+    // The OS store loads (else a "TLS setup" error), and does not hold the test CA.
+    let out = tether_connect(&["--os-roots", &url], INPUT, &[]).await;
+    assert!(stderr(&out).contains("not signed by a trusted certificate authority"), "{}", stderr(&out));
+    assert_echoed(&tether_connect(&["--os-roots", "--ca", pki.ca.to_str().unwrap(), &url], INPUT, &[]).await);
+}

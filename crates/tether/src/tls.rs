@@ -90,33 +90,23 @@ pub enum Roots {
 /// [`ClientTls::build`]); the default one is built once per process.
 #[derive(Clone, Default)]
 pub struct ClientTls {
-    source: Source,
-}
-
-#[derive(Clone, Default)]
-enum Source {
-    #[default]
-    Default,
-    Settings {
-        roots: Roots,
-        extra_cas: Vec<CertificateDer<'static>>,
-        insecure: bool,
-    },
-    Config(Arc<ClientConfig>),
+    roots: Roots,
+    extra_cas: Vec<CertificateDer<'static>>,
+    insecure: bool,
+    /// A config of the caller's, used as given; the builder calls drop it.
+    custom: Option<Arc<ClientConfig>>,
 }
 
 impl fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Source::Default => f.write_str("ClientTls(webpki roots)"),
-            Source::Settings { roots, extra_cas, insecure } => f
-                .debug_struct("ClientTls")
-                .field("roots", roots)
-                .field("extra_cas", &extra_cas.len())
-                .field("insecure", insecure)
-                .finish(),
-            Source::Config(_) => f.write_str("ClientTls(custom rustls config)"),
+        if self.custom.is_some() {
+            return f.write_str("ClientTls(custom rustls config)");
         }
+        f.debug_struct("ClientTls")
+            .field("roots", &self.roots)
+            .field("extra_cas", &self.extra_cas.len())
+            .field("insecure", &self.insecure)
+            .finish()
     }
 }
 
@@ -129,24 +119,15 @@ impl ClientTls {
     /// Uses a rustls config of your own (any crypto provider, client
     /// certificates, session resumption...). It is used as given: set its
     /// `alpn_protocols` to `[b"http/1.1"]` if the server expects ALPN.
+    /// The other builder calls replace it with tether's own config.
     pub fn from_rustls_config(config: Arc<ClientConfig>) -> Self {
-        ClientTls { source: Source::Config(config) }
-    }
-
-    fn settings(&mut self) -> (&mut Roots, &mut Vec<CertificateDer<'static>>, &mut bool) {
-        if !matches!(self.source, Source::Settings { .. }) {
-            // A custom config is replaced, as the builder calls say.
-            self.source = Source::Settings { roots: Roots::WebPki, extra_cas: Vec::new(), insecure: false };
-        }
-        match &mut self.source {
-            Source::Settings { roots, extra_cas, insecure } => (roots, extra_cas, insecure),
-            _ => unreachable!("set just above"),
-        }
+        ClientTls { custom: Some(config), ..Self::default() }
     }
 
     /// Chooses the root certificates (Mozilla's by default).
     pub fn roots(mut self, roots: Roots) -> Self {
-        *self.settings().0 = roots;
+        self.custom = None;
+        self.roots = roots;
         self
     }
 
@@ -164,14 +145,15 @@ impl ClientTls {
 
     /// Also trusts the CA certificates in PEM text. Fails if it holds none.
     pub fn add_ca_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
-        let certs = parse_certs(pem)?;
-        self.settings().1.extend(certs);
+        self.custom = None;
+        self.extra_cas.extend(parse_certs(pem)?);
         Ok(self)
     }
 
     /// Also trusts one CA certificate given in DER.
     pub fn add_ca_der(mut self, der: CertificateDer<'static>) -> Self {
-        self.settings().1.push(der);
+        self.custom = None;
+        self.extra_cas.push(der);
         self
     }
 
@@ -181,31 +163,32 @@ impl ClientTls {
     /// command only does it with `--insecure`, and says so.
     /// (Handshake signatures are still checked against the certificate sent.)
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
-        *self.settings().2 = accept;
+        self.custom = None;
+        self.insecure = accept;
         self
     }
 
     /// Whether certificate verification is off.
     pub fn is_insecure(&self) -> bool {
-        matches!(self.source, Source::Settings { insecure: true, .. })
+        self.custom.is_none() && self.insecure
     }
 
     /// Builds the rustls config: reads the OS store if asked, and fails on
     /// an empty set of roots. Connecting builds it anyway; build it yourself
     /// to share one across many connections ([`ClientTls::from_rustls_config`]).
     pub fn build(&self) -> Result<Arc<ClientConfig>, Error> {
-        match &self.source {
-            Source::Config(config) => Ok(config.clone()),
-            Source::Default => {
-                static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-                if let Some(config) = DEFAULT.get() {
-                    return Ok(config.clone());
-                }
-                let config = build_client(Roots::WebPki, &[], false)?;
-                Ok(DEFAULT.get_or_init(|| config).clone())
-            }
-            Source::Settings { roots, extra_cas, insecure } => build_client(*roots, extra_cas, *insecure),
+        if let Some(config) = &self.custom {
+            return Ok(config.clone());
         }
+        if self.roots == Roots::WebPki && self.extra_cas.is_empty() && !self.insecure {
+            static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+            if let Some(config) = DEFAULT.get() {
+                return Ok(config.clone());
+            }
+            let config = build_client(Roots::WebPki, &[], false)?;
+            return Ok(DEFAULT.get_or_init(|| config).clone());
+        }
+        build_client(self.roots, &self.extra_cas, self.insecure)
     }
 }
 

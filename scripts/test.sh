@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command. On a fresh machine it installs what the tests
 # need (idempotently: a second run skips the installs), then runs:
-#   1. every cargo test in the workspace (unit, loopback, CLI, interop with
-#      Python `websockets` and Node `ws`);
+#   1. every cargo test in the workspace (unit, loopback, TLS, proxies through
+#      tinyproxy and microsocks, CLI, interop with Python `websockets` and
+#      Node `ws`);
 #   2. Autobahn|Testsuite against tether as a server and as a client.
 #
 #   scripts/test.sh           all Autobahn cases (what CI runs)
@@ -23,6 +24,10 @@ stamp() { echo "[test] $* ($(( $(date +%s) - start )) s)" >&2; }
 # Python and Node peers for the interop tests (exports their paths).
 eval "$(scripts/install-peers.sh)"
 stamp "interop peers ready"
+
+# Proxy servers for the proxy tests (Debian packages; needs root the first time).
+scripts/install-proxies.sh
+stamp "proxy servers ready"
 
 cargo test --workspace
 stamp "cargo tests passed"

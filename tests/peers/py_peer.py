@@ -2,8 +2,8 @@
 """Interop peer for tether's integration tests, built on Python `websockets`.
 
 Usage:
-    py_peer.py server [--lifetime SECS] [--exit-on-stdin-eof]
-    py_peer.py client URL [--only NAME[,NAME...]]
+    py_peer.py server [--lifetime SECS] [--exit-on-stdin-eof] [--tls-cert FILE --tls-key FILE]
+    py_peer.py client URL [--only NAME[,NAME...]] [--ca FILE]
 
 See tests/peers/README.md for the contract (shared with node_peer.js).
 Dependencies are installed by scripts/install-peers.sh; run this file with
@@ -14,6 +14,7 @@ import asyncio
 import os
 import random
 import signal
+import ssl
 import sys
 import threading
 
@@ -52,8 +53,8 @@ CHECKS = [
 ]
 
 USAGE = f"""usage:
-  {PROG} server [--lifetime SECS] [--exit-on-stdin-eof]
-  {PROG} client URL [--only NAME[,NAME...]]
+  {PROG} server [--lifetime SECS] [--exit-on-stdin-eof] [--tls-cert FILE --tls-key FILE]
+  {PROG} client URL [--only NAME[,NAME...]] [--ca FILE]
 checks: {",".join(CHECKS)}
 """
 
@@ -206,7 +207,22 @@ async def handler(ws):
             out(f"closed {rcvd.code} {rcvd.reason}")
 
 
-async def run_server(lifetime, exit_on_stdin_eof):
+def server_tls(cert, key):
+    """A TLS context serving CERT (PEM chain) with KEY, announcing ALPN http/1.1."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def client_tls(ca):
+    """A verifying TLS context that trusts only the CA certificates in CA (PEM)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+async def run_server(lifetime, exit_on_stdin_eof, tls=None):
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
 
@@ -240,9 +256,11 @@ async def run_server(lifetime, exit_on_stdin_eof):
         max_size=MAX_SIZE,
         ping_interval=None,
         close_timeout=STEP_TIMEOUT,
+        ssl=tls,
     ) as server:
         port = next(s.getsockname()[1] for s in server.sockets)
-        out(f"ws://127.0.0.1:{port}")
+        scheme = "wss" if tls else "ws"
+        out(f"{scheme}://127.0.0.1:{port}")
         await stop
         # Like the Node peer: drop open connections and exit at once, without
         # closing handshakes (which could take up to close_timeout each).
@@ -324,9 +342,10 @@ async def check_close(ws):
 CHECK_FUNCS = {name: globals()[f"check_{name}"] for name in CHECKS}
 
 
-async def open_client(url):
+async def open_client(url, tls=None):
     return await connect(
         url,
+        ssl=tls,
         compression=COMPRESSION,
         max_size=MAX_SIZE,
         ping_interval=None,
@@ -336,12 +355,12 @@ async def open_client(url):
     )
 
 
-async def run_checks(url, names, results):
+async def run_checks(url, names, results, tls):
     ws = None
     for name in names:
         if ws is None:
             try:
-                ws = await open_client(url)
+                ws = await open_client(url, tls)
             except Exception as exc:
                 detail = f"cannot connect to {url}: {exc!r}"
                 for rest in names[names.index(name):]:
@@ -375,10 +394,10 @@ async def run_checks(url, names, results):
             ws.transport.abort()
 
 
-async def run_client(url, names):
+async def run_client(url, names, tls=None):
     results = {}
     try:
-        await asyncio.wait_for(run_checks(url, names, results), OVERALL_TIMEOUT)
+        await asyncio.wait_for(run_checks(url, names, results, tls), OVERALL_TIMEOUT)
     except asyncio.TimeoutError:
         for name in names:
             if name not in results:
@@ -404,6 +423,7 @@ def main(argv):
     if mode == "server":
         lifetime = DEFAULT_LIFETIME
         stdin_eof = False
+        cert = key = None
         i = 0
         while i < len(args):
             if args[i] == "--lifetime" and i + 1 < len(args):
@@ -415,24 +435,40 @@ def main(argv):
             elif args[i] == "--exit-on-stdin-eof":
                 stdin_eof = True
                 i += 1
+            elif args[i] == "--tls-cert" and i + 1 < len(args):
+                cert = args[i + 1]
+                i += 2
+            elif args[i] == "--tls-key" and i + 1 < len(args):
+                key = args[i + 1]
+                i += 2
             else:
                 usage_error(f"unexpected argument {args[i]!r}")
-        return asyncio.run(run_server(lifetime, stdin_eof))
+        if (cert is None) != (key is None):
+            usage_error("--tls-cert and --tls-key go together")
+        tls = server_tls(cert, key) if cert else None
+        return asyncio.run(run_server(lifetime, stdin_eof, tls))
     if mode == "client":
         if not args or args[0].startswith("--"):
             usage_error("client mode needs a URL")
         url, rest = args[0], args[1:]
         names = list(CHECKS)
-        if rest:
-            if len(rest) != 2 or rest[0] != "--only":
-                usage_error(f"unexpected arguments {rest!r}")
-            names = [n for n in rest[1].split(",") if n]
-            unknown = [n for n in names if n not in CHECKS]
-            if unknown or not names:
-                usage_error(f"unknown check(s) {unknown!r}")
+        tls = None
+        i = 0
+        while i < len(rest):
+            if rest[i] == "--only" and i + 1 < len(rest):
+                names = [n for n in rest[i + 1].split(",") if n]
+                unknown = [n for n in names if n not in CHECKS]
+                if unknown or not names:
+                    usage_error(f"unknown check(s) {unknown!r}")
+                i += 2
+            elif rest[i] == "--ca" and i + 1 < len(rest):
+                tls = client_tls(rest[i + 1])
+                i += 2
+            else:
+                usage_error(f"unexpected arguments {rest[i:]!r}")
         # Last-resort guard: the process dies even if the event loop is stuck.
         signal.alarm(int(OVERALL_TIMEOUT) + 10)
-        return asyncio.run(run_client(url, names))
+        return asyncio.run(run_client(url, names, tls))
     usage_error(f"unknown mode {mode!r}")
 
 

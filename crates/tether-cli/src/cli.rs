@@ -1,10 +1,11 @@
 //! Command-line flags and dispatch.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// A WebSocket (RFC 6455) echo server and terminal client.
 #[derive(Parser, Debug)]
@@ -18,8 +19,11 @@ const EXAMPLES: &str = "\
 Examples:
   tether demo                              run the five steps against an embedded echo server
   tether echo --listen 127.0.0.1:0         serve an echo server on a free port (URL on stdout)
+  tether echo --tls-cert cert.pem --tls-key key.pem   serve wss:// instead
   tether connect ws://127.0.0.1:9001/      type lines, see the echoes; Ctrl-D closes cleanly
   echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close
+  tether connect --ca ca.pem wss://localhost:9001/    trust a private CA
+  tether connect --proxy socks5h://127.0.0.1:1080 wss://example.com/   go through a proxy
   tether connect --reconnect ws://127.0.0.1:9001/    keep the session across server restarts";
 
 #[derive(Subcommand, Debug)]
@@ -28,58 +32,19 @@ enum Command {
     ///
     /// The first line on stdout is the server's URL; one line per connection
     /// is logged on stderr when it ends.
-    Echo {
-        /// Address to listen on; port 0 picks a free port.
-        #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
-        listen: SocketAddr,
-        /// Do not accept permessage-deflate compression.
-        #[arg(long)]
-        no_deflate: bool,
-        #[command(flatten)]
-        keepalive: Keepalive,
-        /// On SIGINT/SIGTERM, how long to wait for clients to finish the
-        /// closing handshake (close 1001) before dropping them.
-        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-        grace: f64,
-        /// Accept browser pages only from this origin (repeatable), e.g.
-        /// https://app.example.com; others get 403. Clients that send no
-        /// Origin (not browsers) are always accepted.
-        #[arg(long = "allow-origin", value_name = "ORIGIN")]
-        allow_origins: Vec<String>,
-        /// Drop new connections from an address that already has this many.
-        #[arg(long, value_name = "N")]
-        max_per_ip: Option<usize>,
-    },
+    Echo(EchoArgs),
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
     ///
     /// End of input closes the connection with code 1000 after the answers
-    /// in flight have arrived; the close code and reason go to stderr.
-    Connect {
-        /// The server's URL, as ws://HOST:PORT/PATH (the port defaults to 80).
-        url: String,
-        /// Offer a subprotocol (repeat for several, in order of preference).
-        #[arg(short, long = "protocol", value_name = "NAME")]
-        protocols: Vec<String>,
-        /// Add a request header, as "Name: value" (repeatable).
-        #[arg(short = 'H', long = "header", value_name = "HEADER")]
-        headers: Vec<String>,
-        /// Set the Origin header.
-        #[arg(long, value_name = "ORIGIN")]
-        origin: Option<String>,
-        /// How binary messages are printed.
-        #[arg(long, value_enum, default_value_t = BinaryMode::Hex)]
-        binary: BinaryMode,
-        /// Do not offer permessage-deflate compression.
-        #[arg(long)]
-        no_deflate: bool,
-        #[command(flatten)]
-        keepalive: Keepalive,
-        /// Reconnect when the connection drops (backoff with jitter); lines
-        /// typed meanwhile are sent after reconnecting. State changes go to stderr.
-        #[arg(long)]
-        reconnect: bool,
-    },
+    /// in flight have arrived; the close code and reason go to stderr, and
+    /// so does the subprotocol the server chose.
+    ///
+    /// Proxies: without --proxy, the environment is read the way curl reads
+    /// it: ws_proxy, http_proxy (lower case only), all_proxy for ws://;
+    /// wss_proxy, https_proxy, HTTPS_PROXY, all_proxy for wss://; NO_PROXY
+    /// lists hosts reached directly.
+    Connect(ConnectArgs),
     /// Start an embedded echo server on loopback (or use URL), send "Hello!"
     /// and a binary message, print the echoes, close: the five steps in one go.
     Demo {
@@ -89,14 +54,105 @@ enum Command {
 }
 
 /// Keepalive flags shared by `echo` and `connect`.
-#[derive(clap::Args, Debug, Clone, Copy)]
+#[derive(Args, Debug, Clone, Copy)]
 pub struct Keepalive {
     /// Send a ping this often (0 turns keepalive off).
     #[arg(long, value_name = "SECS", default_value_t = 20.0)]
-    ping_interval: f64,
+    pub ping_interval: f64,
     /// Drop the connection if a ping is not answered within this time.
     #[arg(long, value_name = "SECS", default_value_t = 20.0)]
-    ping_timeout: f64,
+    pub ping_timeout: f64,
+}
+
+// The flags of `tether echo` (a `///` comment here would replace the
+// subcommand's help text).
+#[derive(Args, Debug)]
+pub struct EchoArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
+    pub listen: SocketAddr,
+    /// Serve wss://: the certificate chain, PEM (the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A subprotocol to accept when a client offers it (repeatable; the
+    /// client's first offer that is listed wins).
+    #[arg(short, long = "protocol", value_name = "NAME")]
+    pub protocols: Vec<String>,
+    /// Add a header to every upgrade response, as "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Do not accept permessage-deflate compression.
+    #[arg(long)]
+    pub no_deflate: bool,
+    #[command(flatten)]
+    pub keepalive: Keepalive,
+    /// On SIGINT/SIGTERM, how long to wait for clients to finish the
+    /// closing handshake (close 1001) before dropping them.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub grace: f64,
+    /// Accept browser pages only from this origin (repeatable), e.g.
+    /// https://app.example.com; others get 403. Clients that send no
+    /// Origin (not browsers) are always accepted.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Drop new connections from an address that already has this many.
+    #[arg(long, value_name = "N")]
+    pub max_per_ip: Option<usize>,
+}
+
+// The flags of `tether connect`.
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// The server's URL, as ws://HOST:PORT/PATH or wss://HOST:PORT/PATH
+    /// (the port defaults to 80 and 443).
+    pub url: String,
+    /// Offer a subprotocol (repeat for several, in order of preference).
+    #[arg(short, long = "protocol", value_name = "NAME")]
+    pub protocols: Vec<String>,
+    /// Add a request header, as "Name: value" (repeatable): Authorization, Cookie...
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Set the Origin header.
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// How binary messages are printed.
+    #[arg(long, value_enum, default_value_t = BinaryMode::Hex)]
+    pub binary: BinaryMode,
+    /// Trust the CA certificates in this PEM file instead of the built-in
+    /// Mozilla roots (repeatable; like curl's --cacert).
+    #[arg(long = "ca", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+    /// Trust the operating system's certificate store instead of the
+    /// built-in Mozilla roots (combines with --ca).
+    #[arg(long)]
+    pub os_roots: bool,
+    /// Do not verify the server's certificate. Anyone on the path can then
+    /// read and change the traffic; a warning is printed.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Go through this proxy: http://[USER:PASS@]HOST[:PORT] (CONNECT),
+    /// socks5://... or socks5h://... (the port defaults to 1080). An empty
+    /// value connects directly, whatever the environment says.
+    #[arg(short = 'x', long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Seconds allowed for name resolution, TCP connect and the proxy's answer.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    pub connect_timeout: f64,
+    /// Seconds allowed for the TLS handshake and the WebSocket upgrade.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    pub handshake_timeout: f64,
+    /// Do not offer permessage-deflate compression.
+    #[arg(long)]
+    pub no_deflate: bool,
+    #[command(flatten)]
+    pub keepalive: Keepalive,
+    /// Reconnect when the connection drops (backoff with jitter); lines
+    /// typed meanwhile are sent after reconnecting. State changes go to stderr.
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 /// How `tether connect` prints a binary message.
@@ -108,39 +164,40 @@ pub enum BinaryMode {
     Raw,
 }
 
+/// A positive number of seconds.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
+}
+
+/// Splits "Name: value".
+pub fn header(h: &str) -> Result<(&str, &str), String> {
+    let (name, value) = h.split_once(':').ok_or_else(|| format!("header {h:?} is not \"Name: value\""))?;
+    Ok((name.trim(), value.trim()))
+}
+
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Echo { listen, no_deflate, keepalive, grace, allow_origins, max_per_ip } => {
-            let options = crate::echo::Options {
-                listen,
-                config: config(no_deflate, keepalive)?,
-                grace: seconds(grace, "--grace")?,
-                allow_origins,
-                max_per_ip,
-            };
-            crate::echo::run(options).await
-        }
-        Command::Connect { url, protocols, headers, origin, binary, no_deflate, keepalive, reconnect } => {
-            let config = config(no_deflate, keepalive)?;
-            let options = crate::connect::Options { url, protocols, headers, origin, binary, config, reconnect };
-            crate::connect::run(options).await
-        }
+        Command::Echo(args) => crate::echo::run(args).await,
+        Command::Connect(args) => crate::connect::run(args).await,
         Command::Demo { url } => crate::demo::run(url).await,
     }
 }
 
 /// The library's defaults, with the command line's deflate and keepalive choices.
-fn config(no_deflate: bool, keepalive: Keepalive) -> Result<tether::Config, String> {
+pub fn config(no_deflate: bool, keepalive: Keepalive) -> Result<tether::Config, String> {
     let mut config = tether::Config::default();
     if no_deflate {
         config = config.deflate(None);
     }
-    let interval = seconds(keepalive.ping_interval, "--ping-interval")?;
-    let timeout = seconds(keepalive.ping_timeout, "--ping-timeout")?;
+    let interval = duration(keepalive.ping_interval, "--ping-interval")?;
+    let timeout = duration(keepalive.ping_timeout, "--ping-timeout")?;
     Ok(config.keepalive((!interval.is_zero()).then_some(interval), timeout))
 }
 
-fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
+pub fn duration(value: f64, flag: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("{flag} {value}: not a number of seconds"))
 }

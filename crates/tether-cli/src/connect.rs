@@ -2,40 +2,45 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use tether::{CloseCode, Message};
+use tether::tls::{ClientTls, Roots};
+use tether::{CloseCode, Error, Message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::BinaryMode;
+use crate::cli::{BinaryMode, ConnectArgs};
 
-/// What `tether connect` was asked to do.
-pub struct Options {
-    pub url: String,
-    pub protocols: Vec<String>,
-    pub headers: Vec<String>,
-    pub origin: Option<String>,
-    pub binary: BinaryMode,
-    pub config: tether::Config,
-    pub reconnect: bool,
-}
-
-pub async fn run(opts: Options) -> Result<ExitCode, String> {
-    let mut builder = tether::connect_with(&opts.url).config(opts.config);
+pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
+    let config = crate::cli::config(opts.no_deflate, opts.keepalive)?
+        .connect_timeout(Duration::from_secs_f64(opts.connect_timeout))
+        .handshake_timeout(Duration::from_secs_f64(opts.handshake_timeout));
+    let mut builder = tether::connect_with(&opts.url).config(config).tls(client_tls(&opts)?);
     for p in &opts.protocols {
         builder = builder.protocol(p);
     }
     for h in &opts.headers {
-        let (name, value) = h.split_once(':').ok_or_else(|| format!("header {h:?} is not \"Name: value\""))?;
-        builder = builder.header(name.trim(), value.trim());
+        let (name, value) = crate::cli::header(h)?;
+        builder = builder.header(name, value);
     }
     if let Some(origin) = &opts.origin {
         builder = builder.origin(origin);
     }
+    match opts.proxy.as_deref() {
+        None => {}
+        Some("") => builder = builder.no_proxy(),
+        Some(url) => builder = builder.proxy(url.parse().map_err(|e: Error| e.to_string())?),
+    }
+    if opts.insecure && opts.url.starts_with("wss:") {
+        eprintln!(
+            "tether: warning: --insecure: the server's certificate is not verified; \
+             anyone on the path can read and change this connection"
+        );
+    }
     if opts.reconnect {
         return crate::reconnect::run(builder, opts.binary).await;
     }
-    let ws = builder.connect().await.map_err(|e| format!("cannot connect to {}: {e}", opts.url))?;
+    let ws = builder.connect().await.map_err(|e| format!("cannot connect to {}: {e}{}", opts.url, hint(&e)))?;
     if let Some(p) = ws.protocol() {
         eprintln!("subprotocol: {p}");
     }
@@ -87,6 +92,33 @@ pub async fn run(opts: Options) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(format!("connection to {} failed: {e}", opts.url)),
+    }
+}
+
+/// The TLS set-up the flags ask for: Mozilla's roots unless --ca or
+/// --os-roots say otherwise (both: the OS store plus the files).
+fn client_tls(opts: &ConnectArgs) -> Result<ClientTls, String> {
+    let mut tls = ClientTls::new();
+    if opts.os_roots {
+        tls = tls.roots(Roots::Native);
+    } else if !opts.ca_files.is_empty() {
+        tls = tls.roots(Roots::Empty);
+    }
+    for file in &opts.ca_files {
+        tls = tls.add_ca_pem_file(file).map_err(|e| e.to_string())?;
+    }
+    Ok(tls.danger_accept_invalid_certs(opts.insecure))
+}
+
+/// What to try next, for the failures a flag can fix.
+fn hint(e: &Error) -> &'static str {
+    match e {
+        Error::TlsUnknownIssuer { .. } => " (trust its CA with --ca FILE, or --os-roots)",
+        Error::TlsNameMismatch { .. } => " (connect by a name the certificate lists)",
+        Error::ProxyAuth { .. } => " (put USER:PASSWORD@ in the proxy URL)",
+        Error::ConnectTimeout { .. } => " (raise --connect-timeout?)",
+        Error::HandshakeTimeout(_) => " (raise --handshake-timeout?)",
+        _ => "",
     }
 }
 

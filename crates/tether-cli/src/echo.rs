@@ -1,31 +1,52 @@
-//! `tether echo`: the local echo server.
+//! `tether echo`: the local echo server, over ws:// or wss://.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use tether::tls::ServerTls;
+use tether::{Accept, MaybeTlsStream};
 use tokio::net::{TcpListener, TcpStream};
 
-/// What `tether echo` was asked to do.
-pub struct Options {
-    pub listen: SocketAddr,
-    pub config: tether::Config,
-    /// How long a shutdown waits for the closing handshakes.
-    pub grace: Duration,
-    pub allow_origins: Vec<String>,
-    pub max_per_ip: Option<usize>,
+use crate::cli::EchoArgs;
+
+/// How each connection is upgraded.
+#[derive(Default)]
+pub struct Settings {
+    tls: Option<ServerTls>,
+    protocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    config: tether::Config,
 }
 
 /// Binds, prints the URL as the first stdout line, and serves until SIGINT
-/// or SIGTERM, which close every connection with 1001 (waiting up to `grace`).
-pub async fn run(opts: Options) -> Result<ExitCode, String> {
+/// or SIGTERM, which close every connection with 1001 (waiting up to `--grace`).
+pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
+    let tls = match opts.tls_cert.as_ref().zip(opts.tls_key.as_ref()) {
+        Some((cert, key)) => Some(ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let headers: Vec<(String, String)> = opts
+        .headers
+        .iter()
+        .map(|h| crate::cli::header(h).map(|(n, v)| (n.to_owned(), v.to_owned())))
+        .collect::<Result<_, _>>()?;
     let listen = opts.listen;
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("ws://{addr}/");
-    eprintln!("tether echo: listening on ws://{addr}/");
-    let mut server = tether::Server::from_listener(listener, opts.config).grace_period(opts.grace);
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    println!("{scheme}://{addr}/");
+    eprintln!("tether echo: listening on {scheme}://{addr}/");
+    let config = crate::cli::config(opts.no_deflate, opts.keepalive)?;
+    if tls.is_some() || !opts.protocols.is_empty() || !headers.is_empty() {
+        // TLS, subprotocols and response headers go through the per-connection
+        // loop below, which has no graceful shutdown yet.
+        serve(listener, Settings { tls, protocols: opts.protocols, headers, config }, true).await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let grace: Duration = crate::cli::duration(opts.grace, "--grace")?;
+    let mut server = tether::Server::from_listener(listener, config).grace_period(grace);
     if !opts.allow_origins.is_empty() {
         server = server.allow_origins(opts.allow_origins);
     }
@@ -40,7 +61,7 @@ pub async fn run(opts: Options) -> Result<ExitCode, String> {
     });
     server
         .serve(|ws, peer| async move {
-            let line = match echo(ws).await {
+            let line = match echo_messages(ws).await {
                 Ok(summary) => summary,
                 Err(e) => format!("error: {e}"),
             };
@@ -69,12 +90,14 @@ async fn termination() -> &'static str {
 
 /// Accepts connections forever, each echoed on its own task; `log` prints
 /// one line per connection on stderr when it ends.
-pub async fn serve(listener: TcpListener, config: tether::Config, log: bool) {
+pub async fn serve(listener: TcpListener, settings: Settings, log: bool) {
+    let settings = Arc::new(settings);
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
+                let settings = settings.clone();
                 tokio::spawn(async move {
-                    let line = match accept(tcp, config).await {
+                    let line = match echo(tcp, &settings).await {
                         Ok(summary) => summary,
                         Err(e) => format!("error: {e}"),
                     };
@@ -92,13 +115,26 @@ pub async fn serve(listener: TcpListener, config: tether::Config, log: bool) {
     }
 }
 
-async fn accept(tcp: TcpStream, config: tether::Config) -> Result<String, tether::Error> {
+/// Echoes one connection until it closes; returns a one-line summary.
+async fn echo(tcp: TcpStream, settings: &Settings) -> Result<String, tether::Error> {
     let _ = tcp.set_nodelay(true);
-    echo(tether::accept_with(tcp, config, |_| Ok(tether::Accept::new())).await?).await
+    let stream = match &settings.tls {
+        Some(tls) => tls.accept(tcp).await?,
+        None => MaybeTlsStream::Plain(tcp),
+    };
+    let ws = tether::accept_with(stream, settings.config, |req| {
+        let chosen = req.protocols().iter().find(|p| settings.protocols.contains(p)).cloned();
+        Ok(settings.headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
+    })
+    .await?;
+    echo_messages(ws).await
 }
 
-/// Echoes one connection until it closes; returns a one-line summary.
-async fn echo(mut ws: tether::WebSocket<TcpStream>) -> Result<String, tether::Error> {
+/// Echoes one upgraded connection until it closes; returns a one-line summary.
+async fn echo_messages<S>(mut ws: tether::WebSocket<S>) -> Result<String, tether::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut count = 0u64;
     while let Some(message) = ws.next().await {
         ws.feed(message?).await?;

@@ -7,7 +7,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tether::tls::{ClientTls, Roots};
 use tether::{CloseCode, CloseFrame, Error, Message};
+use tether_testkit::pki::{Leaf, TestPki};
+use tether_testkit::proxies::{Behaviour, FakeProxy, RealProxy};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
@@ -41,7 +44,10 @@ impl Server {
         let mut child = cmd.spawn().expect("spawn server");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = timeout(LIMIT, lines.next_line()).await.expect("server start timed out").unwrap().expect("no URL");
-        assert!(url.starts_with("ws://127.0.0.1:"), "unexpected first line {url:?}");
+        assert!(
+            url.starts_with("ws://127.0.0.1:") || url.starts_with("wss://127.0.0.1:"),
+            "unexpected first line {url:?}"
+        );
         Server { child, url, lines }
     }
 
@@ -56,8 +62,13 @@ impl Server {
 }
 
 async fn tether_echo() -> Server {
+    tether_echo_with(&[]).await
+}
+
+/// `tether echo` on a free port, with more arguments.
+async fn tether_echo_with(args: &[&str]) -> Server {
     let mut cmd = tether_bin();
-    cmd.args(["echo", "--listen", "127.0.0.1:0"]).stderr(Stdio::null());
+    cmd.args(["echo", "--listen", "127.0.0.1:0"]).args(args).stderr(Stdio::null());
     Server::start(cmd).await
 }
 
@@ -100,8 +111,12 @@ impl Peer {
     }
 
     async fn server(self) -> Server {
+        self.server_with(&[]).await
+    }
+
+    async fn server_with(self, args: &[&str]) -> Server {
         let mut cmd = self.command();
-        cmd.args(["server", "--lifetime", "300"]).stderr(Stdio::inherit());
+        cmd.args(["server", "--lifetime", "300"]).args(args).stderr(Stdio::inherit());
         Server::start(cmd).await
     }
 
@@ -178,13 +193,16 @@ async fn echo_serves_many_clients_at_once() {
 
 /// The peer's own client runs its checks against `tether echo`.
 async fn peer_client_against_tether_echo(peer: Peer) {
-    run_peer_client(peer.command()).await;
+    peer_client_against(peer, &tether_echo().await.url, &[]).await;
 }
 
-async fn run_peer_client(mut cmd: Command) {
-    let peer = format!("{:?}", cmd.as_std().get_args().next());
-    let server = tether_echo().await;
-    let out = timeout(LIMIT, cmd.args(["client", &server.url]).output()).await.unwrap().unwrap();
+/// The peer's client checks against `url`, with more client arguments.
+async fn peer_client_against(peer: Peer, url: &str, args: &[&str]) {
+    peer_command_against(peer, peer.command(), url, args).await;
+}
+
+async fn peer_command_against(peer: Peer, mut cmd: Command, url: &str, args: &[&str]) {
+    let out = timeout(LIMIT, cmd.args(["client", url]).args(args).output()).await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{peer:?} client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for check in ["text", "binary", "empty_text", "empty_binary", "large", "fragmented", "utf8", "ping", "close"] {
@@ -209,10 +227,22 @@ async fn next(ws: &mut tether::WebSocket<tether::MaybeTlsStream>) -> Option<Resu
 
 /// The library client against the peer's server, case by case.
 async fn library_client_against_peer(peer: Peer) {
-    let mut server = peer.server().await;
+    library_client_against(peer, peer.server().await, None).await;
+}
+
+/// Connects to `url`, trusting the test CA when there is one.
+async fn open(url: &str, pki: Option<&TestPki>) -> tether::WebSocket<tether::MaybeTlsStream> {
+    let mut builder = tether::connect_with(url);
+    if let Some(pki) = pki {
+        builder = builder.tls(ClientTls::new().roots(Roots::Empty).add_ca_pem_file(&pki.ca).unwrap());
+    }
+    builder.connect().await.unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+async fn library_client_against(peer: Peer, mut server: Server, pki: Option<&TestPki>) {
     let url = server.url.clone();
 
-    let mut ws = tether::connect(&url).await.unwrap();
+    let mut ws = open(&url, pki).await;
     let blob: Vec<u8> = (0..300 * 1024u32).map(|i| (i * 7 % 256) as u8).collect();
     let large: Vec<u8> = (0..16 << 20).map(|i: u32| (i % 253) as u8).collect();
     let cases = [
@@ -245,14 +275,14 @@ async fn library_client_against_peer(peer: Peer) {
     assert_eq!(server.line().await, "closed 4003 lib-bye");
 
     // The peer closes with a code and reason: we read them, and echo them.
-    let mut ws = tether::connect(&url).await.unwrap();
+    let mut ws = open(&url, pki).await;
     ws.send(Message::text("close:4004:srv-bye")).await.unwrap();
     assert!(next(&mut ws).await.is_none(), "a clean close ends the stream");
     assert_eq!(ws.close_frame(), Some(&CloseFrame::new(CloseCode(4004), "srv-bye")));
     assert_eq!(server.line().await, "closed 4004 srv-bye");
 
     // The peer aborts in the middle of a message: an error, not a hang.
-    let mut ws = tether::connect(&url).await.unwrap();
+    let mut ws = open(&url, pki).await;
     ws.send(Message::text("abort")).await.unwrap();
     match next(&mut ws).await {
         Some(Err(Error::Io(_))) => {}
@@ -276,9 +306,13 @@ async fn library_client_against_node_server() {
 /// `tether connect` against the peer's server: fragments arrive whole, and
 /// the server's close code and reason are printed.
 async fn cli_against_peer(peer: Peer) {
-    let mut server = peer.server().await;
+    cli_against(peer.server().await, &[]).await;
+}
+
+async fn cli_against(mut server: Server, args: &[&str]) {
     let mut child = tether_bin()
         .args(["connect", &server.url])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -310,12 +344,12 @@ async fn cli_against_node_server() {
 
 #[tokio::test]
 async fn python_client_with_deflate_against_tether_echo() {
-    run_peer_client(Peer::Python.command_with_deflate()).await;
+    peer_command_against(Peer::Python, Peer::Python.command_with_deflate(), &tether_echo().await.url, &[]).await;
 }
 
 #[tokio::test]
 async fn node_client_with_deflate_against_tether_echo() {
-    run_peer_client(Peer::Node.command_with_deflate()).await;
+    peer_command_against(Peer::Node, Peer::Node.command_with_deflate(), &tether_echo().await.url, &[]).await;
 }
 
 /// Text and binary of many sizes through a peer that compresses, with ours on.
@@ -337,6 +371,80 @@ async fn library_client_with_deflate_against_peer(peer: Peer) {
     assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("plain"));
     ws.send(Message::text("fragment:3:compressed fragments")).await.unwrap();
     assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("compressed fragments"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+}
+
+// ---------------------------------------------------------------- wss://
+
+/// `tether echo` serving wss:// with the PKI's good certificate.
+async fn tether_echo_tls(pki: &TestPki) -> Server {
+    let id = pki.identity(Leaf::Good);
+    let (cert, key) = (id.cert.to_str().unwrap(), id.key.to_str().unwrap());
+    let server = tether_echo_with(&["--tls-cert", cert, "--tls-key", key]).await;
+    assert!(server.url.starts_with("wss://127.0.0.1:"), "{}", server.url);
+    server
+}
+
+/// `https://127.0.0.1:PORT/` as `wss://localhost:PORT/`.
+fn by_name(url: &str) -> String {
+    url.replace("127.0.0.1", "localhost")
+}
+
+/// Runs `tether connect ARGS`, feeding `input`; returns the output.
+async fn tether_connect(args: &[&str], input: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = tether_bin();
+    cmd.arg("connect").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for name in PROXY_VARS {
+        cmd.env_remove(name);
+    }
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    timeout(LIMIT, child.wait_with_output()).await.unwrap().unwrap()
+}
+
+const PROXY_VARS: [&str; 12] = [
+    "ws_proxy",
+    "WS_PROXY",
+    "wss_proxy",
+    "WSS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The echo of two lines came back and the close was clean.
+fn assert_echoed(out: &std::process::Output) {
+    assert!(out.status.success(), "{}", stderr(out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\nsecure wörld\n");
+    assert!(stderr(out).contains("closed: 1000"), "{}", stderr(out));
+}
+
+const INPUT: &str = "hello\nsecure wörld\n";
+
+#[tokio::test]
+async fn cli_wss_echo_with_a_custom_ca() {
+    let pki = TestPki::new();
+    let server = tether_echo_tls(&pki).await;
+    let ca = pki.ca.to_str().unwrap();
+    for url in [server.url.clone(), by_name(&server.url)] {
+        assert_echoed(&tether_connect(&["--ca", ca, &url], INPUT, &[]).await);
+    }
+    // The library client against the CLI server.
+    let mut ws = open(&by_name(&server.url), Some(&pki)).await;
+    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::binary(vec![1, 2, 3]));
     ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
 
@@ -452,4 +560,194 @@ async fn connect_reconnect_survives_a_server_restart() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("reconnecting (attempt 1"), "{log}");
     assert!(log.matches("open").count() >= 2, "{log}");
+}
+
+#[tokio::test]
+async fn cli_connect_to_a_library_tls_server() {
+    let pki = TestPki::new();
+    let id = pki.identity(Leaf::Good);
+    let tls = tether::tls::ServerTls::from_pem_files(&id.cert, &id.key).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tether::accept(tls.accept(tcp).await.unwrap()).await.unwrap();
+        while let Some(Ok(m)) = ws.next().await {
+            ws.send(m).await.unwrap();
+        }
+    });
+    let url = format!("wss://localhost:{port}/");
+    assert_echoed(&tether_connect(&["--ca", pki.ca.to_str().unwrap(), &url], INPUT, &[]).await);
+}
+
+#[tokio::test]
+async fn cli_tls_failures_are_one_actionable_line() {
+    let pki = TestPki::new();
+    let server = tether_echo_tls(&pki).await;
+    // Not trusted by the built-in roots.
+    let out = tether_connect(&[&by_name(&server.url)], INPUT, &[]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not signed by a trusted certificate authority") && err.contains("--ca FILE"), "{err}");
+    // --insecure connects anyway, and says what it costs.
+    let out = tether_connect(&["--insecure", &by_name(&server.url)], INPUT, &[]).await;
+    assert_echoed(&out);
+    assert!(stderr(&out).contains("warning: --insecure"), "{}", stderr(&out));
+    // A CA file that is not there.
+    let out = tether_connect(&["--ca", "/nonexistent/ca.pem", &server.url], INPUT, &[]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/nonexistent/ca.pem"), "{}", stderr(&out));
+    // The server's certificate does not name the host.
+    let wrong = pki.identity(Leaf::WrongName);
+    let (cert, key) = (wrong.cert.to_str().unwrap(), wrong.key.to_str().unwrap());
+    let server = tether_echo_with(&["--tls-cert", cert, "--tls-key", key]).await;
+    let out = tether_connect(&["--ca", pki.ca.to_str().unwrap(), &server.url], INPUT, &[]).await;
+    assert!(stderr(&out).contains("not valid for that name"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn echo_with_a_bad_key_file_fails_at_once() {
+    let pki = TestPki::new();
+    let id = pki.identity(Leaf::Good);
+    let out = tether_bin()
+        .args(["echo", "--listen", "127.0.0.1:0", "--tls-cert", id.cert.to_str().unwrap(), "--tls-key"])
+        .arg(&pki.ca) // a certificate, not a key
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no URL is printed");
+    assert!(stderr(&out).contains("private key"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn echo_and_connect_negotiate_a_subprotocol() {
+    let server =
+        tether_echo_with(&["--protocol", "chat.v2", "--protocol", "chat.v3", "-H", "X-Served-By: tether"]).await;
+    let out = tether_connect(&["-p", "chat.v1", "-p", "chat.v2", "-H", "Cookie: a=1", &server.url], INPUT, &[]).await;
+    assert_echoed(&out);
+    assert!(stderr(&out).contains("subprotocol: chat.v2"), "{}", stderr(&out));
+    // The response header is there for a library client to read.
+    let (ws, response) = tether::connect_with(&server.url).protocol("chat.v3").connect_with_response().await.unwrap();
+    assert_eq!(ws.protocol(), Some("chat.v3"));
+    assert_eq!(response.headers.get("x-served-by").unwrap(), "tether");
+}
+
+#[tokio::test]
+async fn cli_timeouts_are_named() {
+    let silent = FakeProxy::http(Behaviour::Silent).await;
+    let server = tether_echo().await;
+    let proxy = format!("http://{}", silent.addr);
+    let out = tether_connect(&["--proxy", &proxy, "--connect-timeout", "0.3", &server.url], INPUT, &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("timed out after 300ms") && stderr(&out).contains("--connect-timeout"),
+        "{}",
+        stderr(&out)
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let out = tether_connect(&["--handshake-timeout", "0.3", &url], INPUT, &[]).await;
+    assert!(
+        stderr(&out).contains("handshake timed out") && stderr(&out).contains("--handshake-timeout"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+// ---------------------------------------------------------------- proxies
+
+#[tokio::test]
+async fn cli_through_tinyproxy_and_microsocks() {
+    let pki = TestPki::new();
+    let tls = tether_echo_tls(&pki).await;
+    let plain = tether_echo().await;
+    let ca = pki.ca.to_str().unwrap();
+    let tiny = RealProxy::tinyproxy(Some(("cli", "pw")));
+    let socks = RealProxy::microsocks(Some(("cli", "pw")));
+    for proxy in [tiny.url(), socks.url(), socks.url().replace("socks5:", "socks5h:")] {
+        assert_echoed(&tether_connect(&["--proxy", &proxy, "--ca", ca, &by_name(&tls.url)], INPUT, &[]).await);
+        assert_echoed(&tether_connect(&["-x", &proxy, &plain.url], INPUT, &[]).await);
+    }
+    let out = tether_connect(&["--proxy", &tiny.url_with(None), &plain.url], INPUT, &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("requires authentication") && stderr(&out).contains("USER:PASSWORD@"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn cli_reads_the_proxy_environment_like_curl() {
+    let pki = TestPki::new();
+    let tls = tether_echo_tls(&pki).await;
+    let plain = tether_echo().await;
+    let ca = pki.ca.to_str().unwrap();
+    let socks = RealProxy::microsocks(None);
+    let tiny = RealProxy::tinyproxy(None);
+    let dead = format!("http://{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    let wss = by_name(&tls.url);
+
+    // HTTPS_PROXY for wss://, http_proxy for ws://: a dead proxy proves it is used.
+    let out = tether_connect(&["--ca", ca, &wss], INPUT, &[("HTTPS_PROXY", &dead)]).await;
+    assert!(stderr(&out).contains("(the proxy)"), "{}", stderr(&out));
+    assert_echoed(&tether_connect(&["--ca", ca, &wss], INPUT, &[("HTTPS_PROXY", &socks.url())]).await);
+    assert_echoed(&tether_connect(&[&plain.url], INPUT, &[("http_proxy", &tiny.url())]).await);
+    // ALL_PROXY covers both.
+    assert_echoed(&tether_connect(&["--ca", ca, &wss], INPUT, &[("ALL_PROXY", &tiny.url())]).await);
+    // Upper-case HTTP_PROXY is ignored, as curl does.
+    assert_echoed(&tether_connect(&[&plain.url], INPUT, &[("HTTP_PROXY", &dead)]).await);
+    // NO_PROXY exempts hosts; --proxy "" ignores the environment.
+    assert_echoed(
+        &tether_connect(&["--ca", ca, &wss], INPUT, &[("HTTPS_PROXY", &dead), ("NO_PROXY", "localhost")]).await,
+    );
+    assert_echoed(&tether_connect(&[&plain.url], INPUT, &[("all_proxy", &dead), ("no_proxy", "127.0.0.0/8")]).await);
+    assert_echoed(&tether_connect(&["--proxy", "", &plain.url], INPUT, &[("all_proxy", &dead)]).await);
+    // --proxy wins over the environment.
+    assert_echoed(&tether_connect(&["--proxy", &socks.url(), &plain.url], INPUT, &[("all_proxy", &dead)]).await);
+}
+
+// ---------------------------------------------------------------- interop over TLS
+
+#[tokio::test]
+async fn python_client_against_tether_echo_over_tls() {
+    let pki = TestPki::new();
+    let server = tether_echo_tls(&pki).await;
+    peer_client_against(Peer::Python, &by_name(&server.url), &["--ca", pki.ca.to_str().unwrap()]).await;
+}
+
+/// The Python peer serving wss:// with the PKI's good certificate.
+async fn python_tls_server(pki: &TestPki) -> Server {
+    let id = pki.identity(Leaf::Good);
+    let server = Peer::Python
+        .server_with(&["--tls-cert", id.cert.to_str().unwrap(), "--tls-key", id.key.to_str().unwrap()])
+        .await;
+    assert!(server.url.starts_with("wss://"), "{}", server.url);
+    server
+}
+
+#[tokio::test]
+async fn library_client_against_python_server_over_tls() {
+    let pki = TestPki::new();
+    library_client_against(Peer::Python, python_tls_server(&pki).await, Some(&pki)).await;
+}
+
+#[tokio::test]
+async fn cli_against_python_server_over_tls() {
+    let pki = TestPki::new();
+    cli_against(python_tls_server(&pki).await, &["--ca", pki.ca.to_str().unwrap()]).await;
+}
+
+#[tokio::test]
+async fn os_roots_are_read_and_combine_with_ca() {
+    let pki = TestPki::new();
+    let server = tether_echo_tls(&pki).await;
+    let url = by_name(&server.url);
+    // The OS store loads (else a "TLS setup" error), and does not hold the test CA.
+    let out = tether_connect(&["--os-roots", &url], INPUT, &[]).await;
+    assert!(stderr(&out).contains("not signed by a trusted certificate authority"), "{}", stderr(&out));
+    assert_echoed(&tether_connect(&["--os-roots", "--ca", pki.ca.to_str().unwrap(), &url], INPUT, &[]).await);
 }

@@ -1,19 +1,24 @@
-//! The client: URL to TCP connection to handshake to [`WebSocket`].
+//! The client: URL to TCP connection (direct or through a proxy) to TLS
+//! (for `wss://`) to handshake to [`WebSocket`].
 
 use std::io;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tether_proto::handshake::client::{ClientHandshake, ClientRequest};
+use tether_proto::handshake::client::{ClientHandshake, ClientRequest, Response};
 use tether_proto::handshake::HandshakeError;
 use tether_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::{Config, Error, MaybeTlsStream, WebSocket};
+#[cfg(feature = "rustls")]
+use crate::tls::ClientTls;
+use crate::{Config, Error, MaybeTlsStream, Proxy, WebSocket};
 
-/// Connects to a `ws://` URL with the default [`Config`].
+/// Connects to a `ws://` or `wss://` URL with the default [`Config`], the
+/// proxy the environment names (see [`proxy`](crate::proxy)) and, for
+/// `wss://`, Mozilla's trusted roots.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), tether::Error> {
@@ -43,7 +48,18 @@ pub fn connect_with(url: &str) -> ClientBuilder {
         origin: None,
         protocols: Vec::new(),
         headers: Vec::new(),
+        proxy: ProxyChoice::Environment,
+        #[cfg(feature = "rustls")]
+        tls: ClientTls::default(),
     }
+}
+
+/// Where the proxy comes from.
+#[derive(Clone, Debug)]
+enum ProxyChoice {
+    Environment,
+    Direct,
+    Given(Proxy),
 }
 
 /// Options for a client connection; finish with [`connect`](Self::connect).
@@ -55,6 +71,9 @@ pub struct ClientBuilder {
     origin: Option<String>,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
+    proxy: ProxyChoice,
+    #[cfg(feature = "rustls")]
+    tls: ClientTls,
 }
 
 impl ClientBuilder {
@@ -82,64 +101,131 @@ impl ClientBuilder {
         self
     }
 
-    /// Resolves the host, connects over TCP and performs the handshake.
-    pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
-        let target = Target::parse(&self.url)?;
-        let tcp = connect_tcp(&target, self.config.connect_timeout).await?;
-        self.handshake_on(MaybeTlsStream::Plain(tcp), &target).await
+    /// Goes through this proxy, whatever the environment says.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = ProxyChoice::Given(proxy);
+        self
     }
 
-    /// Performs the handshake over a transport you connected yourself; the
-    /// URL gives the `Host` header and the path.
+    /// Connects directly, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Direct;
+        self
+    }
+
+    /// Uses the proxy the environment names (the default; see [`proxy`](crate::proxy)).
+    pub fn proxy_from_env(mut self) -> Self {
+        self.proxy = ProxyChoice::Environment;
+        self
+    }
+
+    /// Sets up TLS for `wss://`: trusted roots, extra CAs, or a rustls
+    /// config of your own (default: [`ClientTls::new`]).
+    #[cfg(feature = "rustls")]
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Connects over TCP (through the proxy, if any), sets up TLS for
+    /// `wss://`, and performs the handshake.
+    ///
+    /// [`Config::connect_timeout`] bounds name resolution, the TCP connect
+    /// and the proxy's answer ([`Error::ConnectTimeout`]);
+    /// [`Config::handshake_timeout`] bounds the TLS handshake and the
+    /// WebSocket upgrade ([`Error::HandshakeTimeout`]).
+    pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
+        self.connect_with_response().await.map(|(ws, _)| ws)
+    }
+
+    /// Like [`connect`](Self::connect), and also returns the server's `101`
+    /// response, to read the headers it added (cookies, server name...).
+    pub async fn connect_with_response(self) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
+        let target = Target::parse(&self.url)?;
+        let proxy = match &self.proxy {
+            ProxyChoice::Environment => {
+                super::proxy::from_env_with(target.tls, &target.host, |name| std::env::var(name).ok())?
+            }
+            ProxyChoice::Direct => None,
+            ProxyChoice::Given(proxy) => Some(proxy.clone()),
+        };
+        let tcp = open_tcp(&target, proxy.as_ref(), self.config.connect_timeout).await?;
+        let limit = self.config.handshake_timeout;
+        let request = self.request(&target);
+        let upgrade = async {
+            let stream = self.secure(&target, tcp).await?;
+            handshake(stream, &request, self.config).await
+        };
+        timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?
+    }
+
+    #[cfg(feature = "rustls")]
+    async fn secure(&self, target: &Target, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
+        if target.tls {
+            crate::tls::connect(&self.tls, &target.host, tcp).await
+        } else {
+            Ok(MaybeTlsStream::Plain(tcp))
+        }
+    }
+
+    #[cfg(not(feature = "rustls"))]
+    async fn secure(&self, _target: &Target, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
+        Ok(MaybeTlsStream::Plain(tcp))
+    }
+
+    /// Performs the handshake over a transport you connected yourself (and
+    /// secured, for `wss://`); the URL gives the `Host` header and the path.
     pub async fn connect_on<S>(self, stream: S) -> Result<WebSocket<S>, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let target = Target::parse(&self.url)?;
-        self.handshake_on(stream, &target).await
+        let request = self.request(&target);
+        let limit = self.config.handshake_timeout;
+        let upgrade = handshake(stream, &request, self.config);
+        timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?.map(|(ws, _)| ws)
     }
 
-    async fn handshake_on<S>(self, stream: S, target: &Target) -> Result<WebSocket<S>, Error>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        let request = ClientRequest {
+    fn request(&self, target: &Target) -> ClientRequest {
+        ClientRequest {
             host: target.host_header.clone(),
             path: target.path.clone(),
-            origin: self.origin,
-            protocols: self.protocols,
-            headers: self.headers,
+            origin: self.origin.clone(),
+            protocols: self.protocols.clone(),
+            headers: self.headers.clone(),
             deflate: self.config.deflate,
-        };
-        let limit = self.config.handshake_timeout;
-        timeout(limit, handshake(stream, &request, self.config)).await.map_err(|_| Error::HandshakeTimeout(limit))?
+        }
     }
 }
 
 /// What a URL says about where to connect.
-struct Target {
-    host: String,
+pub(crate) struct Target {
+    /// The host name or IP address (IPv6 without brackets).
+    pub(crate) host: String,
     port: u16,
     host_header: String,
     path: String,
+    /// `wss://`.
+    pub(crate) tls: bool,
 }
 
 impl Target {
-    fn parse(raw: &str) -> Result<Target, Error> {
+    pub(crate) fn parse(raw: &str) -> Result<Target, Error> {
         let bad = |reason: &str| Error::Url { url: raw.to_owned(), reason: reason.to_owned() };
         let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-        match url.scheme() {
-            "ws" => {}
-            "wss" => return Err(bad("wss:// needs TLS, which this build of tether does not have yet")),
-            other => return Err(bad(&format!("scheme {other}:// is not ws://"))),
-        }
+        let tls = match url.scheme() {
+            "ws" => false,
+            "wss" if cfg!(feature = "rustls") => true,
+            "wss" => return Err(bad("wss:// needs TLS: build tether with its `rustls` feature")),
+            other => return Err(bad(&format!("scheme {other}:// is not ws:// or wss://"))),
+        };
         let host = match url.host() {
             Some(url::Host::Domain(d)) => d.to_owned(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
             None => return Err(bad("no host")),
         };
-        let port = url.port_or_known_default().unwrap_or(80);
+        let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
         let host_str = url.host_str().unwrap_or_default();
         let host_header = match url.port() {
             Some(p) => format!("{host_str}:{p}"),
@@ -150,38 +236,56 @@ impl Target {
             path.push('?');
             path.push_str(q);
         }
-        Ok(Target { host, port, host_header, path })
+        Ok(Target { host, port, host_header, path, tls })
     }
 }
 
-/// Resolves and connects, trying each address in turn, and says which step failed.
-async fn connect_tcp(target: &Target, limit: Duration) -> Result<TcpStream, Error> {
-    let addr = format!("{}:{}", target.host, target.port);
+/// The TCP connection that reaches the server: direct, or a tunnel through
+/// the proxy, all within `limit`.
+async fn open_tcp(target: &Target, proxy: Option<&Proxy>, limit: Duration) -> Result<TcpStream, Error> {
+    let server = super::proxy::host_port(&target.host, target.port);
     let attempt = async {
-        let addrs = tokio::net::lookup_host((target.host.as_str(), target.port))
-            .await
-            .map_err(|source| Error::Dns { host: target.host.clone(), source })?;
-        let mut last = None;
-        for a in addrs {
-            match TcpStream::connect(a).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some((a, e)),
+        match proxy {
+            None => connect_tcp(&target.host, target.port, "").await,
+            Some(proxy) => {
+                let mut tcp = connect_tcp(proxy.host(), proxy.port(), " (the proxy)").await?;
+                super::proxy::tunnel(proxy, &mut tcp, &target.host, target.port).await?;
+                Ok(tcp)
             }
         }
-        Err(match last {
-            None => Error::Dns { host: target.host.clone(), source: io::Error::other("no addresses") },
-            Some((a, e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                Error::Refused { addr: a.to_string(), source: e }
-            }
-            Some((a, e)) => Error::Connect { addr: a.to_string(), source: e },
-        })
+    };
+    let addr = match proxy {
+        None => server,
+        Some(proxy) => format!("{server} through proxy {proxy}"),
     };
     let tcp = timeout(limit, attempt).await.map_err(|_| Error::ConnectTimeout { addr, timeout: limit })??;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
 }
 
-async fn handshake<S>(mut io: S, request: &ClientRequest, config: Config) -> Result<WebSocket<S>, Error>
+/// Resolves and connects, trying each address in turn, and says which step
+/// failed; `label` follows the address in errors (" (the proxy)").
+async fn connect_tcp(host: &str, port: u16, label: &str) -> Result<TcpStream, Error> {
+    let addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|source| Error::Dns { host: format!("{host}{label}"), source })?;
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect(a).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    Err(match last {
+        None => Error::Dns { host: format!("{host}{label}"), source: io::Error::other("no addresses") },
+        Some((a, e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Error::Refused { addr: format!("{a}{label}"), source: e }
+        }
+        Some((a, e)) => Error::Connect { addr: format!("{a}{label}"), source: e },
+    })
+}
+
+async fn handshake<S>(mut io: S, request: &ClientRequest, config: Config) -> Result<(WebSocket<S>, Response), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -195,7 +299,9 @@ where
         match hs.read_response(&buf) {
             Ok(Some((response, head_len))) => {
                 buf.advance(head_len);
-                return Ok(WebSocket::from_parts(io, Role::Client, buf, config, response.protocol, response.deflate));
+                let ws =
+                    WebSocket::from_parts(io, Role::Client, buf, config, response.protocol.clone(), response.deflate);
+                return Ok((ws, response));
             }
             Ok(None) if n == 0 => {
                 return Err(Error::Io(io::Error::new(
@@ -204,7 +310,7 @@ where
                 )))
             }
             Ok(None) => {}
-            Err(HandshakeError::Rejected { .. }) => return Err(read_rejection(&mut io, &hs, buf).await),
+            Err(HandshakeError::Rejected { .. }) => return Err(read_rejection(&mut io, &hs, buf).await.into_status()),
             Err(e) => return Err(e.into()),
         }
     }
@@ -235,6 +341,18 @@ async fn read_rejection<S: AsyncRead + Unpin>(io: &mut S, hs: &ClientHandshake, 
     }
 }
 
+impl Error {
+    /// A refusal read by the client is an HTTP status, not a bad upgrade.
+    fn into_status(self) -> Error {
+        match self {
+            Error::Handshake(HandshakeError::Rejected { status, headers, body }) => {
+                Error::HttpStatus { status, headers, body }
+            }
+            other => other,
+        }
+    }
+}
+
 /// A head that was a rejection stays one as more body bytes arrive.
 fn unreachable_rejection() -> HandshakeError {
     HandshakeError::Http("response changed while reading its body".into())
@@ -257,6 +375,14 @@ mod tests {
             ("::1", 9001, "[::1]:9001", "/")
         );
         assert!(Target::parse("http://x").is_err());
+        let wss = Target::parse("wss://example.com/");
+        #[cfg(feature = "rustls")]
+        {
+            let t = wss.unwrap();
+            assert_eq!((t.port, t.tls, t.host_header.as_str()), (443, true, "example.com"));
+        }
+        #[cfg(not(feature = "rustls"))]
+        assert!(wss.is_err());
         assert!(Target::parse("not a url").is_err());
     }
 }

@@ -12,9 +12,11 @@ pub struct Config {
     /// reports [`Error::Full`](crate::Error::Full) (default 128 KiB). A
     /// single message larger than this is still accepted when the queue is empty.
     pub write_buffer_size: usize,
-    /// The longest the TCP connect may take (default 10 s).
+    /// The longest the connection may take to set up: name resolution, TCP
+    /// connect and, through a proxy, the proxy's answer (default 10 s).
     pub connect_timeout: Duration,
-    /// The longest the opening handshake may take (default 10 s).
+    /// The longest the opening handshake may take: the TLS handshake for
+    /// `wss://` and the HTTP upgrade (default 10 s).
     pub handshake_timeout: Duration,
     /// How long to wait for the peer's part of the closing handshake
     /// before dropping the connection (default 5 s).

@@ -37,7 +37,8 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
-    /// The TCP connection could not be set up in time.
+    /// The connection could not be set up in time: name resolution, TCP
+    /// connect, or the proxy's answer ([`Config::connect_timeout`](crate::Config::connect_timeout)).
     #[error("connecting to {addr} timed out after {timeout:?}")]
     ConnectTimeout {
         /// The host and port.
@@ -53,12 +54,106 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
-    /// The opening handshake failed: the server refused the upgrade (with
-    /// its status and the start of its body), answered something that is not
-    /// a valid upgrade, or the client's request was invalid.
+    /// The proxy could not be used: it answered the `CONNECT` with an error
+    /// status (403, 502...), or the SOCKS5 proxy replied with a failure (not
+    /// allowed, host unreachable, refused by the target...).
+    #[error("proxy {proxy} refused to connect to {target}: {reason}")]
+    ProxyRefused {
+        /// The proxy's host and port.
+        proxy: String,
+        /// The host and port the proxy was asked to reach.
+        target: String,
+        /// The proxy's status line or SOCKS5 reply, in words.
+        reason: String,
+        /// The HTTP status, for an HTTP proxy.
+        status: Option<http::StatusCode>,
+    },
+    /// The proxy wants credentials, or refused the ones given: put
+    /// `user:password@` in the proxy URL.
+    #[error("proxy {proxy} requires authentication: {reason}")]
+    ProxyAuth {
+        /// The proxy's host and port.
+        proxy: String,
+        /// What the proxy said (407, or the SOCKS5 method or status).
+        reason: String,
+    },
+    /// The proxy answered something that is not HTTP `CONNECT` or SOCKS5:
+    /// check the proxy URL's scheme and port.
+    #[error("proxy {proxy} broke the {protocol} protocol: {reason}")]
+    ProxyProtocol {
+        /// The proxy's host and port.
+        proxy: String,
+        /// `HTTP CONNECT` or `SOCKS5`.
+        protocol: &'static str,
+        /// What was wrong with its answer.
+        reason: String,
+    },
+    /// The server's certificate is not signed by a trusted certificate
+    /// authority (self-signed, a private CA, or a missing intermediate):
+    /// trust its CA with [`ClientTls::add_ca_pem_file`](crate::tls::ClientTls::add_ca_pem_file).
+    #[cfg(feature = "rustls")]
+    #[error("TLS: the certificate of {host} is not signed by a trusted certificate authority ({source})")]
+    TlsUnknownIssuer {
+        /// The server name that was checked.
+        host: String,
+        /// The rustls error.
+        source: rustls::Error,
+    },
+    /// The server's certificate is valid, but for other names than the one
+    /// in the URL: connect by a name the certificate lists.
+    #[cfg(feature = "rustls")]
+    #[error("TLS: the certificate of {host} is not valid for that name ({source})")]
+    TlsNameMismatch {
+        /// The server name that was checked.
+        host: String,
+        /// The rustls error; its context lists the names the certificate holds.
+        source: rustls::Error,
+    },
+    /// The server's certificate has expired (or the local clock is wrong).
+    #[cfg(feature = "rustls")]
+    #[error("TLS: the certificate of {host} has expired ({source})")]
+    TlsExpired {
+        /// The server name that was checked.
+        host: String,
+        /// The rustls error, with the expiry time and the time now.
+        source: rustls::Error,
+    },
+    /// The TLS handshake failed for another reason: no common protocol
+    /// version or cipher suite, an alert from the peer, a peer that does not
+    /// speak TLS, another certificate problem. When rustls raised it,
+    /// [`Error::tls_cause`] gives the rustls error.
+    #[cfg(feature = "rustls")]
+    #[error("TLS handshake with {host} failed: {source}")]
+    TlsHandshake {
+        /// The server name (client side) or the peer address (server side).
+        host: String,
+        /// The cause: an `io::Error` wrapping the `rustls::Error`, or the IO failure itself.
+        source: io::Error,
+    },
+    /// TLS could not be set up: an unreadable or empty CA, certificate or
+    /// key file, or a rustls configuration error.
+    #[error("TLS setup: {0}")]
+    TlsConfig(String),
+    /// The server answered the upgrade request with another status than
+    /// 101 (a redirect, 401, 403, 404, 503...). The error shows the status
+    /// and the start of the body.
+    #[error("server answered {status}{}", describe_refusal(.headers, .body))]
+    HttpStatus {
+        /// The response status.
+        status: http::StatusCode,
+        /// The response headers.
+        headers: Box<http::HeaderMap>,
+        /// The start of the response body (at most 512 bytes).
+        body: bytes::Bytes,
+    },
+    /// The opening handshake failed: the server answered 101 but not a valid
+    /// upgrade (a wrong `Sec-WebSocket-Accept`, an unoffered subprotocol...),
+    /// answered something that is not HTTP, or (server side) the client's
+    /// request was not a valid upgrade or was refused by the application.
     #[error("WebSocket handshake failed: {0}")]
     Handshake(#[from] HandshakeError),
-    /// The opening handshake did not complete in time.
+    /// The opening handshake (TLS and the HTTP upgrade) did not complete in
+    /// time ([`Config::handshake_timeout`](crate::Config::handshake_timeout)).
     #[error("WebSocket handshake timed out after {0:?}")]
     HandshakeTimeout(Duration),
     /// The peer broke the protocol; the close code in
@@ -125,13 +220,47 @@ impl Error {
         }
     }
 
-    /// The HTTP status of a refused handshake.
+    /// The HTTP status of a refused handshake (or of a proxy's refusal).
     pub fn http_status(&self) -> Option<http::StatusCode> {
         match self {
+            Error::HttpStatus { status, .. } => Some(*status),
             Error::Handshake(HandshakeError::Rejected { status, .. }) => Some(*status),
+            Error::ProxyRefused { status, .. } => *status,
             _ => None,
         }
     }
+
+    /// The rustls error behind a TLS failure, if rustls raised it.
+    #[cfg(feature = "rustls")]
+    pub fn tls_cause(&self) -> Option<&rustls::Error> {
+        match self {
+            Error::TlsUnknownIssuer { source, .. }
+            | Error::TlsNameMismatch { source, .. }
+            | Error::TlsExpired { source, .. } => Some(source),
+            Error::TlsHandshake { source, .. } => source.get_ref()?.downcast_ref::<rustls::Error>(),
+            _ => None,
+        }
+    }
+
+    /// Whether a timeout (connect, handshake or close) caused this error.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::ConnectTimeout { .. } | Error::HandshakeTimeout(_) | Error::CloseTimeout(_))
+    }
+}
+
+/// `: body snippet`, and where a redirect points.
+fn describe_refusal(headers: &http::HeaderMap, body: &[u8]) -> String {
+    let mut out = String::new();
+    if let Some(location) = headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()) {
+        out.push_str(&format!(" (redirect to {location})"));
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let text = text.trim();
+    if !text.is_empty() {
+        out.push_str(": ");
+        out.push_str(text);
+    }
+    out
 }
 
 /// The error for a peer that went away without a close frame.

@@ -31,28 +31,39 @@
 //! only moves bytes between it and the socket, reading into one reusable
 //! buffer, unmasking in place and writing with vectored writes.
 //!
-//! Timers (close and handshake timeouts) need a tokio runtime with the time
-//! driver enabled, as `#[tokio::main]` provides.
+//! `wss://` works in both roles with rustls (the default feature `rustls`;
+//! see [`tls`] for the crypto provider and trust roots, and the
+//! `native-roots` feature for the OS certificate store). Clients go through
+//! HTTP `CONNECT` and SOCKS5 proxies, from the environment as curl reads it
+//! or given explicitly (see [`proxy`]).
+//!
+//! Timers (connect, close and handshake timeouts) need a tokio runtime with
+//! the time driver enabled, as `#[tokio::main]` provides.
 #![forbid(unsafe_code)]
 
 mod client;
 mod config;
 mod error;
+pub mod proxy;
 mod reconnect;
 mod serve;
 mod server;
 mod stream;
 mod timers;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod websocket;
 
 pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 pub use config::{Backpressure, Config};
 pub use error::Error;
+pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
 pub use serve::{Server, ShutdownHandle};
 pub use server::{accept, accept_with, allow_origins, Accept, Reject};
 pub use stream::MaybeTlsStream;
+pub use tether_proto::handshake::client::Response;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;
 pub use tether_proto::{

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use futures_util::SinkExt;
-use tether_proto::handshake::HandshakeError;
 use tether_proto::{CloseCode, Message};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -403,7 +402,7 @@ impl Driver {
 fn retryable(e: &Error) -> bool {
     match e {
         Error::Url { .. } | Error::Send(_) => false,
-        Error::Handshake(HandshakeError::Rejected { status, .. }) => !status.is_client_error(),
+        _ if e.http_status().is_some_and(|s| s.is_client_error()) => false,
         _ => true,
     }
 }
@@ -427,7 +426,7 @@ mod tests {
     #[test]
     fn only_fixable_failures_are_retried() {
         let rejected = |code: u16| {
-            Error::Handshake(HandshakeError::Rejected {
+            Error::Handshake(tether_proto::handshake::HandshakeError::Rejected {
                 status: http::StatusCode::from_u16(code).unwrap(),
                 headers: Box::default(),
                 body: Default::default(),

@@ -4,7 +4,8 @@
 #   1. every cargo test in the workspace (unit, loopback, TLS, proxies through
 #      tinyproxy and microsocks, CLI, interop with Python `websockets` and
 #      Node `ws`);
-#   2. Autobahn|Testsuite against tether as a server and as a client.
+#   2. Autobahn|Testsuite against tether as a server and as a client;
+#   3. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak.
 #
 #   scripts/test.sh           all Autobahn cases (what CI runs)
 #   scripts/test.sh --quick   Autobahn without the compression cases 12.*/13.*
@@ -12,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 quick=()
+fuzz_seconds=60
+soak_seconds=60
 case "${1:-}" in
-  --quick) quick=(--quick) ;;
+  --quick) quick=(--quick); fuzz_seconds=10; soak_seconds=10 ;;
   "") ;;
   *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
 esac
@@ -34,3 +37,16 @@ stamp "cargo tests passed"
 
 scripts/autobahn.sh "${quick[@]}"
 stamp "Autobahn passed"
+
+# Dependency audit: licenses, duplicates, sources (committed deny.toml).
+cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny
+cargo deny check bans licenses sources
+stamp "dependency audit passed"
+
+# Fuzz smoke pass: every target, no crash (needs the nightly toolchain).
+scripts/fuzz.sh --seconds "$fuzz_seconds"
+stamp "fuzz smoke passed"
+
+# Churn soak: RSS and descriptors of tether echo stay flat.
+scripts/soak.sh churn "$soak_seconds"
+stamp "soak passed"

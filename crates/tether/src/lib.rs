@@ -38,6 +38,7 @@
 mod client;
 mod config;
 mod error;
+mod plain_http;
 mod server;
 mod stream;
 mod websocket;
@@ -46,7 +47,7 @@ pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 pub use config::Config;
 pub use error::Error;
-pub use server::{accept, accept_with, Accept, Reject};
+pub use server::{accept, accept_or_respond, accept_with, Accept, Accepted, Reject};
 pub use stream::MaybeTlsStream;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;

@@ -1,9 +1,12 @@
 //! `tether`: a WebSocket echo server and terminal client.
 
+mod chat;
 mod cli;
 mod connect;
 mod demo;
+mod demo_image;
 mod echo;
+mod web;
 
 use std::process::ExitCode;
 

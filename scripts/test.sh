@@ -2,8 +2,9 @@
 # The project's test command. On a fresh machine it installs what the tests
 # need (idempotently: a second run skips the installs), then runs:
 #   1. every cargo test in the workspace (unit, loopback, CLI, interop with
-#      Python `websockets` and Node `ws`);
-#   2. Autobahn|Testsuite against tether as a server and as a client.
+#      Python `websockets` and Node `ws`, `tether chat` in tmux);
+#   2. the browser page of `tether echo` in headless Chromium (playwright-core);
+#   3. Autobahn|Testsuite against tether as a server and as a client.
 #
 #   scripts/test.sh           all Autobahn cases (what CI runs)
 #   scripts/test.sh --quick   Autobahn without the compression cases 12.*/13.*
@@ -23,9 +24,15 @@ stamp() { echo "[test] $* ($(( $(date +%s) - start )) s)" >&2; }
 # Python and Node peers for the interop tests (exports their paths).
 eval "$(scripts/install-peers.sh)"
 stamp "interop peers ready"
+# tmux for the terminal chat test; Chromium and playwright-core for the browser test.
+eval "$(scripts/install-ui-deps.sh)"
+stamp "tmux, chromium and playwright-core ready"
 
 cargo test --workspace
 stamp "cargo tests passed"
+
+scripts/browser-test.sh
+stamp "browser tests passed"
 
 scripts/autobahn.sh "${quick[@]}"
 stamp "Autobahn passed"

@@ -3,9 +3,10 @@
 # need (idempotently: a second run skips the installs), then runs:
 #   1. every cargo test in the workspace (unit, loopback, TLS, proxies through
 #      tinyproxy and microsocks, CLI, interop with Python `websockets` and
-#      Node `ws`);
-#   2. Autobahn|Testsuite against tether as a server and as a client;
-#   3. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak.
+#      Node `ws`, `tether chat` in tmux);
+#   2. the browser page of `tether echo` in headless Chromium (playwright-core);
+#   3. Autobahn|Testsuite against tether as a server and as a client;
+#   4. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak.
 #
 #   scripts/test.sh           all Autobahn cases (what CI runs)
 #   scripts/test.sh --quick   Autobahn without the compression cases 12.*/13.*
@@ -27,6 +28,9 @@ stamp() { echo "[test] $* ($(( $(date +%s) - start )) s)" >&2; }
 # Python and Node peers for the interop tests (exports their paths).
 eval "$(scripts/install-peers.sh)"
 stamp "interop peers ready"
+# tmux for the terminal chat test; Chromium and playwright-core for the browser test.
+eval "$(scripts/install-ui-deps.sh)"
+stamp "tmux, chromium and playwright-core ready"
 
 # Proxy servers for the proxy tests (Debian packages; needs root the first time).
 scripts/install-proxies.sh
@@ -34,6 +38,9 @@ stamp "proxy servers ready"
 
 cargo test --workspace
 stamp "cargo tests passed"
+
+scripts/browser-test.sh
+stamp "browser tests passed"
 
 scripts/autobahn.sh "${quick[@]}"
 stamp "Autobahn passed"

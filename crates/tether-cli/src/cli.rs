@@ -17,9 +17,11 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
+  tether chat                              full-screen chat with an embedded echo server
   tether demo                              run the five steps against an embedded echo server
   tether echo --listen 127.0.0.1:0         serve an echo server on a free port (URL on stdout)
   tether echo --tls-cert cert.pem --tls-key key.pem   serve wss:// instead
+                                           open http://ADDR/ in a browser for the chat page
   tether connect ws://127.0.0.1:9001/      type lines, see the echoes; Ctrl-D closes cleanly
   echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close
   tether connect --ca ca.pem wss://localhost:9001/    trust a private CA
@@ -29,6 +31,9 @@ Examples:
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a WebSocket echo server: text comes back as text, binary as binary.
+    ///
+    /// Plain HTTP `GET /` serves a chat page for browsers; a WebSocket on
+    /// `/image` first receives a generated PNG as a binary message.
     ///
     /// The first line on stdout is the server's URL; one line per connection
     /// is logged on stderr when it ends.
@@ -45,6 +50,19 @@ enum Command {
     /// wss_proxy, https_proxy, HTTPS_PROXY, all_proxy for wss://; NO_PROXY
     /// lists hosts reached directly.
     Connect(ConnectArgs),
+    /// A full-screen chat: type a message, Enter sends it, the echo appears
+    /// below; received PNGs are drawn. `/send-file PATH` sends a file as a
+    /// binary message, `/image` asks the server's /image endpoint for a
+    /// picture, Ctrl-R reconnects, Esc or Ctrl-C closes with 1000 and exits.
+    ///
+    /// Without URL, an echo server is started on loopback for the chat.
+    Chat {
+        /// The server's URL, as ws://HOST:PORT/PATH.
+        url: Option<String>,
+        /// Do not offer permessage-deflate compression.
+        #[arg(long)]
+        no_deflate: bool,
+    },
     /// Start an embedded echo server on loopback (or use URL), send "Hello!"
     /// and a binary message, print the echoes, close: the five steps in one go.
     Demo {
@@ -183,6 +201,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Echo(args) => crate::echo::run(args).await,
         Command::Connect(args) => crate::connect::run(args).await,
+        Command::Chat { url, no_deflate } => {
+            let config = tether::Config::default();
+            crate::chat::run(url, if no_deflate { config.deflate(None) } else { config }).await
+        }
         Command::Demo { url } => crate::demo::run(url).await,
     }
 }

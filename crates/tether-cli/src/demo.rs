@@ -11,7 +11,7 @@ pub async fn run(url: Option<String>) -> Result<ExitCode, String> {
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            tokio::spawn(crate::echo::serve(listener, Default::default(), false));
+            tokio::spawn(crate::echo::embedded(listener, Default::default()));
             format!("ws://{addr}/")
         }
     };

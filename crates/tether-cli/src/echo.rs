@@ -53,6 +53,8 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     if let Some(max) = opts.max_per_ip {
         server = server.max_connections_per_ip(max);
     }
+    // The chat page on GET /, its WebSocket on the same port.
+    server = server.respond_http(crate::web::respond);
     let shutdown = server.shutdown_handle();
     tokio::spawn(async move {
         let signal = termination().await;
@@ -61,7 +63,7 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     });
     server
         .serve(|ws, peer| async move {
-            let line = match echo_messages(ws).await {
+            let line = match with_image(ws).await {
                 Ok(summary) => summary,
                 Err(e) => format!("error: {e}"),
             };
@@ -127,6 +129,28 @@ async fn echo(tcp: TcpStream, settings: &Settings) -> Result<String, tether::Err
         Ok(settings.headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
     })
     .await?;
+    echo_messages(ws).await
+}
+
+/// An echo server for `tether demo` and `tether chat` without a URL: the
+/// page, `/image` and the echo, without logging.
+pub async fn embedded(listener: TcpListener, config: tether::Config) {
+    let server = tether::Server::from_listener(listener, config).respond_http(crate::web::respond);
+    let _ = server
+        .serve(|ws, _| async move {
+            let _ = with_image(ws).await;
+        })
+        .await;
+}
+
+/// The demo endpoint: a client of `/image` first gets a PNG, then the echo.
+pub const IMAGE_PATH: &str = "/image";
+
+async fn with_image(mut ws: tether::WebSocket<TcpStream>) -> Result<String, tether::Error> {
+    if ws.request_path() == Some(IMAGE_PATH) {
+        // Already compressed: deflating it again would only cost time.
+        ws.send_uncompressed(tether::Message::binary(crate::demo_image::png())).await?;
+    }
     echo_messages(ws).await
 }
 

@@ -1,10 +1,13 @@
 //! `tether`: a WebSocket echo server and terminal client.
 
+mod chat;
 mod cli;
 mod connect;
 mod demo;
+mod demo_image;
 mod echo;
 mod reconnect;
+mod web;
 
 use std::process::ExitCode;
 

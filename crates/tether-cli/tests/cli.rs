@@ -751,3 +751,114 @@ async fn os_roots_are_read_and_combine_with_ca() {
     assert!(stderr(&out).contains("not signed by a trusted certificate authority"), "{}", stderr(&out));
     assert_echoed(&tether_connect(&["--os-roots", "--ca", pki.ca.to_str().unwrap(), &url], INPUT, &[]).await);
 }
+
+// ------------------------------------------------------------ the chat apps
+
+#[tokio::test]
+async fn echo_serves_the_page_over_plain_http_and_a_png_on_image() {
+    let server = tether_echo().await;
+    let addr = server.url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    timeout(LIMIT, tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("content-type: text/html; charset=utf-8\r\n"), "{answer}");
+    assert!(answer.contains("<h1>WebSocket (Echo)</h1>") && answer.contains("new WebSocket("), "{answer}");
+
+    // On /image the first message is a PNG, sent as binary; then it echoes.
+    let mut ws = tether::connect(&format!("{}image", server.url)).await.unwrap();
+    match timeout(LIMIT, ws.next()).await.unwrap().unwrap().unwrap() {
+        Message::Binary(png) => assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 100),
+        other => panic!("expected a binary PNG, got {other:?}"),
+    }
+    ws.send(Message::text("still echoing")).await.unwrap();
+    assert_eq!(timeout(LIMIT, ws.next()).await.unwrap().unwrap().unwrap(), Message::text("still echoing"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+}
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16, command: &str) -> Tmux {
+        let version = std::process::Command::new("tmux").arg("-V").output();
+        assert!(version.is_ok_and(|o| o.status.success()), "tmux missing: scripts/test.sh installs it");
+        let tmux = Tmux { socket: format!("tether-test-{}", std::process::id()) };
+        let (w, h) = (width.to_string(), height.to_string());
+        tmux.run(&["new-session", "-d", "-x", &w, "-y", &h, command]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p"])
+    }
+
+    /// Waits until the screen shows `needle`; returns the screen.
+    fn wait_for(&self, needle: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "no {needle:?} on screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn type_line(&self, text: &str) {
+        self.run(&["send-keys", "-l", text]);
+        self.run(&["send-keys", "Enter"]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+    }
+}
+
+/// `tether chat` with its embedded server, in a real terminal (tmux):
+/// type, see the echo, get the picture, leave with Esc and find the shell
+/// as it was. The coloured screen is kept in target/screenshots/ (the
+/// browser test renders it to a PNG).
+#[test]
+fn chat_runs_in_a_real_terminal() {
+    let command = format!("{} chat; echo \"exit status $?\"; exec sh", env!("CARGO_BIN_EXE_tether"));
+    let tmux = Tmux::start(100, 34, &command);
+    let screen = tmux.wait_for("open (permessage-deflate)");
+    assert!(screen.contains("WebSocket (Echo) · ws://127.0.0.1:") && screen.contains("Send a message"), "{screen}");
+
+    tmux.type_line("Hello!");
+    tmux.wait_for("│echo: Hello!");
+    tmux.type_line("/image");
+    let screen = tmux.wait_for("PNG 96×64");
+    assert!(screen.contains(&"▀".repeat(48)), "the picture is drawn:\n{screen}");
+    let colored = tmux.run(&["capture-pane", "-p", "-e"]);
+    assert!(colored.contains("\x1b[38;2;") && colored.contains("\x1b[48;2;"), "in true colour");
+    let dir = repo().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("chat-tui.ansi"), colored).unwrap();
+
+    tmux.run(&["send-keys", "Escape"]);
+    let screen = tmux.wait_for("exit status 0");
+    assert!(screen.contains("tether chat: closed: 1000"), "{screen}");
+    assert!(!screen.contains("Send a message"), "the alternate screen is gone:\n{screen}");
+    // Raw mode is off again: the shell reads lines as usual (in raw mode
+    // Enter would send a bare CR, which sh does not take as end of line).
+    tmux.type_line("echo cooked-$((6*7))");
+    tmux.wait_for("cooked-42");
+}

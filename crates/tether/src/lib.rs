@@ -44,6 +44,7 @@
 mod client;
 mod config;
 mod error;
+mod plain_http;
 pub mod proxy;
 mod reconnect;
 mod serve;
@@ -61,7 +62,7 @@ pub use error::Error;
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
 pub use serve::{Server, ShutdownHandle};
-pub use server::{accept, accept_with, allow_origins, Accept, Reject};
+pub use server::{accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject};
 pub use stream::MaybeTlsStream;
 pub use tether_proto::handshake::client::Response;
 pub use tether_proto::handshake::server::Request;

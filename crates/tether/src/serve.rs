@@ -47,7 +47,11 @@ pub struct Server {
     origins: Option<Vec<String>>,
     per_ip: Option<usize>,
     max_handshakes: usize,
+    http: Option<HttpResponder>,
 }
+
+/// Answers plain HTTP requests on the WebSocket port.
+type HttpResponder = Arc<dyn Fn(&http::Request<()>) -> http::Response<bytes::Bytes> + Send + Sync>;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,7 +124,18 @@ impl Server {
             origins: None,
             per_ip: None,
             max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
+            http: None,
         }
+    }
+
+    /// Answers plain HTTP `GET`/`HEAD` requests (a page, a health check)
+    /// with `respond`, as [`accept_or_respond`](crate::accept_or_respond) does.
+    pub fn respond_http(
+        mut self,
+        respond: impl Fn(&http::Request<()>) -> http::Response<bytes::Bytes> + Send + Sync + 'static,
+    ) -> Self {
+        self.http = Some(Arc::new(respond));
+        self
     }
 
     /// Default bound on handshakes in progress at once.
@@ -201,10 +216,17 @@ impl Server {
                         None => None,
                     };
                     let (config, token, handler, decide) = (self.config, self.token.clone(), handler.clone(), decide.clone());
+                    let http = self.http.clone();
                     tasks.spawn(async move {
                         let _ = tcp.set_nodelay(true);
                         let decide = |req: &Request| decide.as_ref().map_or(Ok(Accept::new()), |d| d(req));
-                        let accepted = crate::accept_with(tcp, config, decide).await;
+                        let accepted = match http {
+                            Some(respond) => match crate::accept_or_respond(tcp, config, decide, |r| respond(r)).await {
+                                Ok(crate::Accepted::WebSocket(ws)) => Ok(ws),
+                                _ => return,
+                            },
+                            None => crate::accept_with(tcp, config, decide).await,
+                        };
                         drop(permit);
                         let Ok(mut ws) = accepted else { return };
                         ws.close_on(token);

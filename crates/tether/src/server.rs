@@ -2,7 +2,7 @@
 
 use std::io;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tether_proto::handshake::server::{read_request, reject_response, Request};
 use tether_proto::handshake::HandshakeError;
@@ -10,7 +10,7 @@ use tether_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 
-use crate::{Config, Error, WebSocket};
+use crate::{plain_http, Config, Error, WebSocket};
 
 /// Performs the server handshake on an accepted connection with the default
 /// [`Config`], accepting any path and no subprotocol.
@@ -78,6 +78,62 @@ where
     }
 }
 
+/// Performs the server handshake like [`accept_with`], and also answers
+/// plain HTTP on the same port: a `GET` or `HEAD` request that does not ask
+/// for a WebSocket upgrade goes to `respond`, whose response is sent (with
+/// its `Content-Length`, and no body for `HEAD`) before the connection is
+/// closed. Any other request that is not a valid upgrade is answered with
+/// 400, as `accept_with` does.
+///
+/// This serves a page and its WebSocket from one address, so the page can
+/// connect back to `ws://` + its own host.
+///
+/// ```no_run
+/// # async fn demo(tcp: tokio::net::TcpStream) -> Result<(), tether::Error> {
+/// use tether::{Accept, Accepted, Bytes};
+/// let page = |req: &http::Request<()>| match req.uri().path() {
+///     "/" => http::Response::builder()
+///         .header("content-type", "text/html; charset=utf-8")
+///         .body(Bytes::from_static(b"<script>new WebSocket('ws://' + location.host)</script>"))
+///         .unwrap(),
+///     _ => http::Response::builder().status(404).body(Bytes::new()).unwrap(),
+/// };
+/// match tether::accept_or_respond(tcp, tether::Config::default(), |_| Ok(Accept::new()), page).await? {
+///     Accepted::WebSocket(ws) => { /* talk */ }
+///     Accepted::Http { request, status } => println!("{} {} {status}", request.method(), request.uri()),
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn accept_or_respond<S, F, H>(stream: S, config: Config, decide: F, respond: H) -> Result<Accepted<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+    H: FnOnce(&http::Request<()>) -> http::Response<Bytes>,
+{
+    let limit = config.handshake_timeout;
+    timeout(limit, handshake_or_respond(stream, config, decide, respond))
+        .await
+        .map_err(|_| Error::HandshakeTimeout(limit))?
+}
+
+/// What [`accept_or_respond`] found on a connection.
+#[derive(Debug)]
+// Returned once per connection and matched at once: boxing the WebSocket
+// would cost an allocation to save a short-lived move.
+#[allow(clippy::large_enum_variant)]
+pub enum Accepted<S> {
+    /// An upgrade request, accepted: the WebSocket is open.
+    WebSocket(WebSocket<S>),
+    /// A plain HTTP request, answered by the application; the connection
+    /// is closed and no WebSocket was opened.
+    Http {
+        /// The request line and headers.
+        request: http::Request<()>,
+        /// The status the application answered with.
+        status: StatusCode,
+    },
+}
+
 /// The application's yes to an upgrade request.
 #[derive(Clone, Debug, Default)]
 pub struct Accept {
@@ -138,22 +194,80 @@ where
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
     let mut buf = BytesMut::with_capacity(1024);
-    let (request, head_len) = loop {
-        let n = io.read_buf(&mut buf).await?;
-        match read_request(&buf, config.max_head_size) {
-            Ok(Some(done)) => break done,
+    match read_head(&mut io, &mut buf, config.max_head_size).await? {
+        Ok(request) => upgrade(io, buf, request, config, decide).await,
+        Err(e) => Err(refuse(io, e).await),
+    }
+}
+
+async fn handshake_or_respond<S, F, H>(mut io: S, config: Config, decide: F, respond: H) -> Result<Accepted<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+    H: FnOnce(&http::Request<()>) -> http::Response<Bytes>,
+{
+    let mut buf = BytesMut::with_capacity(1024);
+    match read_head(&mut io, &mut buf, config.max_head_size).await? {
+        Ok(request) => Ok(Accepted::WebSocket(upgrade(io, buf, request, config, decide).await?)),
+        // The upgrade checks failed; a well-formed request that never asked
+        // for an upgrade is the application's to answer.
+        Err(e) => match plain_http::parse(&buf) {
+            Some(request) => {
+                let response = respond(&request);
+                io.write_all(&plain_http::encode(&request, &response)).await?;
+                io.flush().await?;
+                let _ = io.shutdown().await;
+                Ok(Accepted::Http { request, status: response.status() })
+            }
+            None => Err(refuse(io, e).await),
+        },
+    }
+}
+
+/// Reads until `buf` holds a complete upgrade request, which is consumed
+/// from it (what follows is WebSocket data), or until the head is proven
+/// invalid (then `buf` holds the bytes read so far).
+async fn read_head<S>(io: &mut S, buf: &mut BytesMut, max_head: usize) -> Result<Result<Request, HandshakeError>, Error>
+where
+    S: AsyncRead + Unpin,
+{
+    loop {
+        let n = io.read_buf(buf).await?;
+        match read_request(buf, max_head) {
+            Ok(Some((request, head_len))) => {
+                buf.advance(head_len);
+                return Ok(Ok(request));
+            }
             Ok(None) if n == 0 => {
                 return Err(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "client left during the handshake")))
             }
             Ok(None) => {}
-            Err(e) => {
-                let _ = io.write_all(&e.response()).await;
-                let _ = io.shutdown().await;
-                return Err(e.into());
-            }
+            Err(e) => return Ok(Err(e)),
         }
-    };
-    buf.advance(head_len);
+    }
+}
+
+/// Answers an invalid upgrade request with the error's status and reason.
+async fn refuse<S>(mut io: S, e: HandshakeError) -> Error
+where
+    S: AsyncWrite + Unpin,
+{
+    let _ = io.write_all(&e.response()).await;
+    let _ = io.shutdown().await;
+    e.into()
+}
+
+async fn upgrade<S, F>(
+    mut io: S,
+    buf: BytesMut,
+    request: Request,
+    config: Config,
+    decide: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
     match decide(&request) {
         Ok(accept) => {
             let deflate = config.deflate.as_ref().and_then(|c| request.negotiate_deflate(c));
@@ -161,7 +275,9 @@ where
                 Ok(response) => {
                     io.write_all(&response).await?;
                     io.flush().await?;
-                    Ok(WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol, deflate))
+                    let mut ws = WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol, deflate);
+                    ws.request_path = Some(request.head().uri().path().into());
+                    Ok(ws)
                 }
                 Err(e) => {
                     let _ =

@@ -74,6 +74,8 @@ pub struct WebSocket<S> {
     /// Resolves when the [`Server`](crate::Server) that accepted this
     /// connection shuts down: we then close with 1001.
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// The path the client asked for, on the server side.
+    pub(crate) request_path: Option<Box<str>>,
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
@@ -112,6 +114,7 @@ where
             keepalive: config.ping_interval.map(|every| Keepalive::new(every, config.ping_timeout)),
             idle: config.idle_timeout.map(IdleTimer::new),
             shutdown: None,
+            request_path: None,
             writers: None,
         }
     }
@@ -119,6 +122,11 @@ where
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).
     pub(crate) fn close_on(&mut self, token: tokio_util::sync::CancellationToken) {
         self.shutdown = Some(Box::pin(token.cancelled_owned()));
+    }
+
+    /// On the server side, the path of the upgrade request (`/chat`), for routing.
+    pub fn request_path(&self) -> Option<&str> {
+        self.request_path.as_deref()
     }
 
     /// The subprotocol agreed in the handshake.

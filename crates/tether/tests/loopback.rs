@@ -415,3 +415,82 @@ async fn next_inside_select_loses_nothing() {
     assert_eq!(expected, 2000);
     assert!(ticks > 0, "the other branch did win sometimes");
 }
+
+/// A server on `accept_or_respond` that serves "page" at `/`, 404
+/// elsewhere, and echoes WebSocket messages; each outcome goes to the channel.
+async fn page_and_echo_server() -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (log, outcomes) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let page = |req: &http::Request<()>| {
+                    let (status, body) = if req.uri().path() == "/" { (200, "page") } else { (404, "no") };
+                    http::Response::builder().status(status).body(Bytes::from_static(body.as_bytes())).unwrap()
+                };
+                let outcome =
+                    tether::accept_or_respond(tcp, tether::Config::default(), |_| Ok(tether::Accept::new()), page);
+                let line = match outcome.await {
+                    Ok(tether::Accepted::WebSocket(mut ws)) => {
+                        while let Some(Ok(m)) = ws.next().await {
+                            let _ = ws.send(m).await;
+                        }
+                        "websocket".to_owned()
+                    }
+                    Ok(tether::Accepted::Http { request, status }) => {
+                        format!("{} {} {status}", request.method(), request.uri())
+                    }
+                    Err(e) => format!("error: {e}"),
+                };
+                let _ = log.send(line);
+            });
+        }
+    });
+    (addr, outcomes)
+}
+
+async fn outcome(outcomes: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    timeout(Duration::from_secs(10), outcomes.recv()).await.unwrap().unwrap()
+}
+
+async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer))
+        .await
+        .expect("server closes after answering")
+        .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+#[tokio::test]
+async fn accept_or_respond_serves_plain_http_and_websocket_on_one_port() {
+    let (addr, mut outcomes) = page_and_echo_server().await;
+
+    let answer = raw_exchange(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("Content-Length: 4\r\n") && answer.ends_with("\r\n\r\npage"), "{answer}");
+    assert_eq!(outcome(&mut outcomes).await, "GET / 200 OK");
+
+    let answer = raw_exchange(addr, "HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n") && answer.ends_with("\r\n\r\n"), "{answer}");
+    assert_eq!(outcome(&mut outcomes).await, "HEAD /missing 404 Not Found");
+
+    // A broken upgrade is still refused by the library, not handed over as plain HTTP.
+    let answer =
+        raw_exchange(addr, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+    assert!(outcome(&mut outcomes).await.starts_with("error: WebSocket handshake failed"));
+    let answer = raw_exchange(addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+    assert!(outcome(&mut outcomes).await.starts_with("error:"));
+
+    let mut ws = tether::connect(&format!("ws://{addr}/")).await.unwrap();
+    ws.send(Message::text("Hello!")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Message::text("Hello!"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(outcome(&mut outcomes).await, "websocket");
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The browser test: `tether echo`'s page in Debian's Chromium, headless,
+# driven by playwright-core (tests/browser/page.test.js, node's test runner).
+# Installs what it needs first (scripts/install-ui-deps.sh, idempotent).
+# Screenshots land in target/screenshots/; the terminal chat's picture is
+# rendered from the screen the cargo test `chat_runs_in_a_real_terminal`
+# captured, so run the cargo tests first (scripts/test.sh does).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+eval "$(scripts/install-ui-deps.sh)"
+# The binary the test starts (already built by `cargo test`: then a no-op).
+cargo build --quiet -p tether-cli
+TETHER_BIN="${CARGO_TARGET_DIR:-target}/debug/tether" \
+NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \
+    node --test tests/browser/page.test.js

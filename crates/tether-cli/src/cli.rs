@@ -18,7 +18,8 @@ Examples:
   tether demo                              run the five steps against an embedded echo server
   tether echo --listen 127.0.0.1:0         serve an echo server on a free port (URL on stdout)
   tether connect ws://127.0.0.1:9001/      type lines, see the echoes; Ctrl-D closes cleanly
-  echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close";
+  echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close
+  tether bench echo ws://127.0.0.1:9001/ -c 100 -s 20   load an echo server: msg/s and latency";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -30,6 +31,13 @@ enum Command {
         /// Address to listen on; port 0 picks a free port.
         #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
         listen: SocketAddr,
+        /// Runtime threads: 1 runs everything on one thread (a current-thread
+        /// runtime); the default is one worker per core.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// Do not log a line per connection on stderr.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
@@ -58,6 +66,9 @@ enum Command {
         /// Talk to this server instead of an embedded one.
         url: Option<String>,
     },
+    /// Load-test a WebSocket echo server: echo throughput and latency, large
+    /// messages, connection setup rate, memory per idle connection.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// How `tether connect` prints a binary message.
@@ -69,10 +80,24 @@ pub enum BinaryMode {
     Raw,
 }
 
+impl Cli {
+    /// The runtime threads the command wants: `Some(1)` for a current-thread
+    /// runtime, `None` for one worker per core.
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Echo { threads, .. } => threads.map(usize::from),
+            // The load generator runs on one thread, so it takes one core.
+            Command::Bench(_) => Some(1),
+            Command::Connect { .. } | Command::Demo { .. } => None,
+        }
+    }
+}
+
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Echo { listen } => crate::echo::run(listen).await,
+        Command::Echo { listen, threads: _, quiet } => crate::echo::run(listen, !quiet).await,
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Connect { url, protocols, headers, origin, binary } => {
             crate::connect::run(crate::connect::Options { url, protocols, headers, origin, binary }).await
         }

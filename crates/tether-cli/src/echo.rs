@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Binds, prints the URL as the first stdout line, and serves until killed.
-pub async fn run(listen: SocketAddr) -> Result<ExitCode, String> {
+/// Binds, prints the URL as the first stdout line, and serves until killed;
+/// `log`: a line per connection on stderr.
+pub async fn run(listen: SocketAddr, log: bool) -> Result<ExitCode, String> {
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("ws://{addr}/");
     eprintln!("tether echo: listening on ws://{addr}/");
-    serve(listener, true).await;
+    serve(listener, log).await;
     Ok(ExitCode::SUCCESS)
 }
 

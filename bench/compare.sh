@@ -2,7 +2,7 @@
 # Side-by-side comparison of tether with the fastest peers, one command, one table.
 #
 #   bench/compare.sh            full run: 3 rounds, 5 s per workload after 1 s of warm-up
-#   bench/compare.sh --quick    3 shorter rounds (1 s + 0.3 s), idle memory once: a few minutes
+#   bench/compare.sh --quick    3 shorter rounds (1.5 s + 0.5 s), idle memory once: about 10 minutes
 #   options: --rounds N, --servers a,b,..., --workloads a,b,...
 #
 # Every server runs pinned to core 0 (`taskset -c 0`), the generator
@@ -23,7 +23,7 @@ all_args="$*"
 rounds=3 duration=5 warmup=1 quick=0 only_servers="" only_workloads=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --quick) quick=1 duration=1 warmup=0.3 ;;
+        --quick) quick=1 duration=1.5 warmup=0.5 ;;
         --rounds) rounds="$2"; shift ;;
         --servers) only_servers="$2"; shift ;;
         --workloads) only_workloads="$2"; shift ;;

@@ -6,7 +6,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn main() {
     tether_bench_peers::serve("tcp", |listener| {
         tether_bench_peers::accept_loop(listener, |mut tcp| async move {
-            let mut buf = vec![0u8; 256 * 1024];
+            let mut buf = vec![0u8; 1024 * 1024];
             loop {
                 match tcp.read(&mut buf).await {
                     Ok(0) | Err(_) => return,

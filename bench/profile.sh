@@ -4,6 +4,7 @@
 # --tool=callgrind) and heap allocations (valgrind --tool=dhat).
 #
 #   bench/profile.sh [--servers tether,fastwebsockets,...] [--size 20] [--conns 1] [--in-flight 1]
+#                    [--messages M1,M2] [--tools strace,callgrind,dhat]
 #
 # Each server is run twice under each tool, echoing M1 and then M2 messages
 # per connection; the difference divided by the difference in messages is
@@ -16,13 +17,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 servers="tether,fastwebsockets,tokio-websockets,tokio-tungstenite" size=20 conns=1 in_flight=1 m1=500 m2=2500
+tools="strace,callgrind,dhat"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --servers) servers="$2"; shift ;;
         --size) size="$2"; shift ;;
         --conns) conns="$2"; shift ;;
         --in-flight) in_flight="$2"; shift ;;
-        *) echo "usage: bench/profile.sh [--servers a,b] [--size S] [--conns N] [--in-flight K]" >&2; exit 2 ;;
+        --messages) IFS=, read -r m1 m2 <<< "$2"; shift ;;
+        --tools) tools="$2"; shift ;;
+        *) echo "usage: bench/profile.sh [--servers a,b] [--size S] [--conns N] [--in-flight K] [--messages M1,M2] [--tools a,b]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -39,6 +43,7 @@ declare -A SERVER=(
     [fastwebsockets]="$PEERS/fastwebsockets --listen 127.0.0.1:0"
     [tokio-tungstenite]="$PEERS/tokio_tungstenite --listen 127.0.0.1:0"
     [tokio-websockets]="$PEERS/tokio_websockets --listen 127.0.0.1:0"
+    [tether-mt]="$TETHER echo --listen 127.0.0.1:0 --quiet"
 )
 
 # run TOOL SERVER MESSAGES -> the tool's output file
@@ -72,7 +77,8 @@ run() {
 IFS=, read -ra names <<< "$servers"
 for name in "${names[@]}"; do
     [[ -n "${SERVER[$name]:-}" ]] || { echo "unknown server $name" >&2; exit 2; }
-    for tool in strace callgrind dhat; do
+    IFS=, read -ra tool_list <<< "$tools"
+    for tool in "${tool_list[@]}"; do
         for m in $m1 $m2; do
             echo "[profile] $name under $tool, $m messages per connection" >&2
             run "$tool" "$name" "$m" > /dev/null
@@ -80,9 +86,10 @@ for name in "${names[@]}"; do
     done
 done
 
-python3 - "$OUT" "$servers" "$m1" "$m2" "$conns" <<'EOF'
+python3 - "$OUT" "$servers" "$m1" "$m2" "$conns" "$tools" <<'EOF'
 import json, re, sys
 out, servers, m1, m2, conns = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+tools = sys.argv[6].split(",")
 dm = (m2 - m1) * conns
 
 def strace(path):
@@ -106,23 +113,27 @@ def dhat(path):
 
 rows = []
 for s in servers:
-    a, b = strace(f"{out}/{s}.strace.{m1}"), strace(f"{out}/{s}.strace.{m2}")
-    sys_per = {k: (b.get(k, 0) - a.get(k, 0)) / dm for k in set(a) | set(b)}
-    sys_per = {k: v for k, v in sys_per.items() if v > 0.01}
-    ir = (callgrind(f"{out}/{s}.callgrind.{m2}") - callgrind(f"{out}/{s}.callgrind.{m1}")) / dm
-    (bytes1, blocks1), (bytes2, blocks2) = dhat(f"{out}/{s}.dhat.{m1}"), dhat(f"{out}/{s}.dhat.{m2}")
-    rows.append({
-        "server": s,
-        "syscalls_per_msg": round(sum(sys_per.values()), 2),
-        "syscalls": {k: round(v, 2) for k, v in sorted(sys_per.items(), key=lambda kv: -kv[1])},
-        "instructions_per_msg": round(ir),
-        "allocs_per_msg": round((blocks2 - blocks1) / dm, 2),
-        "alloc_bytes_per_msg": round((bytes2 - bytes1) / dm, 1),
-    })
+    row = {"server": s, "syscalls_per_msg": None, "syscalls": {}, "instructions_per_msg": None,
+           "allocs_per_msg": None, "alloc_bytes_per_msg": None}
+    if "strace" in tools:
+        a, b = strace(f"{out}/{s}.strace.{m1}"), strace(f"{out}/{s}.strace.{m2}")
+        sys_per = {k: (b.get(k, 0) - a.get(k, 0)) / dm for k in set(a) | set(b)}
+        sys_per = {k: v for k, v in sys_per.items() if v > 0.01}
+        row["syscalls_per_msg"] = round(sum(sys_per.values()), 2)
+        row["syscalls"] = {k: round(v, 2) for k, v in sorted(sys_per.items(), key=lambda kv: -kv[1])}
+    if "callgrind" in tools:
+        ir = (callgrind(f"{out}/{s}.callgrind.{m2}") - callgrind(f"{out}/{s}.callgrind.{m1}")) / dm
+        row["instructions_per_msg"] = round(ir)
+    if "dhat" in tools:
+        (bytes1, blocks1), (bytes2, blocks2) = dhat(f"{out}/{s}.dhat.{m1}"), dhat(f"{out}/{s}.dhat.{m2}")
+        row["allocs_per_msg"] = round((blocks2 - blocks1) / dm, 2)
+        row["alloc_bytes_per_msg"] = round((bytes2 - bytes1) / dm, 1)
+    rows.append(row)
 json.dump(rows, open(f"{out}/profile.json", "w"), indent=1)
 print("| server | instructions/msg | syscalls/msg | which | allocations/msg | bytes allocated/msg |")
 print("|---|---|---|---|---|---|")
 for r in rows:
     which = ", ".join(f"{k} {v}" for k, v in r["syscalls"].items())
-    print(f"| {r['server']} | {r['instructions_per_msg']:,} | {r['syscalls_per_msg']} | {which} | {r['allocs_per_msg']} | {r['alloc_bytes_per_msg']} |")
+    ir = "–" if r["instructions_per_msg"] is None else f"{r['instructions_per_msg']:,}"
+    print(f"| {r['server']} | {ir} | {r['syscalls_per_msg']} | {which} | {r['allocs_per_msg']} | {r['alloc_bytes_per_msg']} |")
 EOF

@@ -6,8 +6,8 @@
 compare.json is a list of rows, one per server and workload, with `server`,
 `workload`, `msg_per_s`, `msg_per_server_cpu_s`, `mb_per_s`, `p50_us`,
 `p99_us`, `rss_kb_per_conn` (idle workload), plus `errors` (summed over the
-rounds), `rounds`, `client_cpu_share` (generator CPU / window: near 1.0
-means the generator, not the server, was the limit) and, for the echo
+rounds), `rounds`, `client_cpu_share` and `server_cpu_share` (CPU / window:
+a generator near 1.0 with a server below it means the generator was the limit) and, for the echo
 workloads, `pct_of_raw_tcp` (payload MB/s against the raw TCP echo).
 """
 
@@ -55,6 +55,8 @@ def summarize(runs):
         row["rounds"] = len(rs)
         shares = [r["client_cpu_s"] / r["window_s"] for r in rs if r.get("client_cpu_s") is not None and r.get("window_s")]
         row["client_cpu_share"] = round(median(shares), 2) if shares else None
+        served = [r["server_cpu_s"] / r["window_s"] for r in rs if r.get("server_cpu_s") is not None and r.get("window_s")]
+        row["server_cpu_share"] = round(median(served), 2) if served else None
         samples = [s for r in rs for s in r.get("error_samples") or []]
         if samples:
             row["error_samples"] = samples[:3]
@@ -165,7 +167,9 @@ def markdown(rows, workloads, meta):
             cells.append(fmt(idle["rss_kb_per_conn"], 2) if idle else "")
             out.append("| " + " | ".join(cells) + " |")
     errors = [r for r in rows if r["errors"]]
-    bound = [r for r in rows if (r.get("client_cpu_share") or 0) > 0.9]
+    # The generator limits a row when it used its whole core while the server did not.
+    bound = [r for r in rows if not r["workload"].startswith("idle")
+             and (r.get("client_cpu_share") or 0) > 0.9 and (r.get("server_cpu_share") or 1) < 0.9]
     out.append("")
     if errors:
         out.append("Errors: " + "; ".join(
@@ -174,7 +178,8 @@ def markdown(rows, workloads, meta):
         out.append("No errors in any run.")
     if bound:
         out.append("")
-        out.append("Generator-bound (the generator used >90 % of its core, so the server may be faster than shown): "
+        out.append("Generator-bound (the generator used >90 % of its core while the server used <90 % of its "
+                   "own, so the server may be faster than shown): "
                    + ", ".join(f"{r['server']} {r['workload']}" for r in bound) + ".")
     return "\n".join(out) + "\n"
 

@@ -42,18 +42,28 @@ pub async fn serve(listener: TcpListener, log: bool) {
     }
 }
 
+/// Most messages echoed with one write.
+const BATCH: usize = 64;
+
 /// Echoes one connection until it closes; returns a one-line summary.
 async fn echo(tcp: TcpStream) -> Result<String, tether::Error> {
     let _ = tcp.set_nodelay(true);
     let mut ws = tether::accept(tcp).await?;
     let mut count = 0u64;
+    let mut batch = Vec::with_capacity(BATCH);
     while let Some(message) = ws.next().await {
-        ws.feed(message?).await?;
-        count += 1;
-        // Echo whatever else has already arrived before paying for a flush.
-        while let Some(Some(next)) = ws.next().now_or_never() {
-            ws.feed(next?).await?;
-            count += 1;
+        batch.push(message?);
+        // Take whatever else has already arrived before queueing any echo:
+        // reading with echoes queued would write them out one by one.
+        while batch.len() < BATCH {
+            match ws.next().now_or_never() {
+                Some(Some(next)) => batch.push(next?),
+                _ => break,
+            }
+        }
+        count += batch.len() as u64;
+        for message in batch.drain(..) {
+            ws.feed(message).await?;
         }
         ws.flush().await?;
     }

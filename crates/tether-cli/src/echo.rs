@@ -50,20 +50,25 @@ async fn echo(tcp: TcpStream) -> Result<String, tether::Error> {
     let _ = tcp.set_nodelay(true);
     let mut ws = tether::accept(tcp).await?;
     let mut count = 0u64;
-    let mut batch = Vec::with_capacity(BATCH);
     while let Some(message) = ws.next().await {
-        batch.push(message?);
+        let message = message?;
         // Take whatever else has already arrived before queueing any echo:
-        // reading with echoes queued would write them out one by one.
-        while batch.len() < BATCH {
+        // reading with echoes queued would write them out one by one. The
+        // batch is allocated only for a burst, so idle connections hold nothing.
+        let mut burst = Vec::new();
+        while burst.len() < BATCH {
             match ws.next().now_or_never() {
-                Some(Some(next)) => batch.push(next?),
+                Some(Some(next)) => {
+                    burst.reserve_exact(BATCH); // one allocation per burst
+                    burst.push(next?);
+                }
                 _ => break,
             }
         }
-        count += batch.len() as u64;
-        for message in batch.drain(..) {
-            ws.feed(message).await?;
+        count += 1 + burst.len() as u64;
+        ws.feed(message).await?;
+        for next in burst {
+            ws.feed(next).await?;
         }
         ws.flush().await?;
     }

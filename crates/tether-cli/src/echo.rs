@@ -59,7 +59,9 @@ async fn echo(tcp: TcpStream) -> Result<String, tether::Error> {
         while burst.len() < BATCH {
             match ws.next().now_or_never() {
                 Some(Some(next)) => {
-                    burst.reserve_exact(BATCH); // one allocation per burst
+                    if burst.is_empty() {
+                        burst.reserve_exact(BATCH); // one allocation per burst
+                    }
                     burst.push(next?);
                 }
                 _ => break,

@@ -116,7 +116,9 @@ def markdown(rows, workloads, meta):
         "of warm-up, medians. Each server pinned to core 0 (`taskset -c 0`), the generator "
         "(`tether bench`, one thread) to core 1. `tether` runs on a current-thread runtime "
         "(`--threads 1`) like the Rust peers; `tether-mt` is the default multi-thread runtime, "
-        "still pinned to one core. `raw-tcp` echoes bytes with no WebSocket: the physical limit.",
+        "still pinned to one core. `raw-tcp` echoes bytes with no WebSocket (read, then write back what "
+        "was read): the reference for what loopback TCP costs; it is not a ceiling for large messages, "
+        "where a server that writes a whole message at once makes fewer, larger writes.",
         "",
         "**Messages per server CPU-second** (echoed messages / CPU time the server used, from /proc/PID/stat):",
         "",

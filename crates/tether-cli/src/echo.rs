@@ -42,35 +42,18 @@ pub async fn serve(listener: TcpListener, log: bool) {
     }
 }
 
-/// Most messages echoed with one write.
-const BATCH: usize = 64;
-
 /// Echoes one connection until it closes; returns a one-line summary.
 async fn echo(tcp: TcpStream) -> Result<String, tether::Error> {
     let _ = tcp.set_nodelay(true);
     let mut ws = tether::accept(tcp).await?;
     let mut count = 0u64;
     while let Some(message) = ws.next().await {
-        let message = message?;
-        // Take whatever else has already arrived before queueing any echo:
-        // reading with echoes queued would write them out one by one. The
-        // batch is allocated only for a burst, so idle connections hold nothing.
-        let mut burst = Vec::new();
-        while burst.len() < BATCH {
-            match ws.next().now_or_never() {
-                Some(Some(next)) => {
-                    if burst.is_empty() {
-                        burst.reserve_exact(BATCH); // one allocation per burst
-                    }
-                    burst.push(next?);
-                }
-                _ => break,
-            }
-        }
-        count += 1 + burst.len() as u64;
-        ws.feed(message).await?;
-        for next in burst {
-            ws.feed(next).await?;
+        ws.feed(message?).await?;
+        count += 1;
+        // Echo whatever else has already arrived before paying for a flush.
+        while let Some(Some(next)) = ws.next().now_or_never() {
+            ws.feed(next?).await?;
+            count += 1;
         }
         ws.flush().await?;
     }

@@ -26,7 +26,9 @@ Examples:
   echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close
   tether connect --ca ca.pem wss://localhost:9001/    trust a private CA
   tether connect --proxy socks5h://127.0.0.1:1080 wss://example.com/   go through a proxy
-  tether connect --reconnect ws://127.0.0.1:9001/    keep the session across server restarts";
+  tether connect --reconnect ws://127.0.0.1:9001/    keep the session across server restarts
+
+  tether bench echo ws://127.0.0.1:9001/ -c 100 -s 20   load an echo server: msg/s and latency";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -69,6 +71,9 @@ enum Command {
         /// Talk to this server instead of an embedded one.
         url: Option<String>,
     },
+    /// Load-test a WebSocket echo server: echo throughput and latency, large
+    /// messages, connection setup rate, memory per idle connection.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Keepalive flags shared by `echo` and `connect`.
@@ -119,6 +124,13 @@ pub struct EchoArgs {
     /// Drop new connections from an address that already has this many.
     #[arg(long, value_name = "N")]
     pub max_per_ip: Option<usize>,
+    /// Runtime threads: 1 runs everything on one thread (a current-thread
+    /// runtime); the default is one worker per core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Do not log a line per connection on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 // The flags of `tether connect`.
@@ -196,11 +208,25 @@ pub fn header(h: &str) -> Result<(&str, &str), String> {
     Ok((name.trim(), value.trim()))
 }
 
+impl Cli {
+    /// The runtime threads the command wants: `Some(1)` for a current-thread
+    /// runtime, `None` for one worker per core.
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Echo(args) => args.threads.map(usize::from),
+            // The load generator runs on one thread, so it takes one core.
+            Command::Bench(_) => Some(1),
+            _ => None,
+        }
+    }
+}
+
 /// Runs the chosen command; the exit code says how it ended.
 pub async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Echo(args) => crate::echo::run(args).await,
         Command::Connect(args) => crate::connect::run(args).await,
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Chat { url, no_deflate } => {
             let config = tether::Config::default();
             crate::chat::run(url, if no_deflate { config.deflate(None) } else { config }).await

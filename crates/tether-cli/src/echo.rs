@@ -55,6 +55,7 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     }
     // The chat page on GET /, its WebSocket on the same port.
     server = server.respond_http(crate::web::respond);
+    let quiet = opts.quiet;
     let shutdown = server.shutdown_handle();
     tokio::spawn(async move {
         let signal = termination().await;
@@ -62,12 +63,14 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         shutdown.shutdown();
     });
     server
-        .serve(|ws, peer| async move {
+        .serve(move |ws, peer| async move {
             let line = match with_image(ws).await {
                 Ok(summary) => summary,
                 Err(e) => format!("error: {e}"),
             };
-            eprintln!("{peer}: {line}");
+            if !quiet {
+                eprintln!("{peer}: {line}");
+            }
         })
         .await
         .map_err(|e| e.to_string())?;

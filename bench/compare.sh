@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of tether with the fastest peers, one command, one table.
+#
+#   bench/compare.sh            full run: 3 rounds, 5 s per workload after 1 s of warm-up
+#   bench/compare.sh --quick    3 shorter rounds (1.5 s + 0.5 s), idle memory once: about 10 minutes
+#   options: --rounds N, --servers a,b,..., --workloads a,b,...
+#
+# Every server runs pinned to core 0 (`taskset -c 0`), the generator
+# (`tether bench`) to core 1. The generator reads the server's CPU time from
+# /proc/PID/stat over exactly the measured window, so the headline figure is
+# messages per server CPU-second, with raw msg/s beside it. Servers are
+# interleaved (a different order each round) and the medians over the rounds
+# are reported. Writes:
+#   target/bench/runs.jsonl    every run, as the generator reported it
+#   target/bench/compare.json  one row per server and workload (medians)
+#   target/bench/compare.md    the Markdown tables
+# Not part of the test command: it is slow and its numbers are noisy.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+all_args="$*"
+rounds=3 duration=5 warmup=1 quick=0 only_servers="" only_workloads=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) quick=1 duration=1.5 warmup=0.5 ;;
+        --rounds) rounds="$2"; shift ;;
+        --servers) only_servers="$2"; shift ;;
+        --workloads) only_workloads="$2"; shift ;;
+        *) echo "usage: bench/compare.sh [--quick] [--rounds N] [--servers a,b] [--workloads a,b]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT"
+log() { echo "[compare] $*" >&2; }
+[[ $(nproc) -ge 2 ]] || { log "needs two cores (server on 0, generator on 1)"; exit 1; }
+
+# ---- build and install ---------------------------------------------------
+log "building tether (release)"
+cargo build --release --quiet -p tether-cli
+log "building the Rust peers (release, bench/peers)"
+(cd bench/peers && CARGO_TARGET_DIR="$ROOT/target/peers" cargo build --release --quiet)
+log "installing the Node and Python peers"
+eval "$(bench/peers/install.sh)"
+
+TETHER="$ROOT/target/release/tether"
+PEERS="$ROOT/target/peers/release"
+# 10,000 idle connections need as many descriptors in the server and in the generator.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[[ $(ulimit -n) -ge 10100 ]] || log "warning: ulimit -n is $(ulimit -n); the idle workload needs 10,100"
+
+# ---- servers and workloads -------------------------------------------------
+declare -A SERVER=(
+    [tether]="$TETHER echo --listen 127.0.0.1:0 --threads 1 --quiet"
+    [tether-mt]="$TETHER echo --listen 127.0.0.1:0 --quiet"
+    [fastwebsockets]="$PEERS/fastwebsockets --listen 127.0.0.1:0"
+    [tokio-tungstenite]="$PEERS/tokio_tungstenite --listen 127.0.0.1:0"
+    [tokio-websockets]="$PEERS/tokio_websockets --listen 127.0.0.1:0"
+    [node-ws]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0"
+    [python-websockets]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0"
+    [raw-tcp]="$PEERS/raw_tcp --listen 127.0.0.1:0"
+)
+export NODE_PATH="$TETHER_BENCH_NODE_PATH"
+servers=(tether tether-mt fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp)
+
+# name -> generator arguments (URL and timing are added per run)
+workloads=(echo-100x20B echo-10x1KiB echo-10x16KiB echo-200x16KiB echo-500x16KiB
+    pipelined-512x16x5B large-10x1MiB large-2x16MiB setup idle-10k)
+declare -A WORKLOAD=(
+    [echo-100x20B]="echo -c 100 -s 20"
+    [echo-10x1KiB]="echo -c 10 -s 1KiB"
+    [echo-10x16KiB]="echo -c 10 -s 16KiB"
+    [echo-200x16KiB]="echo -c 200 -s 16KiB"
+    [echo-500x16KiB]="echo -c 500 -s 16KiB"
+    [pipelined-512x16x5B]="echo -c 512 -k 16 -s 5"
+    [large-10x1MiB]="echo -c 10 -s 1MiB"
+    [large-2x16MiB]="echo -c 2 -s 16MiB"
+    [setup]="setup -c 16"
+    [idle-10k]="idle -c 10000 --source 4"
+)
+
+if [[ -n "$only_servers" ]]; then IFS=, read -ra servers <<< "$only_servers"; fi
+if [[ -n "$only_workloads" ]]; then IFS=, read -ra workloads <<< "$only_workloads"; fi
+for s in "${servers[@]}"; do [[ -n "${SERVER[$s]:-}" ]] || { log "unknown server $s"; exit 2; }; done
+for w in "${workloads[@]}"; do [[ -n "${WORKLOAD[$w]:-}" ]] || { log "unknown workload $w"; exit 2; }; done
+
+# The raw TCP echo has no WebSocket: it runs the echo workloads only, as the physical limit.
+applies() { [[ "$1" != raw-tcp || "$2" == echo-* || "$2" == large-* || "$2" == pipelined-* ]]; }
+
+# ---- running one server -----------------------------------------------------
+server_pid="" server_url=""
+start_server() {
+    local name="$1" out="$OUT/server.out"
+    : > "$out"
+    # shellcheck disable=SC2086 # the command line is split on purpose
+    taskset -c 0 ${SERVER[$name]} > "$out" 2> "$OUT/server-$name.err" &
+    server_pid=$!
+    for _ in $(seq 200); do
+        server_url="$(head -n1 "$out")"
+        [[ -n "$server_url" ]] && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    log "$name did not start (see $OUT/server-$name.err)"
+    return 1
+}
+stop_server() {
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+trap 'stop_server' EXIT
+
+run_workload() { # server workload round
+    local name="$1" work="$2" round="$3" timing=(-d "$duration" -w "$warmup") line
+    [[ "$work" == idle-* ]] && timing=()
+    # shellcheck disable=SC2086
+    line="$(taskset -c 1 "$TETHER" bench ${WORKLOAD[$work]} "$server_url" "${timing[@]}" \
+        --server-pid "$server_pid" --json --quiet 2> "$OUT/generator.err" || true)"
+    if [[ -z "$line" ]]; then
+        log "  $name $work: no report ($(tail -n1 "$OUT/generator.err"))"
+        line='{"errors": 1, "error_samples": ["no report"]}'
+    fi
+    python3 -c 'import json, sys
+row = json.loads(sys.argv[1]); row.update(server=sys.argv[2], workload=sys.argv[3], round=int(sys.argv[4]))
+print(json.dumps(row))' "$line" "$name" "$work" "$round" >> "$OUT/runs.jsonl"
+    python3 -c 'import json, sys; r = json.loads(sys.argv[1])
+ops = r.get("msg_per_s") or 0; cpu = r.get("msg_per_server_cpu_s") or 0
+extra = " %.2f KiB/conn" % r["rss_kb_per_conn"] if r.get("rss_kb_per_conn") is not None else ""
+print("  %-18s %-20s %10.0f /s %10.0f /server-cpu-s%s errors %s" % (sys.argv[2], sys.argv[3], ops, cpu, extra, r.get("errors")))' \
+        "$line" "$name" "$work" >&2
+}
+
+# ---- the rounds -----------------------------------------------------------------
+: > "$OUT/runs.jsonl"
+log "$rounds rounds, ${duration} s per workload after ${warmup} s warm-up; servers: ${servers[*]}"
+started=$(date +%s)
+for round in $(seq "$rounds"); do
+    # Rotate the order each round so no server always runs first or last.
+    shift_by=$(( (round - 1) % ${#servers[@]} ))
+    order=("${servers[@]:$shift_by}" "${servers[@]:0:$shift_by}")
+    log "round $round/$rounds: ${order[*]}"
+    for name in "${order[@]}"; do
+        # Throughput, setup: one server process for all of them.
+        todo=()
+        for w in "${workloads[@]}"; do
+            [[ "$w" != idle-* ]] && applies "$name" "$w" && todo+=("$w")
+        done
+        if [[ ${#todo[@]} -gt 0 ]] && start_server "$name"; then
+            for w in "${todo[@]}"; do run_workload "$name" "$w" "$round"; done
+            stop_server
+        fi
+        # Idle memory: a fresh process, so earlier large buffers do not blur it.
+        # In quick mode, once.
+        for w in "${workloads[@]}"; do
+            if [[ "$w" == idle-* ]] && applies "$name" "$w" && [[ $quick == 0 || $round == 1 ]]; then
+                start_server "$name" && { run_workload "$name" "$w" "$round"; stop_server; }
+            fi
+        done
+    done
+done
+log "measured in $(( $(date +%s) - started )) s"
+
+python3 "$ROOT/bench/summarize.py" "$OUT/runs.jsonl" "$OUT" --command "bench/compare.sh${all_args:+ $all_args}" \
+    --rounds "$rounds" --duration "$duration" --warmup "$warmup"
+log "wrote $OUT/compare.json and $OUT/compare.md"

@@ -1,0 +1,215 @@
+"""Medians of bench/compare.sh's runs: target/bench/compare.json and compare.md.
+
+    python3 bench/summarize.py RUNS.jsonl OUTDIR --command "bench/compare.sh --quick" \
+        --rounds 3 --duration 1 --warmup 0.3
+
+compare.json is a list of rows, one per server and workload, with `server`,
+`workload`, `msg_per_s`, `msg_per_server_cpu_s`, `mb_per_s`, `p50_us`,
+`p99_us`, `rss_kb_per_conn` (idle workload), plus `errors` (summed over the
+rounds), `rounds`, `client_cpu_share` and `server_cpu_share` (CPU / window:
+a generator near 1.0 with a server below it means the generator was the limit) and, for the echo
+workloads, `pct_of_raw_tcp` (payload MB/s against the raw TCP echo).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+
+FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn"]
+SERVER_ORDER = ["tether", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
+                "node-ws", "python-websockets", "raw-tcp"]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return cores, model
+
+
+def summarize(runs):
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["server"], r["workload"]), []).append(r)
+    rows = []
+    for (server, workload), rs in groups.items():
+        row = {"server": server, "workload": workload}
+        for f in FIELDS:
+            row[f] = median(r.get(f) for r in rs)
+        row["errors"] = sum(r.get("errors") or 0 for r in rs)
+        row["rounds"] = len(rs)
+        shares = [r["client_cpu_s"] / r["window_s"] for r in rs if r.get("client_cpu_s") is not None and r.get("window_s")]
+        row["client_cpu_share"] = round(median(shares), 2) if shares else None
+        served = [r["server_cpu_s"] / r["window_s"] for r in rs if r.get("server_cpu_s") is not None and r.get("window_s")]
+        row["server_cpu_share"] = round(median(served), 2) if served else None
+        samples = [s for r in rs for s in r.get("error_samples") or []]
+        if samples:
+            row["error_samples"] = samples[:3]
+        rows.append(row)
+    raw = {r["workload"]: r["mb_per_s"] for r in rows if r["server"] == "raw-tcp"}
+    for r in rows:
+        if r["server"] != "raw-tcp" and raw.get(r["workload"]) and r["mb_per_s"] is not None:
+            r["pct_of_raw_tcp"] = round(100 * r["mb_per_s"] / raw[r["workload"]], 1)
+    order = {s: i for i, s in enumerate(SERVER_ORDER)}
+    workloads = []
+    for r in runs:
+        if r["workload"] not in workloads:
+            workloads.append(r["workload"])
+    rows.sort(key=lambda r: (workloads.index(r["workload"]), order.get(r["server"], 99), r["server"]))
+    return rows, workloads
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def matrix(rows, workloads, servers, field, digits=0, ratio=False):
+    by = {(r["server"], r["workload"]): r for r in rows}
+    head = ["workload"] + servers + (["tether ÷ fastwebsockets"] if ratio else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for w in workloads:
+        cells = [w]
+        if all((s, w) not in by or by[(s, w)].get(field) is None for s in servers):
+            continue
+        for s in servers:
+            r = by.get((s, w))
+            cell = fmt(r.get(field), digits) if r else ""
+            if r and r["errors"]:
+                cell += f" ({r['errors']} err)"
+            cells.append(cell)
+        if ratio:
+            t, f = by.get(("tether", w)), by.get(("fastwebsockets", w))
+            ok = t and f and t.get(field) and f.get(field)
+            cells.append(f"{t[field] / f[field]:.2f}×" if ok else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(rows, workloads, meta):
+    servers = [s for s in SERVER_ORDER if any(r["server"] == s for r in rows)]
+    servers += sorted({r["server"] for r in rows} - set(servers))
+    ws_servers = [s for s in servers if s != "raw-tcp"]
+    echo = [w for w in workloads if w.startswith(("echo-", "pipelined-", "large-"))]
+    by = {(r["server"], r["workload"]): r for r in rows}
+    out = [
+        f"Measured {meta['date']} on {meta['cores']} cores ({meta['cpu']}) with `{meta['command']}`: "
+        f"{meta['rounds']} interleaved rounds, {meta['duration']} s per workload after {meta['warmup']} s "
+        "of warm-up, medians. Each server pinned to core 0 (`taskset -c 0`), the generator "
+        "(`tether bench`, one thread) to core 1. `tether` runs on a current-thread runtime "
+        "(`--threads 1`) like the Rust peers; `tether-mt` is the default multi-thread runtime, "
+        "still pinned to one core. `raw-tcp` echoes bytes with no WebSocket (read, then write back what "
+        "was read): the reference for what loopback TCP costs; it is not a ceiling for large messages, "
+        "where a server that writes a whole message at once makes fewer, larger writes.",
+        "",
+        "**Messages per server CPU-second** (echoed messages / CPU time the server used, from /proc/PID/stat):",
+        "",
+        matrix(rows, echo, servers, "msg_per_server_cpu_s", ratio=True),
+        "",
+        "**Messages per second** (closed loop, one message in flight per connection unless the workload says 16):",
+        "",
+        matrix(rows, echo, servers, "msg_per_s", ratio=True),
+        "",
+        "**Latency p50 / p99 (µs)**, from each message's scheduled send time:",
+        "",
+    ]
+    head = ["workload"] + servers
+    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for w in echo:
+        cells = [w]
+        for s in servers:
+            r = by.get((s, w))
+            cells.append(f"{fmt(r['p50_us'])} / {fmt(r['p99_us'])}" if r and r["p50_us"] is not None else "")
+        out.append("| " + " | ".join(cells) + " |")
+    large = [w for w in echo if w.startswith("large-")]
+    if large:
+        out += ["", "**Large messages: payload MB/s echoed (% of the raw TCP echo)**:", ""]
+        out += ["| " + " | ".join(["workload"] + servers) + " |", "|" + "---|" * (len(servers) + 1)]
+        for w in large:
+            cells = [w]
+            for s in servers:
+                r = by.get((s, w))
+                if not r or r["mb_per_s"] is None:
+                    cells.append("")
+                elif "pct_of_raw_tcp" in r:
+                    cells.append(f"{fmt(r['mb_per_s'])} ({r['pct_of_raw_tcp']:.0f} %)")
+                else:
+                    cells.append(fmt(r["mb_per_s"]))
+            out.append("| " + " | ".join(cells) + " |")
+    other = [w for w in workloads if w not in echo]
+    if other:
+        out += ["", "**Connection setup and idle memory**:", ""]
+        out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection |",
+                "|---|---|---|---|---|"]
+        for s in ws_servers:
+            setup = next((by[(s, w)] for w in other if w.startswith("setup") and (s, w) in by), None)
+            idle = next((by[(s, w)] for w in other if w.startswith("idle") and (s, w) in by), None)
+            cells = [s]
+            cells.append(fmt(setup["msg_per_s"]) if setup else "")
+            cells.append(fmt(setup["msg_per_server_cpu_s"]) if setup else "")
+            cells.append(f"{fmt(setup['p50_us'])} / {fmt(setup['p99_us'])}" if setup else "")
+            cells.append(fmt(idle["rss_kb_per_conn"], 2) if idle else "")
+            out.append("| " + " | ".join(cells) + " |")
+    errors = [r for r in rows if r["errors"]]
+    # The generator limits a row when it used its whole core while the server did not.
+    bound = [r for r in rows if not r["workload"].startswith("idle")
+             and (r.get("client_cpu_share") or 0) > 0.9 and (r.get("server_cpu_share") or 1) < 0.9]
+    out.append("")
+    if errors:
+        out.append("Errors: " + "; ".join(
+            f"{r['server']} {r['workload']}: {r['errors']} ({' | '.join(r.get('error_samples', []))})" for r in errors))
+    else:
+        out.append("No errors in any run.")
+    if bound:
+        out.append("")
+        out.append("Generator-bound (the generator used >90 % of its core while the server used <90 % of its "
+                   "own, so the server may be faster than shown): "
+                   + ", ".join(f"{r['server']} {r['workload']}" for r in bound) + ".")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("runs")
+    p.add_argument("outdir")
+    p.add_argument("--command", default="bench/compare.sh")
+    p.add_argument("--rounds", default="?")
+    p.add_argument("--duration", default="?")
+    p.add_argument("--warmup", default="?")
+    a = p.parse_args()
+    with open(a.runs) as f:
+        runs = [json.loads(line) for line in f if line.strip()]
+    rows, workloads = summarize(runs)
+    cores, cpu = machine()
+    meta = {"date": datetime.date.today().isoformat(), "cores": cores, "cpu": cpu, "command": a.command,
+            "rounds": a.rounds, "duration": a.duration, "warmup": a.warmup}
+    with open(os.path.join(a.outdir, "compare.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(a.outdir, "compare.meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(a.outdir, "compare.md"), "w") as f:
+        f.write(markdown(rows, workloads, meta))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+//! `tether bench`: a load generator for any WebSocket echo server, in the
+//! manner of uWebSockets' `load_test` but better instrumented.
+//!
+//! It speaks the protocol itself, on raw tokio TCP and `tether-proto` (the
+//! handshake, pre-built masked frames, an incremental frame reader), so it
+//! costs little and owes nothing to the server under test. Each run is one
+//! workload:
+//!
+//! - `echo`: N connections x K messages in flight x S bytes, text or binary,
+//!   for a duration after a warm-up (or exactly M messages per connection);
+//!   optionally open loop at a fixed rate; optionally checking every byte.
+//! - `large`: the echo workload with 1, 4 and 16 MiB messages.
+//! - `setup`: connect + handshake + close per second, C at a time.
+//! - `idle`: open and hold C connections; with `--server-pid`, the server's
+//!   resident memory per connection.
+//!
+//! `--server-pid` also reads the server's CPU time over the measured window,
+//! for the headline figure: messages per server CPU-second.
+
+mod echo;
+mod idle;
+mod report;
+mod setup;
+mod wire;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use self::report::Report;
+use self::wire::{Kind, Target};
+
+/// `tether bench WORKLOAD URL [options]`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    workload: Workload,
+}
+
+#[derive(Subcommand, Debug)]
+enum Workload {
+    /// Echo throughput and latency: N connections, K in flight, S bytes.
+    Echo {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        echo: EchoArgs,
+        /// Payload size (bytes; KiB and MiB suffixes allowed).
+        #[arg(short, long, default_value = "20", value_parser = parse_size)]
+        size: usize,
+    },
+    /// Large messages: the echo workload once per size (default 1, 4 and 16 MiB).
+    Large {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        echo: EchoArgs,
+        /// Payload sizes, comma-separated.
+        #[arg(long, default_value = "1MiB,4MiB,16MiB", value_delimiter = ',', value_parser = parse_size)]
+        sizes: Vec<usize>,
+    },
+    /// Connection setup rate: connect, handshake, close; C at a time.
+    Setup {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Connections being set up at once.
+        #[arg(short = 'c', long, default_value_t = 10)]
+        concurrency: usize,
+    },
+    /// Idle connections: open C, echo one message on each, hold them; with
+    /// --server-pid, report the server's memory per connection.
+    Idle {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Connections to open and hold.
+        #[arg(short = 'c', long, default_value_t = 1000)]
+        conns: usize,
+        /// Payload of the one message echoed on each connection (0: none).
+        #[arg(short, long, default_value = "20", value_parser = parse_size)]
+        size: usize,
+        /// Seconds to keep holding them after the memory reading.
+        #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+        hold: f64,
+    },
+}
+
+/// Flags every workload takes.
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// The server: ws://HOST:PORT/PATH, or tcp://HOST:PORT for a raw TCP echo.
+    url: String,
+    /// Seconds measured, after the warm-up.
+    #[arg(short, long, default_value_t = 5.0, value_name = "SECS")]
+    duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(short, long, default_value_t = 1.0, value_name = "SECS")]
+    warmup: f64,
+    /// The server's process id: its CPU time (and, idle, its memory) is read from /proc.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// Source addresses, taken in turn: "127.0.0.1,127.0.0.2" or a count N
+    /// for 127.0.0.1..127.0.0.N (more ports for many connections).
+    #[arg(long, value_name = "ADDRS")]
+    source: Option<String>,
+    /// One JSON object per run on stdout, instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress lines on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Flags of the echo workloads.
+#[derive(Args, Debug)]
+struct EchoArgs {
+    /// Connections.
+    #[arg(short = 'c', long, default_value_t = 10)]
+    conns: usize,
+    /// Messages in flight per connection (1: closed loop, one at a time).
+    #[arg(short = 'k', long, default_value_t = 1)]
+    in_flight: usize,
+    /// Message type.
+    #[arg(long, value_enum, default_value_t = Kind::Binary)]
+    kind: Kind,
+    /// Compare every echoed byte with what was sent (and the order of messages).
+    #[arg(long)]
+    check: bool,
+    /// Send exactly M messages per connection, then stop (no warm-up; the
+    /// duration still bounds the run).
+    #[arg(short, long, value_name = "M")]
+    messages: Option<u64>,
+    /// Open loop: send this many messages per second in all, spread over
+    /// the connections, at most --in-flight outstanding on each.
+    #[arg(long, value_name = "MSG_PER_S")]
+    rate: Option<f64>,
+}
+
+/// What the workloads share.
+#[derive(Debug, Clone)]
+pub struct Common {
+    url: String,
+    duration: Duration,
+    warmup: Duration,
+    server_pid: Option<u32>,
+    source: Option<String>,
+    quiet: bool,
+}
+
+impl CommonArgs {
+    fn resolve(&self) -> Result<(Target, Common), String> {
+        let secs = |name: &str, s: f64| {
+            Duration::try_from_secs_f64(s).map_err(|_| format!("--{name} {s} is not a number of seconds"))
+        };
+        let common = Common {
+            url: self.url.clone(),
+            duration: secs("duration", self.duration)?,
+            warmup: secs("warmup", self.warmup)?,
+            server_pid: self.server_pid,
+            source: self.source.clone(),
+            quiet: self.quiet,
+        };
+        Ok((Target::parse(&self.url)?, common))
+    }
+}
+
+impl EchoArgs {
+    fn plan(&self, size: usize) -> echo::EchoPlan {
+        echo::EchoPlan {
+            conns: self.conns.max(1),
+            in_flight: self.in_flight.max(1),
+            size,
+            kind: self.kind,
+            check: self.check,
+            messages: self.messages,
+            rate: self.rate,
+        }
+    }
+}
+
+/// Runs a workload and prints its report(s); fails when any error happened.
+pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
+    let (common_args, reports) = match &args.workload {
+        Workload::Echo { common, echo, size } => {
+            let (target, c) = common.resolve()?;
+            (common, vec![echo::run(target, echo.plan(*size), &c).await?])
+        }
+        Workload::Large { common, echo, sizes } => {
+            let (target, c) = common.resolve()?;
+            let mut reports = Vec::new();
+            for &size in sizes {
+                let report = echo::run(target.clone(), echo.plan(size), &c).await?;
+                print(&report, common.json);
+                reports.push(report);
+            }
+            let failed = reports.iter().any(|r| r.errors > 0);
+            return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+        }
+        Workload::Setup { common, concurrency } => {
+            let (target, c) = common.resolve()?;
+            (common, vec![setup::run(target, *concurrency, &c).await?])
+        }
+        Workload::Idle { common, conns, size, hold } => {
+            let (target, c) = common.resolve()?;
+            let hold = Duration::try_from_secs_f64(*hold).map_err(|_| "--hold must be a number of seconds")?;
+            let plan = idle::IdlePlan { conns: *conns, size: *size, hold };
+            (common, vec![idle::run(target, plan, &c).await?])
+        }
+    };
+    for r in &reports {
+        print(r, common_args.json);
+    }
+    Ok(if reports.iter().any(|r| r.errors > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn print(report: &Report, json: bool) {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+}
+
+/// `20`, `16KiB`, `1MiB`, `4M`, `2k`: a size in bytes.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        _ => return Err(format!("{s:?}: unknown unit (use KiB or MiB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(super::parse_size("20"), Ok(20));
+        assert_eq!(super::parse_size("16KiB"), Ok(16384));
+        assert_eq!(super::parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(super::parse_size("4m"), Ok(4 << 20));
+        assert!(super::parse_size("1GiB").is_err());
+        assert!(super::parse_size("x").is_err());
+    }
+}

@@ -54,6 +54,12 @@ impl OutQueue {
         n
     }
 
+    /// Whether all queued bytes are in one run (then [`first_chunk`](Self::first_chunk)
+    /// holds them all, and a plain write does what a vectored one would).
+    pub fn is_contiguous(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
     /// The first contiguous run of queued bytes (for transports without
     /// vectored writes).
     pub fn first_chunk(&self) -> &[u8] {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
+use crate::timers::Shutdown;
 use crate::{Accept, Config, Request, WebSocket};
 
 /// Accepts connections and runs a handler for each upgraded one.
@@ -42,7 +42,7 @@ use crate::{Accept, Config, Request, WebSocket};
 pub struct Server {
     listener: TcpListener,
     config: Config,
-    token: CancellationToken,
+    shutdown: Shutdown,
     grace: Duration,
     origins: Option<Vec<String>>,
     per_ip: Option<usize>,
@@ -88,13 +88,13 @@ impl Drop for IpSlot {
 /// Starts a graceful shutdown of a [`Server`] from anywhere; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
-    token: CancellationToken,
+    shutdown: Shutdown,
 }
 
 impl ShutdownHandle {
     /// Stops accepting and sends close 1001 ("going away") to every connection.
     pub fn shutdown(&self) {
-        self.token.cancel();
+        self.shutdown.fire();
     }
 }
 
@@ -119,7 +119,7 @@ impl Server {
         Server {
             listener,
             config,
-            token: CancellationToken::new(),
+            shutdown: Shutdown::default(),
             grace: Duration::from_secs(5),
             origins: None,
             per_ip: None,
@@ -175,7 +175,7 @@ impl Server {
 
     /// A handle that shuts this server down.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle { token: self.token.clone() }
+        ShutdownHandle { shutdown: self.shutdown.clone() }
     }
 
     /// Accepts until shut down, running `handler` on its own task for each
@@ -197,7 +197,7 @@ impl Server {
         let mut tasks = JoinSet::new();
         loop {
             tokio::select! {
-                _ = self.token.cancelled() => break,
+                _ = self.shutdown.fired() => break,
                 accepted = self.listener.accept() => {
                     let (tcp, peer) = match accepted {
                         Ok(pair) => pair,
@@ -215,7 +215,7 @@ impl Server {
                         },
                         None => None,
                     };
-                    let (config, token, handler, decide) = (self.config, self.token.clone(), handler.clone(), decide.clone());
+                    let (config, shutdown, handler, decide) = (self.config, self.shutdown.clone(), handler.clone(), decide.clone());
                     let http = self.http.clone();
                     tasks.spawn(async move {
                         let _ = tcp.set_nodelay(true);
@@ -229,7 +229,7 @@ impl Server {
                         };
                         drop(permit);
                         let Ok(mut ws) = accepted else { return };
-                        ws.close_on(token);
+                        ws.close_on(&shutdown);
                         handler(ws, peer).await;
                         drop(slot);
                     });

@@ -1,12 +1,23 @@
-//! Keepalive pings, dead-peer detection and the idle timeout: the clocks of
-//! a connection, kept here so the protocol engine stays clock-free.
+//! Keepalive pings, dead-peer detection, the idle timeout and the server's
+//! shutdown signal: what a connection waits for besides the socket, kept
+//! here so the protocol engine stays clock-free.
+//!
+//! Each one is cheap to check when nothing happened ([`may_be_due`]), so
+//! the connection only polls (and re-registers) them when one may have
+//! fired or the task's waker changed: polling a timer per message costs
+//! more than the rest of the receive path.
+//!
+//! [`may_be_due`]: Keepalive::may_be_due
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// What a timer asks the connection to do.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,6 +36,8 @@ pub(crate) struct Keepalive {
     interval: Duration,
     timeout: Duration,
     sleep: Pin<Box<Sleep>>,
+    /// `sleep` was polled since its deadline last changed.
+    armed: bool,
     /// The ping in flight: its payload and when it left.
     outstanding: Option<([u8; 8], Instant)>,
     sent: u64,
@@ -37,13 +50,21 @@ impl Keepalive {
             interval,
             timeout,
             sleep: Box::pin(sleep_until(Instant::now() + interval)),
+            armed: false,
             outstanding: None,
             sent: 0,
             rtt: None,
         }
     }
 
+    /// False while the timer is registered and has not fired: polling it
+    /// again with the same waker would change nothing.
+    pub(crate) fn may_be_due(&self) -> bool {
+        !self.armed || self.sleep.is_elapsed()
+    }
+
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Due> {
+        self.armed = true;
         if self.sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
@@ -67,6 +88,7 @@ impl Keepalive {
                 self.rtt = Some(sent_at.elapsed());
                 self.outstanding = None;
                 self.sleep.as_mut().reset(sent_at + self.interval);
+                self.armed = false;
             }
         }
     }
@@ -88,12 +110,18 @@ pub(crate) struct IdleTimer {
     timeout: Duration,
     last_activity: Instant,
     sleep: Pin<Box<Sleep>>,
+    armed: bool,
 }
 
 impl IdleTimer {
     pub(crate) fn new(timeout: Duration) -> Self {
         let now = Instant::now();
-        IdleTimer { timeout, last_activity: now, sleep: Box::pin(sleep_until(now + timeout)) }
+        IdleTimer { timeout, last_activity: now, sleep: Box::pin(sleep_until(now + timeout)), armed: false }
+    }
+
+    /// As [`Keepalive::may_be_due`].
+    pub(crate) fn may_be_due(&self) -> bool {
+        !self.armed || self.sleep.is_elapsed()
     }
 
     pub(crate) fn touch(&mut self) {
@@ -101,6 +129,7 @@ impl IdleTimer {
     }
 
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Due> {
+        self.armed = true;
         loop {
             if self.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
@@ -115,6 +144,51 @@ impl IdleTimer {
 
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
+    }
+}
+
+/// A server's shutdown signal: the token wakes every connection, the flag
+/// lets each check it with one atomic load instead of locking the token.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Shutdown {
+    token: CancellationToken,
+    fired: Arc<AtomicBool>,
+}
+
+impl Shutdown {
+    pub(crate) fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        self.token.cancel();
+    }
+
+    pub(crate) fn is_fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
+    pub(crate) async fn fired(&self) {
+        self.token.cancelled().await
+    }
+
+    pub(crate) fn watch(&self) -> ShutdownWatch {
+        ShutdownWatch { signal: self.clone(), wait: Box::pin(self.token.clone().cancelled_owned()) }
+    }
+}
+
+/// One connection's view of the [`Shutdown`] signal.
+#[derive(Debug)]
+pub(crate) struct ShutdownWatch {
+    signal: Shutdown,
+    wait: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl ShutdownWatch {
+    /// As [`Keepalive::may_be_due`] (the future registers the waker when polled).
+    pub(crate) fn may_be_due(&self) -> bool {
+        self.signal.is_fired()
+    }
+
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.wait.as_mut().poll(cx)
     }
 }
 

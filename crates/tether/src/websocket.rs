@@ -16,16 +16,17 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
 use crate::error::abnormal_eof;
-use crate::timers::{Due, IdleTimer, Keepalive};
+use crate::timers::{Due, IdleTimer, Keepalive, Shutdown, ShutdownWatch};
 use crate::{Backpressure, Config, Error};
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Bytes asked of the transport per read when no large frame is pending.
 const READ_CHUNK: usize = 8 * 1024;
+/// Less free space than this in the read buffer, and it is grown before a read.
+const MIN_READ: usize = 512;
 /// Above this, an empty read buffer is released so idle connections stay small.
 const IDLE_READ_CAPACITY: usize = 64 * 1024;
 /// Most slices handed to one vectored write.
-const MAX_IOV: usize = 64;
+const MAX_IOV: usize = 32;
 
 /// A WebSocket connection over the transport `S`, after the handshake.
 ///
@@ -73,7 +74,9 @@ pub struct WebSocket<S> {
     idle: Option<IdleTimer>,
     /// Resolves when the [`Server`](crate::Server) that accepted this
     /// connection shuts down: we then close with 1001.
-    shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    shutdown: Option<ShutdownWatch>,
+    /// The waker the timers above were last polled with.
+    timer_waker: Option<Waker>,
     /// The path the client asked for, on the server side.
     pub(crate) request_path: Option<Box<str>>,
     /// Present once split: every task waiting to write is woken, since the
@@ -114,14 +117,15 @@ where
             keepalive: config.ping_interval.map(|every| Keepalive::new(every, config.ping_timeout)),
             idle: config.idle_timeout.map(IdleTimer::new),
             shutdown: None,
+            timer_waker: None,
             request_path: None,
             writers: None,
         }
     }
 
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).
-    pub(crate) fn close_on(&mut self, token: tokio_util::sync::CancellationToken) {
-        self.shutdown = Some(Box::pin(token.cancelled_owned()));
+    pub(crate) fn close_on(&mut self, shutdown: &Shutdown) {
+        self.shutdown = Some(shutdown.watch());
     }
 
     /// On the server side, the path of the upgrade request (`/chat`), for routing.
@@ -265,13 +269,6 @@ where
             if self.done {
                 return Poll::Ready(None);
             }
-            // Pongs, the close echo and user messages go out while we read;
-            // a transport that is not writable right now does not stop reading.
-            if !self.conn.output().is_empty() {
-                if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                    return self.end(Some(Error::Io(e)));
-                }
-            }
             match self.conn.state() {
                 State::Closed | State::Failed => return self.poll_finish(cx),
                 State::Closing => {
@@ -290,12 +287,29 @@ where
                     }
                     self.last_pong = Some(p);
                 }
-                Ok(Some(Event::Ping(_) | Event::Close(_))) => {} // answers are queued
-                Ok(None) => match ready!(self.poll_fill(cx)) {
-                    Ok(0) => return self.end(Some(Error::Io(abnormal_eof()))),
-                    Ok(_) => {}
-                    Err(e) => return self.end(Some(Error::Io(e))),
-                },
+                Ok(Some(Event::Ping(_))) => {
+                    // Pongs are rare and the peer may be timing them: out now.
+                    if let Poll::Ready(Err(e)) = self.poll_flush_inner(cx) {
+                        return self.end(Some(e));
+                    }
+                }
+                Ok(Some(Event::Close(_))) => {} // the echo goes out as the stream finishes
+                Ok(None) => {
+                    // Everything buffered is decoded: now the pongs, the close
+                    // echo and the messages fed meanwhile go out, in one write
+                    // however many there are. A transport that is not writable
+                    // right now does not stop reading.
+                    if !self.conn.output().is_empty() {
+                        if let Poll::Ready(Err(e)) = self.poll_flush_inner(cx) {
+                            return self.end(Some(e));
+                        }
+                    }
+                    match ready!(self.poll_fill(cx)) {
+                        Ok(0) => return self.end(Some(Error::Io(abnormal_eof()))),
+                        Ok(_) => {}
+                        Err(e) => return self.end(Some(Error::Io(e))),
+                    }
+                }
                 Err(e) => self.pending_error = Some(Error::Protocol(e)),
             }
         }
@@ -345,8 +359,14 @@ where
     }
 
     /// Keepalive, idle timeout and server shutdown; `Some` ends the stream.
+    /// Each is polled only if it may have fired or the waker changed: when
+    /// messages flow, this costs a few loads per message.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Result<Message, Error>>>> {
-        if let Some(keepalive) = &mut self.keepalive {
+        let rearm = !self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if rearm && (self.keepalive.is_some() || self.idle.is_some() || self.shutdown.is_some()) {
+            self.timer_waker = Some(cx.waker().clone());
+        }
+        if let Some(keepalive) = self.keepalive.as_mut().filter(|k| rearm || k.may_be_due()) {
             match keepalive.poll(cx) {
                 Poll::Ready(Due::Ping(payload)) => {
                     let _ = self.conn.send_ping(&payload);
@@ -360,7 +380,7 @@ where
                 Poll::Pending => {}
             }
         }
-        if let Some(idle) = &mut self.idle {
+        if let Some(idle) = self.idle.as_mut().filter(|i| rearm || i.may_be_due()) {
             if idle.poll(cx).is_ready() {
                 let timeout = idle.timeout();
                 self.idle = None;
@@ -368,8 +388,8 @@ where
                 self.pending_error = Some(Error::IdleTimeout(timeout));
             }
         }
-        if let Some(shutdown) = &mut self.shutdown {
-            if shutdown.as_mut().poll(cx).is_ready() {
+        if let Some(shutdown) = self.shutdown.as_mut().filter(|s| rearm || s.may_be_due()) {
+            if shutdown.poll(cx).is_ready() {
                 self.shutdown = None;
                 let _ = self.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down")));
             }
@@ -383,6 +403,7 @@ where
         self.keepalive = None;
         self.idle = None;
         self.shutdown = None;
+        self.timer_waker = None;
         self.read_buf = BytesMut::new();
         Poll::Ready(error.map(Err))
     }
@@ -399,10 +420,11 @@ where
         if self.read_buf.is_empty() && self.read_buf.capacity() > IDLE_READ_CAPACITY {
             self.read_buf = BytesMut::new();
         }
+        // Room for the whole frame in progress (one allocation for a large
+        // frame, not growth in steps), and never a read into a sliver.
         let wanted = self.conn.wanted(self.read_buf.len());
-        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK.min(wanted.max(1))
-            || self.read_buf.capacity() == 0
-        {
+        let spare = self.read_buf.capacity() - self.read_buf.len();
+        if spare < wanted || spare < MIN_READ {
             self.read_buf.reserve(wanted.max(READ_CHUNK));
         }
         let read = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf));
@@ -427,7 +449,7 @@ where
         let vectored = self.io.is_write_vectored();
         while !self.conn.output().is_empty() {
             let out = self.conn.output();
-            let written = if vectored {
+            let written = if vectored && !out.is_contiguous() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
                 let n = out.io_slices(&mut slices);
                 ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]))?

@@ -494,3 +494,72 @@ async fn accept_or_respond_serves_plain_http_and_websocket_on_one_port() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(outcome(&mut outcomes).await, "websocket");
 }
+
+/// Counts the writes a transport is asked for.
+struct CountingWrites<S> {
+    inner: S,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingWrites<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for CountingWrites<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_burst_fed_while_reading_goes_out_in_one_write() {
+    let (mut client, server) = tokio::io::duplex(1 << 20);
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let io = CountingWrites { inner: server, writes: writes.clone() };
+    let mut ws =
+        WebSocket::from_parts(io, tether::Role::Server, BytesMut::new(), tether::Config::default(), None, None);
+    let key = Some([1, 2, 3, 4]);
+    let mut wire = Vec::new();
+    for i in 0..100u8 {
+        wire.extend(client_frame(OpCode::Binary, true, &[i; 10], key));
+    }
+    client.write_all(&wire).await.unwrap();
+    // The echo loop of `tether echo`: feed only, the stream writes.
+    for i in 0..100u8 {
+        let m = ws.next().await.unwrap().unwrap();
+        assert_eq!(m, Message::binary(vec![i; 10]));
+        ws.feed(m).await.unwrap();
+    }
+    assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 0, "nothing written while messages were buffered");
+    assert!(timeout(Duration::from_millis(50), ws.next()).await.is_err(), "no 101st message");
+    assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1, "the 100 echoes went out in one write");
+    let mut echoed = vec![0u8; 100 * 12];
+    client.read_exact(&mut echoed).await.unwrap();
+    for (i, frame) in echoed.chunks(12).enumerate() {
+        assert_eq!(frame[..2], [0x82, 10]);
+        assert!(frame[2..].iter().all(|&b| b == i as u8));
+    }
+}

@@ -67,7 +67,7 @@ servers=(tether tether-mt fastwebsockets tokio-tungstenite tokio-websockets node
 
 # name -> generator arguments (URL and timing are added per run)
 workloads=(echo-100x20B echo-10x1KiB echo-10x16KiB echo-200x16KiB echo-500x16KiB
-    pipelined-512x16x5B large-10x1MiB large-2x16MiB setup idle-10k)
+    pipelined-512x16x5B large-10x1MiB large-2x16MiB deflate-100x1KiB deflate-10x16KiB setup idle-10k)
 declare -A WORKLOAD=(
     [echo-100x20B]="echo -c 100 -s 20"
     [echo-10x1KiB]="echo -c 10 -s 1KiB"
@@ -77,6 +77,9 @@ declare -A WORKLOAD=(
     [pipelined-512x16x5B]="echo -c 512 -k 16 -s 5"
     [large-10x1MiB]="echo -c 10 -s 1MiB"
     [large-2x16MiB]="echo -c 2 -s 16MiB"
+    # permessage-deflate on JSON text (the generator compresses each message on its own)
+    [deflate-100x1KiB]="echo -c 100 -s 1KiB --deflate"
+    [deflate-10x16KiB]="echo -c 10 -s 16KiB --deflate"
     [setup]="setup -c 16"
     [idle-10k]="idle -c 10000 --source 4"
 )
@@ -87,7 +90,14 @@ for s in "${servers[@]}"; do [[ -n "${SERVER[$s]:-}" ]] || { log "unknown server
 for w in "${workloads[@]}"; do [[ -n "${WORKLOAD[$w]:-}" ]] || { log "unknown workload $w"; exit 2; }; done
 
 # The raw TCP echo has no WebSocket: it runs the echo workloads only, as the physical limit.
-applies() { [[ "$1" != raw-tcp || "$2" == echo-* || "$2" == large-* || "$2" == pipelined-* ]]; }
+# The compressed echo runs on the servers that implement permessage-deflate.
+applies() {
+    case "$2" in
+        deflate-*) [[ "$1" == tether || "$1" == tether-mt || "$1" == node-ws || "$1" == python-websockets ]] ;;
+        echo-* | large-* | pipelined-*) true ;;
+        *) [[ "$1" != raw-tcp ]] ;;
+    esac
+}
 
 # ---- running one server -----------------------------------------------------
 server_pid="" server_url=""

@@ -154,7 +154,22 @@ def markdown(rows, workloads, meta):
                 else:
                     cells.append(fmt(r["mb_per_s"]))
             out.append("| " + " | ".join(cells) + " |")
-    other = [w for w in workloads if w not in echo]
+    deflate = [w for w in workloads if w.startswith("deflate-")]
+    if deflate:
+        dservers = [s for s in servers if any((s, w) in by for w in deflate)]
+        out += ["", "**Compressed echo (permessage-deflate)**: JSON chat text from the generator's corpus, "
+                "each message compressed on its own by the generator (it offers `client_no_context_takeover`); "
+                "each server compresses its echoes with its own default settings. "
+                "Messages per server CPU-second / messages per second:", ""]
+        out += ["| " + " | ".join(["workload"] + dservers) + " |", "|" + "---|" * (len(dservers) + 1)]
+        for w in deflate:
+            cells = [w]
+            for s in dservers:
+                r = by.get((s, w))
+                ok = r and r["msg_per_server_cpu_s"] is not None
+                cells.append(f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])}" if ok else "")
+            out.append("| " + " | ".join(cells) + " |")
+    other = [w for w in workloads if w not in echo and w not in deflate]
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]
         out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection |",

@@ -15,7 +15,10 @@ const cut = listen.lastIndexOf(':');
 const host = listen.slice(0, cut);
 const port = Number(listen.slice(cut + 1));
 
-const wss = new WebSocketServer({ host, port, perMessageDeflate: false, maxPayload: 64 << 20, clientTracking: false });
+// permessage-deflate with ws's defaults (threshold 1024 B, zlib level and
+// window defaults); it only applies when the client offers it, which the
+// generator does for the compressed workloads alone.
+const wss = new WebSocketServer({ host, port, perMessageDeflate: true, maxPayload: 64 << 20, clientTracking: false });
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   ws.on('error', () => {});

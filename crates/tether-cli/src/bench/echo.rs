@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use super::report::{new_histogram, CpuWindow, Errors, Report};
-use super::wire::{self, EchoReader, FrameSet, Kind, Sources, Target};
+use super::wire::{self, EchoReader, FrameSet, Kind, Sources, Target, Upgraded};
 use super::Common;
 
 /// The echo workload's parameters.
@@ -88,8 +88,8 @@ pub async fn run(target: Target, plan: EchoPlan, common: &Common) -> Result<Repo
     let report = local
         .run_until(async {
             let mut tasks = Vec::with_capacity(conns.len());
-            for (id, (tcp, leftover)) in conns.into_iter().enumerate() {
-                let driver = Driver::new(tcp, leftover, id, &target, &plan, rate_per_conn, window, tally.clone());
+            for (id, conn) in conns.into_iter().enumerate() {
+                let driver = Driver::new(conn, id, &target, &plan, rate_per_conn, window, tally.clone());
                 tasks.push(tokio::task::spawn_local(driver.run()));
             }
             let progress = tokio::task::spawn_local(progress(tally.clone(), common.quiet));
@@ -140,7 +140,8 @@ pub async fn run(target: Target, plan: EchoPlan, common: &Common) -> Result<Repo
         ("conns", json!(plan.conns)),
         ("in_flight", json!(plan.in_flight)),
         ("size", json!(plan.size)),
-        ("kind", json!(format!("{:?}", plan.kind).to_lowercase())),
+        ("kind", json!(if target.deflate { "text".to_owned() } else { format!("{:?}", plan.kind).to_lowercase() })),
+        ("deflate", json!(target.deflate)),
         ("check", json!(plan.check)),
         ("rate", json!(plan.rate)),
         ("warmup_s", json!(warmup.as_secs_f64())),
@@ -149,13 +150,12 @@ pub async fn run(target: Target, plan: EchoPlan, common: &Common) -> Result<Repo
 }
 
 /// Opens `n` connections, 64 handshakes at a time; failures are counted.
-pub async fn open(target: &Target, n: usize, sources: &mut Sources, errors: &mut Errors) -> Vec<(TcpStream, Vec<u8>)> {
+pub async fn open(target: &Target, n: usize, sources: &mut Sources, errors: &mut Errors) -> Vec<Upgraded> {
     let attempts: Vec<_> = (0..n).map(|_| sources.next()).collect();
     let results: Vec<_> = futures_util::stream::iter(attempts)
         .map(|source| async move {
-            let mut tcp = wire::connect_tcp(target, source).await?;
-            let leftover = wire::handshake(&mut tcp, target).await?;
-            Ok::<_, String>((tcp, leftover))
+            let tcp = wire::connect_tcp(target, source).await?;
+            wire::handshake(tcp, target).await
         })
         .buffered(64)
         .collect()
@@ -222,8 +222,7 @@ struct Driver {
 impl Driver {
     #[allow(clippy::too_many_arguments)]
     fn new(
-        tcp: TcpStream,
-        leftover: Vec<u8>,
+        conn: Upgraded,
         id: usize,
         target: &Target,
         plan: &EchoPlan,
@@ -232,7 +231,8 @@ impl Driver {
         tally: Rc<RefCell<Tally>>,
     ) -> Driver {
         let in_flight = plan.in_flight.max(1);
-        let frames = FrameSet::new(plan.kind, plan.size, in_flight, id, target.raw);
+        let Upgraded { tcp, leftover, deflate } = conn;
+        let frames = FrameSet::new(plan.kind, plan.size, in_flight, id, target.raw, deflate.is_some());
         let cap = if plan.size >= 64 * 1024 { 256 * 1024 } else { 64 * 1024 };
         let mut buf = vec![0u8; cap.max(leftover.len())];
         buf[..leftover.len()].copy_from_slice(&leftover);
@@ -249,7 +249,7 @@ impl Driver {
         }
         Driver {
             tcp,
-            reader: EchoReader::new(plan.kind, target.raw, plan.check),
+            reader: EchoReader::new(plan.kind, target.raw, plan.check).with_deflate(deflate.as_ref()),
             frames,
             data: 0..leftover.len(),
             buf,

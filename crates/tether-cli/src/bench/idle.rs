@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::report::{rss_kb, CpuWindow, Errors, Report};
-use super::wire::{self, EchoReader, FrameSet, Kind, Sources, Target};
+use super::wire::{self, EchoReader, FrameSet, Kind, Sources, Target, Upgraded};
 use super::Common;
 
 /// How long the server gets to settle before its memory is read.
@@ -36,7 +36,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &Common) -> Result<Repo
     // (runtime, buffers, JIT) is not charged to the connections held.
     if let Some(mut c) = super::echo::open(&target, 1, &mut sources, &mut errors).await.pop() {
         let _ = exchange(&mut c, &target, plan.size).await;
-        close(c.0, target.raw).await;
+        close(c.tcp, target.raw).await;
     }
     tokio::time::sleep(SETTLE).await;
     let before = pid.as_deref().and_then(rss_kb);
@@ -57,7 +57,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &Common) -> Result<Repo
     let after = pid.as_deref().and_then(rss_kb);
     tokio::time::sleep(plan.hold).await;
     let held = conns.len() as u64;
-    let closing = futures_util::future::join_all(conns.into_iter().map(|c| close(c.0, target.raw)));
+    let closing = futures_util::future::join_all(conns.into_iter().map(|c| close(c.tcp, target.raw)));
     let _ = tokio::time::timeout(Duration::from_secs(20), closing).await;
 
     Ok(Report {
@@ -77,12 +77,12 @@ pub async fn run(target: Target, plan: IdlePlan, common: &Common) -> Result<Repo
 }
 
 /// Echoes one binary message of `size` bytes (none if 0) and checks it.
-async fn exchange(conn: &mut (TcpStream, Vec<u8>), target: &Target, size: usize) -> Result<(), String> {
+async fn exchange(conn: &mut Upgraded, target: &Target, size: usize) -> Result<(), String> {
     if size == 0 {
         return Ok(());
     }
-    let (tcp, buf) = conn;
-    let frames = FrameSet::new(Kind::Binary, size, 1, 0, target.raw);
+    let Upgraded { tcp, leftover: buf, .. } = conn;
+    let frames = FrameSet::new(Kind::Binary, size, 1, 0, target.raw, false);
     let mut reader = EchoReader::new(Kind::Binary, target.raw, true);
     let work = async {
         tcp.write_all(frames.wire()).await.map_err(|e| format!("write: {e}"))?;

@@ -126,6 +126,10 @@ struct EchoArgs {
     /// Compare every echoed byte with what was sent (and the order of messages).
     #[arg(long)]
     check: bool,
+    /// Offer permessage-deflate (the server must accept it) and send JSON
+    /// text from a built-in corpus, each message compressed on its own.
+    #[arg(long)]
+    deflate: bool,
     /// Send exactly M messages per connection, then stop (no warm-up; the
     /// duration still bounds the run).
     #[arg(short, long, value_name = "M")]
@@ -182,11 +186,13 @@ impl EchoArgs {
 pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
     let (common_args, reports) = match &args.workload {
         Workload::Echo { common, echo, size } => {
-            let (target, c) = common.resolve()?;
+            let (mut target, c) = common.resolve()?;
+            target.deflate = echo.deflate;
             (common, vec![echo::run(target, echo.plan(*size), &c).await?])
         }
         Workload::Large { common, echo, sizes } => {
-            let (target, c) = common.resolve()?;
+            let (mut target, c) = common.resolve()?;
+            target.deflate = echo.deflate;
             let mut reports = Vec::new();
             for &size in sizes {
                 let report = echo::run(target.clone(), echo.plan(size), &c).await?;

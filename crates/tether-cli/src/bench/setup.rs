@@ -104,8 +104,8 @@ async fn worker(
 
 /// One connection: handshake, close frame out, close frame in, FIN in.
 async fn cycle(target: &Target, source: Option<std::net::IpAddr>, rng: &mut fastrand::Rng) -> Result<(), String> {
-    let mut tcp = wire::connect_tcp(target, source).await?;
-    let mut buf = wire::handshake(&mut tcp, target).await?;
+    let tcp = wire::connect_tcp(target, source).await?;
+    let wire::Upgraded { mut tcp, leftover: mut buf, .. } = wire::handshake(tcp, target).await?;
     tcp.write_all(&wire::close_frame(rng)).await.map_err(|e| format!("close write: {e}"))?;
     // Skip anything before the server's close frame.
     loop {

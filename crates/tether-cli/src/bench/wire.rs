@@ -2,16 +2,27 @@
 //! the target URL, connecting from a chosen source address, the opening
 //! handshake, pre-built masked frames and an incremental reader that checks
 //! echoes without buffering whole messages.
+//!
+//! With permessage-deflate (`Target::deflate`) the generator offers it with
+//! `client_no_context_takeover`, so each of its messages is compressed on
+//! its own and the frames can still be built once; the server compresses
+//! its echoes as it likes, and the reader inflates them as they arrive.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use tether::proto::frame::MAX_HEADER_LEN;
 use tether::proto::handshake::client::{ClientHandshake, ClientRequest};
 use tether::proto::mask::apply_mask;
-use tether::proto::{FrameHeader, OpCode};
+use tether::proto::{DeflateConfig, DeflateParams, FrameHeader, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+
+/// RSV1: the frame starts a message compressed with permessage-deflate.
+const RSV1: u8 = 0b100;
+/// What permessage-deflate strips from the end of every compressed message.
+const DEFLATE_TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
 
 /// The longest a connect or an opening handshake may take.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +38,8 @@ pub struct Target {
     pub path: String,
     /// `tcp://`: a raw TCP echo, no handshake; frames come back masked.
     pub raw: bool,
+    /// Offer permessage-deflate and send compressed text (the server must accept).
+    pub deflate: bool,
 }
 
 impl Target {
@@ -53,7 +66,7 @@ impl Target {
             .map_err(|e| format!("{url:?}: cannot resolve {authority}: {e}"))?
             .next()
             .ok_or_else(|| format!("{url:?}: {authority} has no address"))?;
-        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned(), raw })
+        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned(), raw, deflate: false })
     }
 }
 
@@ -104,13 +117,24 @@ pub async fn connect_tcp(target: &Target, source: Option<IpAddr>) -> Result<TcpS
     Ok(tcp)
 }
 
-/// Performs the client handshake; returns the bytes read past the
-/// response head (already frames). A raw target has no handshake.
-pub async fn handshake(tcp: &mut TcpStream, target: &Target) -> Result<Vec<u8>, String> {
+/// A connection after the opening handshake.
+#[derive(Debug)]
+pub struct Upgraded {
+    /// The socket.
+    pub tcp: TcpStream,
+    /// Bytes read past the response head (already frames).
+    pub leftover: Vec<u8>,
+    /// The permessage-deflate parameters the server accepted.
+    pub deflate: Option<DeflateParams>,
+}
+
+/// Performs the client handshake; a raw target has none.
+pub async fn handshake(mut tcp: TcpStream, target: &Target) -> Result<Upgraded, String> {
     if target.raw {
-        return Ok(Vec::new());
+        return Ok(Upgraded { tcp, leftover: Vec::new(), deflate: None });
     }
-    let request = ClientRequest { host: target.host.clone(), path: target.path.clone(), ..Default::default() };
+    let deflate = target.deflate.then(|| DeflateConfig::default().no_context_takeover(true));
+    let request = ClientRequest { host: target.host.clone(), path: target.path.clone(), deflate, ..Default::default() };
     let (hs, bytes) = ClientHandshake::new(&request).map_err(|e| e.to_string())?;
     let exchange = async {
         tcp.write_all(&bytes).await.map_err(|e| format!("handshake write: {e}"))?;
@@ -119,12 +143,17 @@ pub async fn handshake(tcp: &mut TcpStream, target: &Target) -> Result<Vec<u8>, 
             if tcp.read_buf(&mut buf).await.map_err(|e| format!("handshake read: {e}"))? == 0 {
                 return Err("server closed during the handshake".to_owned());
             }
-            if let Some((_, n)) = hs.read_response(&buf).map_err(|e| format!("handshake: {e}"))? {
-                return Ok(buf.split_off(n));
+            if let Some((response, n)) = hs.read_response(&buf).map_err(|e| format!("handshake: {e}"))? {
+                return Ok((buf.split_off(n), response.deflate));
             }
         }
     };
-    tokio::time::timeout(SETUP_TIMEOUT, exchange).await.map_err(|_| "handshake timed out".to_owned())?
+    let (leftover, deflate) =
+        tokio::time::timeout(SETUP_TIMEOUT, exchange).await.map_err(|_| "handshake timed out".to_owned())??;
+    if target.deflate && deflate.is_none() {
+        return Err("the server did not accept permessage-deflate".to_owned());
+    }
+    Ok(Upgraded { tcp, leftover, deflate })
 }
 
 /// Text or binary messages.
@@ -147,8 +176,12 @@ impl Kind {
 
 /// Encodes one complete masked frame with a fresh random key.
 pub fn masked_frame(opcode: OpCode, payload: &[u8], rng: &mut fastrand::Rng) -> Vec<u8> {
+    masked_frame_rsv(opcode, 0, payload, rng)
+}
+
+fn masked_frame_rsv(opcode: OpCode, rsv: u8, payload: &[u8], rng: &mut fastrand::Rng) -> Vec<u8> {
     let key = rng.u32(..).to_ne_bytes();
-    let header = FrameHeader { fin: true, rsv: 0, opcode, mask: Some(key), payload_len: payload.len() as u64 };
+    let header = FrameHeader { fin: true, rsv, opcode, mask: Some(key), payload_len: payload.len() as u64 };
     let mut head = [0u8; MAX_HEADER_LEN];
     let n = header.encode(&mut head);
     let mut frame = Vec::with_capacity(n + payload.len());
@@ -156,6 +189,24 @@ pub fn masked_frame(opcode: OpCode, payload: &[u8], rng: &mut fastrand::Rng) -> 
     frame.extend_from_slice(payload);
     apply_mask(&mut frame[n..], key, 0);
     frame
+}
+
+/// `payload` compressed on its own (no context carried over), as
+/// permessage-deflate sends it: raw deflate, sync-flushed, tail removed.
+fn deflated(payload: &[u8]) -> Vec<u8> {
+    let mut z = Compress::new(Compression::default(), false);
+    let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+    loop {
+        let consumed = z.total_in() as usize;
+        let status = z.compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync).expect("deflate");
+        if z.total_in() as usize == payload.len() && out.len() < out.capacity() && status == Status::Ok {
+            break;
+        }
+        out.reserve(out.capacity().max(64));
+    }
+    assert!(out.ends_with(&DEFLATE_TAIL), "a sync flush ends with an empty stored block");
+    out.truncate(out.len() - DEFLATE_TAIL.len());
+    out
 }
 
 /// The masked close frame a client sends to end a connection (code 1000).
@@ -172,7 +223,9 @@ pub fn close_frame(rng: &mut fastrand::Rng) -> Vec<u8> {
 #[derive(Debug)]
 pub struct FrameSet {
     wire: Vec<u8>,
-    frame_len: usize,
+    /// Where each frame starts in the first copy, and where the copy ends
+    /// (compressed frames differ in length).
+    offsets: Vec<usize>,
     slots: usize,
     size: usize,
     /// What each slot's echo must carry, slot after slot.
@@ -182,31 +235,38 @@ pub struct FrameSet {
 impl FrameSet {
     /// Builds `slots` frames of `size` payload bytes for connection `conn`.
     /// `raw`: the echo is the frame as sent (masked), not the payload.
-    pub fn new(kind: Kind, size: usize, slots: usize, conn: usize, raw: bool) -> FrameSet {
+    /// `deflate`: text from a corpus, compressed (the kind is then text).
+    pub fn new(kind: Kind, size: usize, slots: usize, conn: usize, raw: bool, deflate: bool) -> FrameSet {
         let slots = slots.max(1);
         let mut rng = fastrand::Rng::with_seed(conn as u64);
         let mut once = Vec::new();
         let mut expected = Vec::with_capacity(slots * size);
-        let mut frame_len = 0;
+        let mut offsets = vec![0];
         for slot in 0..slots {
-            let payload = pattern(kind, size, conn, slot);
-            let frame = masked_frame(kind.opcode(), &payload, &mut rng);
-            frame_len = frame.len();
-            if raw {
-                expected.extend_from_slice(&frame[frame.len() - size..]);
-            } else {
+            let frame = if deflate {
+                let payload = corpus_text(size, conn, slot);
                 expected.extend_from_slice(&payload);
-            }
+                masked_frame_rsv(OpCode::Text, RSV1, &deflated(&payload), &mut rng)
+            } else {
+                let payload = pattern(kind, size, conn, slot);
+                let frame = masked_frame(kind.opcode(), &payload, &mut rng);
+                expected.extend_from_slice(if raw { &frame[frame.len() - size..] } else { &payload });
+                frame
+            };
             once.extend_from_slice(&frame);
+            offsets.push(once.len());
         }
         let wire = if slots > 1 { once.repeat(2) } else { once };
-        FrameSet { wire, frame_len, slots, size, expected }
+        FrameSet { wire, offsets, slots, size, expected }
     }
 
     /// The wire bytes of `m` frames starting at slot `first`.
     pub fn run(&self, first: usize, m: usize) -> std::ops::Range<usize> {
         debug_assert!(first < self.slots && m <= self.slots);
-        first * self.frame_len..(first + m) * self.frame_len
+        let total = self.offsets[self.slots];
+        let end = first + m;
+        let stop = if end <= self.slots { self.offsets[end] } else { total + self.offsets[end - self.slots] };
+        self.offsets[first]..stop
     }
 
     /// All the frames, twice over when there are several slots.
@@ -229,6 +289,141 @@ impl FrameSet {
     }
 }
 
+/// Words for [`corpus_text`]: English and the keys of a chat application's
+/// JSON, so the text compresses about as well as real messages do.
+const WORDS: &[&str] = &[
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "you",
+    "that",
+    "it",
+    "he",
+    "was",
+    "for",
+    "on",
+    "are",
+    "as",
+    "with",
+    "his",
+    "they",
+    "at",
+    "be",
+    "this",
+    "have",
+    "from",
+    "or",
+    "one",
+    "had",
+    "by",
+    "word",
+    "but",
+    "not",
+    "what",
+    "all",
+    "were",
+    "we",
+    "when",
+    "your",
+    "can",
+    "said",
+    "there",
+    "use",
+    "each",
+    "which",
+    "she",
+    "do",
+    "how",
+    "their",
+    "if",
+    "will",
+    "up",
+    "other",
+    "about",
+    "out",
+    "many",
+    "then",
+    "them",
+    "these",
+    "so",
+    "some",
+    "her",
+    "would",
+    "make",
+    "like",
+    "him",
+    "into",
+    "time",
+    "has",
+    "look",
+    "two",
+    "more",
+    "write",
+    "go",
+    "see",
+    "number",
+    "no",
+    "way",
+    "could",
+    "people",
+    "my",
+    "than",
+    "first",
+    "water",
+    "been",
+    "call",
+    "who",
+    "oil",
+    "its",
+    "now",
+    "find",
+    "long",
+    "down",
+    "day",
+    "did",
+    "get",
+    "come",
+    "made",
+    "may",
+    "part",
+    "message",
+    "server",
+    "client",
+    "connection",
+    "latency",
+    "throughput",
+    "socket",
+    "frame",
+    "channel",
+    "stream",
+    "deploy",
+    "release",
+    "build",
+];
+
+/// `size` bytes of JSON chat messages in words drawn at random (seeded by
+/// connection and slot, so echoes can be told apart).
+fn corpus_text(size: usize, conn: usize, slot: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(((conn as u64) << 32) ^ slot as u64 ^ 0x5eed);
+    let mut out = String::with_capacity(size + 128);
+    let mut id = 0u32;
+    while out.len() < size {
+        id += 1;
+        let user = ["ada", "grace", "linus", "ken", "barbara", "dennis"][rng.usize(..6)];
+        let words: Vec<&str> = (0..rng.usize(4..24)).map(|_| WORDS[rng.usize(..WORDS.len())]).collect();
+        out.push_str(&format!(
+            "{{\"id\":{id},\"user\":\"{user}\",\"room\":\"general\",\"ts\":{},\"text\":\"{}\"}}\n",
+            1_764_000_000 + rng.u32(..100_000),
+            words.join(" ")
+        ));
+    }
+    out.truncate(size); // ASCII: any cut is valid UTF-8
+    out.into_bytes()
+}
+
 /// A payload that differs per connection and per slot; printable ASCII, so
 /// it is valid text.
 fn pattern(kind: Kind, size: usize, conn: usize, slot: usize) -> Vec<u8> {
@@ -244,7 +439,7 @@ fn pattern(kind: Kind, size: usize, conn: usize, slot: usize) -> Vec<u8> {
 /// Incremental reader of the echoed frames: parses each header with
 /// [`FrameHeader::parse`], counts payload bytes as they arrive and, when
 /// asked, compares them with what was sent, without ever holding a whole
-/// message.
+/// message. Compressed echoes are inflated as they arrive.
 #[derive(Debug)]
 pub struct EchoReader {
     kind: Kind,
@@ -256,8 +451,25 @@ pub struct EchoReader {
     msg_len: usize,
     /// A fragment without FIN was read: continuation frames come next.
     in_message: bool,
+    /// The message being read was compressed (RSV1 on its first frame).
+    compressed: bool,
+    inflate: Option<Inflater>,
     /// The slot whose echo is expected next.
     slot: usize,
+}
+
+/// The server's compressed stream, and where its output goes.
+struct Inflater {
+    z: Decompress,
+    /// The server resets its compressor after each message, so must we.
+    reset: bool,
+    out: Vec<u8>,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater").field("reset", &self.reset).finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -272,14 +484,34 @@ struct InFrame {
 pub struct Fed {
     /// Complete echoed messages.
     pub messages: usize,
-    /// Payload bytes consumed (of data frames).
+    /// Payload bytes consumed (of data frames; inflated size when compressed).
     pub payload_bytes: usize,
 }
 
 impl EchoReader {
     /// A reader expecting echoes of `kind` messages; `raw` for a TCP echo.
     pub fn new(kind: Kind, raw: bool, check: bool) -> EchoReader {
-        EchoReader { kind, raw, check, in_frame: None, msg_len: 0, in_message: false, slot: 0 }
+        EchoReader {
+            kind,
+            raw,
+            check,
+            in_frame: None,
+            msg_len: 0,
+            in_message: false,
+            compressed: false,
+            inflate: None,
+            slot: 0,
+        }
+    }
+
+    /// Accepts compressed echoes, as agreed in the handshake.
+    pub fn with_deflate(mut self, params: Option<&DeflateParams>) -> EchoReader {
+        self.inflate = params.map(|p| Inflater {
+            z: Decompress::new(false),
+            reset: p.server_no_context_takeover,
+            out: Vec::with_capacity(64 * 1024),
+        });
+        self
     }
 
     /// Consumes what it can from `buf` and returns how many bytes it used
@@ -289,12 +521,15 @@ impl EchoReader {
         let mut used = 0;
         let mut fed = Fed::default();
         loop {
-            let Some(frame) = self.in_frame.as_mut() else {
+            let Some(frame) = self.in_frame else {
                 let Some((header, n)) = FrameHeader::parse(&buf[used..]).map_err(|e| format!("bad frame: {e}"))? else {
                     return Ok((used, fed));
                 };
                 used += n;
                 let frame = self.check_header(&header)?;
+                if !frame.control && !self.in_message {
+                    self.compressed = header.rsv == RSV1;
+                }
                 self.in_message |= !frame.control && !frame.fin;
                 self.in_frame = Some(frame);
                 continue;
@@ -302,20 +537,27 @@ impl EchoReader {
             let take = (buf.len() - used).min(usize::try_from(frame.remaining).unwrap_or(usize::MAX));
             let chunk = &buf[used..used + take];
             if !frame.control {
-                if self.check && frames.expected(self.slot, self.msg_len, take) != Some(chunk) {
-                    return Err(format!("echo differs from what was sent (message byte {})", self.msg_len));
+                if self.compressed {
+                    fed.payload_bytes += self.inflate_chunk(chunk, frames)?;
+                } else {
+                    self.check_payload(chunk, frames)?;
+                    fed.payload_bytes += take;
                 }
-                self.msg_len += take;
-                fed.payload_bytes += take;
             }
             used += take;
-            frame.remaining -= take as u64;
-            if frame.remaining > 0 {
+            let remaining = frame.remaining - take as u64;
+            if remaining > 0 {
+                self.in_frame = Some(InFrame { remaining, ..frame });
                 return Ok((used, fed));
             }
-            let InFrame { fin, control, .. } = *frame;
             self.in_frame = None;
-            if fin && !control {
+            if frame.fin && !frame.control {
+                if self.compressed {
+                    fed.payload_bytes += self.inflate_chunk(&DEFLATE_TAIL, frames)?;
+                    if let Some(inflater) = self.inflate.as_mut().filter(|i| i.reset) {
+                        inflater.z.reset(false);
+                    }
+                }
                 if self.msg_len != frames.size {
                     return Err(format!("echo of {} bytes, {} were sent", self.msg_len, frames.size));
                 }
@@ -327,11 +569,54 @@ impl EchoReader {
         }
     }
 
+    /// Checks and counts `payload`, the next bytes of the message.
+    fn check_payload(&mut self, payload: &[u8], frames: &FrameSet) -> Result<(), String> {
+        if self.check && frames.expected(self.slot, self.msg_len, payload.len()) != Some(payload) {
+            return Err(format!("echo differs from what was sent (message byte {})", self.msg_len));
+        }
+        self.msg_len += payload.len();
+        Ok(())
+    }
+
+    /// Inflates compressed payload bytes and checks what comes out; returns its size.
+    fn inflate_chunk(&mut self, mut input: &[u8], frames: &FrameSet) -> Result<usize, String> {
+        let mut inflater = self.inflate.take().ok_or("compressed frame, but no permessage-deflate")?;
+        let mut produced = 0;
+        let result = loop {
+            inflater.out.clear();
+            let before = (inflater.z.total_in(), inflater.z.total_out());
+            if let Err(e) = inflater.z.decompress_vec(input, &mut inflater.out, FlushDecompress::Sync) {
+                break Err(format!("inflate: {e}"));
+            }
+            let used = (inflater.z.total_in() - before.0) as usize;
+            input = &input[used..];
+            produced += inflater.out.len();
+            if let Err(e) = self.check_payload(&inflater.out, frames) {
+                break Err(e);
+            }
+            // Done when the input is used up and the output had room to spare.
+            if input.is_empty() && inflater.out.len() < inflater.out.capacity() {
+                break Ok(produced);
+            }
+            if used == 0 && inflater.z.total_out() == before.1 {
+                break Err("inflate made no progress".to_owned());
+            }
+        };
+        self.inflate = Some(inflater);
+        result
+    }
+
     fn check_header(&self, h: &FrameHeader) -> Result<InFrame, String> {
         if h.mask.is_some() != self.raw {
             return Err(if self.raw { "unmasked frame from a raw echo" } else { "masked frame from the server" }.into());
         }
-        let expected = if self.in_message { OpCode::Continuation } else { self.kind.opcode() };
+        let expected = if self.in_message {
+            OpCode::Continuation
+        } else if self.inflate.is_some() {
+            OpCode::Text
+        } else {
+            self.kind.opcode()
+        };
         match h.opcode {
             OpCode::Close => return Err("the server sent a close frame".into()),
             OpCode::Ping | OpCode::Pong => {
@@ -340,7 +625,9 @@ impl EchoReader {
             op if op != expected => return Err(format!("expected a {expected:?} frame, got {op:?}")),
             _ => {}
         }
-        if h.rsv != 0 {
+        let first_of_message = !self.in_message;
+        let allowed = if self.inflate.is_some() && first_of_message { RSV1 } else { 0 };
+        if h.rsv & !allowed != 0 {
             return Err(format!("reserved bits {:#b} set", h.rsv));
         }
         Ok(InFrame { remaining: h.payload_len, fin: h.fin, control: false })
@@ -360,7 +647,7 @@ mod tests {
 
     #[test]
     fn frames_are_masked_and_distinct_per_slot() {
-        let set = FrameSet::new(Kind::Text, 20, 3, 7, false);
+        let set = FrameSet::new(Kind::Text, 20, 3, 7, false, false);
         assert_eq!(set.wire().len(), 2 * 3 * (2 + 4 + 20));
         let mut seen = Vec::new();
         for slot in 0..3 {
@@ -374,12 +661,12 @@ mod tests {
         }
         assert_ne!(seen[0], seen[1]);
         // A run that wraps past the last slot is still one contiguous slice.
-        assert_eq!(set.run(2, 3).len(), 3 * set.frame_len);
+        assert_eq!(set.run(2, 3).len(), 3 * (2 + 4 + 20));
     }
 
     #[test]
     fn reader_checks_echoes_split_anywhere() {
-        let set = FrameSet::new(Kind::Binary, 300, 2, 1, false);
+        let set = FrameSet::new(Kind::Binary, 300, 2, 1, false, false);
         let mut wire = Vec::new();
         for slot in [0, 1, 0] {
             wire.extend(unmasked(OpCode::Binary, true, set.expected(slot, 0, 300).unwrap()));
@@ -408,7 +695,7 @@ mod tests {
 
     #[test]
     fn reader_rejects_wrong_content_order_and_close() {
-        let set = FrameSet::new(Kind::Text, 10, 2, 0, false);
+        let set = FrameSet::new(Kind::Text, 10, 2, 0, false, false);
         let swapped = unmasked(OpCode::Text, true, set.expected(1, 0, 10).unwrap());
         let mut reader = EchoReader::new(Kind::Text, false, true);
         assert!(reader.feed(&swapped, &set).unwrap_err().contains("differs"));
@@ -425,10 +712,68 @@ mod tests {
 
     #[test]
     fn raw_echo_returns_the_masked_frames() {
-        let set = FrameSet::new(Kind::Binary, 70_000, 1, 3, true);
+        let set = FrameSet::new(Kind::Binary, 70_000, 1, 3, true, false);
         let mut reader = EchoReader::new(Kind::Binary, true, true);
         let (used, fed) = reader.feed(set.wire(), &set).unwrap();
         assert_eq!((used, fed.messages, fed.payload_bytes), (set.wire().len(), 1, 70_000));
+    }
+
+    #[test]
+    fn compressed_frames_decode_to_the_corpus() {
+        let set = FrameSet::new(Kind::Binary, 4096, 3, 5, false, true);
+        assert!(set.wire().len() < 2 * 3 * 4096 / 2, "the corpus compresses");
+        let params = DeflateParams { client_no_context_takeover: true, ..DeflateParams::default() };
+        let mut server = tether::proto::Connection::new(tether::Role::Server, tether::proto::Config::default())
+            .with_deflate(params, &DeflateConfig::default());
+        let mut input = bytes::BytesMut::from(&set.wire()[set.run(1, 3)]);
+        for slot in [1, 2, 0] {
+            let Ok(Some(tether::proto::Event::Message(tether::Message::Text(text)))) = server.read_event(&mut input)
+            else {
+                panic!("slot {slot}: no text message")
+            };
+            assert_eq!(Some(text.as_bytes()), set.expected(slot, 0, 4096));
+            assert!(text.as_str().contains("\"user\":"));
+        }
+    }
+
+    #[test]
+    fn reader_inflates_echoes_compressed_with_context_takeover() {
+        let set = FrameSet::new(Kind::Binary, 3000, 2, 9, false, true);
+        // The server's side: one compressor for the whole connection.
+        let mut z = Compress::new(Compression::default(), false);
+        let mut wire = Vec::new();
+        for slot in [0, 1, 0, 1] {
+            let mut packed = Vec::with_capacity(8192);
+            z.compress_vec(set.expected(slot, 0, 3000).unwrap(), &mut packed, FlushCompress::Sync).unwrap();
+            packed.truncate(packed.len() - 4);
+            let h = FrameHeader {
+                fin: true,
+                rsv: RSV1,
+                opcode: OpCode::Text,
+                mask: None,
+                payload_len: packed.len() as u64,
+            };
+            let mut head = [0u8; MAX_HEADER_LEN];
+            let n = h.encode(&mut head);
+            wire.extend_from_slice(&head[..n]);
+            wire.extend_from_slice(&packed);
+        }
+        let params = DeflateParams::default();
+        for step in [1, 5, 100, wire.len()] {
+            let mut reader = EchoReader::new(Kind::Text, false, true).with_deflate(Some(&params));
+            let (mut pending, mut total) = (Vec::new(), Fed::default());
+            for piece in wire.chunks(step) {
+                pending.extend_from_slice(piece);
+                let (used, fed) = reader.feed(&pending, &set).unwrap();
+                pending.drain(..used);
+                total.messages += fed.messages;
+                total.payload_bytes += fed.payload_bytes;
+            }
+            assert_eq!(total, Fed { messages: 4, payload_bytes: 12_000 }, "step {step}");
+        }
+        // Without permessage-deflate agreed, RSV1 is an error.
+        let mut plain = EchoReader::new(Kind::Text, false, true);
+        assert!(plain.feed(&wire, &set).unwrap_err().contains("reserved bits"));
     }
 
     #[test]

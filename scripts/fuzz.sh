@@ -3,6 +3,7 @@
 #
 #   scripts/fuzz.sh                 every target for 60 s (the test command's smoke pass)
 #   scripts/fuzz.sh --seconds 900 connection inflate
+#   scripts/fuzz.sh --runs 10000000 --seconds 7200   the long run: stop at 10 M executions
 #
 # New inputs go to target/fuzz-corpus/TARGET (the committed seeds in
 # fuzz/corpus/TARGET are only read). A crash fails the run and its input is
@@ -11,11 +12,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds=60
+runs_limit=-1
 targets=()
 while (($#)); do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
-    -*) echo "usage: scripts/fuzz.sh [--seconds N] [TARGET...]" >&2; exit 2 ;;
+    --runs) runs_limit=$2; shift 2 ;;
+    -*) echo "usage: scripts/fuzz.sh [--seconds N] [--runs N] [TARGET...]" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -32,7 +35,7 @@ for t in "${targets[@]}"; do
   log="target/fuzz-corpus/$t.log"
   echo "[fuzz] $t for ${seconds}s" >&2
   if ! (cd fuzz && cargo +nightly fuzz run "$t" "../target/fuzz-corpus/$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048) >"$log" 2>&1; then
+        -max_total_time="$seconds" -runs="$runs_limit" -print_final_stats=1 -rss_limit_mb=2048) >"$log" 2>&1; then
     tail -40 "$log" >&2
     for crash in fuzz/artifacts/"$t"/*; do
       [[ -f "$crash" ]] && cp "$crash" "fuzz/regressions/$t/" && echo "[fuzz] kept $crash in fuzz/regressions/$t/" >&2
@@ -41,6 +44,7 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  summary+=("$t: ${runs:-?} executions in ${seconds}s, no crash")
+  took=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' | tail -1)
+  summary+=("$t: ${runs:-?} executions in ${took:-$seconds}s, no crash")
 done
 printf '[fuzz] %s\n' "${summary[@]}"

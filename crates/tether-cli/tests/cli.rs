@@ -372,6 +372,15 @@ async fn library_client_with_deflate_against_peer(peer: Peer) {
     ws.send(Message::text("fragment:3:compressed fragments")).await.unwrap();
     assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("compressed fragments"));
     ws.close(CloseCode::NORMAL, "").await.unwrap();
+
+    // Every message compressed, empty ones too, between non-empty ones.
+    let config = tether::Config::default().deflate(Some(tether::DeflateConfig::default().threshold(0)));
+    let mut ws = tether::connect_with(&server.url).config(config).connect().await.unwrap();
+    for text in ["Hello", "", "", "Hello again", ""] {
+        ws.send(Message::text(text)).await.unwrap();
+        assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text(text), "{peer:?}: {text:?}");
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
 
 // ---------------------------------------------------------------- wss://

@@ -88,6 +88,12 @@ impl Deflate {
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
         }
+        if out.is_empty() {
+            // An empty message right after a flush: zlib has nothing to
+            // write, but the peer appends the tail and must find a whole
+            // empty stored block, so send its first byte (RFC 7692 7.2.3.6).
+            out.push(0x00);
+        }
         if self.compress_reset {
             self.compressor = None;
         }
@@ -191,6 +197,21 @@ mod tests {
         let mut d = Deflate::new(Role::Client, &params(), &config);
         assert_eq!(inflate_all(&mut d, &[&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]]).unwrap(), b"Hello");
         assert_eq!(inflate_all(&mut d, &[&second]).unwrap(), b"Hello");
+    }
+
+    #[test]
+    fn an_empty_message_after_a_flush_keeps_the_streams_in_step() {
+        // zlib writes nothing for an empty input right after a sync flush;
+        // the peer still appends 00 00 ff ff, so the payload must carry the
+        // stored block's first byte or the next message fails to inflate.
+        let config = DeflateConfig::default().threshold(0);
+        let mut c = Deflate::new(Role::Server, &params(), &config);
+        let mut d = Deflate::new(Role::Client, &params(), &config);
+        for message in [&b"Hello, Hello, Hello"[..], b"", b"", b"8c\x1cQ", b""] {
+            let packed = c.compress(message).unwrap();
+            assert!(!packed.is_empty());
+            assert_eq!(inflate_all(&mut d, &[&packed]).unwrap(), message, "{message:?} as {packed:x?}");
+        }
     }
 
     #[test]

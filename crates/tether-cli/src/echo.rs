@@ -127,12 +127,12 @@ async fn echo(tcp: TcpStream, settings: &Settings) -> Result<String, tether::Err
         Some(tls) => tls.accept(tcp).await?,
         None => MaybeTlsStream::Plain(tcp),
     };
-    let ws = tether::accept_with(stream, settings.config, |req| {
+    let mut ws = tether::accept_with(stream, settings.config, |req| {
         let chosen = req.protocols().iter().find(|p| settings.protocols.contains(p)).cloned();
         Ok(settings.headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
     })
     .await?;
-    echo_messages(ws).await
+    echo_messages(&mut ws).await
 }
 
 /// An echo server for `tether demo` and `tether chat` without a URL: the
@@ -154,11 +154,13 @@ async fn with_image(mut ws: tether::WebSocket<TcpStream>) -> Result<String, teth
         // Already compressed: deflating it again would only cost time.
         ws.send_uncompressed(tether::Message::binary(crate::demo_image::png())).await?;
     }
-    echo_messages(ws).await
+    echo_messages(&mut ws).await
 }
 
 /// Echoes one upgraded connection until it closes; returns a one-line summary.
-async fn echo_messages<S>(mut ws: tether::WebSocket<S>) -> Result<String, tether::Error>
+/// Takes the connection by reference: the caller's future already holds
+/// it, and a second copy would double every idle connection's task.
+async fn echo_messages<S>(ws: &mut tether::WebSocket<S>) -> Result<String, tether::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

@@ -95,7 +95,8 @@ pub struct Connection {
     /// RSV1 its meaning. Boxed: most connections go without it.
     deflate: Option<Box<Deflate>>,
     deflate_params: Option<DeflateParams>,
-    peer_close: Option<CloseFrame>,
+    /// Boxed: every connection carries the field, few ever fill it.
+    peer_close: Option<Box<CloseFrame>>,
     rng: fastrand::Rng,
 }
 
@@ -152,7 +153,7 @@ impl Connection {
     /// The close frame the peer sent, once it arrived (`None` before, or if
     /// it carried no code).
     pub fn peer_close(&self) -> Option<&CloseFrame> {
-        self.peer_close.as_ref()
+        self.peer_close.as_deref()
     }
 
     /// How many more bytes the frame being received needs; lets the IO layer
@@ -350,7 +351,7 @@ impl Connection {
             self.queue_control(OpCode::Close, payload);
         }
         self.state = State::Closed;
-        self.peer_close = frame.clone();
+        self.peer_close = frame.clone().map(Box::new);
         Ok(Event::Close(frame))
     }
 

@@ -215,20 +215,27 @@ impl Server {
                         },
                         None => None,
                     };
-                    let (config, shutdown, handler, decide) = (self.config, self.shutdown.clone(), handler.clone(), decide.clone());
-                    let http = self.http.clone();
-                    tasks.spawn(async move {
+                    let (config, http) = (self.config, self.http.clone());
+                    let decide = decide.clone();
+                    // Built here and boxed, so the task keeps neither the
+                    // handshake's state nor what it consumed (the socket, the
+                    // config) for the whole life of the connection.
+                    let handshake = Box::pin(async move {
                         let _ = tcp.set_nodelay(true);
                         let decide = |req: &Request| decide.as_ref().map_or(Ok(Accept::new()), |d| d(req));
-                        let accepted = match http {
+                        match http {
                             Some(respond) => match crate::accept_or_respond(tcp, config, decide, |r| respond(r)).await {
-                                Ok(crate::Accepted::WebSocket(ws)) => Ok(ws),
-                                _ => return,
+                                Ok(crate::Accepted::WebSocket(ws)) => Some(ws),
+                                _ => None,
                             },
-                            None => crate::accept_with(tcp, config, decide).await,
-                        };
+                            None => crate::accept_with(tcp, config, decide).await.ok(),
+                        }
+                    });
+                    let (shutdown, handler) = (self.shutdown.clone(), handler.clone());
+                    tasks.spawn(async move {
+                        let accepted = handshake.await;
                         drop(permit);
-                        let Ok(mut ws) = accepted else { return };
+                        let Some(mut ws) = accepted else { return };
                         ws.close_on(&shutdown);
                         handler(ws, peer).await;
                         drop(slot);

@@ -276,7 +276,7 @@ where
                     io.write_all(&response).await?;
                     io.flush().await?;
                     let mut ws = WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol, deflate);
-                    ws.request_path = Some(request.head().uri().path().into());
+                    ws.set_request_path(request.head().uri().path());
                     Ok(ws)
                 }
                 Err(e) => {

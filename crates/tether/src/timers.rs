@@ -38,8 +38,8 @@ pub(crate) struct Keepalive {
     sleep: Pin<Box<Sleep>>,
     /// `sleep` was polled since its deadline last changed.
     armed: bool,
-    /// The ping in flight: its payload and when it left.
-    outstanding: Option<([u8; 8], Instant)>,
+    /// When the ping in flight left; its payload is `sent` in big-endian.
+    outstanding: Option<Instant>,
     sent: u64,
     rtt: Option<Duration>,
 }
@@ -74,7 +74,7 @@ impl Keepalive {
         self.sent += 1;
         let payload = self.sent.to_be_bytes();
         let now = Instant::now();
-        self.outstanding = Some((payload, now));
+        self.outstanding = Some(now);
         self.sleep.as_mut().reset(now + self.timeout);
         // Register the new deadline with the runtime.
         let _ = self.sleep.as_mut().poll(cx);
@@ -83,8 +83,8 @@ impl Keepalive {
 
     /// A pong arrived; if it answers our ping, the peer is alive.
     pub(crate) fn on_pong(&mut self, payload: &[u8]) {
-        if let Some((expected, sent_at)) = self.outstanding {
-            if payload == expected {
+        if let Some(sent_at) = self.outstanding {
+            if payload == self.sent.to_be_bytes() {
                 self.rtt = Some(sent_at.elapsed());
                 self.outstanding = None;
                 self.sleep.as_mut().reset(sent_at + self.interval);

@@ -4,6 +4,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll, Wake, Waker};
@@ -12,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Event, Message, Role, State};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::error::abnormal_eof;
@@ -23,8 +24,6 @@ use crate::{Backpressure, Config, Error};
 const READ_CHUNK: usize = 8 * 1024;
 /// Less free space than this in the read buffer, and it is grown before a read.
 const MIN_READ: usize = 512;
-/// Above this, an empty read buffer is released so idle connections stay small.
-const IDLE_READ_CAPACITY: usize = 64 * 1024;
 /// Most slices handed to one vectored write.
 const MAX_IOV: usize = 32;
 
@@ -56,29 +55,43 @@ const MAX_IOV: usize = 32;
 /// [`close`](Self::close) can be called again after a cancel.
 #[derive(Debug)]
 pub struct WebSocket<S> {
+    /// Boxed: a connection is moved through layers of futures (the
+    /// handshake, the handler, the application's own async functions), and
+    /// each layer would otherwise hold a copy of the whole state.
+    s: Box<Inner<S>>,
+}
+
+/// The state of a [`WebSocket`].
+#[derive(Debug)]
+struct Inner<S> {
     io: S,
     conn: Connection,
     read_buf: BytesMut,
-    config: Config,
-    protocol: Option<String>,
-    /// An error to report once the close frame that goes with it is out.
-    pending_error: Option<Error>,
+    /// From the [`Config`], what is still needed after the start.
+    close_timeout: std::time::Duration,
+    write_buffer_size: usize,
+    backpressure: Backpressure,
+    protocol: Option<Box<str>>,
+    /// An error to report once the close frame that goes with it is out
+    /// (boxed: rare, and every idle connection would carry its size).
+    pending_error: Option<Box<Error>>,
     /// Set once the stream has ended: nothing more will be read.
     done: bool,
     /// Set once our side of TCP is shut down.
     shut_down: bool,
     /// Bounds the closing handshake.
     deadline: Option<Pin<Box<Sleep>>>,
-    last_pong: Option<Bytes>,
+    // The rarely used parts are boxed: every idle connection carries this struct.
+    last_pong: Option<Box<Bytes>>,
     keepalive: Option<Keepalive>,
-    idle: Option<IdleTimer>,
+    idle: Option<Box<IdleTimer>>,
     /// Resolves when the [`Server`](crate::Server) that accepted this
     /// connection shuts down: we then close with 1001.
     shutdown: Option<ShutdownWatch>,
     /// The waker the timers above were last polled with.
     timer_waker: Option<Waker>,
     /// The path the client asked for, on the server side.
-    pub(crate) request_path: Option<Box<str>>,
+    request_path: Option<Box<str>>,
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
@@ -103,98 +116,107 @@ where
         if let (Some(params), Some(settings)) = (deflate, config.deflate.as_ref()) {
             conn = conn.with_deflate(params, settings);
         }
-        WebSocket {
+        let s = Box::new(Inner {
             io,
             conn,
-            read_buf: leftover,
-            config,
-            protocol,
+            // An empty handshake buffer is dropped: reads allocate as bytes come.
+            read_buf: if leftover.is_empty() { BytesMut::new() } else { leftover },
+            close_timeout: config.close_timeout,
+            write_buffer_size: config.write_buffer_size,
+            backpressure: config.backpressure,
+            protocol: protocol.map(String::into_boxed_str),
             pending_error: None,
             done: false,
             shut_down: false,
             deadline: None,
             last_pong: None,
             keepalive: config.ping_interval.map(|every| Keepalive::new(every, config.ping_timeout)),
-            idle: config.idle_timeout.map(IdleTimer::new),
+            idle: config.idle_timeout.map(|t| Box::new(IdleTimer::new(t))),
             shutdown: None,
             timer_waker: None,
             request_path: None,
             writers: None,
-        }
+        });
+        WebSocket { s }
+    }
+
+    /// Records the upgrade request's path (server side).
+    pub(crate) fn set_request_path(&mut self, path: &str) {
+        self.s.request_path = Some(path.into());
     }
 
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).
     pub(crate) fn close_on(&mut self, shutdown: &Shutdown) {
-        self.shutdown = Some(shutdown.watch());
+        self.s.shutdown = Some(shutdown.watch());
     }
 
     /// On the server side, the path of the upgrade request (`/chat`), for routing.
     pub fn request_path(&self) -> Option<&str> {
-        self.request_path.as_deref()
+        self.s.request_path.as_deref()
     }
 
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        self.s.protocol.as_deref()
     }
 
     /// The permessage-deflate parameters agreed in the handshake, if any.
     pub fn compression(&self) -> Option<&DeflateParams> {
-        self.conn.deflate_params()
+        self.s.conn.deflate_params()
     }
 
     /// The close frame the peer sent, once the closing handshake happened
     /// (`None` before, or if the peer's close frame carried no code).
     pub fn close_frame(&self) -> Option<&CloseFrame> {
-        self.conn.peer_close()
+        self.s.conn.peer_close()
     }
 
     /// The peer's close code: [`CloseCode::NO_STATUS`] (1005) for a close
     /// frame without one, `None` while the connection is open, and
     /// [`CloseCode::ABNORMAL`] (1006) if it broke without a close frame.
     pub fn close_code(&self) -> Option<CloseCode> {
-        match (self.conn.peer_close(), self.conn.state()) {
+        match (self.s.conn.peer_close(), self.s.conn.state()) {
             (Some(frame), _) => Some(frame.code),
             (None, State::Closed) => Some(CloseCode::NO_STATUS),
-            (None, _) if self.done => Some(CloseCode::ABNORMAL),
+            (None, _) if self.s.done => Some(CloseCode::ABNORMAL),
             _ => None,
         }
     }
 
     /// The peer's close reason (empty if none was given).
     pub fn close_reason(&self) -> Option<&str> {
-        self.conn.peer_close().map(|f| f.reason.as_str())
+        self.s.conn.peer_close().map(|f| f.reason.as_str())
     }
 
     /// The payload of the last pong received.
     pub fn last_pong(&self) -> Option<&Bytes> {
-        self.last_pong.as_ref()
+        self.s.last_pong.as_deref()
     }
 
     /// Bytes queued for sending and not yet taken by the transport (like a
     /// browser WebSocket's `bufferedAmount`).
     pub fn buffered_amount(&mut self) -> usize {
-        self.conn.output().len()
+        self.s.conn.output().len()
     }
 
     /// The round-trip time of the last keepalive ping that was answered.
     pub fn rtt(&self) -> Option<std::time::Duration> {
-        self.keepalive.as_ref().and_then(Keepalive::rtt)
+        self.s.keepalive.as_ref().and_then(Keepalive::rtt)
     }
 
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
-        self.conn.state()
+        self.s.conn.state()
     }
 
     /// The transport.
     pub fn get_ref(&self) -> &S {
-        &self.io
+        &self.s.io
     }
 
     /// The transport, mutably: writing to it directly corrupts the stream.
     pub fn get_mut(&mut self) -> &mut S {
-        &mut self.io
+        &mut self.s.io
     }
 
     /// The next message; the same as `StreamExt::next`, without the import.
@@ -207,7 +229,7 @@ where
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         poll_fn(|cx| self.poll_ready_inner(cx)).await?;
-        self.conn.send(message)?;
+        self.s.conn.send(message)?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
@@ -216,13 +238,13 @@ where
     pub async fn send_uncompressed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         poll_fn(|cx| self.poll_ready_inner(cx)).await?;
-        self.conn.send_with(message, false)?;
+        self.s.conn.send_with(message, false)?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
     /// Sends a ping (at most 125 bytes); its pong shows in [`last_pong`](Self::last_pong).
     pub async fn ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.conn.send_ping(payload.as_ref())?;
+        self.s.conn.send_ping(payload.as_ref())?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
@@ -232,7 +254,7 @@ where
     /// [`begin_close`](Self::begin_close) and keep reading the stream until
     /// it ends.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        self.s.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
         loop {
             match poll_fn(|cx| self.poll_next_inner(cx)).await {
                 Some(Ok(_)) => continue,
@@ -246,7 +268,7 @@ where
     /// stream goes on yielding what the peer sent before its answer, then
     /// ends. Nothing more can be sent.
     pub async fn begin_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        self.s.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
@@ -254,38 +276,38 @@ where
     /// used from different tasks. They share the connection behind a mutex
     /// that is held only inside a poll, never across an `.await`.
     pub fn split(mut self) -> (Sender<S>, Receiver<S>) {
-        self.writers = Some(Arc::new(WakerSet::default()));
+        self.s.writers = Some(Arc::new(WakerSet::default()));
         let shared = Arc::new(Mutex::new(self));
         (Sender { shared: shared.clone() }, Receiver { shared })
     }
 
     fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        if self.conn.state() == State::Open && !self.done {
+        if self.s.conn.state() == State::Open && !self.s.done {
             if let Some(end) = self.poll_timers(cx) {
                 return end;
             }
         }
         loop {
-            if self.done {
+            if self.s.done {
                 return Poll::Ready(None);
             }
-            match self.conn.state() {
+            match self.s.conn.state() {
                 State::Closed | State::Failed => return self.poll_finish(cx),
                 State::Closing => {
                     if self.poll_deadline(cx) {
-                        let error = self.pending_error.take().unwrap_or(Error::CloseTimeout(self.config.close_timeout));
+                        let error = self.take_pending().unwrap_or(Error::CloseTimeout(self.s.close_timeout));
                         return self.end(Some(error));
                     }
                 }
                 State::Open => {}
             }
-            match self.conn.read_event(&mut self.read_buf) {
+            match self.s.conn.read_event(&mut self.s.read_buf) {
                 Ok(Some(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
                 Ok(Some(Event::Pong(p))) => {
-                    if let Some(k) = &mut self.keepalive {
+                    if let Some(k) = &mut self.s.keepalive {
                         k.on_pong(&p);
                     }
-                    self.last_pong = Some(p);
+                    self.s.last_pong = Some(Box::new(p));
                 }
                 Ok(Some(Event::Ping(_))) => {
                     // Pongs are rare and the peer may be timing them: out now.
@@ -299,7 +321,7 @@ where
                     // echo and the messages fed meanwhile go out, in one write
                     // however many there are. A transport that is not writable
                     // right now does not stop reading.
-                    if !self.conn.output().is_empty() {
+                    if !self.s.conn.output().is_empty() {
                         if let Poll::Ready(Err(e)) = self.poll_flush_inner(cx) {
                             return self.end(Some(e));
                         }
@@ -310,7 +332,7 @@ where
                         Err(e) => return self.end(Some(Error::Io(e))),
                     }
                 }
-                Err(e) => self.pending_error = Some(Error::Protocol(e)),
+                Err(e) => self.s.pending_error = Some(Box::new(Error::Protocol(e))),
             }
         }
     }
@@ -324,21 +346,21 @@ where
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         if self.poll_deadline(cx) {
             // The handshake itself is over: a peer slow to close TCP is not an error.
-            let error = self.pending_error.take();
+            let error = self.take_pending();
             return self.end(error);
         }
         if ready!(self.poll_write_out(cx)).is_err() {
-            let error = self.pending_error.take();
+            let error = self.take_pending();
             return self.end(error);
         }
-        let role = self.conn.role();
-        let failed = self.conn.state() == State::Failed;
+        let role = self.s.conn.role();
+        let failed = self.s.conn.state() == State::Failed;
         if role == Role::Server || failed {
             ready!(self.poll_shutdown(cx));
         }
         if role == Role::Client || failed {
             loop {
-                self.read_buf.clear();
+                self.s.read_buf.clear();
                 match ready!(self.poll_fill(cx)) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
@@ -346,14 +368,14 @@ where
             }
         }
         ready!(self.poll_shutdown(cx));
-        let error = self.pending_error.take();
+        let error = self.take_pending();
         self.end(error)
     }
 
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.shut_down {
-            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
-            self.shut_down = true;
+        if !self.s.shut_down {
+            let _ = ready!(Pin::new(&mut self.s.io).poll_shutdown(cx));
+            self.s.shut_down = true;
         }
         Poll::Ready(())
     }
@@ -362,81 +384,104 @@ where
     /// Each is polled only if it may have fired or the waker changed: when
     /// messages flow, this costs a few loads per message.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Result<Message, Error>>>> {
-        let rearm = !self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
-        if rearm && (self.keepalive.is_some() || self.idle.is_some() || self.shutdown.is_some()) {
-            self.timer_waker = Some(cx.waker().clone());
+        let rearm = !self.s.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if rearm && (self.s.keepalive.is_some() || self.s.idle.is_some() || self.s.shutdown.is_some()) {
+            self.s.timer_waker = Some(cx.waker().clone());
         }
-        if let Some(keepalive) = self.keepalive.as_mut().filter(|k| rearm || k.may_be_due()) {
+        if let Some(keepalive) = self.s.keepalive.as_mut().filter(|k| rearm || k.may_be_due()) {
             match keepalive.poll(cx) {
                 Poll::Ready(Due::Ping(payload)) => {
-                    let _ = self.conn.send_ping(&payload);
+                    let _ = self.s.conn.send_ping(&payload);
                 }
                 Poll::Ready(_) => {
                     // The peer is unreachable: no close handshake can complete.
                     let (interval, timeout) = keepalive.interval_and_timeout();
-                    self.conn.output().clear();
+                    self.s.conn.output().clear();
                     return Some(self.end(Some(Error::KeepaliveTimeout { interval, timeout })));
                 }
                 Poll::Pending => {}
             }
         }
-        if let Some(idle) = self.idle.as_mut().filter(|i| rearm || i.may_be_due()) {
+        if let Some(idle) = self.s.idle.as_mut().filter(|i| rearm || i.may_be_due()) {
             if idle.poll(cx).is_ready() {
                 let timeout = idle.timeout();
-                self.idle = None;
-                let _ = self.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
-                self.pending_error = Some(Error::IdleTimeout(timeout));
+                self.s.idle = None;
+                let _ = self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
+                self.s.pending_error = Some(Box::new(Error::IdleTimeout(timeout)));
             }
         }
-        if let Some(shutdown) = self.shutdown.as_mut().filter(|s| rearm || s.may_be_due()) {
+        if let Some(shutdown) = self.s.shutdown.as_mut().filter(|s| rearm || s.may_be_due()) {
             if shutdown.poll(cx).is_ready() {
-                self.shutdown = None;
-                let _ = self.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down")));
+                self.s.shutdown = None;
+                let _ = self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down")));
             }
         }
         None
     }
 
+    fn take_pending(&mut self) -> Option<Error> {
+        self.s.pending_error.take().map(|e| *e)
+    }
+
     fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Message, Error>>> {
-        self.done = true;
-        self.deadline = None;
-        self.keepalive = None;
-        self.idle = None;
-        self.shutdown = None;
-        self.timer_waker = None;
-        self.read_buf = BytesMut::new();
+        self.s.done = true;
+        self.s.deadline = None;
+        self.s.keepalive = None;
+        self.s.idle = None;
+        self.s.shutdown = None;
+        self.s.timer_waker = None;
+        self.s.read_buf = BytesMut::new();
         Poll::Ready(error.map(Err))
     }
 
     /// Starts the closing timer on first call; true once it has run out.
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        let timeout = self.config.close_timeout;
-        let deadline = self.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        let timeout = self.s.close_timeout;
+        let deadline = self.s.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         deadline.as_mut().poll(cx).is_ready()
     }
 
     /// Reads more bytes into the read buffer, sized for the frame in progress.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > IDLE_READ_CAPACITY {
-            self.read_buf = BytesMut::new();
-        }
-        // Room for the whole frame in progress (one allocation for a large
-        // frame, not growth in steps), and never a read into a sliver.
-        let wanted = self.conn.wanted(self.read_buf.len());
-        let spare = self.read_buf.capacity() - self.read_buf.len();
-        if spare < wanted || spare < MIN_READ {
-            self.read_buf.reserve(wanted.max(READ_CHUNK));
-        }
-        let read = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf));
-        if let (Ok(1..), Some(idle)) = (&read, &mut self.idle) {
+        let wanted = self.s.conn.wanted(self.s.read_buf.len());
+        let read = if self.s.read_buf.is_empty() && wanted == 0 {
+            ready!(self.poll_read_between_frames(cx))
+        } else {
+            // Room for the whole frame in progress (one allocation for a
+            // large frame, not growth in steps), and never a read into a sliver.
+            let spare = self.s.read_buf.capacity() - self.s.read_buf.len();
+            if spare < wanted || spare < MIN_READ {
+                self.s.read_buf.reserve(wanted.max(READ_CHUNK));
+            }
+            ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.s.io), cx, &mut self.s.read_buf))
+        };
+        if let (Ok(1..), Some(idle)) = (&read, &mut self.s.idle) {
             idle.touch();
         }
         Poll::Ready(read)
     }
 
+    /// Between frames, reads onto the stack and allocates only for the
+    /// bytes that came, so a connection waiting for its next message holds
+    /// no read buffer at all. Messages are slices of that allocation.
+    fn poll_read_between_frames(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // The empty buffer may still pin the last message's allocation.
+        self.s.read_buf = BytesMut::new();
+        let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut stack);
+        ready!(Pin::new(&mut self.s.io).poll_read(cx, &mut buf))?;
+        let got = buf.filled();
+        // A full read means more is waiting: leave room for it.
+        let capacity = if got.len() == READ_CHUNK { 2 * READ_CHUNK } else { got.len() };
+        let mut fresh = BytesMut::with_capacity(capacity);
+        fresh.extend_from_slice(got);
+        self.s.read_buf = fresh;
+        Poll::Ready(Ok(got.len()))
+    }
+
     /// Writes the output queue until it is empty, with vectored writes.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.writers {
+        match &self.s.writers {
             Some(set) => {
                 let fan_out = set.register(cx.waker());
                 self.write_queue(&mut Context::from_waker(&fan_out))
@@ -446,31 +491,31 @@ where
     }
 
     fn write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let vectored = self.io.is_write_vectored();
-        while !self.conn.output().is_empty() {
-            let out = self.conn.output();
+        let vectored = self.s.io.is_write_vectored();
+        while !self.s.conn.output().is_empty() {
+            let out = self.s.conn.output();
             let written = if vectored && !out.is_contiguous() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
                 let n = out.io_slices(&mut slices);
-                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]))?
+                ready!(Pin::new(&mut self.s.io).poll_write_vectored(cx, &slices[..n]))?
             } else {
-                ready!(Pin::new(&mut self.io).poll_write(cx, out.first_chunk()))?
+                ready!(Pin::new(&mut self.s.io).poll_write(cx, out.first_chunk()))?
             };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.conn.output().advance(written);
+            self.s.conn.output().advance(written);
         }
         Poll::Ready(Ok(()))
     }
 
     fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.done || self.conn.state() != State::Open {
+        if self.s.done || self.s.conn.state() != State::Open {
             return Poll::Ready(Err(Error::Closed));
         }
-        let limit = match self.config.backpressure {
+        let limit = match self.s.backpressure {
             Backpressure::Wait => {
-                if self.conn.output().len() >= self.config.write_buffer_size {
+                if self.s.conn.output().len() >= self.s.write_buffer_size {
                     ready!(self.poll_write_out(cx))?;
                 }
                 return Poll::Ready(Ok(()));
@@ -481,7 +526,7 @@ where
         if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
             return Poll::Ready(Err(Error::Io(e)));
         }
-        if self.conn.output().len() > limit {
+        if self.s.conn.output().len() > limit {
             return Poll::Ready(Err(self.slow_consumer(limit)));
         }
         Poll::Ready(Ok(()))
@@ -489,12 +534,12 @@ where
 
     /// The peer stopped reading and the queue passed the policy's limit.
     fn slow_consumer(&mut self, limit: usize) -> Error {
-        match self.config.backpressure {
+        match self.s.backpressure {
             Backpressure::Close { code, .. } => {
-                let _ = self.conn.send_close(Some(&CloseFrame::new(code, "slow consumer")));
+                let _ = self.s.conn.send_close(Some(&CloseFrame::new(code, "slow consumer")));
             }
             _ => {
-                self.conn.output().clear();
+                self.s.conn.output().clear();
                 let _ = self.end(None);
             }
         }
@@ -503,12 +548,12 @@ where
 
     fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         ready!(self.poll_write_out(cx))?;
-        Poll::Ready(ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(Error::Io))
+        Poll::Ready(ready!(Pin::new(&mut self.s.io).poll_flush(cx)).map_err(Error::Io))
     }
 
     fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if !self.done {
-            self.conn.send_close(Some(&CloseFrame::new(CloseCode::NORMAL, "")))?;
+        if !self.s.done {
+            self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::NORMAL, "")))?;
         }
         self.poll_flush_inner(cx)
     }
@@ -533,7 +578,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        Ok(self.get_mut().conn.send(item)?)
+        Ok(self.get_mut().s.conn.send(item)?)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -603,7 +648,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         poll_fn(|cx| lock(&self.shared).poll_ready_inner(cx)).await?;
-        lock(&self.shared).conn.send(message)?;
+        lock(&self.shared).s.conn.send(message)?;
         poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
     }
 
@@ -611,7 +656,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
     pub async fn send_uncompressed(&self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         poll_fn(|cx| lock(&self.shared).poll_ready_inner(cx)).await?;
-        lock(&self.shared).conn.send_with(message, false)?;
+        lock(&self.shared).s.conn.send_with(message, false)?;
         poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
     }
 
@@ -621,13 +666,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
     /// either half.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
         let mut ws = lock(&self.shared);
-        if ws.done || ws.conn.state() != State::Open {
+        if ws.s.done || ws.s.conn.state() != State::Open {
             return Err(Error::Closed);
         }
-        if ws.conn.output().len() >= ws.config.write_buffer_size {
+        if ws.s.conn.output().len() >= ws.s.write_buffer_size {
             return Err(Error::Full);
         }
-        ws.conn.send(message.into())?;
+        ws.s.conn.send(message.into())?;
         let waker = futures_util::task::noop_waker();
         let _ = ws.poll_write_out(&mut Context::from_waker(&waker));
         Ok(())
@@ -635,14 +680,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
 
     /// Sends a ping.
     pub async fn ping(&self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
-        lock(&self.shared).conn.send_ping(payload.as_ref())?;
+        lock(&self.shared).s.conn.send_ping(payload.as_ref())?;
         poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
     }
 
     /// Starts the closing handshake with `code` and `reason` and flushes it.
     /// The [`Receiver`] ends once the peer answers.
     pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        lock(&self.shared).conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        lock(&self.shared).s.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
         poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
     }
 }
@@ -655,7 +700,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Sender<S> {
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        Ok(lock(&self.shared).conn.send(item)?)
+        Ok(lock(&self.shared).s.conn.send(item)?)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -687,12 +732,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
 
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<String> {
-        lock(&self.shared).protocol.clone()
+        lock(&self.shared).s.protocol.as_deref().map(str::to_owned)
     }
 
     /// The payload of the last pong received.
     pub fn last_pong(&self) -> Option<Bytes> {
-        lock(&self.shared).last_pong.clone()
+        lock(&self.shared).s.last_pong.as_deref().cloned()
     }
 }
 
@@ -703,9 +748,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Receiver<S> {
         let mut ws = lock(&self.shared);
         // Wake the reader when the transport becomes writable, so bytes
         // queued by `try_send` go out even if no sender task is waiting.
-        if let Some(set) = &ws.writers {
+        if let Some(set) = &ws.s.writers {
             set.register(cx.waker());
         }
         ws.poll_next_inner(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::{FutureExt, StreamExt};
+    use tokio::io::AsyncWriteExt;
+
+    /// What an idle server connection keeps is part of the design: no read
+    /// buffer, and a state small enough to move through futures for free.
+    #[tokio::test]
+    async fn an_idle_connection_holds_no_read_buffer() {
+        assert_eq!(std::mem::size_of::<WebSocket<tokio::net::TcpStream>>(), std::mem::size_of::<usize>());
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
+        assert_eq!(ws.s.read_buf.capacity(), 0, "the handshake buffer is not kept");
+        // A masked binary frame "hi" (key 0: the payload is unchanged).
+        client.write_all(&[0x82, 0x82, 0, 0, 0, 0, b'h', b'i']).await.unwrap();
+        let message = ws.next().await.unwrap().unwrap();
+        assert_eq!(message, Message::binary(&b"hi"[..]));
+        drop(message);
+        assert!(ws.next().now_or_never().is_none(), "nothing more to read");
+        assert_eq!(ws.s.read_buf.capacity(), 0, "waiting for the next frame costs no buffer");
     }
 }

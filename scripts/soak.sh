@@ -4,8 +4,9 @@
 #
 #   scripts/soak.sh churn [SECONDS]   connect/exchange/close in a loop (default 60 s,
 #                                     16 at a time); fails unless RSS and fds stay flat
-#   scripts/soak.sh idle [N]          hold N idle upgraded connections (default 50000)
-#                                     and report the server's RSS per connection
+#   scripts/soak.sh idle [N]          hold N idle upgraded connections (default 50000,
+#                                     fewer if the descriptor limit is lower) with
+#                                     `tether bench idle`; reports the server's RSS each
 #
 # Results: target/soak/{churn,idle}.json
 set -euo pipefail
@@ -50,18 +51,28 @@ case "$mode" in
     echo "soak: $cycles cycles in ${seconds}s, RSS ${rss0} -> ${rss1} kB, fds ${fds0} -> ${fds1}"
     ;;
   idle)
-    n=${2:-50000}
+    # Each connection costs the server a descriptor and the generator
+    # another: both processes are bound by the hard limit on descriptors.
+    want=${2:-50000}
+    limit=$(ulimit -n)
+    n=$want
+    if ((n > limit - 200)); then
+      n=$((limit - 200))
+      echo "soak: the descriptor limit here is $limit per process (hard limit $(ulimit -Hn)):" \
+           "holding $n connections instead of $want" >&2
+    fi
     sources=$(( (n + 19999) / 20000 ))
-    rss0=$(rss_kb $server)
-    exec 3> >("$soak" idle "$url" "$n" "$sources" >"$out/idle.out")
-    for _ in $(seq 1200); do grep -q '^open' "$out/idle.out" 2>/dev/null && break; sleep 0.1; done
-    grep -q '^open' "$out/idle.out" || { echo "soak: the idle connections did not all open" >&2; exit 1; }
-    sleep 2
-    rss1=$(rss_kb $server); fds1=$(fds $server)
-    exec 3>&-
-    per=$(( (rss1 - rss0) * 1000 / n ))
-    printf '{"connections": %s, "rss_kb_before": %s, "rss_kb_open": %s, "server_fds": %s, "rss_bytes_per_connection": %s}\n' \
-      "$n" "$rss0" "$rss1" "$fds1" "$per" | tee "$out/idle.json"
+    "$tether" bench idle "$url" -c "$n" --source "$sources" --server-pid "$server" --json --quiet >"$out/idle.out"
+    python3 - "$out/idle.out" "$want" <<'PY' | tee "$out/idle.json"
+import json, sys
+r = json.loads(open(sys.argv[1]).read())
+print(json.dumps({"connections_wanted": int(sys.argv[2]), "connections": r["held"], "errors": r["errors"],
+                  "rss_kb_before": r["rss_kb_before"], "rss_kb_open": r["rss_kb_after"],
+                  "rss_bytes_per_connection": round(r["rss_kb_per_conn"] * 1024)}))
+PY
+    held=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["connections"], r["errors"], r["rss_bytes_per_connection"])' "$out/idle.json")
+    read -r got errors per <<<"$held"
+    [[ $errors -eq 0 && $got -eq $n ]] || { echo "soak: $got of $n connections held, $errors errors" >&2; exit 1; }
     echo "soak: $n idle connections, $per bytes of server RSS each"
     ;;
   *) echo "usage: scripts/soak.sh churn [SECONDS] | idle [N]" >&2; exit 2 ;;

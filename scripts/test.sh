@@ -6,10 +6,12 @@
 #      Node `ws`, `tether chat` in tmux);
 #   2. the browser page of `tether echo` in headless Chromium (playwright-core);
 #   3. Autobahn|Testsuite against tether as a server and as a client;
-#   4. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak.
+#   4. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak;
+#   5. Miri over tether-proto's unit tests (full run only).
 #
 #   scripts/test.sh           all Autobahn cases (what CI runs)
-#   scripts/test.sh --quick   Autobahn without the compression cases 12.*/13.*
+#   scripts/test.sh --quick   Autobahn without the compression cases 12.*/13.*,
+#                             shorter fuzz and soak, no Miri
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -57,3 +59,9 @@ stamp "fuzz smoke passed"
 # Churn soak: RSS and descriptors of tether echo stay flat.
 scripts/soak.sh churn "$soak_seconds"
 stamp "soak passed"
+
+# Undefined behaviour in the protocol engine (a few minutes, so full runs only).
+if ((${#quick[@]} == 0)); then
+  scripts/miri.sh
+  stamp "Miri passed"
+fi

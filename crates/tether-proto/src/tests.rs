@@ -378,6 +378,7 @@ fn deflate_pair(params: DeflateParams, config: DeflateConfig) -> Pair {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "tens of kilobytes through zlib: too slow under Miri; runs natively")]
 fn compressed_messages_round_trip_with_rsv1_on_the_wire() {
     for params in [
         DeflateParams::default(),
@@ -419,6 +420,7 @@ fn compressed_client_frames(text: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "tens of kilobytes through zlib: too slow under Miri; runs natively")]
 fn rsv1_rules_and_compressed_failures() {
     let on = |bytes: &[u8]| {
         let mut conn = Connection::new(Role::Server, Config::default().max_message_size(10_000))

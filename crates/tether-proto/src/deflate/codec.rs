@@ -230,6 +230,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "megabytes through zlib: hours under Miri; runs natively")]
     fn window_bits_are_honoured() {
         for bits in [9u8, 10, 12, 15] {
             let p = DeflateParams { client_max_window_bits: Some(bits), ..params() };
@@ -246,6 +247,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "megabytes through zlib: hours under Miri; runs natively")]
     fn bomb_is_stopped_at_the_limit() {
         let mut c = Deflate::new(Role::Server, &params(), &DeflateConfig::default().threshold(0));
         let zeros = vec![0u8; 50 << 20];

@@ -24,6 +24,8 @@ use crate::{Backpressure, Config, Error};
 const READ_CHUNK: usize = 8 * 1024;
 /// Less free space than this in the read buffer, and it is grown before a read.
 const MIN_READ: usize = 512;
+/// Frames from this size up get a buffer that is kept for the next one.
+const LARGE_FRAME: usize = 64 * 1024;
 /// Most slices handed to one vectored write.
 const MAX_IOV: usize = 32;
 
@@ -67,6 +69,16 @@ struct Inner<S> {
     io: S,
     conn: Connection,
     read_buf: BytesMut,
+    /// `read_buf` was sized for a large frame.
+    large: bool,
+    /// The buffer of the last large frame, reused for the next one once the
+    /// message read into it is dropped: its pages are already mapped, a
+    /// fresh allocation of that size costs a page fault every 4 KiB.
+    /// Released at the next keepalive ping, so a quiet connection lets go.
+    spare: Option<Box<BytesMut>>,
+    /// How many times `spare` was reused (for the tests).
+    #[cfg(test)]
+    reused: u32,
     /// From the [`Config`], what is still needed after the start.
     close_timeout: std::time::Duration,
     write_buffer_size: usize,
@@ -121,6 +133,10 @@ where
             conn,
             // An empty handshake buffer is dropped: reads allocate as bytes come.
             read_buf: if leftover.is_empty() { BytesMut::new() } else { leftover },
+            large: false,
+            spare: None,
+            #[cfg(test)]
+            reused: 0,
             close_timeout: config.close_timeout,
             write_buffer_size: config.write_buffer_size,
             backpressure: config.backpressure,
@@ -392,6 +408,7 @@ where
             match keepalive.poll(cx) {
                 Poll::Ready(Due::Ping(payload)) => {
                     let _ = self.s.conn.send_ping(&payload);
+                    self.s.spare = None;
                 }
                 Poll::Ready(_) => {
                     // The peer is unreachable: no close handshake can complete.
@@ -431,6 +448,7 @@ where
         self.s.shutdown = None;
         self.s.timer_waker = None;
         self.s.read_buf = BytesMut::new();
+        self.s.spare = None;
         Poll::Ready(error.map(Err))
     }
 
@@ -451,7 +469,7 @@ where
             // large frame, not growth in steps), and never a read into a sliver.
             let spare = self.s.read_buf.capacity() - self.s.read_buf.len();
             if spare < wanted || spare < MIN_READ {
-                self.s.read_buf.reserve(wanted.max(READ_CHUNK));
+                self.reserve(wanted.max(READ_CHUNK));
             }
             ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.s.io), cx, &mut self.s.read_buf))
         };
@@ -461,12 +479,41 @@ where
         Poll::Ready(read)
     }
 
+    /// Grows the read buffer by `additional` bytes, into the spare large
+    /// buffer when there is one and it is free again.
+    fn reserve(&mut self, additional: usize) {
+        let s = &mut *self.s;
+        if additional < LARGE_FRAME {
+            s.read_buf.reserve(additional);
+            return;
+        }
+        if let Some(mut old) = s.spare.take() {
+            if old.try_reclaim(s.read_buf.len() + additional) {
+                old.extend_from_slice(&s.read_buf);
+                s.read_buf = *old;
+                s.large = true;
+                #[cfg(test)]
+                {
+                    s.reused += 1;
+                }
+                return;
+            }
+        }
+        s.read_buf.reserve(additional);
+        // Kept only where the keepalive tick will release it.
+        s.large = s.keepalive.is_some();
+    }
+
     /// Between frames, reads onto the stack and allocates only for the
     /// bytes that came, so a connection waiting for its next message holds
     /// no read buffer at all. Messages are slices of that allocation.
     fn poll_read_between_frames(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // The empty buffer may still pin the last message's allocation.
-        self.s.read_buf = BytesMut::new();
+        // The empty buffer may still pin the last message's allocation:
+        // set it aside if it is a large one, else let it go.
+        let last = std::mem::take(&mut self.s.read_buf);
+        if std::mem::take(&mut self.s.large) {
+            self.s.spare = Some(Box::new(last));
+        }
         let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut stack);
         ready!(Pin::new(&mut self.s.io).poll_read(cx, &mut buf))?;
@@ -776,5 +823,40 @@ mod tests {
         drop(message);
         assert!(ws.next().now_or_never().is_none(), "nothing more to read");
         assert_eq!(ws.s.read_buf.capacity(), 0, "waiting for the next frame costs no buffer");
+    }
+
+    /// A masked binary frame with key 0 (the payload goes out unchanged).
+    fn frame(len: usize, fill: u8) -> Vec<u8> {
+        let mut f = vec![0x82, 0x80 | 127];
+        f.extend_from_slice(&(len as u64).to_be_bytes());
+        f.extend_from_slice(&[0; 4]);
+        f.resize(f.len() + len, fill);
+        f
+    }
+
+    #[tokio::test]
+    async fn back_to_back_large_messages_reuse_one_buffer() {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
+        let len = 200_000;
+        tokio::spawn(async move {
+            for fill in 1..=3 {
+                client.write_all(&frame(len, fill)).await.unwrap();
+            }
+            std::future::pending::<()>().await;
+        });
+        let first = ws.next().await.unwrap().unwrap();
+        let at = first.as_bytes().as_ptr() as usize;
+        drop(first);
+        let second = ws.next().await.unwrap().unwrap();
+        assert_eq!(second.as_bytes(), &vec![2u8; len][..]);
+        assert_eq!(ws.s.reused, 1, "the first message's buffer was reused");
+        // The same allocation (the offset may differ by a frame header).
+        assert!((second.as_bytes().as_ptr() as usize).abs_diff(at) < 64);
+        // Still held by the application: the next one needs its own.
+        let third = ws.next().await.unwrap().unwrap();
+        assert_eq!(third.as_bytes(), &vec![3u8; len][..]);
+        assert_eq!(ws.s.reused, 1);
+        drop(second);
     }
 }

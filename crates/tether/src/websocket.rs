@@ -22,6 +22,10 @@ use crate::{Backpressure, Config, Error};
 
 /// Bytes asked of the transport per read when no large frame is pending.
 const READ_CHUNK: usize = 8 * 1024;
+/// The stack buffer of a read between frames: room for a 16 KiB message
+/// and its header in one read (the copy out of it is cheaper than a second
+/// read).
+const STACK_READ: usize = 32 * 1024;
 /// Less free space than this in the read buffer, and it is grown before a read.
 const MIN_READ: usize = 512;
 /// Frames from this size up get a buffer that is kept for the next one.
@@ -514,12 +518,12 @@ where
         if std::mem::take(&mut self.s.large) {
             self.s.spare = Some(Box::new(last));
         }
-        let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
         let mut buf = ReadBuf::uninit(&mut stack);
         ready!(Pin::new(&mut self.s.io).poll_read(cx, &mut buf))?;
         let got = buf.filled();
         // A full read means more is waiting: leave room for it.
-        let capacity = if got.len() == READ_CHUNK { 2 * READ_CHUNK } else { got.len() };
+        let capacity = if got.len() == STACK_READ { got.len() + READ_CHUNK } else { got.len() };
         let mut fresh = BytesMut::with_capacity(capacity);
         fresh.extend_from_slice(got);
         self.s.read_buf = fresh;

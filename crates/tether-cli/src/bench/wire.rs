@@ -645,6 +645,20 @@ mod tests {
         [&head[..n], payload].concat()
     }
 
+    /// Feeds `wire` to `reader` `step` bytes at a time, as reads would
+    /// deliver it; returns what it found and how many bytes it left over.
+    fn feed_in_pieces(reader: &mut EchoReader, wire: &[u8], step: usize, set: &FrameSet) -> (Fed, usize) {
+        let (mut pending, mut total) = (Vec::new(), Fed::default());
+        for piece in wire.chunks(step) {
+            pending.extend_from_slice(piece);
+            let (used, fed) = reader.feed(&pending, set).unwrap();
+            pending.drain(..used);
+            total.messages += fed.messages;
+            total.payload_bytes += fed.payload_bytes;
+        }
+        (total, pending.len())
+    }
+
     #[test]
     fn frames_are_masked_and_distinct_per_slot() {
         let set = FrameSet::new(Kind::Text, 20, 3, 7, false, false);
@@ -680,16 +694,9 @@ mod tests {
         assert_eq!(third.len(), 304);
         for step in [1, 3, 7, 64, wire.len()] {
             let mut reader = EchoReader::new(Kind::Binary, false, true);
-            let (mut pending, mut total) = (Vec::new(), Fed::default());
-            for piece in wire.chunks(step) {
-                pending.extend_from_slice(piece);
-                let (used, fed) = reader.feed(&pending, &set).unwrap();
-                pending.drain(..used);
-                total.messages += fed.messages;
-                total.payload_bytes += fed.payload_bytes;
-            }
+            let (total, left) = feed_in_pieces(&mut reader, &wire, step, &set);
             assert_eq!(total, Fed { messages: 3, payload_bytes: 900 }, "step {step}");
-            assert!(pending.is_empty());
+            assert_eq!(left, 0);
         }
     }
 
@@ -761,15 +768,9 @@ mod tests {
         let params = DeflateParams::default();
         for step in [1, 5, 100, wire.len()] {
             let mut reader = EchoReader::new(Kind::Text, false, true).with_deflate(Some(&params));
-            let (mut pending, mut total) = (Vec::new(), Fed::default());
-            for piece in wire.chunks(step) {
-                pending.extend_from_slice(piece);
-                let (used, fed) = reader.feed(&pending, &set).unwrap();
-                pending.drain(..used);
-                total.messages += fed.messages;
-                total.payload_bytes += fed.payload_bytes;
-            }
+            let (total, left) = feed_in_pieces(&mut reader, &wire, step, &set);
             assert_eq!(total, Fed { messages: 4, payload_bytes: 12_000 }, "step {step}");
+            assert_eq!(left, 0);
         }
         // Without permessage-deflate agreed, RSV1 is an error.
         let mut plain = EchoReader::new(Kind::Text, false, true);

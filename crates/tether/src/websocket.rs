@@ -41,7 +41,9 @@ const MAX_IOV: usize = 32;
 ///   close the stream ends (`None`) and [`close_frame`](Self::close_frame)
 ///   tells the code and reason; a broken connection ends it with an `Err`.
 /// - As a [`Sink`], it sends messages; [`send`](Self::send) does it without
-///   importing `SinkExt`.
+///   importing `SinkExt`. `feed` only queues: the stream writes what was
+///   fed once it has decoded everything already received, so an echo loop
+///   of `next` and `feed` answers a burst of messages with one write.
 /// - [`split`](Self::split) gives a [`Receiver`] and a cloneable [`Sender`]
 ///   for use from different tasks.
 ///

@@ -151,11 +151,11 @@ fn rfc_5_7_examples_decode() {
     assert_eq!(p, b"Hello");
     // 256 bytes and 64 KiB binary messages in single unmasked frames.
     let mut big = vec![0x82, 0x7E, 0x01, 0x00];
-    big.extend(std::iter::repeat(7).take(256));
+    big.extend(std::iter::repeat_n(7, 256));
     let (ev, _) = feed(Role::Client, &big);
     assert_eq!(message(&ev[0]).len(), 256);
     let mut huge = vec![0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0];
-    huge.extend(std::iter::repeat(9).take(65536));
+    huge.extend(std::iter::repeat_n(9, 65536));
     let (ev, _) = feed(Role::Client, &huge);
     assert_eq!(message(&ev[0]).len(), 65536);
 }

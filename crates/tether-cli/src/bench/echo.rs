@@ -347,7 +347,7 @@ impl Driver {
     }
 
     fn has_room(&self) -> bool {
-        self.times.len() < self.in_flight && self.limit.map_or(true, |l| self.sent + (self.unsent as u64) < l)
+        self.times.len() < self.in_flight && self.limit.is_none_or(|l| self.sent + (self.unsent as u64) < l)
     }
 
     /// Open loop: queues the messages that are due.

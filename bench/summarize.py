@@ -7,8 +7,10 @@ compare.json is a list of rows, one per server and workload, with `server`,
 `workload`, `msg_per_s`, `msg_per_server_cpu_s`, `mb_per_s`, `p50_us`,
 `p99_us`, `rss_kb_per_conn` (idle workload), plus `errors` (summed over the
 rounds), `rounds`, `client_cpu_share` and `server_cpu_share` (CPU / window:
-a generator near 1.0 with a server below it means the generator was the limit) and, for the echo
-workloads, `pct_of_raw_tcp` (payload MB/s against the raw TCP echo).
+a generator near 1.0 with a server below it means the generator was the limit),
+`server_user_share` (the part of the server's CPU time spent in user space, not
+in the kernel) and, for the echo workloads, `pct_of_raw_tcp` (payload MB/s
+against the raw TCP echo).
 """
 
 import argparse
@@ -57,6 +59,9 @@ def summarize(runs):
         row["client_cpu_share"] = round(median(shares), 2) if shares else None
         served = [r["server_cpu_s"] / r["window_s"] for r in rs if r.get("server_cpu_s") is not None and r.get("window_s")]
         row["server_cpu_share"] = round(median(served), 2) if served else None
+        user = [r["server_user_cpu_s"] / r["server_cpu_s"] for r in rs
+                if r.get("server_user_cpu_s") is not None and r.get("server_cpu_s")]
+        row["server_user_share"] = round(median(user), 3) if user else None
         samples = [s for r in rs for s in r.get("error_samples") or []]
         if samples:
             row["error_samples"] = samples[:3]
@@ -104,6 +109,33 @@ def matrix(rows, workloads, servers, field, digits=0, ratio=False):
     return "\n".join(lines)
 
 
+def user_share(rows, workloads, servers):
+    """How much of each server's CPU time its own code takes; the rest is the
+    kernel's (system calls, TCP). The last column bounds what any server
+    making fastwebsockets' system calls could reach against it: its CPU time
+    if its user-space time were zero."""
+    by = {(r["server"], r["workload"]): r for r in rows}
+    if not any(r.get("server_user_share") is not None for r in rows):
+        return []
+    head = ["workload"] + servers + ["ceiling ÷ fastwebsockets"]
+    out = ["", "**Share of the server's CPU time in user space** (the rest is the kernel's: system calls, "
+           "loopback TCP). The last column is the most any server making the same system calls could "
+           "reach against fastwebsockets per CPU-second, with no user-space time at all "
+           "(1 ÷ fastwebsockets' kernel share):", "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for w in workloads:
+        cells = [w]
+        for s in servers:
+            r = by.get((s, w))
+            share = r.get("server_user_share") if r else None
+            cells.append(f"{100 * share:.0f} %" if share is not None else "")
+        fw = by.get(("fastwebsockets", w))
+        fw_share = fw.get("server_user_share") if fw else None
+        cells.append(f"{1 / (1 - fw_share):.2f}×" if fw_share is not None and fw_share < 1 else "–")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def markdown(rows, workloads, meta):
     servers = [s for s in SERVER_ORDER if any(r["server"] == s for r in rows)]
     servers += sorted({r["server"] for r in rows} - set(servers))
@@ -139,6 +171,7 @@ def markdown(rows, workloads, meta):
             r = by.get((s, w))
             cells.append(f"{fmt(r['p50_us'])} / {fmt(r['p99_us'])}" if r and r["p50_us"] is not None else "")
         out.append("| " + " | ".join(cells) + " |")
+    out += user_share(rows, echo, ws_servers)
     large = [w for w in echo if w.startswith("large-")]
     if large:
         out += ["", "**Large messages: payload MB/s echoed (% of the raw TCP echo)**:", ""]

@@ -129,7 +129,7 @@ pub async fn run(target: Target, plan: EchoPlan, common: &Common) -> Result<Repo
                 latency: Some(std::mem::replace(&mut tally.latency, new_histogram())),
                 errors: tally.errors.count,
                 error_samples: std::mem::take(&mut tally.errors.samples),
-                server_cpu_s: server_cpu,
+                server_cpu,
                 client_cpu_s: client_cpu,
                 ..Report::default()
             }

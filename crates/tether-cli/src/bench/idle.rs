@@ -69,7 +69,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &Common) -> Result<Repo
         held,
         errors: errors.count,
         error_samples: errors.samples,
-        server_cpu_s: server_cpu,
+        server_cpu,
         client_cpu_s: client_cpu,
         rss_kb: before.zip(after),
         ..Report::default()

@@ -35,8 +35,8 @@ pub struct Report {
     pub errors: u64,
     /// The first few error messages.
     pub error_samples: Vec<String>,
-    /// CPU seconds the server used during the window (`--server-pid`).
-    pub server_cpu_s: Option<f64>,
+    /// CPU time the server used during the window (`--server-pid`).
+    pub server_cpu: Option<CpuTime>,
     /// CPU seconds this generator used during the window.
     pub client_cpu_s: Option<f64>,
     /// Idle mode: the server's resident memory before and with the connections held (KiB).
@@ -57,7 +57,7 @@ impl Report {
 
     /// Operations per CPU-second of the server.
     pub fn ops_per_server_cpu_s(&self) -> Option<f64> {
-        self.server_cpu_s.filter(|&s| s > 0.0).map(|s| self.ops as f64 / s)
+        self.server_cpu.map(CpuTime::total).filter(|&s| s > 0.0).map(|s| self.ops as f64 / s)
     }
 
     /// Server memory per held connection (KiB).
@@ -88,7 +88,9 @@ impl Report {
             "max_us": self.percentile_us(1.0).map(|x| round(x, 1)),
             "errors": self.errors,
             "error_samples": self.error_samples,
-            "server_cpu_s": self.server_cpu_s.map(|x| round(x, 3)),
+            "server_cpu_s": self.server_cpu.map(|c| round(c.total(), 3)),
+            "server_user_cpu_s": self.server_cpu.map(|c| round(c.user, 3)),
+            "server_sys_cpu_s": self.server_cpu.map(|c| round(c.system, 3)),
             "client_cpu_s": self.client_cpu_s.map(|x| round(x, 3)),
         });
         let obj = v.as_object_mut().expect("an object");
@@ -129,9 +131,14 @@ impl Report {
                 );
             }
         }
-        if let Some(cpu) = self.server_cpu_s {
+        if let Some(cpu) = self.server_cpu {
             let per = self.ops_per_server_cpu_s().map_or("-".to_owned(), |x| format!("{x:.0}"));
-            let _ = writeln!(out, "  server CPU: {cpu:.2} s, {per} per server CPU-second");
+            let user = 100.0 * cpu.user / cpu.total().max(1e-9);
+            let _ = writeln!(
+                out,
+                "  server CPU: {:.2} s ({user:.0} % in user space), {per} per server CPU-second",
+                cpu.total()
+            );
         }
         if let Some(cpu) = self.client_cpu_s {
             let _ = writeln!(out, "  generator CPU: {cpu:.2} s ({:.0} % of the window)", 100.0 * cpu / self.secs());
@@ -195,9 +202,31 @@ fn clock_ticks() -> f64 {
     })
 }
 
-/// User plus system CPU seconds of a process, all its threads (`None` if
-/// `/proc` cannot tell). `pid` "self" means this process.
-pub fn cpu_seconds(pid: &str) -> Option<f64> {
+/// CPU time of a process, split as the kernel accounts it: in the
+/// process's own code (user) and in system calls on its behalf (system).
+/// The split tells how much of a server's cost its code can change at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuTime {
+    /// Seconds in user space.
+    pub user: f64,
+    /// Seconds in the kernel.
+    pub system: f64,
+}
+
+impl CpuTime {
+    /// User plus system seconds.
+    pub fn total(self) -> f64 {
+        self.user + self.system
+    }
+
+    fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime { user: self.user - earlier.user, system: self.system - earlier.system }
+    }
+}
+
+/// CPU time of a process, all its threads (`None` if `/proc` cannot tell).
+/// `pid` "self" means this process.
+pub fn cpu_time(pid: &str) -> Option<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields count from the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -205,7 +234,7 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     // Fields 14 and 15 of proc(5) (utime, stime) are the 12th and 13th after the name.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / clock_ticks())
+    Some(CpuTime { user: utime / clock_ticks(), system: stime / clock_ticks() })
 }
 
 /// Resident memory of a process in KiB (`VmRSS`).
@@ -219,8 +248,8 @@ pub fn rss_kb(pid: &str) -> Option<u64> {
 /// window and subtracted at its end.
 #[derive(Debug)]
 pub struct CpuWindow {
-    server: Option<(String, Option<f64>)>,
-    client: Option<f64>,
+    server: Option<(String, Option<CpuTime>)>,
+    client: Option<CpuTime>,
 }
 
 impl CpuWindow {
@@ -228,16 +257,16 @@ impl CpuWindow {
     pub fn start(server_pid: Option<u32>) -> CpuWindow {
         let server = server_pid.map(|p| {
             let p = p.to_string();
-            let now = cpu_seconds(&p);
+            let now = cpu_time(&p);
             (p, now)
         });
-        CpuWindow { server, client: cpu_seconds("self") }
+        CpuWindow { server, client: cpu_time("self") }
     }
 
-    /// The CPU seconds used since `start`: (server, client).
-    pub fn stop(&self) -> (Option<f64>, Option<f64>) {
-        let server = self.server.as_ref().and_then(|(p, t0)| Some(cpu_seconds(p)? - (*t0)?));
-        let client = self.client.and_then(|t0| Some(cpu_seconds("self")? - t0));
+    /// The CPU time used since `start`: the server's, and this process's seconds.
+    pub fn stop(&self) -> (Option<CpuTime>, Option<f64>) {
+        let server = self.server.as_ref().and_then(|(p, t0)| Some(cpu_time(p)?.since((*t0)?)));
+        let client = self.client.and_then(|t0| Some(cpu_time("self")?.since(t0).total()));
         (server, client)
     }
 }
@@ -249,15 +278,17 @@ mod tests {
     #[test]
     fn own_process_has_cpu_time_and_memory() {
         // Burn a little CPU so the reading cannot be a constant.
-        let t0 = cpu_seconds("self").expect("/proc/self/stat");
+        let t0 = cpu_time("self").expect("/proc/self/stat");
         let start = std::time::Instant::now();
         let mut x = 0u64;
         while start.elapsed() < Duration::from_millis(60) {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
-        assert!(cpu_seconds("self").unwrap() > t0);
+        let used = cpu_time("self").unwrap().since(t0);
+        assert!(used.user > 0.0, "{used:?}");
+        assert!(used.system >= 0.0, "{used:?}");
         assert!(rss_kb("self").unwrap() > 100);
-        assert_eq!(cpu_seconds("0"), None);
+        assert_eq!(cpu_time("0"), None);
     }
 
     #[test]
@@ -273,12 +304,16 @@ mod tests {
             ops: 1000,
             bytes: 20_000,
             latency: Some(latency),
-            server_cpu_s: Some(0.5),
+            server_cpu: Some(CpuTime { user: 0.125, system: 0.375 }),
             ..Report::default()
         };
         let v = report.to_json();
         assert_eq!(v["msg_per_s"], 500.0);
         assert_eq!(v["msg_per_server_cpu_s"], 2000.0);
+        assert_eq!(v["server_cpu_s"], 0.5);
+        assert_eq!(v["server_user_cpu_s"], 0.125);
+        assert_eq!(v["server_sys_cpu_s"], 0.375);
+        assert!(report.to_text().contains("(25 % in user space)"), "{}", report.to_text());
         assert_eq!(v["mb_per_s"], 0.01);
         let p50 = v["p50_us"].as_f64().unwrap();
         assert!((49.0..=51.0).contains(&p50), "{p50}");

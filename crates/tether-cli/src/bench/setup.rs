@@ -51,7 +51,7 @@ pub async fn run(target: Target, concurrency: usize, common: &Common) -> Result<
             let (server, client) = cpu.stop();
             {
                 let mut t = tally.borrow_mut();
-                t.report.server_cpu_s = server;
+                t.report.server_cpu = server;
                 t.report.client_cpu_s = client;
             }
             // Cycles under way finish (or time out) on their own.

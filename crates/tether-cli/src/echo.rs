@@ -1,24 +1,15 @@
 //! `tether echo`: the local echo server, over ws:// or wss://.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tether::tls::ServerTls;
-use tether::{Accept, MaybeTlsStream};
-use tokio::net::{TcpListener, TcpStream};
+use tether::Accept;
+use tokio::net::TcpListener;
 
 use crate::cli::EchoArgs;
-
-/// How each connection is upgraded.
-#[derive(Default)]
-pub struct Settings {
-    tls: Option<ServerTls>,
-    protocols: Vec<String>,
-    headers: Vec<(String, String)>,
-    config: tether::Config,
-}
 
 /// Binds, prints the URL as the first stdout line, and serves until SIGINT
 /// or SIGTERM, which close every connection with 1001 (waiting up to `--grace`).
@@ -39,12 +30,6 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     println!("{scheme}://{addr}/");
     eprintln!("tether echo: listening on {scheme}://{addr}/");
     let config = crate::cli::config(opts.no_deflate, opts.keepalive)?;
-    if tls.is_some() || !opts.protocols.is_empty() || !headers.is_empty() {
-        // TLS, subprotocols and response headers go through the per-connection
-        // loop below, which has no graceful shutdown yet.
-        serve(listener, Settings { tls, protocols: opts.protocols, headers, config }, true).await;
-        return Ok(ExitCode::SUCCESS);
-    }
     let grace: Duration = crate::cli::duration(opts.grace, "--grace")?;
     let mut server = tether::Server::from_listener(listener, config).grace_period(grace);
     if !opts.allow_origins.is_empty() {
@@ -52,6 +37,14 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     }
     if let Some(max) = opts.max_per_ip {
         server = server.max_connections_per_ip(max);
+    }
+    if !opts.protocols.is_empty() || !headers.is_empty() {
+        let protocols = opts.protocols;
+        server = server.on_request(move |req| {
+            // The first subprotocol the client offers that we serve.
+            let chosen = req.protocols().iter().find(|p| protocols.contains(p)).cloned();
+            Ok(headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
+        });
     }
     // The chat page on GET /, its WebSocket on the same port.
     server = server.respond_http(crate::web::respond);
@@ -62,18 +55,17 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         eprintln!("tether echo: {signal}: closing connections (1001)");
         shutdown.shutdown();
     });
-    server
-        .serve(move |ws, peer| async move {
-            let line = match with_image(ws).await {
-                Ok(summary) => summary,
-                Err(e) => format!("error: {e}"),
-            };
-            if !quiet {
-                eprintln!("{peer}: {line}");
-            }
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let log = move |peer: SocketAddr, result: Result<String, tether::Error>| {
+        if !quiet {
+            let line = result.unwrap_or_else(|e| format!("error: {e}"));
+            eprintln!("{peer}: {line}");
+        }
+    };
+    let served = match tls {
+        Some(tls) => server.serve_tls(tls, move |ws, peer| async move { log(peer, with_image(ws).await) }).await,
+        None => server.serve(move |ws, peer| async move { log(peer, with_image(ws).await) }).await,
+    };
+    served.map_err(|e| e.to_string())?;
     eprintln!("tether echo: stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -93,48 +85,6 @@ async fn termination() -> &'static str {
     }
 }
 
-/// Accepts connections forever, each echoed on its own task; `log` prints
-/// one line per connection on stderr when it ends.
-pub async fn serve(listener: TcpListener, settings: Settings, log: bool) {
-    let settings = Arc::new(settings);
-    loop {
-        match listener.accept().await {
-            Ok((tcp, peer)) => {
-                let settings = settings.clone();
-                tokio::spawn(async move {
-                    let line = match echo(tcp, &settings).await {
-                        Ok(summary) => summary,
-                        Err(e) => format!("error: {e}"),
-                    };
-                    if log {
-                        eprintln!("{peer}: {line}");
-                    }
-                });
-            }
-            // Out of file descriptors and the like: keep serving the others.
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-/// Echoes one connection until it closes; returns a one-line summary.
-async fn echo(tcp: TcpStream, settings: &Settings) -> Result<String, tether::Error> {
-    let _ = tcp.set_nodelay(true);
-    let stream = match &settings.tls {
-        Some(tls) => tls.accept(tcp).await?,
-        None => MaybeTlsStream::Plain(tcp),
-    };
-    let mut ws = tether::accept_with(stream, settings.config, |req| {
-        let chosen = req.protocols().iter().find(|p| settings.protocols.contains(p)).cloned();
-        Ok(settings.headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
-    })
-    .await?;
-    echo_messages(&mut ws).await
-}
-
 /// An echo server for `tether demo` and `tether chat` without a URL: the
 /// page, `/image` and the echo, without logging.
 pub async fn embedded(listener: TcpListener, config: tether::Config) {
@@ -149,7 +99,10 @@ pub async fn embedded(listener: TcpListener, config: tether::Config) {
 /// The demo endpoint: a client of `/image` first gets a PNG, then the echo.
 pub const IMAGE_PATH: &str = "/image";
 
-async fn with_image(mut ws: tether::WebSocket<TcpStream>) -> Result<String, tether::Error> {
+async fn with_image<S>(mut ws: tether::WebSocket<S>) -> Result<String, tether::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     if ws.request_path() == Some(IMAGE_PATH) {
         // Already compressed: deflating it again would only cost time.
         ws.send_uncompressed(tether::Message::binary(crate::demo_image::png())).await?;

@@ -519,6 +519,39 @@ async fn sigterm_closes_100_clients_with_1001_then_exits() {
     assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
 }
 
+/// Over TLS too, `tether echo` checks origins, negotiates its subprotocol,
+/// and closes every connection with 1001 on SIGTERM before it exits.
+#[tokio::test]
+async fn tls_echo_checks_origins_and_closes_with_1001_on_sigterm() {
+    let pki = TestPki::new();
+    let id = pki.identity(Leaf::Good);
+    let (cert, key) = (id.cert.to_str().unwrap(), id.key.to_str().unwrap());
+    let mut cmd = tether_bin();
+    cmd.args(["echo", "--listen", "127.0.0.1:0", "--grace", "3", "--protocol", "chat.v2"])
+        .args(["--allow-origin", "https://good.example", "--tls-cert", cert, "--tls-key", key])
+        .stderr(Stdio::null());
+    let mut server = Server::start(cmd).await;
+    let url = by_name(&server.url);
+    let tls = || ClientTls::new().roots(Roots::Empty).add_ca_pem_file(&pki.ca).unwrap();
+    let evil = tether::connect_with(&url).tls(tls()).origin("https://evil.example").connect().await;
+    assert_eq!(evil.unwrap_err().http_status(), Some(http::StatusCode::FORBIDDEN));
+    let mut ws = tether::connect_with(&url)
+        .tls(tls())
+        .origin("https://good.example")
+        .protocol("chat.v2")
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(ws.protocol(), Some("chat.v2"));
+    ws.send(Message::text("hi")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("hi"));
+    signal(&server.child, "TERM");
+    assert!(timeout(Duration::from_secs(10), ws.next()).await.expect("close in time").is_none());
+    assert_eq!(ws.close_code(), Some(CloseCode::GOING_AWAY));
+    let status = timeout(Duration::from_secs(5), server.child.wait()).await.expect("exit in time").unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 #[tokio::test]
 async fn killed_server_ends_the_stream_with_an_io_error() {
     let mut server = tether_echo().await;

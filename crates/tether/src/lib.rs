@@ -28,8 +28,15 @@
 //!
 //! The protocol itself (handshake bytes, frames, masking, UTF-8, the
 //! closing handshake) lives in the sans-IO crate [`tether_proto`]; this crate
-//! only moves bytes between it and the socket, reading into one reusable
-//! buffer, unmasking in place and writing with vectored writes.
+//! only moves bytes between it and the socket: payloads are unmasked in place
+//! as they arrive and handed out without a copy, and what is queued goes out
+//! in vectored writes.
+//!
+//! On the server side, [`accept`] upgrades one connection you accepted
+//! yourself; [`Server`] runs the accept loop over `ws://` or `wss://`
+//! ([`Server::serve_tls`]), with origin checks, per-address limits, a bound
+//! on handshakes in progress and a graceful shutdown that closes every
+//! connection with 1001.
 //!
 //! `wss://` works in both roles with rustls (the default feature `rustls`;
 //! see [`tls`] for the crypto provider and trust roots, and the
@@ -40,6 +47,8 @@
 //! Timers (connect, close and handshake timeouts) need a tokio runtime with
 //! the time driver enabled, as `#[tokio::main]` provides.
 #![forbid(unsafe_code)]
+// The docs link to the TLS items, which only exist with the `rustls` feature.
+#![cfg_attr(not(feature = "rustls"), allow(rustdoc::broken_intra_doc_links))]
 
 mod client;
 mod config;

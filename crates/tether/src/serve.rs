@@ -9,12 +9,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::timers::Shutdown;
-use crate::{Accept, Config, Request, WebSocket};
+use crate::{Accept, Config, Reject, Request, WebSocket};
 
 /// Accepts connections and runs a handler for each upgraded one.
 ///
@@ -48,10 +49,14 @@ pub struct Server {
     per_ip: Option<usize>,
     max_handshakes: usize,
     http: Option<HttpResponder>,
+    decide: Option<Decide>,
 }
 
 /// Answers plain HTTP requests on the WebSocket port.
 type HttpResponder = Arc<dyn Fn(&http::Request<()>) -> http::Response<bytes::Bytes> + Send + Sync>;
+
+/// Accepts or refuses each handshake, as the `decide` of [`accept_with`](crate::accept_with).
+type Decide = Arc<dyn Fn(&Request) -> Result<Accept, Reject> + Send + Sync>;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,7 +130,16 @@ impl Server {
             per_ip: None,
             max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
             http: None,
+            decide: None,
         }
+    }
+
+    /// Decides each handshake that passed the origin check, as the `decide`
+    /// of [`accept_with`](crate::accept_with) does: chooses the subprotocol,
+    /// adds response headers, or refuses with a status.
+    pub fn on_request(mut self, decide: impl Fn(&Request) -> Result<Accept, Reject> + Send + Sync + 'static) -> Self {
+        self.decide = Some(Arc::new(decide));
+        self
     }
 
     /// Answers plain HTTP `GET`/`HEAD` requests (a page, a health check)
@@ -190,8 +204,41 @@ impl Server {
         F: Fn(WebSocket<TcpStream>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.run(|tcp| async move { Some(tcp) }, handler).await
+    }
+
+    /// [`serve`](Self::serve) over TLS (`wss://`): each connection makes its
+    /// TLS handshake with `tls` first, within the same bound on handshakes
+    /// in progress ([`max_pending_handshakes`](Self::max_pending_handshakes)).
+    #[cfg(feature = "rustls")]
+    pub async fn serve_tls<F, Fut>(self, tls: crate::tls::ServerTls, handler: F) -> io::Result<()>
+    where
+        F: Fn(WebSocket<crate::MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let tls = Arc::new(tls);
+        self.run(
+            move |tcp| {
+                let tls = tls.clone();
+                async move { tls.accept(tcp).await.ok() }
+            },
+            handler,
+        )
+        .await
+    }
+
+    /// The accept loop; `secure` turns each accepted TCP connection into
+    /// the transport the WebSocket runs on (itself, or TLS over it).
+    async fn run<S, U, UF, F, Fut>(self, secure: U, handler: F) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        U: Fn(TcpStream) -> UF,
+        UF: Future<Output = Option<S>> + Send + 'static,
+        F: Fn(WebSocket<S>, SocketAddr) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let handler = Arc::new(handler);
-        let decide = self.origins.clone().map(crate::allow_origins);
+        let origins: Option<Decide> = self.origins.clone().map(|o| Arc::new(crate::allow_origins(o)) as Decide);
         let handshakes = Arc::new(Semaphore::new(self.max_handshakes));
         let per_ip: PerIp = Arc::default();
         let mut tasks = JoinSet::new();
@@ -215,20 +262,27 @@ impl Server {
                         },
                         None => None,
                     };
+                    let _ = tcp.set_nodelay(true);
+                    let secured = secure(tcp);
                     let (config, http) = (self.config, self.http.clone());
-                    let decide = decide.clone();
+                    let (origins, decide) = (origins.clone(), self.decide.clone());
                     // Built here and boxed, so the task keeps neither the
                     // handshake's state nor what it consumed (the socket, the
                     // config) for the whole life of the connection.
                     let handshake = Box::pin(async move {
-                        let _ = tcp.set_nodelay(true);
-                        let decide = |req: &Request| decide.as_ref().map_or(Ok(Accept::new()), |d| d(req));
+                        let stream = secured.await?;
+                        let decide = |req: &Request| {
+                            if let Some(origins) = &origins {
+                                origins(req)?;
+                            }
+                            decide.as_ref().map_or(Ok(Accept::new()), |d| d(req))
+                        };
                         match http {
-                            Some(respond) => match crate::accept_or_respond(tcp, config, decide, |r| respond(r)).await {
+                            Some(respond) => match crate::accept_or_respond(stream, config, decide, |r| respond(r)).await {
                                 Ok(crate::Accepted::WebSocket(ws)) => Some(ws),
                                 _ => None,
                             },
-                            None => crate::accept_with(tcp, config, decide).await.ok(),
+                            None => crate::accept_with(stream, config, decide).await.ok(),
                         }
                     });
                     let (shutdown, handler) = (self.shutdown.clone(), handler.clone());

@@ -209,3 +209,52 @@ async fn a_rustls_config_of_ones_own_is_used_as_given() {
         ws.close(CloseCode::NORMAL, "").await.unwrap();
     }
 }
+
+/// `Server::serve_tls` keeps every part of the plain server: the origin
+/// check, the caller's subprotocol and headers, and the graceful shutdown
+/// that closes each connection with 1001.
+#[tokio::test]
+async fn a_tls_server_checks_origins_and_shuts_down_gracefully() {
+    let pki = TestPki::new();
+    let id = pki.identity(Leaf::Good);
+    let tls = ServerTls::from_pem_files(&id.cert, &id.key).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tether::Server::from_listener(listener, tether::Config::default())
+        .allow_origins(["https://good.example"])
+        .on_request(|req| {
+            let chosen = req.protocols().iter().find(|p| *p == "chat.v2").cloned();
+            Ok(tether::Accept::new().protocol(chosen).header("x-served-by", "tether-tls"))
+        });
+    let shutdown = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve_tls(tls, |mut ws, _| async move {
+        while let Some(Ok(message)) = ws.next().await {
+            if ws.send(message).await.is_err() {
+                break;
+            }
+        }
+    }));
+    let url = format!("wss://localhost:{port}/");
+
+    let evil = tether::connect_with(&url).tls(trusting(&pki)).origin("https://evil.example").connect().await;
+    assert_eq!(evil.unwrap_err().http_status(), Some(http::StatusCode::FORBIDDEN));
+
+    let (mut ws, response) = tether::connect_with(&url)
+        .tls(trusting(&pki))
+        .origin("https://good.example")
+        .protocol("chat.v1")
+        .protocol("chat.v2")
+        .connect_with_response()
+        .await
+        .unwrap();
+    assert!(ws.get_ref().is_tls());
+    assert_eq!(ws.protocol(), Some("chat.v2"));
+    assert_eq!(response.headers.get("x-served-by").unwrap(), "tether-tls");
+    ws.send(Message::text("over tls")).await.unwrap();
+    assert_eq!(timeout(LIMIT, ws.next()).await.unwrap().unwrap().unwrap(), Message::text("over tls"));
+
+    shutdown.shutdown();
+    assert!(timeout(LIMIT, ws.next()).await.unwrap().is_none(), "the stream ends cleanly");
+    assert_eq!(ws.close_frame().map(|f| f.code), Some(CloseCode::GOING_AWAY));
+    timeout(LIMIT, serving).await.unwrap().unwrap().unwrap();
+}

@@ -49,6 +49,9 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     // The chat page on GET /, its WebSocket on the same port.
     server = server.respond_http(crate::web::respond);
     let quiet = opts.quiet;
+    if !quiet {
+        server = server.on_handshake_error(|peer, e| eprintln!("{peer}: handshake failed: {e}"));
+    }
     let shutdown = server.shutdown_handle();
     tokio::spawn(async move {
         let signal = termination().await;

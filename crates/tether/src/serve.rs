@@ -50,6 +50,7 @@ pub struct Server {
     max_handshakes: usize,
     http: Option<HttpResponder>,
     decide: Option<Decide>,
+    on_error: Option<OnError>,
 }
 
 /// Answers plain HTTP requests on the WebSocket port.
@@ -57,6 +58,9 @@ type HttpResponder = Arc<dyn Fn(&http::Request<()>) -> http::Response<bytes::Byt
 
 /// Accepts or refuses each handshake, as the `decide` of [`accept_with`](crate::accept_with).
 type Decide = Arc<dyn Fn(&Request) -> Result<Accept, Reject> + Send + Sync>;
+
+/// Hears of each failed handshake.
+type OnError = Arc<dyn Fn(SocketAddr, &crate::Error) + Send + Sync>;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,7 +135,16 @@ impl Server {
             max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
             http: None,
             decide: None,
+            on_error: None,
         }
+    }
+
+    /// Calls `report` with the client's address and the error for each
+    /// connection whose TLS or WebSocket handshake failed (by default they
+    /// are dropped without a word): for a log line.
+    pub fn on_handshake_error(mut self, report: impl Fn(SocketAddr, &crate::Error) + Send + Sync + 'static) -> Self {
+        self.on_error = Some(Arc::new(report));
+        self
     }
 
     /// Decides each handshake that passed the origin check, as the `decide`
@@ -204,7 +217,7 @@ impl Server {
         F: Fn(WebSocket<TcpStream>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.run(|tcp| async move { Some(tcp) }, handler).await
+        self.run(|tcp| async move { Ok(tcp) }, handler).await
     }
 
     /// [`serve`](Self::serve) over TLS (`wss://`): each connection makes its
@@ -220,7 +233,7 @@ impl Server {
         self.run(
             move |tcp| {
                 let tls = tls.clone();
-                async move { tls.accept(tcp).await.ok() }
+                async move { tls.accept(tcp).await }
             },
             handler,
         )
@@ -233,7 +246,7 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         U: Fn(TcpStream) -> UF,
-        UF: Future<Output = Option<S>> + Send + 'static,
+        UF: Future<Output = Result<S, crate::Error>> + Send + 'static,
         F: Fn(WebSocket<S>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -265,25 +278,36 @@ impl Server {
                     let _ = tcp.set_nodelay(true);
                     let secured = secure(tcp);
                     let (config, http) = (self.config, self.http.clone());
-                    let (origins, decide) = (origins.clone(), self.decide.clone());
+                    let (origins, decide, on_error) = (origins.clone(), self.decide.clone(), self.on_error.clone());
                     // Built here and boxed, so the task keeps neither the
                     // handshake's state nor what it consumed (the socket, the
                     // config) for the whole life of the connection.
                     let handshake = Box::pin(async move {
-                        let stream = secured.await?;
-                        let decide = |req: &Request| {
-                            if let Some(origins) = &origins {
-                                origins(req)?;
+                        let upgraded = async {
+                            let stream = secured.await?;
+                            let decide = |req: &Request| {
+                                if let Some(origins) = &origins {
+                                    origins(req)?;
+                                }
+                                decide.as_ref().map_or(Ok(Accept::new()), |d| d(req))
+                            };
+                            match http {
+                                Some(respond) => {
+                                    match crate::accept_or_respond(stream, config, decide, |r| respond(r)).await? {
+                                        crate::Accepted::WebSocket(ws) => Ok(Some(ws)),
+                                        // A plain HTTP request, answered.
+                                        crate::Accepted::Http { .. } => Ok(None),
+                                    }
+                                }
+                                None => crate::accept_with(stream, config, decide).await.map(Some),
                             }
-                            decide.as_ref().map_or(Ok(Accept::new()), |d| d(req))
                         };
-                        match http {
-                            Some(respond) => match crate::accept_or_respond(stream, config, decide, |r| respond(r)).await {
-                                Ok(crate::Accepted::WebSocket(ws)) => Some(ws),
-                                _ => None,
-                            },
-                            None => crate::accept_with(stream, config, decide).await.ok(),
-                        }
+                        upgraded.await.unwrap_or_else(|e: crate::Error| {
+                            if let Some(report) = on_error {
+                                report(peer, &e);
+                            }
+                            None
+                        })
                     });
                     let (shutdown, handler) = (self.shutdown.clone(), handler.clone());
                     tasks.spawn(async move {

@@ -211,8 +211,8 @@ async fn a_rustls_config_of_ones_own_is_used_as_given() {
 }
 
 /// `Server::serve_tls` keeps every part of the plain server: the origin
-/// check, the caller's subprotocol and headers, and the graceful shutdown
-/// that closes each connection with 1001.
+/// check, the caller's subprotocol and headers, the report of failed
+/// handshakes, and the graceful shutdown that closes each connection with 1001.
 #[tokio::test]
 async fn a_tls_server_checks_origins_and_shuts_down_gracefully() {
     let pki = TestPki::new();
@@ -220,8 +220,12 @@ async fn a_tls_server_checks_origins_and_shuts_down_gracefully() {
     let tls = ServerTls::from_pem_files(&id.cert, &id.key).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let (report, mut failures) = tokio::sync::mpsc::unbounded_channel();
     let server = tether::Server::from_listener(listener, tether::Config::default())
         .allow_origins(["https://good.example"])
+        .on_handshake_error(move |_, e| {
+            let _ = report.send(e.to_string());
+        })
         .on_request(|req| {
             let chosen = req.protocols().iter().find(|p| *p == "chat.v2").cloned();
             Ok(tether::Accept::new().protocol(chosen).header("x-served-by", "tether-tls"))
@@ -238,6 +242,13 @@ async fn a_tls_server_checks_origins_and_shuts_down_gracefully() {
 
     let evil = tether::connect_with(&url).tls(trusting(&pki)).origin("https://evil.example").connect().await;
     assert_eq!(evil.unwrap_err().http_status(), Some(http::StatusCode::FORBIDDEN));
+    let failure = timeout(LIMIT, failures.recv()).await.unwrap().unwrap();
+    assert!(failure.contains("https://evil.example"), "{failure}");
+    // A client that does not trust the certificate fails the TLS handshake.
+    let untrusting = ClientTls::new().roots(Roots::Empty);
+    assert!(tether::connect_with(&url).tls(untrusting).connect().await.is_err());
+    let failure = timeout(LIMIT, failures.recv()).await.unwrap().unwrap();
+    assert!(failure.to_lowercase().contains("tls"), "{failure}");
 
     let (mut ws, response) = tether::connect_with(&url)
         .tls(trusting(&pki))

@@ -4,16 +4,15 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll, Wake, Waker};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Event, Message, Role, State};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
 use crate::error::abnormal_eof;
@@ -22,10 +21,14 @@ use crate::{Backpressure, Config, Error};
 
 /// Bytes asked of the transport per read when no large frame is pending.
 const READ_CHUNK: usize = 8 * 1024;
-/// The stack buffer of a read between frames: room for a 16 KiB message
-/// and its header in one read (the copy out of it is cheaper than a second
-/// read).
-const STACK_READ: usize = 32 * 1024;
+/// Most bytes one read between frames takes: room for a 16 KiB message and
+/// its header in one read.
+const READ_BETWEEN_FRAMES: usize = 32 * 1024;
+/// Reads between frames of at most this many bytes are copied out of the
+/// thread's read buffer; larger ones are handed out as slices of it.
+const COPY_OUT: usize = 4 * 1024;
+/// Each thread's read buffer is renewed in allocations of this size.
+const POOL_CHUNK: usize = 128 * 1024;
 /// Less free space than this in the read buffer, and it is grown before a read.
 const MIN_READ: usize = 512;
 /// Frames from this size up get a buffer that is kept for the next one.
@@ -49,6 +52,11 @@ const MAX_IOV: usize = 32;
 ///
 /// Keep polling the stream: that is what answers pings and completes the
 /// closing handshake.
+///
+/// Received messages are not copied out of the read: a message over 4 KiB
+/// is a slice of a buffer that the connections of a thread share (128 KiB),
+/// so keeping one for long keeps that buffer too. To keep only the message's
+/// own bytes, copy it (`Bytes::copy_from_slice`).
 ///
 /// # Cancel safety
 ///
@@ -510,9 +518,11 @@ where
         s.large = s.keepalive.is_some();
     }
 
-    /// Between frames, reads onto the stack and allocates only for the
-    /// bytes that came, so a connection waiting for its next message holds
-    /// no read buffer at all. Messages are slices of that allocation.
+    /// Between frames, reads into the thread's read buffer, so a connection
+    /// waiting for its next message holds no read buffer at all. A small
+    /// read is copied into an allocation of its own, so that a message the
+    /// application keeps pins only itself; a larger one is split off the
+    /// thread's buffer without a copy. Messages are slices of that memory.
     fn poll_read_between_frames(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // The empty buffer may still pin the last message's allocation:
         // set it aside if it is a large one, else let it go.
@@ -520,16 +530,14 @@ where
         if std::mem::take(&mut self.s.large) {
             self.s.spare = Some(Box::new(last));
         }
-        let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
-        let mut buf = ReadBuf::uninit(&mut stack);
-        ready!(Pin::new(&mut self.s.io).poll_read(cx, &mut buf))?;
-        let got = buf.filled();
-        // A full read means more is waiting: leave room for it.
-        let capacity = if got.len() == STACK_READ { got.len() + READ_CHUNK } else { got.len() };
-        let mut fresh = BytesMut::with_capacity(capacity);
-        fresh.extend_from_slice(got);
+        let io = &mut self.s.io;
+        let read = READ_POOL.try_with(|pool| read_from_pool(&mut pool.borrow_mut(), io, cx));
+        // Only while the thread is exiting is its buffer gone.
+        let read = read.unwrap_or_else(|_| read_from_pool(&mut BytesMut::new(), io, cx));
+        let fresh = ready!(read)?;
+        let n = fresh.len();
         self.s.read_buf = fresh;
-        Poll::Ready(Ok(got.len()))
+        Poll::Ready(Ok(n))
     }
 
     /// Writes the output queue until it is empty, with vectored writes.
@@ -808,6 +816,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Receiver<S> {
     }
 }
 
+thread_local! {
+    /// Where reads between frames land: one buffer per thread rather than
+    /// one per connection. It is renewed when slices handed out still use
+    /// it and too little room is left.
+    static READ_POOL: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// One read of up to [`READ_BETWEEN_FRAMES`] bytes into `pool`; returns what came as
+/// a buffer of its own (copied if small, split off if not).
+fn read_from_pool<S: AsyncRead + Unpin>(
+    pool: &mut BytesMut,
+    io: &mut S,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<BytesMut>> {
+    if pool.capacity() < READ_BETWEEN_FRAMES {
+        pool.reserve(POOL_CHUNK);
+    }
+    let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut pool.limit(READ_BETWEEN_FRAMES)))?;
+    let got = if n <= COPY_OUT {
+        let copy = BytesMut::from(&pool[..n]);
+        pool.clear();
+        copy
+    } else {
+        pool.split_to(n)
+    };
+    Poll::Ready(Ok(got))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -864,5 +900,27 @@ mod tests {
         assert_eq!(third.as_bytes(), &vec![3u8; len][..]);
         assert_eq!(ws.s.reused, 1);
         drop(second);
+    }
+
+    /// Larger reads between frames are slices of the thread's read buffer,
+    /// not allocations of their own: two 8 KiB messages read one after the
+    /// other lie side by side, the second frame's header between them.
+    #[tokio::test]
+    async fn reads_between_frames_share_the_threads_buffer() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
+        let len = 8 * 1024;
+        client.write_all(&frame(len, 1)).await.unwrap();
+        let first = ws.next().await.unwrap().unwrap();
+        assert!(ws.next().now_or_never().is_none(), "one read per message");
+        client.write_all(&frame(len, 2)).await.unwrap();
+        let second = ws.next().await.unwrap().unwrap();
+        assert_eq!((first.as_bytes(), second.as_bytes()), (&vec![1u8; len][..], &vec![2u8; len][..]));
+        let header = frame(0, 0).len();
+        assert_eq!(second.as_bytes().as_ptr() as usize, first.as_bytes().as_ptr() as usize + len + header);
+        // A small read is copied out, so a message kept pins only itself.
+        client.write_all(&frame(100, 3)).await.unwrap();
+        let small = ws.next().await.unwrap().unwrap();
+        assert_ne!(small.as_bytes().as_ptr() as usize, second.as_bytes().as_ptr() as usize + len + header);
     }
 }

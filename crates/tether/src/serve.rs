@@ -229,7 +229,6 @@ impl Server {
         F: Fn(WebSocket<crate::MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let tls = Arc::new(tls);
         self.run(
             move |tcp| {
                 let tls = tls.clone();

@@ -53,10 +53,11 @@ const MAX_IOV: usize = 32;
 /// Keep polling the stream: that is what answers pings and completes the
 /// closing handshake.
 ///
-/// Received messages are not copied out of the read: a message over 4 KiB
-/// is a slice of a buffer that the connections of a thread share (128 KiB),
-/// so keeping one for long keeps that buffer too. To keep only the message's
-/// own bytes, copy it (`Bytes::copy_from_slice`).
+/// What one read of over 4 KiB brings is not copied: its messages are
+/// slices of a 128 KiB buffer that the connections of a thread share, so
+/// keeping one for long keeps that buffer too (copy it with
+/// `Bytes::copy_from_slice` to keep only its own bytes). Smaller reads are
+/// copied into an allocation of their own.
 ///
 /// # Cancel safety
 ///

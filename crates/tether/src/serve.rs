@@ -239,6 +239,20 @@ impl Server {
         .await
     }
 
+    /// The origin check, then the caller's `on_request`: one function for
+    /// every handshake, built once.
+    fn decide_with_origins(&self) -> Option<Decide> {
+        let origins = self.origins.clone().map(crate::allow_origins);
+        match (origins, self.decide.clone()) {
+            (None, decide) => decide,
+            (Some(check), None) => Some(Arc::new(check)),
+            (Some(check), Some(decide)) => Some(Arc::new(move |req: &Request| {
+                check(req)?;
+                decide(req)
+            })),
+        }
+    }
+
     /// The accept loop; `secure` turns each accepted TCP connection into
     /// the transport the WebSocket runs on (itself, or TLS over it).
     async fn run<S, U, UF, F, Fut>(self, secure: U, handler: F) -> io::Result<()>
@@ -250,7 +264,7 @@ impl Server {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let origins: Option<Decide> = self.origins.clone().map(|o| Arc::new(crate::allow_origins(o)) as Decide);
+        let decide = self.decide_with_origins();
         let handshakes = Arc::new(Semaphore::new(self.max_handshakes));
         let per_ip: PerIp = Arc::default();
         let mut tasks = JoinSet::new();
@@ -277,19 +291,14 @@ impl Server {
                     let _ = tcp.set_nodelay(true);
                     let secured = secure(tcp);
                     let (config, http) = (self.config, self.http.clone());
-                    let (origins, decide, on_error) = (origins.clone(), self.decide.clone(), self.on_error.clone());
+                    let (decide, on_error) = (decide.clone(), self.on_error.clone());
                     // Built here and boxed, so the task keeps neither the
                     // handshake's state nor what it consumed (the socket, the
                     // config) for the whole life of the connection.
                     let handshake = Box::pin(async move {
                         let upgraded = async {
                             let stream = secured.await?;
-                            let decide = |req: &Request| {
-                                if let Some(origins) = &origins {
-                                    origins(req)?;
-                                }
-                                decide.as_ref().map_or(Ok(Accept::new()), |d| d(req))
-                            };
+                            let decide = |req: &Request| decide.as_ref().map_or(Ok(Accept::new()), |d| d(req));
                             match http {
                                 Some(respond) => {
                                     match crate::accept_or_respond(stream, config, decide, |r| respond(r)).await? {

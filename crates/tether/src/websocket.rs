@@ -19,7 +19,7 @@ use crate::error::abnormal_eof;
 use crate::timers::{Due, IdleTimer, Keepalive, Shutdown, ShutdownWatch};
 use crate::{Backpressure, Config, Error};
 
-/// Bytes asked of the transport per read when no large frame is pending.
+/// Least the read buffer grows by when a frame continues past what was read.
 const READ_CHUNK: usize = 8 * 1024;
 /// Most bytes one read between frames takes: room for a 16 KiB message and
 /// its header in one read.

@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::deflate::{Deflate, DeflateConfig, DeflateParams};
-use crate::frame::{FrameHeader, OpCode};
+use crate::frame::{FrameHeader, OpCode, RSV1};
 use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::outq::{OutQueue, Payload};
@@ -74,9 +74,6 @@ struct Fragmented {
     compressed: bool,
     buf: BytesMut,
 }
-
-/// RSV1: set on the first frame of a message compressed with permessage-deflate.
-const RSV1: u8 = 0b100;
 
 /// One end of a WebSocket connection, without IO.
 ///

@@ -5,6 +5,10 @@ use crate::ProtocolError;
 /// The largest possible frame header: 2 bytes, a 64-bit length and a mask key.
 pub const MAX_HEADER_LEN: usize = 14;
 
+/// RSV1 in [`FrameHeader::rsv`]: permessage-deflate sets it on the first
+/// frame of a compressed message (RFC 7692 6).
+pub const RSV1: u8 = 0b100;
+
 /// A frame opcode. Reserved opcodes are rejected when the header is parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpCode {

@@ -12,17 +12,13 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
-use tether::proto::frame::MAX_HEADER_LEN;
+use tether::proto::deflate::SYNC_FLUSH_TAIL;
+use tether::proto::frame::{MAX_HEADER_LEN, RSV1};
 use tether::proto::handshake::client::{ClientHandshake, ClientRequest};
 use tether::proto::mask::apply_mask;
 use tether::proto::{DeflateConfig, DeflateParams, FrameHeader, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-/// RSV1: the frame starts a message compressed with permessage-deflate.
-const RSV1: u8 = 0b100;
-/// What permessage-deflate strips from the end of every compressed message.
-const DEFLATE_TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
 
 /// The longest a connect or an opening handshake may take.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -204,8 +200,8 @@ fn deflated(payload: &[u8]) -> Vec<u8> {
         }
         out.reserve(out.capacity().max(64));
     }
-    assert!(out.ends_with(&DEFLATE_TAIL), "a sync flush ends with an empty stored block");
-    out.truncate(out.len() - DEFLATE_TAIL.len());
+    assert!(out.ends_with(&SYNC_FLUSH_TAIL), "a sync flush ends with an empty stored block");
+    out.truncate(out.len() - SYNC_FLUSH_TAIL.len());
     out
 }
 
@@ -553,7 +549,7 @@ impl EchoReader {
             self.in_frame = None;
             if frame.fin && !frame.control {
                 if self.compressed {
-                    fed.payload_bytes += self.inflate_chunk(&DEFLATE_TAIL, frames)?;
+                    fed.payload_bytes += self.inflate_chunk(&SYNC_FLUSH_TAIL, frames)?;
                     if let Some(inflater) = self.inflate.as_mut().filter(|i| i.reset) {
                         inflater.z.reset(false);
                     }

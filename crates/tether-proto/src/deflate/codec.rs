@@ -1,13 +1,14 @@
 //! The compressor and decompressor of one connection.
 
 use bytes::BytesMut;
+
+use super::SYNC_FLUSH_TAIL;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::{DeflateConfig, DeflateParams};
 use crate::{ProtocolError, Role};
 
 /// What a sync flush ends with; removed on send, restored on receive (RFC 7692 7.2.1).
-const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// The decompressor always uses the largest window: it can read anything a
 /// smaller window produced, so the peer's window setting needs no match here.
@@ -85,8 +86,8 @@ impl Deflate {
             }
             out.reserve(out.capacity().max(64));
         }
-        if out.ends_with(&TAIL) {
-            out.truncate(out.len() - TAIL.len());
+        if out.ends_with(&SYNC_FLUSH_TAIL) {
+            out.truncate(out.len() - SYNC_FLUSH_TAIL.len());
         }
         if out.is_empty() {
             // An empty message right after a flush: zlib has nothing to
@@ -113,7 +114,7 @@ impl Deflate {
         let d = self.decompressor.get_or_insert_with(|| Decompress::new_with_window_bits(false, INFLATE_WINDOW_BITS));
         inflate(d, input, out, max)?;
         if last {
-            let ended = inflate(d, &TAIL, out, max)?;
+            let ended = inflate(d, &SYNC_FLUSH_TAIL, out, max)?;
             if ended || self.decompress_reset {
                 self.decompressor = None;
             }

@@ -20,6 +20,11 @@ pub use negotiate::{parse_extensions, DeflateParams, ExtensionOffer};
 /// The extension's registered name.
 pub const EXTENSION_NAME: &str = "permessage-deflate";
 
+/// The four bytes a sync flush ends with (an empty stored block): the
+/// sender strips them from every compressed message and the receiver
+/// appends them before inflating (RFC 7692 7.2.1, 7.2.2).
+pub const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
 /// permessage-deflate settings of one endpoint, in either role.
 ///
 /// "Our" side is what this endpoint sends; "the peer's" is what it receives.

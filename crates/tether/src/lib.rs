@@ -79,7 +79,8 @@ pub use tether_proto::handshake::HandshakeError;
 pub use tether_proto::{
     CloseCode, CloseFrame, DeflateConfig, DeflateParams, Message, ProtocolError, Role, SendError, State, Utf8Bytes,
 };
-pub use websocket::{Receiver, Sender, WebSocket};
+pub use websocket::split::{Receiver, Sender};
+pub use websocket::WebSocket;
 
 /// The protocol engine, for those who drive it themselves.
 pub use tether_proto as proto;

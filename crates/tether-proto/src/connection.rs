@@ -7,6 +7,7 @@ use crate::frame::{FrameHeader, OpCode, RSV1};
 use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::outq::{OutQueue, Payload};
+use crate::prepared::PreparedMessage;
 use crate::utf8::Utf8Validator;
 use crate::{Config, ProtocolError, Role, SendError};
 
@@ -412,6 +413,20 @@ impl Connection {
         }
         let header = self.header(opcode, fin, payload.len());
         self.out.push(&header, Payload::Shared(payload));
+        Ok(())
+    }
+
+    /// Queues a message framed once for many connections, without a copy
+    /// of a large one. Server side only: a client masks each frame with a
+    /// key of its own, so its frames cannot be shared. Never compressed.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if self.role == Role::Client {
+            return Err(SendError::PreparedOnClient);
+        }
+        self.out.push_encoded(message.frame().clone());
         Ok(())
     }
 

@@ -34,6 +34,7 @@ pub mod handshake;
 pub mod mask;
 mod message;
 mod outq;
+mod prepared;
 pub mod utf8;
 
 pub use connection::{Connection, Event, State};
@@ -42,6 +43,7 @@ pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode};
 pub use message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 pub use outq::OutQueue;
+pub use prepared::PreparedMessage;
 
 /// Which end of the connection this is: it decides the masking rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

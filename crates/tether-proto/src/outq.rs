@@ -103,6 +103,21 @@ impl OutQueue {
         }
     }
 
+    /// Appends a frame that is already encoded (a server frame shared by
+    /// many connections): small ones are copied into the tail like any
+    /// small frame, larger ones are queued by reference.
+    pub(crate) fn push_encoded(&mut self, frame: Bytes) {
+        self.len += frame.len();
+        if frame.len() > INLINE_MAX {
+            if !self.tail.is_empty() {
+                self.chunks.push_back(self.tail.split().freeze());
+            }
+            self.chunks.push_back(frame);
+        } else {
+            self.tail.extend_from_slice(&frame);
+        }
+    }
+
     /// Appends one frame; `payload` is masked on the way in if the header
     /// carries a key.
     pub(crate) fn push(&mut self, header: &FrameHeader, payload: Payload<'_>) {

@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Message, Role, State};
+use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Message, PreparedMessage, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
@@ -111,8 +111,8 @@ struct Inner<S> {
     shutdown: Option<ShutdownWatch>,
     /// The waker the timers above were last polled with.
     timer_waker: Option<Waker>,
-    /// The path the client asked for, on the server side.
-    request_path: Option<Box<str>>,
+    /// The path and query the client asked for, on the server side.
+    request_target: Option<Box<str>>,
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
@@ -159,15 +159,15 @@ where
             idle: config.idle_timeout.map(|t| Box::new(IdleTimer::new(t))),
             shutdown: None,
             timer_waker: None,
-            request_path: None,
+            request_target: None,
             writers: None,
         });
         WebSocket { s }
     }
 
-    /// Records the upgrade request's path (server side).
-    pub(crate) fn set_request_path(&mut self, path: &str) {
-        self.s.request_path = Some(path.into());
+    /// Records the upgrade request's path and query (server side).
+    pub(crate) fn set_request_target(&mut self, path_and_query: &str) {
+        self.s.request_target = Some(path_and_query.into());
     }
 
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).
@@ -177,7 +177,14 @@ where
 
     /// On the server side, the path of the upgrade request (`/chat`), for routing.
     pub fn request_path(&self) -> Option<&str> {
-        self.s.request_path.as_deref()
+        let target = self.s.request_target.as_deref()?;
+        Some(target.split_once('?').map_or(target, |(path, _)| path))
+    }
+
+    /// On the server side, the query of the upgrade request (`room=1` for
+    /// `/chat?room=1`), if it had one.
+    pub fn request_query(&self) -> Option<&str> {
+        self.s.request_target.as_deref()?.split_once('?').map(|(_, query)| query)
     }
 
     /// The subprotocol agreed in the handshake.
@@ -265,6 +272,13 @@ where
         poll_fn(|cx| self.poll_ready_inner(cx)).await?;
         self.s.conn.send_with(message, false)?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Queues a message framed once for many connections (fan-out), without
+    /// copying it; [`flush`](futures_util::SinkExt::flush) or the stream
+    /// writes it. Server side only ([`Error::Send`] on a client).
+    pub fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        Ok(self.s.conn.send_prepared(message)?)
     }
 
     /// Sends a ping (at most 125 bytes); its pong shows in [`last_pong`](Self::last_pong).

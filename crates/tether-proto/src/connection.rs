@@ -2,11 +2,12 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::deflate::{Deflate, DeflateConfig, DeflateParams};
+use crate::deflate::{Deflate, DeflateConfig};
 use crate::frame::{FrameHeader, OpCode, RSV1};
+use crate::handshake::extensions::DeflateParams;
 use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
-use crate::outq::{OutQueue, Payload};
+use crate::send_queue::{Payload, SendQueue};
 use crate::utf8::Utf8Validator;
 use crate::{Config, ProtocolError, Role, SendError};
 
@@ -87,7 +88,7 @@ pub struct Connection {
     config: Config,
     state: State,
     reader: Reader,
-    out: OutQueue,
+    out: SendQueue,
     /// The negotiated permessage-deflate, the only extension: it gives
     /// RSV1 its meaning. Boxed: most connections go without it.
     deflate: Option<Box<Deflate>>,
@@ -112,7 +113,7 @@ impl Connection {
             config,
             state: State::Open,
             reader: Reader::default(),
-            out: OutQueue::default(),
+            out: SendQueue::default(),
             deflate: None,
             deflate_params: None,
             peer_close: None,
@@ -160,7 +161,7 @@ impl Connection {
     }
 
     /// The bytes waiting to be written to the transport.
-    pub fn output(&mut self) -> &mut OutQueue {
+    pub fn output(&mut self) -> &mut SendQueue {
         &mut self.out
     }
 

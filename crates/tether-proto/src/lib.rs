@@ -33,15 +33,16 @@ pub mod fuzzing;
 pub mod handshake;
 pub mod mask;
 mod message;
-mod outq;
+mod send_queue;
 pub mod utf8;
 
 pub use connection::{Connection, Event, State};
-pub use deflate::{DeflateConfig, DeflateParams};
+pub use deflate::DeflateConfig;
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode};
+pub use handshake::extensions::DeflateParams;
 pub use message::{CloseCode, CloseFrame, Message, Utf8Bytes};
-pub use outq::OutQueue;
+pub use send_queue::SendQueue;
 
 /// Which end of the connection this is: it decides the masking rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -2,13 +2,11 @@
 
 use bytes::BytesMut;
 
-use super::SYNC_FLUSH_TAIL;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::{DeflateConfig, DeflateParams};
+use super::{DeflateConfig, SYNC_FLUSH_TAIL};
+use crate::handshake::extensions::DeflateParams;
 use crate::{ProtocolError, Role};
-
-/// What a sync flush ends with; removed on send, restored on receive (RFC 7692 7.2.1).
 
 /// The decompressor always uses the largest window: it can read anything a
 /// smaller window produced, so the peer's window setting needs no match here.

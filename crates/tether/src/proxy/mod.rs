@@ -117,7 +117,7 @@ impl Proxy {
     /// The proxy the environment names for a `ws://` or `wss://` URL, or
     /// `None` when no variable is set or `no_proxy` exempts the URL's host.
     pub fn from_env(url: &str) -> Result<Option<Proxy>, Error> {
-        let target = crate::client::Target::parse(url)?;
+        let target = crate::target::Target::parse(url)?;
         from_env_with(target.tls, &target.host, |name| std::env::var(name).ok())
     }
 

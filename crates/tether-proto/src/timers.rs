@@ -91,8 +91,8 @@ impl TimerConfig {
 }
 
 /// What a timer did, as returned by [`Connection::handle_timeout`](crate::Connection::handle_timeout).
+// Not `non_exhaustive`: an IO layer must answer every event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TimerEvent {
     /// A keepalive ping with this payload was queued.
     Ping([u8; 8]),

@@ -217,7 +217,8 @@ async fn open_tcp(target: &Target, proxy: Option<&Proxy>, limit: Duration) -> Re
         None => server,
         Some(proxy) => format!("{server} through proxy {proxy}"),
     };
-    let tcp = timeout(limit, attempt).await.map_err(|_| Error::ConnectTimeout { addr, timeout: limit })??;
+    let tcp =
+        timeout(limit, attempt).await.map_err(|_| Error::ConnectTimeout { addr: addr.into(), timeout: limit })??;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
 }
@@ -227,7 +228,7 @@ async fn open_tcp(target: &Target, proxy: Option<&Proxy>, limit: Duration) -> Re
 async fn connect_tcp(host: &str, port: u16, label: &str) -> Result<TcpStream, Error> {
     let addrs = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|source| Error::Dns { host: format!("{host}{label}"), source })?;
+        .map_err(|source| Error::Dns { host: format!("{host}{label}").into(), source })?;
     let mut last = None;
     for a in addrs {
         match TcpStream::connect(a).await {
@@ -236,11 +237,11 @@ async fn connect_tcp(host: &str, port: u16, label: &str) -> Result<TcpStream, Er
         }
     }
     Err(match last {
-        None => Error::Dns { host: format!("{host}{label}"), source: io::Error::other("no addresses") },
+        None => Error::Dns { host: format!("{host}{label}").into(), source: io::Error::other("no addresses") },
         Some((a, e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            Error::Refused { addr: format!("{a}{label}"), source: e }
+            Error::Refused { addr: format!("{a}{label}").into(), source: e }
         }
-        Some((a, e)) => Error::Connect { addr: format!("{a}{label}"), source: e },
+        Some((a, e)) => Error::Connect { addr: format!("{a}{label}").into(), source: e },
     })
 }
 
@@ -304,9 +305,12 @@ impl Error {
     /// A refusal read by the client is an HTTP status, not a bad upgrade.
     fn into_status(self) -> Error {
         match self {
-            Error::Handshake(HandshakeError::Rejected { status, headers, body }) => {
-                Error::HttpStatus { status, headers, body }
-            }
+            Error::Handshake(e) => match *e {
+                HandshakeError::Rejected { status, headers, body } => {
+                    Error::HttpStatus { status, headers, body: body.to_vec().into_boxed_slice() }
+                }
+                other => other.into(),
+            },
             other => other,
         }
     }

@@ -66,7 +66,7 @@ mod websocket;
 pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 pub use config::{Backpressure, Config};
-pub use error::Error;
+pub use error::{Error, ProxyError, TlsError};
 pub use maybe_tls::MaybeTlsStream;
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};

@@ -16,7 +16,7 @@ pub(crate) struct Target {
 
 impl Target {
     pub(crate) fn parse(raw: &str) -> Result<Target, Error> {
-        let bad = |reason: &str| Error::Url { url: raw.to_owned(), reason: reason.to_owned() };
+        let bad = |reason: &str| Error::Url { url: raw.into(), reason: reason.into() };
         let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
         let tls = match url.scheme() {
             "ws" => false,

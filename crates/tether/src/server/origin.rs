@@ -6,7 +6,7 @@ use tether_proto::handshake::server::Request;
 
 use super::decision::{Accept, Reject};
 
-/// A `decide` function for [`accept_with`] that refuses (403) browsers from
+/// A `decide` function for [`accept_with`](crate::accept_with) that refuses (403) browsers from
 /// other origins: the defence against cross-site WebSocket hijacking, since
 /// browsers send cookies with a WebSocket handshake from any page.
 ///

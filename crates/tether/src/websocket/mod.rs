@@ -40,7 +40,7 @@ use wakers::WakerSet;
 ///   importing `SinkExt`. `feed` only queues: the stream writes what was
 ///   fed once it has decoded everything already received, so an echo loop
 ///   of `next` and `feed` answers a burst of messages with one write.
-/// - [`split`](Self::split) gives a [`Receiver`] and a cloneable [`Sender`]
+/// - [`split`](Self::split) gives a [`Receiver`](crate::Receiver) and a cloneable [`Sender`](crate::Sender)
 ///   for use from different tasks.
 ///
 /// Keep polling the stream: that is what answers pings and completes the

@@ -2,7 +2,8 @@
 //! [`Stream`](futures_core::Stream) of messages and send through a
 //! [`Sink`](futures_sink::Sink).
 //!
-//! The five steps:
+//! The five steps (numbered as the mission lists them; the code sends before
+//! it listens, so step 3 comes before step 2):
 //!
 //! ```no_run
 //! use tether::prelude::*;

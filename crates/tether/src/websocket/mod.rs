@@ -22,11 +22,12 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Message, PreparedMessage, Role, State};
+use tether_proto::{
+    CloseCode, CloseFrame, Connection, DeflateParams, Message, PreparedMessage, Role, State, TimerConfig,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::Sleep;
 
-use crate::timers::{IdleTimer, Keepalive, Shutdown, ShutdownWatch};
+use crate::timers::{self, Alarm, Shutdown, ShutdownWatch};
 use crate::{Backpressure, Config, Error};
 use wakers::WakerSet;
 
@@ -85,11 +86,12 @@ struct Inner<S> {
     /// fresh allocation of that size costs a page fault every 4 KiB.
     /// Released at the next keepalive ping, so a quiet connection lets go.
     spare: Option<Box<BytesMut>>,
+    /// Keepalive pings are on (they release `spare`).
+    pings: bool,
     /// How many times `spare` was reused (for the tests).
     #[cfg(test)]
     reused: u32,
     /// From the [`Config`], what is still needed after the start.
-    close_timeout: std::time::Duration,
     write_buffer_size: usize,
     backpressure: Backpressure,
     protocol: Option<Box<str>>,
@@ -100,16 +102,15 @@ struct Inner<S> {
     done: bool,
     /// Set once our side of TCP is shut down.
     shut_down: bool,
-    /// Bounds the closing handshake.
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// Wakes the task at the next deadline of the connection's timers
+    /// (keepalive, idle timeout, closing handshake), which `conn` keeps.
+    alarm: Alarm,
     // The rarely used parts are boxed: every idle connection carries this struct.
     last_pong: Option<Box<Bytes>>,
-    keepalive: Option<Keepalive>,
-    idle: Option<Box<IdleTimer>>,
     /// Resolves when the [`Server`](crate::Server) that accepted this
     /// connection shuts down: we then close with 1001.
     shutdown: Option<ShutdownWatch>,
-    /// The waker the timers above were last polled with.
+    /// The waker `alarm` and `shutdown` were last polled with.
     timer_waker: Option<Waker>,
     /// The path and query the client asked for, on the server side.
     request_target: Option<Box<str>>,
@@ -133,7 +134,11 @@ where
         protocol: Option<String>,
         deflate: Option<DeflateParams>,
     ) -> Self {
-        let mut conn = Connection::new(role, config.protocol);
+        let timer_config = TimerConfig::default()
+            .keepalive(config.ping_interval, config.ping_timeout)
+            .idle_timeout(config.idle_timeout)
+            .close_timeout(Some(config.close_timeout));
+        let mut conn = Connection::new(role, config.protocol).with_timers(timer_config, timers::now());
         if let (Some(params), Some(settings)) = (deflate, config.deflate.as_ref()) {
             conn = conn.with_deflate(params, settings);
         }
@@ -144,19 +149,17 @@ where
             read_buf: if leftover.is_empty() { BytesMut::new() } else { leftover },
             large: false,
             spare: None,
+            pings: config.ping_interval.is_some(),
             #[cfg(test)]
             reused: 0,
-            close_timeout: config.close_timeout,
             write_buffer_size: config.write_buffer_size,
             backpressure: config.backpressure,
             protocol: protocol.map(String::into_boxed_str),
             pending_error: None,
             done: false,
             shut_down: false,
-            deadline: None,
+            alarm: Alarm::default(),
             last_pong: None,
-            keepalive: config.ping_interval.map(|every| Keepalive::new(every, config.ping_timeout)),
-            idle: config.idle_timeout.map(|t| Box::new(IdleTimer::new(t))),
             shutdown: None,
             timer_waker: None,
             request_target: None,
@@ -233,7 +236,7 @@ where
 
     /// The round-trip time of the last keepalive ping that was answered.
     pub fn rtt(&self) -> Option<std::time::Duration> {
-        self.s.keepalive.as_ref().and_then(Keepalive::rtt)
+        self.s.conn.rtt()
     }
 
     /// Where the closing handshake stands.

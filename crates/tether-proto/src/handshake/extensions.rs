@@ -1,10 +1,13 @@
-//! Parsing `Sec-WebSocket-Extensions` and agreeing on permessage-deflate
-//! parameters (RFC 7692 section 7.1).
+//! Extension negotiation: parsing `Sec-WebSocket-Extensions` and agreeing
+//! on permessage-deflate parameters in both roles (RFC 7692 section 7.1).
 
 use std::fmt::Write as _;
 
-use super::{DeflateConfig, EXTENSION_NAME};
-use crate::handshake::HandshakeError;
+use super::HandshakeError;
+use crate::deflate::DeflateConfig;
+
+/// The permessage-deflate extension's registered name.
+pub const EXTENSION_NAME: &str = "permessage-deflate";
 
 /// One element of a `Sec-WebSocket-Extensions` header: a name and its parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,20 +102,12 @@ pub struct DeflateParams {
 impl DeflateParams {
     /// The `Sec-WebSocket-Extensions` value that states these parameters.
     pub fn header_value(&self) -> String {
-        let mut out = EXTENSION_NAME.to_owned();
-        if self.server_no_context_takeover {
-            out.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            out.push_str("; client_no_context_takeover");
-        }
-        if let Some(bits) = self.server_max_window_bits {
-            let _ = write!(out, "; server_max_window_bits={bits}");
-        }
-        if let Some(bits) = self.client_max_window_bits {
-            let _ = write!(out, "; client_max_window_bits={bits}");
-        }
-        out
+        element([
+            ("server_no_context_takeover", self.server_no_context_takeover.then_some(None)),
+            ("client_no_context_takeover", self.client_no_context_takeover.then_some(None)),
+            ("server_max_window_bits", self.server_max_window_bits.map(Some)),
+            ("client_max_window_bits", self.client_max_window_bits.map(Some)),
+        ])
     }
 
     /// Server side: picks the first acceptable permessage-deflate offer.
@@ -124,24 +119,14 @@ impl DeflateParams {
 
     /// Client side: the offer to send.
     pub fn offer(config: &DeflateConfig) -> String {
-        let mut out = EXTENSION_NAME.to_owned();
-        if config.no_context_takeover {
-            out.push_str("; client_no_context_takeover");
-        }
-        if config.request_peer_no_context_takeover {
-            out.push_str("; server_no_context_takeover");
-        }
-        if let Some(bits) = config.request_peer_max_window_bits {
-            let _ = write!(out, "; server_max_window_bits={bits}");
-        }
-        // Without a value: the server may ask us for a smaller window.
-        match config.max_window_bits {
-            15 => out.push_str("; client_max_window_bits"),
-            bits => {
-                let _ = write!(out, "; client_max_window_bits={bits}");
-            }
-        }
-        out
+        let bits = config.max_window_bits;
+        element([
+            ("client_no_context_takeover", config.no_context_takeover.then_some(None)),
+            ("server_no_context_takeover", config.request_peer_no_context_takeover.then_some(None)),
+            ("server_max_window_bits", config.request_peer_max_window_bits.map(Some)),
+            // Without a value: the server may ask us for a smaller window.
+            ("client_max_window_bits", Some((bits < 15).then_some(bits))),
+        ])
     }
 
     /// Client side: checks the server's answer to our offer. `Ok(None)`: the
@@ -186,6 +171,20 @@ impl DeflateParams {
         }
         Ok(agreed)
     }
+}
+
+/// `permessage-deflate` followed by the parameters that are present, in
+/// order: `Some(None)` is a parameter without a value.
+fn element(params: [(&str, Option<Option<u8>>); 4]) -> String {
+    let mut out = EXTENSION_NAME.to_owned();
+    for (name, value) in params {
+        let _ = match value {
+            None => Ok(()),
+            Some(None) => write!(out, "; {name}"),
+            Some(Some(bits)) => write!(out, "; {name}={bits}"),
+        };
+    }
+    out
 }
 
 /// Parameters as they appear in one offer or answer.

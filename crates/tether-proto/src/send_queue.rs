@@ -1,4 +1,4 @@
-//! The queue of encoded frames waiting to be written to the transport.
+//! The send queue: encoded frames waiting to be written to the transport.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -22,13 +22,13 @@ const IDLE_CAPACITY: usize = 64 * 1024;
 /// Small frames are coalesced into `tail`; a large unmasked payload is kept as
 /// its own [`Bytes`] chunk, so writing it copies nothing.
 #[derive(Debug, Default)]
-pub struct OutQueue {
+pub struct SendQueue {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
     len: usize,
 }
 
-impl OutQueue {
+impl SendQueue {
     /// Bytes waiting to be written.
     pub fn len(&self) -> usize {
         self.len
@@ -172,7 +172,7 @@ mod tests {
         FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask, payload_len: len as u64 }
     }
 
-    fn drain(q: &mut OutQueue, step: usize) -> Vec<u8> {
+    fn drain(q: &mut SendQueue, step: usize) -> Vec<u8> {
         let mut out = Vec::new();
         while !q.is_empty() {
             let mut slices = [IoSlice::new(&[]); 4];
@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn large_unmasked_payload_is_not_copied() {
-        let mut q = OutQueue::default();
+        let mut q = SendQueue::default();
         let big = Bytes::from(vec![7u8; 10_000]);
         q.push(&header(3, None), Payload::Borrowed(b"abc"));
         q.push(&header(big.len(), None), Payload::Shared(big.clone()));
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn masked_payload_is_masked_in_queue() {
-        let mut q = OutQueue::default();
+        let mut q = SendQueue::default();
         q.push(&header(5, Some([0x37, 0xfa, 0x21, 0x3d])), Payload::Borrowed(b"Hello"));
         let bytes = drain(&mut q, 1);
         assert_eq!(bytes, [0x82, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);

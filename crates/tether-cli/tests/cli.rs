@@ -87,7 +87,7 @@ impl Peer {
     }
 
     fn command(self) -> Command {
-        let peers = repo().join("tests/peers");
+        let peers = repo().join("interop/peers");
         match self {
             Peer::Python => {
                 let python = std::env::var_os("TETHER_PEER_PYTHON")

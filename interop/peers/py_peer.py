@@ -5,7 +5,7 @@ Usage:
     py_peer.py server [--lifetime SECS] [--exit-on-stdin-eof] [--tls-cert FILE --tls-key FILE]
     py_peer.py client URL [--only NAME[,NAME...]] [--ca FILE]
 
-See tests/peers/README.md for the contract (shared with node_peer.js).
+See interop/peers/README.md for the contract (shared with node_peer.js).
 Dependencies are installed by scripts/install-peers.sh; run this file with
 the venv interpreter it prints ($TETHER_CACHE/peers/venv/bin/python).
 """

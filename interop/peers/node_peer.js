@@ -5,7 +5,7 @@
 //   node_peer.js server [--lifetime SECS] [--exit-on-stdin-eof]
 //   node_peer.js client URL [--only NAME[,NAME...]]
 //
-// See tests/peers/README.md for the contract (shared with py_peer.py).
+// See interop/peers/README.md for the contract (shared with py_peer.py).
 // Dependencies are installed by scripts/install-peers.sh; run with
 // NODE_PATH=$TETHER_CACHE/peers/node/node_modules.
 'use strict';

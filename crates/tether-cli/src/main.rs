@@ -1,19 +1,14 @@
 //! `tether`: a WebSocket echo server and terminal client.
 
-mod bench;
-mod chat;
-mod cli;
-mod connect;
-mod demo;
-mod demo_image;
-mod echo;
-mod reconnect;
-mod web;
+mod commands;
+mod echo_server;
+mod flags;
+mod output;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = <cli::Cli as clap::Parser>::parse();
+    let args = <flags::Cli as clap::Parser>::parse();
     let mut builder = match args.threads() {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
         Some(n) => {
@@ -30,7 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(cli::run(args));
+    let outcome = runtime.block_on(commands::run(args.command));
     // A blocking read of stdin may still be pending: do not wait for it.
     runtime.shutdown_background();
     match outcome {

@@ -8,13 +8,16 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use serde_json::json;
-use tether::proto::{FrameHeader, OpCode};
+use tether_proto::{FrameHeader, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::report::{new_histogram, CpuWindow, Errors, Report};
-use super::wire::{self, Sources, Target};
-use super::Common;
+use crate::connect::{self, Upgraded};
+use crate::frames::close_frame;
+use crate::proc_stat::CpuWindow;
+use crate::report::{new_histogram, Errors, Report};
+use crate::target::{Sources, Target};
+use crate::{RunOptions, Window};
 
 /// The longest one connect-handshake-close cycle may take.
 const CYCLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,13 +29,12 @@ struct Tally {
 }
 
 /// Runs `concurrency` workers for the warm-up and the duration.
-pub async fn run(target: Target, concurrency: usize, common: &Common) -> Result<Report, String> {
+pub async fn run(target: Target, concurrency: usize, common: &RunOptions) -> Result<Report, String> {
     if target.raw {
         return Err("the setup workload needs a WebSocket server (ws://)".into());
     }
     let sources = Rc::new(RefCell::new(Sources::parse(common.source.as_deref())?));
-    let start = Instant::now();
-    let (from, until) = (start + common.warmup, start + common.warmup + common.duration);
+    let window = common.window(common.warmup);
     let tally = Rc::new(RefCell::new(Tally {
         report: Report { mode: "setup", url: common.url.clone(), latency: Some(new_histogram()), ..Report::default() },
         errors: Errors::default(),
@@ -41,13 +43,11 @@ pub async fn run(target: Target, concurrency: usize, common: &Common) -> Result<
     local
         .run_until(async {
             let workers: Vec<_> = (0..concurrency.max(1))
-                .map(|i| {
-                    tokio::task::spawn_local(worker(i, target.clone(), sources.clone(), tally.clone(), from, until))
-                })
+                .map(|i| tokio::task::spawn_local(worker(i, target.clone(), sources.clone(), tally.clone(), window)))
                 .collect();
-            tokio::time::sleep_until(from).await;
+            tokio::time::sleep_until(window.from).await;
             let cpu = CpuWindow::start(common.server_pid);
-            tokio::time::sleep_until(until).await;
+            tokio::time::sleep_until(window.until).await;
             let (server, client) = cpu.stop();
             {
                 let mut t = tally.borrow_mut();
@@ -61,23 +61,16 @@ pub async fn run(target: Target, concurrency: usize, common: &Common) -> Result<
         })
         .await;
     let Tally { mut report, errors } = Rc::try_unwrap(tally).map_err(|_| "workers still running")?.into_inner();
-    report.window = until - from;
+    report.window = window.until - window.from;
     report.errors = errors.count;
     report.error_samples = errors.samples;
     report.params = vec![("concurrency", json!(concurrency)), ("warmup_s", json!(common.warmup.as_secs_f64()))];
     Ok(report)
 }
 
-async fn worker(
-    id: usize,
-    target: Target,
-    sources: Rc<RefCell<Sources>>,
-    tally: Rc<RefCell<Tally>>,
-    from: Instant,
-    until: Instant,
-) {
+async fn worker(id: usize, target: Target, sources: Rc<RefCell<Sources>>, tally: Rc<RefCell<Tally>>, window: Window) {
     let mut rng = fastrand::Rng::with_seed(id as u64);
-    while Instant::now() < until {
+    while Instant::now() < window.until {
         let source = sources.borrow_mut().next();
         let began = Instant::now();
         let outcome = tokio::time::timeout(CYCLE_TIMEOUT, cycle(&target, source, &mut rng))
@@ -85,7 +78,7 @@ async fn worker(
             .unwrap_or_else(|_| Err("connect, handshake and close took over 10 s".into()));
         let ended = Instant::now();
         match outcome {
-            Ok(()) if ended >= from && ended < until => {
+            Ok(()) if ended >= window.from && ended < window.until => {
                 let mut t = tally.borrow_mut();
                 t.report.ops += 1;
                 if let Some(h) = t.report.latency.as_mut() {
@@ -104,9 +97,9 @@ async fn worker(
 
 /// One connection: handshake, close frame out, close frame in, FIN in.
 async fn cycle(target: &Target, source: Option<std::net::IpAddr>, rng: &mut fastrand::Rng) -> Result<(), String> {
-    let tcp = wire::connect_tcp(target, source).await?;
-    let wire::Upgraded { mut tcp, leftover: mut buf, .. } = wire::handshake(tcp, target).await?;
-    tcp.write_all(&wire::close_frame(rng)).await.map_err(|e| format!("close write: {e}"))?;
+    let tcp = connect::connect_tcp(target, source).await?;
+    let Upgraded { mut tcp, leftover: mut buf, .. } = connect::handshake(tcp, target).await?;
+    tcp.write_all(&close_frame(rng)).await.map_err(|e| format!("close write: {e}"))?;
     // Skip anything before the server's close frame.
     loop {
         match FrameHeader::parse(&buf).map_err(|e| format!("bad frame: {e}"))? {

@@ -329,7 +329,7 @@ mod tests {
         let mut app = open_app();
         app.on_event(LinkEvent::Received(Message::text("Hello!")));
         app.on_event(LinkEvent::Received(Message::binary(vec![1, 2, 3])));
-        app.on_event(LinkEvent::Image(Ok(Message::binary(crate::demo_image::png()))));
+        app.on_event(LinkEvent::Image(Ok(Message::binary(crate::echo_server::demo_image::png()))));
         assert_eq!(app.log[1], Entry::Echo("Hello!".into()));
         assert_eq!(app.log[2], Entry::Binary { from: "echo", len: 3, picture: None });
         assert!(matches!(&app.log[3], Entry::Binary { from: "image", picture: Some(_), .. }));

@@ -1,8 +1,12 @@
-//! Command-line flags and dispatch.
+//! The command line's flags: the clap types of every command, and the
+//! helpers that turn flag values into the library's settings.
+
+pub mod bench;
+
+pub use self::bench::BenchArgs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -11,8 +15,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "tether", version, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
 const EXAMPLES: &str = "\
@@ -30,8 +35,9 @@ Examples:
 
   tether bench echo ws://127.0.0.1:9001/ -c 100 -s 20   load an echo server: msg/s and latency";
 
+/// The subcommands.
 #[derive(Subcommand, Debug)]
-enum Command {
+pub enum Command {
     /// Run a WebSocket echo server: text comes back as text, binary as binary.
     ///
     /// Plain HTTP `GET /` serves a chat page for browsers; a WebSocket on
@@ -58,22 +64,13 @@ enum Command {
     /// picture, Ctrl-R reconnects, Esc or Ctrl-C closes with 1000 and exits.
     ///
     /// Without URL, an echo server is started on loopback for the chat.
-    Chat {
-        /// The server's URL, as ws://HOST:PORT/PATH.
-        url: Option<String>,
-        /// Do not offer permessage-deflate compression.
-        #[arg(long)]
-        no_deflate: bool,
-    },
+    Chat(ChatArgs),
     /// Start an embedded echo server on loopback (or use URL), send "Hello!"
     /// and a binary message, print the echoes, close: the five steps in one go.
-    Demo {
-        /// Talk to this server instead of an embedded one.
-        url: Option<String>,
-    },
+    Demo(DemoArgs),
     /// Load-test a WebSocket echo server: echo throughput and latency, large
     /// messages, connection setup rate, memory per idle connection.
-    Bench(crate::bench::BenchArgs),
+    Bench(BenchArgs),
 }
 
 /// Keepalive flags shared by `echo` and `connect`.
@@ -185,6 +182,23 @@ pub struct ConnectArgs {
     pub reconnect: bool,
 }
 
+// The flags of `tether chat`.
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    /// The server's URL, as ws://HOST:PORT/PATH.
+    pub url: Option<String>,
+    /// Do not offer permessage-deflate compression.
+    #[arg(long)]
+    pub no_deflate: bool,
+}
+
+// The flags of `tether demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Talk to this server instead of an embedded one.
+    pub url: Option<String>,
+}
+
 /// How `tether connect` prints a binary message.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryMode {
@@ -221,31 +235,20 @@ impl Cli {
     }
 }
 
-/// Runs the chosen command; the exit code says how it ended.
-pub async fn run(cli: Cli) -> Result<ExitCode, String> {
-    match cli.command {
-        Command::Echo(args) => crate::echo::run(args).await,
-        Command::Connect(args) => crate::connect::run(args).await,
-        Command::Bench(args) => crate::bench::run(args).await,
-        Command::Chat { url, no_deflate } => {
-            let config = tether::Config::default();
-            crate::chat::run(url, if no_deflate { config.deflate(None) } else { config }).await
+impl Keepalive {
+    /// The library's defaults, with these keepalive choices and `--no-deflate`.
+    pub fn config(self, no_deflate: bool) -> Result<tether::Config, String> {
+        let mut config = tether::Config::default();
+        if no_deflate {
+            config = config.deflate(None);
         }
-        Command::Demo { url } => crate::demo::run(url).await,
+        let interval = duration(self.ping_interval, "--ping-interval")?;
+        let timeout = duration(self.ping_timeout, "--ping-timeout")?;
+        Ok(config.keepalive((!interval.is_zero()).then_some(interval), timeout))
     }
 }
 
-/// The library's defaults, with the command line's deflate and keepalive choices.
-pub fn config(no_deflate: bool, keepalive: Keepalive) -> Result<tether::Config, String> {
-    let mut config = tether::Config::default();
-    if no_deflate {
-        config = config.deflate(None);
-    }
-    let interval = duration(keepalive.ping_interval, "--ping-interval")?;
-    let timeout = duration(keepalive.ping_timeout, "--ping-timeout")?;
-    Ok(config.keepalive((!interval.is_zero()).then_some(interval), timeout))
-}
-
+/// `value` seconds as a duration; `flag` names it in the error.
 pub fn duration(value: f64, flag: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("{flag} {value}: not a number of seconds"))
 }

@@ -4,12 +4,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use tether::tls::ServerTls;
 use tether::Accept;
 use tokio::net::TcpListener;
 
-use crate::cli::EchoArgs;
+use crate::echo_server;
+use crate::flags::{self, EchoArgs};
 
 /// Binds, prints the URL as the first stdout line, and serves until SIGINT
 /// or SIGTERM, which close every connection with 1001 (waiting up to `--grace`).
@@ -21,7 +21,7 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     let headers: Vec<(String, String)> = opts
         .headers
         .iter()
-        .map(|h| crate::cli::header(h).map(|(n, v)| (n.to_owned(), v.to_owned())))
+        .map(|h| flags::header(h).map(|(n, v)| (n.to_owned(), v.to_owned())))
         .collect::<Result<_, _>>()?;
     let listen = opts.listen;
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -29,8 +29,8 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     println!("{scheme}://{addr}/");
     eprintln!("tether echo: listening on {scheme}://{addr}/");
-    let config = crate::cli::config(opts.no_deflate, opts.keepalive)?;
-    let grace: Duration = crate::cli::duration(opts.grace, "--grace")?;
+    let config = opts.keepalive.config(opts.no_deflate)?;
+    let grace: Duration = flags::duration(opts.grace, "--grace")?;
     let mut server = tether::Server::from_listener(listener, config).grace_period(grace);
     if !opts.allow_origins.is_empty() {
         server = server.allow_origins(opts.allow_origins);
@@ -47,7 +47,7 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         });
     }
     // The chat page on GET /, its WebSocket on the same port.
-    server = server.respond_http(crate::web::respond);
+    server = server.respond_http(echo_server::page::respond);
     let quiet = opts.quiet;
     if !quiet {
         server = server.on_handshake_error(|peer, e| eprintln!("{peer}: handshake failed: {e}"));
@@ -65,8 +65,10 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         }
     };
     let served = match tls {
-        Some(tls) => server.serve_tls(tls, move |ws, peer| async move { log(peer, with_image(ws).await) }).await,
-        None => server.serve(move |ws, peer| async move { log(peer, with_image(ws).await) }).await,
+        Some(tls) => {
+            server.serve_tls(tls, move |ws, peer| async move { log(peer, echo_server::serve(ws).await) }).await
+        }
+        None => server.serve(move |ws, peer| async move { log(peer, echo_server::serve(ws).await) }).await,
     };
     served.map_err(|e| e.to_string())?;
     eprintln!("tether echo: stopped");
@@ -86,48 +88,4 @@ async fn termination() -> &'static str {
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = term.recv() => "SIGTERM",
     }
-}
-
-/// An echo server for `tether demo` and `tether chat` without a URL: the
-/// page, `/image` and the echo, without logging.
-pub async fn embedded(listener: TcpListener, config: tether::Config) {
-    let server = tether::Server::from_listener(listener, config).respond_http(crate::web::respond);
-    let _ = server
-        .serve(|ws, _| async move {
-            let _ = with_image(ws).await;
-        })
-        .await;
-}
-
-/// The demo endpoint: a client of `/image` first gets a PNG, then the echo.
-pub const IMAGE_PATH: &str = "/image";
-
-async fn with_image<S>(mut ws: tether::WebSocket<S>) -> Result<String, tether::Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    if ws.request_path() == Some(IMAGE_PATH) {
-        // Already compressed: deflating it again would only cost time.
-        ws.send_uncompressed(tether::Message::binary(crate::demo_image::png())).await?;
-    }
-    echo_messages(&mut ws).await
-}
-
-/// Echoes one upgraded connection until it closes; returns a one-line summary.
-/// Takes the connection by reference: the caller's future already holds
-/// it, and a second copy would double every idle connection's task.
-async fn echo_messages<S>(ws: &mut tether::WebSocket<S>) -> Result<String, tether::Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut count = 0u64;
-    // `feed` only queues: the stream writes the queue out once it has
-    // decoded everything already received, so a burst of messages is
-    // echoed with one write.
-    while let Some(message) = ws.next().await {
-        ws.feed(message?).await?;
-        count += 1;
-    }
-    let close = ws.close_frame().map_or_else(|| "no code".to_owned(), |f| f.to_string());
-    Ok(format!("{count} messages echoed, closed ({close})"))
 }

@@ -12,16 +12,19 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use super::report::{new_histogram, CpuWindow, Errors, Report};
-use super::wire::{self, EchoReader, FrameSet, Kind, Sources, Target, Upgraded};
-use super::Common;
+use crate::connect::{self, Upgraded};
+use crate::echo_reader::EchoReader;
+use crate::frames::{FrameSet, Kind};
+use crate::proc_stat::CpuWindow;
+use crate::report::{new_histogram, Errors, Report};
+use crate::target::{Sources, Target};
+use crate::{RunOptions, Window};
 
 /// The echo workload's parameters.
 #[derive(Debug, Clone)]
@@ -57,24 +60,16 @@ struct Tally {
     errors: Errors,
 }
 
-/// The run's clock: the window is `from..until`.
-#[derive(Clone, Copy, Debug)]
-struct Window {
-    from: Instant,
-    until: Instant,
-}
-
 /// Runs the echo workload and reports on it.
-pub async fn run(target: Target, plan: EchoPlan, common: &Common) -> Result<Report, String> {
+pub async fn run(target: Target, plan: EchoPlan, common: &RunOptions) -> Result<Report, String> {
     let mut sources = Sources::parse(common.source.as_deref())?;
     let mut errors = Errors::default();
-    let conns = open(&target, plan.conns, &mut sources, &mut errors).await;
+    let conns = connect::open(&target, plan.conns, &mut sources, &mut errors).await;
     if conns.is_empty() {
         return Err(format!("no connection to {} could be opened: {}", common.url, errors.samples.join("; ")));
     }
     let warmup = if plan.messages.is_some() { Duration::ZERO } else { common.warmup };
-    let start = Instant::now();
-    let window = Window { from: start + warmup, until: start + warmup + common.duration };
+    let window = common.window(warmup);
     let tally = Rc::new(RefCell::new(Tally {
         latency: new_histogram(),
         messages: 0,
@@ -147,27 +142,6 @@ pub async fn run(target: Target, plan: EchoPlan, common: &Common) -> Result<Repo
         ("warmup_s", json!(warmup.as_secs_f64())),
     ];
     Ok(report)
-}
-
-/// Opens `n` connections, 64 handshakes at a time; failures are counted.
-pub async fn open(target: &Target, n: usize, sources: &mut Sources, errors: &mut Errors) -> Vec<Upgraded> {
-    let attempts: Vec<_> = (0..n).map(|_| sources.next()).collect();
-    let results: Vec<_> = futures_util::stream::iter(attempts)
-        .map(|source| async move {
-            let tcp = wire::connect_tcp(target, source).await?;
-            wire::handshake(tcp, target).await
-        })
-        .buffered(64)
-        .collect()
-        .await;
-    let mut conns = Vec::with_capacity(n);
-    for r in results {
-        match r {
-            Ok(c) => conns.push(c),
-            Err(e) => errors.push(e),
-        }
-    }
-    conns
 }
 
 /// Prints a progress line on stderr every second.
@@ -274,7 +248,7 @@ impl Driver {
         let outcome = poll_fn(|cx| self.poll(cx)).await;
         let (received, limit) = (self.received, self.limit);
         // Close cleanly whatever happened, so the server logs no error of ours.
-        super::idle::close(self.tcp, self.raw).await;
+        connect::close(self.tcp, self.raw).await;
         outcome?;
         match limit {
             Some(limit) if received < limit => Err(format!("only {received} of {limit} echoes arrived in time")),

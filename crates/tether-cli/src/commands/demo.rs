@@ -5,13 +5,18 @@ use std::process::ExitCode;
 use tether::prelude::*;
 use tokio::net::TcpListener;
 
-pub async fn run(url: Option<String>) -> Result<ExitCode, String> {
-    let url = match url {
+use crate::echo_server;
+use crate::flags::DemoArgs;
+use crate::output::binary_preview;
+
+/// Connects (to `args.url` or an embedded server), sends, prints the echoes, closes.
+pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
+    let url = match args.url {
         Some(url) => url,
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            tokio::spawn(crate::echo::embedded(listener, Default::default()));
+            tokio::spawn(echo_server::embedded(listener, Default::default()));
             format!("ws://{addr}/")
         }
     };
@@ -26,7 +31,7 @@ pub async fn run(url: Option<String>) -> Result<ExitCode, String> {
     for _ in 0..2 {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => println!("echo: {text}"),
-            Some(Ok(Message::Binary(bytes))) => println!("echo: {}", crate::connect::binary_preview(&bytes)),
+            Some(Ok(Message::Binary(bytes))) => println!("echo: {}", binary_preview(&bytes)),
             Some(Err(e)) => return Err(format!("Network error: {e}")),
             None => return Err("the server closed the connection".into()),
         }

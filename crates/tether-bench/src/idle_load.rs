@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::report::{rss_kb, CpuWindow, Errors, Report};
-use super::wire::{self, EchoReader, FrameSet, Kind, Sources, Target, Upgraded};
-use super::Common;
+use crate::connect::{self, Upgraded};
+use crate::echo_reader::EchoReader;
+use crate::frames::{FrameSet, Kind};
+use crate::proc_stat::{rss_kb, CpuWindow};
+use crate::report::{Errors, Report};
+use crate::target::{Sources, Target};
+use crate::RunOptions;
 
 /// How long the server gets to settle before its memory is read.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -28,22 +31,22 @@ pub struct IdlePlan {
 }
 
 /// Runs the idle workload.
-pub async fn run(target: Target, plan: IdlePlan, common: &Common) -> Result<Report, String> {
+pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<Report, String> {
     let mut sources = Sources::parse(common.source.as_deref())?;
     let mut errors = Errors::default();
     let pid = common.server_pid.map(|p| p.to_string());
     // A first connection that comes and goes: the server's one-time setup
     // (runtime, buffers, JIT) is not charged to the connections held.
-    if let Some(mut c) = super::echo::open(&target, 1, &mut sources, &mut errors).await.pop() {
+    if let Some(mut c) = connect::open(&target, 1, &mut sources, &mut errors).await.pop() {
         let _ = exchange(&mut c, &target, plan.size).await;
-        close(c.tcp, target.raw).await;
+        connect::close(c.tcp, target.raw).await;
     }
     tokio::time::sleep(SETTLE).await;
     let before = pid.as_deref().and_then(rss_kb);
 
     let cpu = CpuWindow::start(common.server_pid);
     let start = Instant::now();
-    let mut conns = super::echo::open(&target, plan.conns, &mut sources, &mut errors).await;
+    let mut conns = connect::open(&target, plan.conns, &mut sources, &mut errors).await;
     let exchanged = futures_util::future::join_all(conns.iter_mut().map(|c| exchange(c, &target, plan.size))).await;
     for e in exchanged.into_iter().filter_map(Result::err) {
         errors.push(e);
@@ -57,7 +60,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &Common) -> Result<Repo
     let after = pid.as_deref().and_then(rss_kb);
     tokio::time::sleep(plan.hold).await;
     let held = conns.len() as u64;
-    let closing = futures_util::future::join_all(conns.into_iter().map(|c| close(c.tcp, target.raw)));
+    let closing = futures_util::future::join_all(conns.into_iter().map(|c| connect::close(c.tcp, target.raw)));
     let _ = tokio::time::timeout(Duration::from_secs(20), closing).await;
 
     Ok(Report {
@@ -98,22 +101,5 @@ async fn exchange(conn: &mut Upgraded, target: &Target, size: usize) -> Result<(
             }
         }
     };
-    tokio::time::timeout(wire::SETUP_TIMEOUT, work).await.map_err(|_| "no echo in 10 s".to_owned())?
-}
-
-/// Sends a close frame and waits (briefly) for the server to close; a raw
-/// TCP echo just gets our FIN.
-pub async fn close(mut tcp: TcpStream, raw: bool) {
-    if raw {
-        let _ = tcp.shutdown().await;
-        return;
-    }
-    let frame = wire::close_frame(&mut fastrand::Rng::new());
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        tcp.write_all(&frame).await?;
-        let mut sink = [0u8; 256];
-        while tcp.read(&mut sink).await? > 0 {}
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
+    tokio::time::timeout(connect::SETUP_TIMEOUT, work).await.map_err(|_| "no echo in 10 s".to_owned())?
 }

@@ -1,6 +1,8 @@
-//! `tether connect`: a terminal client.
+//! `tether connect`: a terminal client; with `--reconnect`, one that
+//! survives server restarts (`reconnecting`).
 
-use std::io::Write;
+mod reconnecting;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,10 +11,14 @@ use tether::tls::{ClientTls, Roots};
 use tether::{CloseCode, Error, Message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::{BinaryMode, ConnectArgs};
+use crate::flags::{self, ConnectArgs};
+use crate::output::print;
 
+/// Connects, sends stdin's lines, prints what arrives until either side closes.
 pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
-    let config = crate::cli::config(opts.no_deflate, opts.keepalive)?
+    let config = opts
+        .keepalive
+        .config(opts.no_deflate)?
         .connect_timeout(Duration::from_secs_f64(opts.connect_timeout))
         .handshake_timeout(Duration::from_secs_f64(opts.handshake_timeout));
     let mut builder = tether::connect_with(&opts.url).config(config).tls(client_tls(&opts)?);
@@ -20,7 +26,7 @@ pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
         builder = builder.protocol(p);
     }
     for h in &opts.headers {
-        let (name, value) = crate::cli::header(h)?;
+        let (name, value) = flags::header(h)?;
         builder = builder.header(name, value);
     }
     if let Some(origin) = &opts.origin {
@@ -38,7 +44,7 @@ pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
         );
     }
     if opts.reconnect {
-        return crate::reconnect::run(builder, opts.binary).await;
+        return reconnecting::run(builder, opts.binary).await;
     }
     let ws = builder.connect().await.map_err(|e| format!("cannot connect to {}: {e}{}", opts.url, hint(&e)))?;
     if let Some(p) = ws.protocol() {
@@ -119,35 +125,5 @@ fn hint(e: &Error) -> &'static str {
         Error::ConnectTimeout { .. } => " (raise --connect-timeout?)",
         Error::HandshakeTimeout(_) => " (raise --handshake-timeout?)",
         _ => "",
-    }
-}
-
-pub(crate) fn print(out: &mut impl Write, message: &Message, mode: BinaryMode) -> std::io::Result<()> {
-    match (message, mode) {
-        (Message::Text(text), _) => writeln!(out, "{text}")?,
-        (Message::Binary(bytes), BinaryMode::Raw) => out.write_all(bytes)?,
-        (Message::Binary(bytes), BinaryMode::Hex) => writeln!(out, "{}", binary_preview(bytes))?,
-    }
-    out.flush()
-}
-
-/// `<binary N bytes: 89 50 4e 47 ...>`, with at most 16 bytes shown.
-pub fn binary_preview(bytes: &[u8]) -> String {
-    let shown: Vec<String> = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    let more = if bytes.len() > 16 { " ..." } else { "" };
-    if bytes.is_empty() {
-        "<binary 0 bytes>".to_owned()
-    } else {
-        format!("<binary {} bytes: {}{more}>", bytes.len(), shown.join(" "))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn preview_is_short_and_hex() {
-        assert_eq!(super::binary_preview(&[]), "<binary 0 bytes>");
-        assert_eq!(super::binary_preview(&[0x89, 0x50]), "<binary 2 bytes: 89 50>");
-        assert!(super::binary_preview(&[0u8; 40]).ends_with("00 ...>"));
     }
 }

@@ -19,7 +19,7 @@ use super::view::{render, screen};
 async fn echo_server() -> (String, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
-    (url, tokio::spawn(crate::echo::embedded(listener, tether::Config::default())))
+    (url, tokio::spawn(crate::echo_server::embedded(listener, tether::Config::default())))
 }
 
 /// Applies connection events until `done` holds.

@@ -126,7 +126,7 @@ pub fn request_image(url: &str, config: tether::Config, generation: u64, events:
 /// `url` with its path replaced by the image endpoint's.
 pub fn image_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(parsed) => parsed.join(crate::echo::IMAGE_PATH).map_or_else(|_| url.to_owned(), String::from),
+        Ok(parsed) => parsed.join(crate::echo_server::IMAGE_PATH).map_or_else(|_| url.to_owned(), String::from),
         Err(_) => url.to_owned(),
     }
 }

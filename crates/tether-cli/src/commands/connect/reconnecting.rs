@@ -7,7 +7,8 @@ use futures_util::StreamExt;
 use tether::{CloseCode, ConnectionEvent, Message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::BinaryMode;
+use crate::flags::BinaryMode;
+use crate::output::print;
 
 /// `--reconnect`: the session survives server restarts; lines typed while
 /// disconnected wait in the outbox.
@@ -54,7 +55,7 @@ pub async fn run(builder: tether::ClientBuilder, mode: BinaryMode) -> Result<Exi
         tokio::select! {
             message = client.next() => match message {
                 Some(message) => {
-                    if let Err(e) = crate::connect::print(&mut stdout, &message, mode) {
+                    if let Err(e) = print(&mut stdout, &message, mode) {
                         if e.kind() == std::io::ErrorKind::BrokenPipe {
                             return Ok(ExitCode::SUCCESS);
                         }

@@ -1,51 +1,29 @@
-//! `tether bench`: a load generator for any WebSocket echo server, in the
-//! manner of uWebSockets' `load_test` but better instrumented.
-//!
-//! It speaks the protocol itself, on raw tokio TCP and `tether-proto` (the
-//! handshake, pre-built masked frames, an incremental frame reader), so it
-//! costs little and owes nothing to the server under test. Each run is one
-//! workload:
-//!
-//! - `echo`: N connections x K messages in flight x S bytes, text or binary,
-//!   for a duration after a warm-up (or exactly M messages per connection);
-//!   optionally open loop at a fixed rate; optionally checking every byte.
-//! - `large`: the echo workload with 1, 4 and 16 MiB messages.
-//! - `setup`: connect + handshake + close per second, C at a time.
-//! - `idle`: open and hold C connections; with `--server-pid`, the server's
-//!   resident memory per connection.
-//!
-//! `--server-pid` also reads the server's CPU time over the measured window,
-//! for the headline figure: messages per server CPU-second.
+//! The flags of `tether bench`: one subcommand per workload of the load
+//! generator (crate `tether-bench`), and their translation into its plans.
 
-mod echo;
-mod idle;
-mod report;
-mod setup;
-mod wire;
-
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-
-use self::report::Report;
-use self::wire::{Kind, Target};
+use tether_bench::echo_load::EchoPlan;
+use tether_bench::{Kind, RunOptions, Target};
 
 /// `tether bench WORKLOAD URL [options]`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    /// The workload to run.
     #[command(subcommand)]
-    workload: Workload,
+    pub workload: Workload,
 }
 
+/// The workloads, each with its flags.
 #[derive(Subcommand, Debug)]
-enum Workload {
+pub enum Workload {
     /// Echo throughput and latency: N connections, K in flight, S bytes.
     Echo {
         #[command(flatten)]
         common: CommonArgs,
         #[command(flatten)]
-        echo: EchoArgs,
+        echo: EchoLoadArgs,
         /// Payload size (bytes; KiB and MiB suffixes allowed).
         #[arg(short, long, default_value = "20", value_parser = parse_size)]
         size: usize,
@@ -55,7 +33,7 @@ enum Workload {
         #[command(flatten)]
         common: CommonArgs,
         #[command(flatten)]
-        echo: EchoArgs,
+        echo: EchoLoadArgs,
         /// Payload sizes, comma-separated.
         #[arg(long, default_value = "1MiB,4MiB,16MiB", value_delimiter = ',', value_parser = parse_size)]
         sizes: Vec<usize>,
@@ -87,7 +65,7 @@ enum Workload {
 
 /// Flags every workload takes.
 #[derive(Args, Debug)]
-struct CommonArgs {
+pub struct CommonArgs {
     /// The server: ws://HOST:PORT/PATH, or tcp://HOST:PORT for a raw TCP echo.
     url: String,
     /// Seconds measured, after the warm-up.
@@ -105,7 +83,7 @@ struct CommonArgs {
     source: Option<String>,
     /// One JSON object per run on stdout, instead of text.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// No progress lines on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -113,7 +91,7 @@ struct CommonArgs {
 
 /// Flags of the echo workloads.
 #[derive(Args, Debug)]
-struct EchoArgs {
+pub struct EchoLoadArgs {
     /// Connections.
     #[arg(short = 'c', long, default_value_t = 10)]
     conns: usize,
@@ -129,7 +107,7 @@ struct EchoArgs {
     /// Offer permessage-deflate (the server must accept it) and send JSON
     /// text from a built-in corpus, each message compressed on its own.
     #[arg(long)]
-    deflate: bool,
+    pub deflate: bool,
     /// Send exactly M messages per connection, then stop (no warm-up; the
     /// duration still bounds the run).
     #[arg(short, long, value_name = "M")]
@@ -140,23 +118,13 @@ struct EchoArgs {
     rate: Option<f64>,
 }
 
-/// What the workloads share.
-#[derive(Debug, Clone)]
-pub struct Common {
-    url: String,
-    duration: Duration,
-    warmup: Duration,
-    server_pid: Option<u32>,
-    source: Option<String>,
-    quiet: bool,
-}
-
 impl CommonArgs {
-    fn resolve(&self) -> Result<(Target, Common), String> {
+    /// The target and the options every workload takes.
+    pub fn resolve(&self) -> Result<(Target, RunOptions), String> {
         let secs = |name: &str, s: f64| {
             Duration::try_from_secs_f64(s).map_err(|_| format!("--{name} {s} is not a number of seconds"))
         };
-        let common = Common {
+        let common = RunOptions {
             url: self.url.clone(),
             duration: secs("duration", self.duration)?,
             warmup: secs("warmup", self.warmup)?,
@@ -168,9 +136,10 @@ impl CommonArgs {
     }
 }
 
-impl EchoArgs {
-    fn plan(&self, size: usize) -> echo::EchoPlan {
-        echo::EchoPlan {
+impl EchoLoadArgs {
+    /// The echo workload's plan for messages of `size` bytes.
+    pub fn plan(&self, size: usize) -> EchoPlan {
+        EchoPlan {
             conns: self.conns.max(1),
             in_flight: self.in_flight.max(1),
             size,
@@ -179,51 +148,6 @@ impl EchoArgs {
             messages: self.messages,
             rate: self.rate,
         }
-    }
-}
-
-/// Runs a workload and prints its report(s); fails when any error happened.
-pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
-    let (common_args, reports) = match &args.workload {
-        Workload::Echo { common, echo, size } => {
-            let (mut target, c) = common.resolve()?;
-            target.deflate = echo.deflate;
-            (common, vec![echo::run(target, echo.plan(*size), &c).await?])
-        }
-        Workload::Large { common, echo, sizes } => {
-            let (mut target, c) = common.resolve()?;
-            target.deflate = echo.deflate;
-            let mut reports = Vec::new();
-            for &size in sizes {
-                let report = echo::run(target.clone(), echo.plan(size), &c).await?;
-                print(&report, common.json);
-                reports.push(report);
-            }
-            let failed = reports.iter().any(|r| r.errors > 0);
-            return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
-        }
-        Workload::Setup { common, concurrency } => {
-            let (target, c) = common.resolve()?;
-            (common, vec![setup::run(target, *concurrency, &c).await?])
-        }
-        Workload::Idle { common, conns, size, hold } => {
-            let (target, c) = common.resolve()?;
-            let hold = Duration::try_from_secs_f64(*hold).map_err(|_| "--hold must be a number of seconds")?;
-            let plan = idle::IdlePlan { conns: *conns, size: *size, hold };
-            (common, vec![idle::run(target, plan, &c).await?])
-        }
-    };
-    for r in &reports {
-        print(r, common_args.json);
-    }
-    Ok(if reports.iter().any(|r| r.errors > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-fn print(report: &Report, json: bool) {
-    if json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_text());
     }
 }
 

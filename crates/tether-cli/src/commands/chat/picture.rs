@@ -150,8 +150,11 @@ mod tests {
 
     #[test]
     fn large_images_shrink_to_fit_keeping_their_shape() {
-        let picture = Picture::from_png(&crate::demo_image::png()).unwrap();
-        assert_eq!(picture.source_size, (crate::demo_image::WIDTH, crate::demo_image::HEIGHT));
+        let picture = Picture::from_png(&crate::echo_server::demo_image::png()).unwrap();
+        assert_eq!(
+            picture.source_size,
+            (crate::echo_server::demo_image::WIDTH, crate::echo_server::demo_image::HEIGHT)
+        );
         let width = picture.rows[0].len() as u32;
         assert!(width <= MAX_COLUMNS && picture.rows.len() as u32 <= MAX_ROWS, "{width}×{}", picture.rows.len());
         // 96×64 is 3:2; in half blocks, 2 pixel rows per character row.

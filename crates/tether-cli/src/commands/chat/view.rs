@@ -140,7 +140,7 @@ mod tests {
     use tether::{CloseCode, CloseFrame, Message};
 
     use super::*;
-    use crate::chat::link::LinkEvent;
+    use crate::commands::chat::link::LinkEvent;
 
     fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
@@ -179,7 +179,7 @@ mod tests {
     fn binary_is_shown_as_binary_and_png_as_a_picture() {
         let mut app = App::new("ws://h/".into());
         app.on_event(LinkEvent::Received(Message::binary(vec![0u8; 5])));
-        app.on_event(LinkEvent::Image(Ok(Message::binary(crate::demo_image::png()))));
+        app.on_event(LinkEvent::Image(Ok(Message::binary(crate::echo_server::demo_image::png()))));
         let terminal = draw(&app, 80, 30);
         let text = screen(&terminal);
         assert!(text.contains("echo: <binary 5 bytes>"), "{text}");

@@ -25,16 +25,19 @@ use tokio::task::JoinHandle;
 
 use self::session::Session;
 use self::view::status_text;
+use crate::flags::ChatArgs;
 
 /// Runs the chat against `url`, or against an echo server started on
 /// loopback for the purpose when there is none.
-pub async fn run(url: Option<String>, config: tether::Config) -> Result<ExitCode, String> {
-    let (url, _server) = match url {
+pub async fn run(args: ChatArgs) -> Result<ExitCode, String> {
+    let config = tether::Config::default();
+    let config = if args.no_deflate { config.deflate(None) } else { config };
+    let (url, _server) = match args.url {
         Some(url) => (url, None),
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("cannot listen: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            let server = tokio::spawn(crate::echo::embedded(listener, config));
+            let server = tokio::spawn(crate::echo_server::embedded(listener, config));
             (format!("ws://{addr}/"), Some(AbortOnDrop(server)))
         }
     };

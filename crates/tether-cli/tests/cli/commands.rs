@@ -10,19 +10,14 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader, Lines};
 use tokio::time::timeout;
 
 use crate::support::{
-    assert_echoed, stderr, tether_bin, tether_connect, tether_echo, tether_echo_with, Server, INPUT, LIMIT,
+    assert_echoed, connect_command, stderr, tether_bin, tether_connect, tether_echo, tether_echo_with, Server, INPUT,
+    LIMIT,
 };
 
 #[tokio::test]
 async fn connect_pipes_lines_through_echo_and_closes_cleanly() {
     let server = tether_echo().await;
-    let mut child = tether_bin()
-        .args(["connect", &server.url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = connect_command(&[&server.url]).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all("hello\nwörld\n\nlast line\n".as_bytes()).await.unwrap();
     drop(stdin); // EOF: close after the echoes in flight
@@ -141,14 +136,7 @@ async fn wait_for_line<R: AsyncRead + Unpin>(log: &mut Lines<BufReader<R>>, seen
 async fn connect_reconnect_survives_a_server_restart() {
     let mut first = tether_echo().await;
     let addr = first.url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
-    let mut child = tether_bin()
-        .args(["connect", "--reconnect", &first.url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = connect_command(&["--reconnect", &first.url]).kill_on_drop(true).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     // The state changes, one per line: the test waits on them.

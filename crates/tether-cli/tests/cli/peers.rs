@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::time::timeout;
 
-use crate::support::{by_name, next, open, repo, tether_bin, tether_echo, tether_echo_tls, Server, LIMIT};
+use crate::support::{by_name, connect_command, next, open, repo, tether_echo, tether_echo_tls, Server, LIMIT};
 
 fn cache() -> PathBuf {
     std::env::var_os("TETHER_CACHE")
@@ -181,14 +181,7 @@ async fn cli_against_peer(peer: Peer) {
 }
 
 async fn cli_against(mut server: Server, args: &[&str]) {
-    let mut child = tether_bin()
-        .args(["connect", &server.url])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = connect_command(&[&server.url]).args(args).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"hello\nfragment:3:abc\nclose:4002:peer bye\n").await.unwrap();
     // Keep stdin open: the server's close must be the one that ends this.

@@ -94,10 +94,16 @@ pub fn by_name(url: &str) -> String {
     url.replace("127.0.0.1", "localhost")
 }
 
-/// Runs `tether connect ARGS`, feeding `input`; returns the output.
-pub async fn tether_connect(args: &[&str], input: &str, env: &[(&str, &str)]) -> std::process::Output {
+/// `tether connect ARGS` with stdin, stdout and stderr piped.
+pub fn connect_command(args: &[&str]) -> Command {
     let mut cmd = tether_bin();
     cmd.arg("connect").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs `tether connect ARGS`, feeding `input`; returns the output.
+pub async fn tether_connect(args: &[&str], input: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = connect_command(args);
     for name in PROXY_VARS {
         cmd.env_remove(name);
     }

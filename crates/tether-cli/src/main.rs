@@ -1,4 +1,12 @@
 //! `tether`: a WebSocket echo server and terminal client.
+//!
+//! - `flags`: the command line (clap types), parsed here;
+//! - `commands`: one module per command (`echo`, `connect`, `chat`, `demo`,
+//!   `bench`) and the dispatch to them;
+//! - `echo_server`: the echo server `echo`, `chat` and `demo` share;
+//! - `output`: how received messages are printed.
+//!
+//! The load generator behind `tether bench` is the crate `tether-bench`.
 
 mod commands;
 mod echo_server;

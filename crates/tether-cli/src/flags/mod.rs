@@ -3,13 +3,13 @@
 
 pub mod bench;
 
-pub use self::bench::BenchArgs;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use self::bench::BenchArgs;
 
 /// A WebSocket (RFC 6455) echo server and terminal client.
 #[derive(Parser, Debug)]

@@ -49,6 +49,11 @@ pub(crate) struct Shared {
 
 #[cfg(feature = "redis")]
 impl Shared {
+    /// Every room the hub holds, with its members here.
+    pub(crate) fn room_counts(&self) -> Vec<(Box<str>, usize)> {
+        lock(&self.rooms).by_name.iter().map(|(name, room)| (name.clone(), lock(room).member_count())).collect()
+    }
+
     /// Every room the hub holds now.
     pub(crate) fn room_handles(&self) -> Vec<Arc<Mutex<Room>>> {
         lock(&self.rooms).by_name.values().cloned().collect()

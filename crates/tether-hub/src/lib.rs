@@ -58,7 +58,7 @@ pub use config::{HubConfig, MemberLimits};
 pub use hub::{Hub, HubStats};
 pub use join::{Join, ROOMS_PATH};
 #[cfg(feature = "redis")]
-pub use redis::RedisOptions;
+pub use redis::{RedisOptions, MEMBER_COUNT_TTL};
 pub use room::Framing;
 
 /// What a publish became: its position, and whether it is in the shared

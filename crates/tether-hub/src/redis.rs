@@ -117,12 +117,40 @@ end
 return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
 "#;
 
+/// Counts a room's members on every hub: each hub writes its own count
+/// with an expiry (Redis's clock) and reads the sum of those not expired,
+/// so a hub that died drops out within [`MEMBER_COUNT_TTL`].
+const MEMBERS: &str = r#"
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+if ARGV[2] == '0' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+elseif ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now_ms + tonumber(ARGV[3])))
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+local total = 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local count, expires = string.match(all[i + 1], '(%d+):(%d+)')
+  if tonumber(expires) > now_ms then total = total + tonumber(count) else redis.call('HDEL', KEYS[1], all[i]) end
+end
+return total
+"#;
+
+/// How long a hub's member count stands without being refreshed: the
+/// members of a hub that was killed leave the total within this time.
+pub const MEMBER_COUNT_TTL: Duration = Duration::from_secs(5);
+
 /// A hub's link to Redis.
 pub(crate) struct RedisEngine {
     client: Client,
     options: RedisOptions,
     publish: Script,
     position: Script,
+    members: Script,
+    /// This hub's name in the rooms' member counts.
+    hub_id: String,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     /// The link works: publishes go to Redis.
     up: AtomicBool,
@@ -163,6 +191,8 @@ impl Hub {
             options,
             publish: Script::new(PUBLISH),
             position: Script::new(POSITION),
+            members: Script::new(MEMBERS),
+            hub_id: format!("{:016x}", fastrand::u64(..)),
             conn: tokio::sync::Mutex::new(None),
             up: AtomicBool::new(false),
             broken: AtomicBool::new(false),
@@ -173,6 +203,18 @@ impl Hub {
         let hub = Hub { shared: Arc::new(Shared { config, redis: Some(engine.clone()), ..Shared::default() }) };
         tokio::spawn(link(engine, Arc::downgrade(&hub.shared), requests));
         Ok(hub)
+    }
+
+    /// The members of `room` on every hub sharing the backplane (this hub's
+    /// alone without one, or while it is away). A hub's count is refreshed
+    /// every second and stands for [`MEMBER_COUNT_TTL`]: a killed hub's
+    /// members drop out of the total within that time.
+    pub async fn total_members(&self, room: &str) -> usize {
+        let local = self.member_count(room);
+        match &self.shared.redis {
+            Some(redis) if redis.up.load(SeqCst) => redis.count_members(room, None).await.unwrap_or(local),
+            _ => local,
+        }
     }
 
     /// Whether the hub's link to Redis works now (always false without one).
@@ -278,6 +320,29 @@ impl RedisEngine {
         if self.watch.send(Watch { room: room.into(), done }).is_ok() {
             let _ = tokio::time::timeout(self.options.timeout * 2, subscribed).await;
         }
+    }
+
+    /// Writes this hub's member count of `room` (if given) and reads the total.
+    async fn count_members(&self, room: &str, ours: Option<usize>) -> redis::RedisResult<usize> {
+        let mut conn = self.connection().await?;
+        self.members
+            .key(self.key(room, "members"))
+            .arg(&self.hub_id)
+            .arg(ours.map_or(String::new(), |n| n.to_string()))
+            .arg(MEMBER_COUNT_TTL.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    /// Refreshes this hub's member count of every room it holds.
+    async fn refresh_counts(&self, hub: &Weak<Shared>) -> redis::RedisResult<()> {
+        let Some(shared) = hub.upgrade() else { return Ok(()) };
+        let counts: Vec<(Box<str>, usize)> = shared.room_counts();
+        drop(shared);
+        for (room, count) in counts {
+            self.count_members(&room, Some(count)).await?;
+        }
+        Ok(())
     }
 
     /// The room's epoch and last offset in Redis (its epoch made if new).
@@ -420,6 +485,8 @@ async fn relay(
                 }
             }
             _ = health.tick() => {
+                // Also the health check: a Redis that stopped answering fails it.
+                engine.refresh_counts(hub).await?;
                 let mut conn = engine.connection().await?;
                 let _: String = redis::cmd("PING").query_async(&mut conn).await?;
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tether::tls::{ClientTls, Roots};
-use tether::{CloseCode, Error, Message};
+use tether::{CloseCode, Error, Message, ProxyError, TlsError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::{BinaryMode, ConnectArgs};
@@ -113,9 +113,12 @@ fn client_tls(opts: &ConnectArgs) -> Result<ClientTls, String> {
 /// What to try next, for the failures a flag can fix.
 fn hint(e: &Error) -> &'static str {
     match e {
-        Error::TlsUnknownIssuer { .. } => " (trust its CA with --ca FILE, or --os-roots)",
-        Error::TlsNameMismatch { .. } => " (connect by a name the certificate lists)",
-        Error::ProxyAuth { .. } => " (put USER:PASSWORD@ in the proxy URL)",
+        Error::Tls(tls) => match **tls {
+            TlsError::UnknownIssuer { .. } => " (trust its CA with --ca FILE, or --os-roots)",
+            TlsError::NameMismatch { .. } => " (connect by a name the certificate lists)",
+            _ => "",
+        },
+        Error::Proxy(proxy) if matches!(**proxy, ProxyError::Auth { .. }) => " (put USER:PASSWORD@ in the proxy URL)",
         Error::ConnectTimeout { .. } => " (raise --connect-timeout?)",
         Error::HandshakeTimeout(_) => " (raise --handshake-timeout?)",
         _ => "",

@@ -1,4 +1,5 @@
-//! The mission's five steps, against a local echo server:
+//! The seed: the mission's five steps (connect, listen, send, close, see
+//! failures) against a local echo server:
 //!
 //! ```sh
 //! cargo run -p tether-ws-cli -- echo &          # serves ws://127.0.0.1:9001/

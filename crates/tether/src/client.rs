@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use crate::target::Target;
 #[cfg(feature = "rustls")]
 use crate::tls::ClientTls;
 use crate::{Config, Error, MaybeTlsStream, Proxy, WebSocket};
@@ -198,48 +199,6 @@ impl ClientBuilder {
     }
 }
 
-/// What a URL says about where to connect.
-pub(crate) struct Target {
-    /// The host name or IP address (IPv6 without brackets).
-    pub(crate) host: String,
-    port: u16,
-    host_header: String,
-    path: String,
-    /// `wss://`.
-    pub(crate) tls: bool,
-}
-
-impl Target {
-    pub(crate) fn parse(raw: &str) -> Result<Target, Error> {
-        let bad = |reason: &str| Error::Url { url: raw.to_owned(), reason: reason.to_owned() };
-        let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-        let tls = match url.scheme() {
-            "ws" => false,
-            "wss" if cfg!(feature = "rustls") => true,
-            "wss" => return Err(bad("wss:// needs TLS: build tether with its `rustls` feature")),
-            other => return Err(bad(&format!("scheme {other}:// is not ws:// or wss://"))),
-        };
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) => d.to_owned(),
-            Some(url::Host::Ipv4(ip)) => ip.to_string(),
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            None => return Err(bad("no host")),
-        };
-        let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
-        let host_str = url.host_str().unwrap_or_default();
-        let host_header = match url.port() {
-            Some(p) => format!("{host_str}:{p}"),
-            None => host_str.to_owned(),
-        };
-        let mut path = url.path().to_owned();
-        if let Some(q) = url.query() {
-            path.push('?');
-            path.push_str(q);
-        }
-        Ok(Target { host, port, host_header, path, tls })
-    }
-}
-
 /// The TCP connection that reaches the server: direct, or a tunnel through
 /// the proxy, all within `limit`.
 async fn open_tcp(target: &Target, proxy: Option<&Proxy>, limit: Duration) -> Result<TcpStream, Error> {
@@ -258,7 +217,8 @@ async fn open_tcp(target: &Target, proxy: Option<&Proxy>, limit: Duration) -> Re
         None => server,
         Some(proxy) => format!("{server} through proxy {proxy}"),
     };
-    let tcp = timeout(limit, attempt).await.map_err(|_| Error::ConnectTimeout { addr, timeout: limit })??;
+    let tcp =
+        timeout(limit, attempt).await.map_err(|_| Error::ConnectTimeout { addr: addr.into(), timeout: limit })??;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
 }
@@ -268,7 +228,7 @@ async fn open_tcp(target: &Target, proxy: Option<&Proxy>, limit: Duration) -> Re
 async fn connect_tcp(host: &str, port: u16, label: &str) -> Result<TcpStream, Error> {
     let addrs = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|source| Error::Dns { host: format!("{host}{label}"), source })?;
+        .map_err(|source| Error::Dns { host: format!("{host}{label}").into(), source })?;
     let mut last = None;
     for a in addrs {
         match TcpStream::connect(a).await {
@@ -277,11 +237,11 @@ async fn connect_tcp(host: &str, port: u16, label: &str) -> Result<TcpStream, Er
         }
     }
     Err(match last {
-        None => Error::Dns { host: format!("{host}{label}"), source: io::Error::other("no addresses") },
+        None => Error::Dns { host: format!("{host}{label}").into(), source: io::Error::other("no addresses") },
         Some((a, e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            Error::Refused { addr: format!("{a}{label}"), source: e }
+            Error::Refused { addr: format!("{a}{label}").into(), source: e }
         }
-        Some((a, e)) => Error::Connect { addr: format!("{a}{label}"), source: e },
+        Some((a, e)) => Error::Connect { addr: format!("{a}{label}").into(), source: e },
     })
 }
 
@@ -345,9 +305,12 @@ impl Error {
     /// A refusal read by the client is an HTTP status, not a bad upgrade.
     fn into_status(self) -> Error {
         match self {
-            Error::Handshake(HandshakeError::Rejected { status, headers, body }) => {
-                Error::HttpStatus { status, headers, body }
-            }
+            Error::Handshake(e) => match *e {
+                HandshakeError::Rejected { status, headers, body } => {
+                    Error::HttpStatus { status, headers, body: body.to_vec().into_boxed_slice() }
+                }
+                other => other.into(),
+            },
             other => other,
         }
     }
@@ -356,33 +319,4 @@ impl Error {
 /// A head that was a rejection stays one as more body bytes arrive.
 fn unreachable_rejection() -> HandshakeError {
     HandshakeError::Http("response changed while reading its body".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Target;
-
-    #[test]
-    fn urls_give_host_header_and_path() {
-        let t = Target::parse("ws://example.com/chat?room=1").unwrap();
-        assert_eq!(
-            (t.host.as_str(), t.port, t.host_header.as_str(), t.path.as_str()),
-            ("example.com", 80, "example.com", "/chat?room=1")
-        );
-        let t = Target::parse("ws://[::1]:9001").unwrap();
-        assert_eq!(
-            (t.host.as_str(), t.port, t.host_header.as_str(), t.path.as_str()),
-            ("::1", 9001, "[::1]:9001", "/")
-        );
-        assert!(Target::parse("http://x").is_err());
-        let wss = Target::parse("wss://example.com/");
-        #[cfg(feature = "rustls")]
-        {
-            let t = wss.unwrap();
-            assert_eq!((t.port, t.tls, t.host_header.as_str()), (443, true, "example.com"));
-        }
-        #[cfg(not(feature = "rustls"))]
-        assert!(wss.is_err());
-        assert!(Target::parse("not a url").is_err());
-    }
 }

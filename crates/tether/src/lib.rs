@@ -2,7 +2,8 @@
 //! [`Stream`](futures_core::Stream) of messages and send through a
 //! [`Sink`](futures_sink::Sink).
 //!
-//! The five steps:
+//! The five steps (numbered as the mission lists them; the code sends before
+//! it listens, so step 3 comes before step 2):
 //!
 //! ```no_run
 //! use tether::prelude::*;
@@ -53,12 +54,11 @@
 mod client;
 mod config;
 mod error;
-mod plain_http;
+mod maybe_tls;
 pub mod proxy;
 mod reconnect;
-mod serve;
 mod server;
-mod stream;
+mod target;
 mod timers;
 #[cfg(feature = "rustls")]
 pub mod tls;
@@ -67,19 +67,21 @@ mod websocket;
 pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 pub use config::{Backpressure, Config};
-pub use error::Error;
+pub use error::{Error, ProxyError, TlsError};
+pub use maybe_tls::MaybeTlsStream;
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
-pub use serve::{Server, ShutdownHandle};
-pub use server::{accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject};
-pub use stream::MaybeTlsStream;
+pub use server::{
+    accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject, Server, ShutdownHandle,
+};
 pub use tether_proto::handshake::client::Response;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;
 pub use tether_proto::{
     CloseCode, CloseFrame, DeflateConfig, DeflateParams, Message, ProtocolError, Role, SendError, State, Utf8Bytes,
 };
-pub use websocket::{Receiver, Sender, WebSocket};
+pub use websocket::split::{Receiver, Sender};
+pub use websocket::WebSocket;
 
 /// The protocol engine, for those who drive it themselves.
 pub use tether_proto as proto;

@@ -425,16 +425,15 @@ mod tests {
 
     #[test]
     fn only_fixable_failures_are_retried() {
-        let rejected = |code: u16| {
-            Error::Handshake(tether_proto::handshake::HandshakeError::Rejected {
-                status: http::StatusCode::from_u16(code).unwrap(),
-                headers: Box::default(),
-                body: Default::default(),
-            })
+        // What the client reports when the server answers with a status.
+        let rejected = |code: u16| Error::HttpStatus {
+            status: http::StatusCode::from_u16(code).unwrap(),
+            headers: Box::default(),
+            body: Box::default(),
         };
         assert!(!retryable(&rejected(403)));
         assert!(retryable(&rejected(503)));
         assert!(retryable(&Error::Io(std::io::ErrorKind::ConnectionReset.into())));
-        assert!(!retryable(&Error::Url { url: String::new(), reason: String::new() }));
+        assert!(!retryable(&Error::Url { url: "".into(), reason: "".into() }));
     }
 }

@@ -55,7 +55,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStor
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::{Error, MaybeTlsStream};
+use crate::{Error, MaybeTlsStream, TlsError};
 
 pub use rustls;
 
@@ -136,9 +136,12 @@ impl ClientTls {
     pub fn add_ca_pem_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let pem = std::fs::read(path)
-            .map_err(|e| Error::TlsConfig(format!("cannot read CA file {}: {e}", path.display())))?;
+            .map_err(|e| Error::tls_config(format!("cannot read CA file {}: {e}", path.display())))?;
         self.add_ca_pem(&pem).map_err(|e| match e {
-            Error::TlsConfig(reason) => Error::TlsConfig(format!("{}: {reason}", path.display())),
+            Error::Tls(tls) => match *tls {
+                TlsError::Config(reason) => Error::tls_config(format!("{}: {reason}", path.display())),
+                other => other.into(),
+            },
             other => other,
         })
     }
@@ -195,9 +198,9 @@ impl ClientTls {
 fn parse_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::TlsConfig(format!("bad PEM: {e}")))?;
+        .map_err(|e| Error::tls_config(format!("bad PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(Error::TlsConfig("no CERTIFICATE block found in the PEM text".into()));
+        return Err(Error::tls_config("no CERTIFICATE block found in the PEM text"));
     }
     Ok(certs)
 }
@@ -210,7 +213,7 @@ fn build_client(
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::TlsConfig(e.to_string()))?;
+        .map_err(|e| Error::tls_config(e.to_string()))?;
     let mut config = if insecure {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider))).with_no_client_auth()
     } else {
@@ -223,16 +226,16 @@ fn build_client(
                 let (added, _) = store.add_parsable_certificates(found.certs);
                 if added == 0 {
                     let why = found.errors.first().map_or_else(|| "none found".to_owned(), |e| e.to_string());
-                    return Err(Error::TlsConfig(format!("no usable certificate in the OS store: {why}")));
+                    return Err(Error::tls_config(format!("no usable certificate in the OS store: {why}")));
                 }
             }
             Roots::Empty => {}
         }
         for ca in extra_cas {
-            store.add(ca.clone()).map_err(|e| Error::TlsConfig(format!("unusable CA certificate: {e}")))?;
+            store.add(ca.clone()).map_err(|e| Error::tls_config(format!("unusable CA certificate: {e}")))?;
         }
         if store.is_empty() {
-            return Err(Error::TlsConfig("no trusted root certificates: add a CA".into()));
+            return Err(Error::tls_config("no trusted root certificates: add a CA"));
         }
         builder.with_root_certificates(store).with_no_client_auth()
     };
@@ -285,7 +288,7 @@ impl ServerCertVerifier for AcceptAnyCert {
 pub(crate) async fn connect(tls: &ClientTls, host: &str, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
     let config = tls.build()?;
     let name = ServerName::try_from(host.to_owned())
-        .map_err(|e| Error::TlsConfig(format!("{host:?} cannot be a TLS server name: {e}")))?;
+        .map_err(|e| Error::tls_config(format!("{host:?} cannot be a TLS server name: {e}")))?;
     let stream =
         tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(host, e))?;
     Ok(MaybeTlsStream::Rustls(Box::new(stream.into())))
@@ -295,19 +298,20 @@ pub(crate) async fn connect(tls: &ClientTls, host: &str, tcp: TcpStream) -> Resu
 fn handshake_error(host: &str, error: io::Error) -> Error {
     let host = host.to_owned();
     let Some(rustls_error) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
-        return Error::TlsHandshake { host, source: error };
+        return TlsError::Handshake { host, source: error }.into();
     };
     let source = rustls_error.clone();
-    match rustls_error {
-        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => Error::TlsUnknownIssuer { host, source },
+    let tls = match rustls_error {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => TlsError::UnknownIssuer { host, source },
         rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        ) => Error::TlsNameMismatch { host, source },
+        ) => TlsError::NameMismatch { host, source },
         rustls::Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
-            Error::TlsExpired { host, source }
+            TlsError::Expired { host, source }
         }
-        _ => Error::TlsHandshake { host, source: error },
-    }
+        _ => TlsError::Handshake { host, source: error },
+    };
+    tls.into()
 }
 
 /// A TLS server identity (certificate chain and key) that turns accepted
@@ -332,13 +336,13 @@ impl ServerTls {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub fn from_pem_files(cert_chain: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Self, Error> {
         let read = |path: &Path, what: &str| {
-            std::fs::read(path).map_err(|e| Error::TlsConfig(format!("cannot read {what} {}: {e}", path.display())))
+            std::fs::read(path).map_err(|e| Error::tls_config(format!("cannot read {what} {}: {e}", path.display())))
         };
         let (cert_path, key_path) = (cert_chain.as_ref(), key.as_ref());
         let chain = parse_certs(&read(cert_path, "certificate file")?)
-            .map_err(|e| Error::TlsConfig(format!("{}: {e}", cert_path.display())))?;
+            .map_err(|e| Error::tls_config(format!("{}: {e}", cert_path.display())))?;
         let key = PrivateKeyDer::from_pem_slice(&read(key_path, "key file")?)
-            .map_err(|e| Error::TlsConfig(format!("{}: no usable private key: {e}", key_path.display())))?;
+            .map_err(|e| Error::tls_config(format!("{}: no usable private key: {e}", key_path.display())))?;
         Self::from_der(chain, key)
     }
 
@@ -346,10 +350,10 @@ impl ServerTls {
     pub fn from_der(cert_chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<Self, Error> {
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| Error::TlsConfig(e.to_string()))?
+            .map_err(|e| Error::tls_config(e.to_string()))?
             .with_no_client_auth()
             .with_single_cert(cert_chain, key)
-            .map_err(|e| Error::TlsConfig(format!("certificate and key do not make a server identity: {e}")))?;
+            .map_err(|e| Error::tls_config(format!("certificate and key do not make a server identity: {e}")))?;
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
         Ok(Self::from_rustls_config(Arc::new(config)))
     }

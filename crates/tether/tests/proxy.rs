@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{trusting, EchoServer};
 use futures_util::StreamExt;
-use tether::{CloseCode, Error, Message, Proxy};
+use tether::{CloseCode, Error, Message, Proxy, ProxyError};
 use tether_testkit::pki::{Leaf, TestPki};
 use tether_testkit::proxies::{Behaviour, FakeProxy, RealProxy};
 use tokio::time::timeout;
@@ -75,7 +75,7 @@ async fn tinyproxy_with_basic_auth() {
     for (auth, what) in [(None, "407"), (Some(("tether", "wrong")), "were refused")] {
         let url = proxy.url_with(auth);
         let err = error_via(&server.url("ws", "127.0.0.1"), &url).await;
-        assert!(matches!(err, Error::ProxyAuth { .. }), "{url}: {err:?}");
+        assert!(matches!(err.proxy(), Some(ProxyError::Auth { .. })), "{url}: {err:?}");
         assert!(err.to_string().contains(what), "{err}");
     }
 }
@@ -84,7 +84,7 @@ async fn tinyproxy_with_basic_auth() {
 async fn tinyproxy_cannot_reach_the_server() {
     let proxy = RealProxy::tinyproxy(None);
     let err = error_via(&nobody_there(), &proxy.url()).await;
-    assert!(matches!(err, Error::ProxyRefused { status: Some(_), .. }), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Refused { status: Some(_), .. })), "{err:?}");
     assert!(err.http_status().is_some_and(|s| s.is_server_error()), "{err:?}");
 }
 
@@ -107,7 +107,7 @@ async fn microsocks_with_user_and_password() {
     for auth in [None, Some(("tether", "wrong")), Some(("nobody", "s3cret"))] {
         let url = proxy.url_with(auth);
         let err = error_via(&server.url("ws", "127.0.0.1"), &url).await;
-        assert!(matches!(err, Error::ProxyAuth { .. }), "{url}: {err:?}");
+        assert!(matches!(err.proxy(), Some(ProxyError::Auth { .. })), "{url}: {err:?}");
     }
 }
 
@@ -116,7 +116,7 @@ async fn microsocks_cannot_reach_the_server() {
     let proxy = RealProxy::microsocks(None);
     let err = error_via(&nobody_there(), &proxy.url()).await;
     assert!(
-        matches!(err, Error::ProxyRefused { status: None, ref reason, .. } if reason.contains("refused")),
+        matches!(err.proxy(), Some(ProxyError::Refused { status: None, reason, .. }) if reason.contains("refused")),
         "{err:?}"
     );
 }
@@ -146,17 +146,17 @@ async fn in_test_http_proxy_auth_refusal_and_garbage() {
     assert_eq!(proxy.targets(), [format!("localhost:{}", tls.addr.port())]);
 
     let err = fails_through(&format!("http://{}", proxy.addr)).await;
-    assert!(matches!(err, Error::ProxyAuth { .. }), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Auth { .. })), "{err:?}");
     let err = fails_through(&format!("http://me:nope@{}", proxy.addr)).await;
-    assert!(matches!(err, Error::ProxyAuth { ref reason, .. } if reason.contains("\"me\"")), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Auth { reason, .. }) if reason.contains("\"me\"")), "{err:?}");
 
     let refusing = FakeProxy::http(Behaviour::Refuse).await;
     let err = fails_through(&format!("http://{}", refusing.addr)).await;
-    assert!(matches!(err, Error::ProxyRefused { status: Some(s), .. } if s == 403), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Refused { status: Some(s), .. }) if *s == 403), "{err:?}");
 
     let garbage = FakeProxy::http(Behaviour::Garbage).await;
     let err = fails_through(&format!("http://{}", garbage.addr)).await;
-    assert!(matches!(err, Error::ProxyProtocol { protocol: "HTTP CONNECT", .. }), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Protocol { protocol: "HTTP CONNECT", .. })), "{err:?}");
 }
 
 #[tokio::test]
@@ -175,17 +175,23 @@ async fn in_test_socks5_proxy_auth_refusal_and_garbage() {
     );
 
     let err = fails_through(&format!("socks5://{}", proxy.addr)).await;
-    assert!(matches!(err, Error::ProxyAuth { ref reason, .. } if reason.contains("user:password@")), "{err:?}");
+    assert!(
+        matches!(err.proxy(), Some(ProxyError::Auth { reason, .. }) if reason.contains("user:password@")),
+        "{err:?}"
+    );
     let err = fails_through(&format!("socks5://me:nope@{}", proxy.addr)).await;
-    assert!(matches!(err, Error::ProxyAuth { .. }), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Auth { .. })), "{err:?}");
 
     let refusing = FakeProxy::socks5(Behaviour::Refuse).await;
     let err = fails_through(&format!("socks5://{}", refusing.addr)).await;
-    assert!(matches!(err, Error::ProxyRefused { ref reason, .. } if reason.contains("not allowed")), "{err:?}");
+    assert!(
+        matches!(err.proxy(), Some(ProxyError::Refused { reason, .. }) if reason.contains("not allowed")),
+        "{err:?}"
+    );
 
     let garbage = FakeProxy::socks5(Behaviour::Garbage).await;
     let err = fails_through(&format!("socks5://{}", garbage.addr)).await;
-    assert!(matches!(err, Error::ProxyProtocol { protocol: "SOCKS5", .. }), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Protocol { protocol: "SOCKS5", .. })), "{err:?}");
 }
 
 #[tokio::test]
@@ -221,6 +227,6 @@ async fn socks5_resolves_locally_and_socks5h_does_not() {
     assert!(proxy.targets().is_empty());
     // With socks5h:// the proxy gets the name (and here cannot resolve it).
     let err = error_via("ws://no-such-host.invalid:80/", &format!("socks5h://{}", proxy.addr)).await;
-    assert!(matches!(err, Error::ProxyRefused { .. }), "{err:?}");
+    assert!(matches!(err.proxy(), Some(ProxyError::Refused { .. })), "{err:?}");
     assert_eq!(proxy.targets(), ["no-such-host.invalid:80"]);
 }

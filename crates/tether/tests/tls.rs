@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{trusting, EchoServer};
 use futures_util::StreamExt;
 use tether::tls::{ClientTls, Roots, ServerTls};
-use tether::{CloseCode, CloseFrame, Error, Message};
+use tether::{CloseCode, CloseFrame, Error, Message, TlsError};
 use tether_testkit::pki::{Leaf, TestPki};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
@@ -80,31 +80,31 @@ async fn failure(leaf: Leaf, host: &str) -> (Error, Error) {
 #[tokio::test]
 async fn unknown_issuer_is_its_own_error() {
     let (err, at_server) = failure(Leaf::UnknownIssuer, "localhost").await;
-    assert!(matches!(err, Error::TlsUnknownIssuer { ref host, .. } if host == "localhost"), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::UnknownIssuer { host, .. }) if host == "localhost"), "{err:?}");
     assert!(matches!(
         err.tls_cause(),
         Some(tether::tls::rustls::Error::InvalidCertificate(tether::tls::rustls::CertificateError::UnknownIssuer))
     ));
     assert!(err.to_string().contains("not signed by a trusted certificate authority"), "{err}");
     // The server learns why from the client's alert.
-    assert!(matches!(at_server, Error::TlsHandshake { .. }), "{at_server:?}");
+    assert!(matches!(at_server.tls(), Some(TlsError::Handshake { .. })), "{at_server:?}");
     assert!(at_server.tls_cause().is_some(), "{at_server:?}");
 }
 
 #[tokio::test]
 async fn name_mismatch_is_its_own_error() {
     let (err, _) = failure(Leaf::WrongName, "localhost").await;
-    assert!(matches!(err, Error::TlsNameMismatch { .. }), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::NameMismatch { .. })), "{err:?}");
     assert!(err.to_string().contains("other.invalid"), "the error lists the names the certificate holds: {err}");
     // An address the certificate does not list is a mismatch too.
     let (err, _) = failure(Leaf::WrongName, "127.0.0.1").await;
-    assert!(matches!(err, Error::TlsNameMismatch { .. }), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::NameMismatch { .. })), "{err:?}");
 }
 
 #[tokio::test]
 async fn expired_certificate_is_its_own_error() {
     let (err, _) = failure(Leaf::Expired, "localhost").await;
-    assert!(matches!(err, Error::TlsExpired { .. }), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::Expired { .. })), "{err:?}");
     assert!(err.to_string().contains("expired"), "{err}");
 }
 
@@ -113,7 +113,7 @@ async fn default_roots_do_not_trust_a_private_ca() {
     let pki = TestPki::new();
     let server = EchoServer::tls(&pki, Leaf::Good).await;
     let err = tether::connect(&server.url("wss", "localhost")).await.unwrap_err();
-    assert!(matches!(err, Error::TlsUnknownIssuer { .. }), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::UnknownIssuer { .. })), "{err:?}");
 }
 
 #[tokio::test]
@@ -141,7 +141,7 @@ async fn a_server_that_does_not_speak_tls_is_a_handshake_failure() {
         }
     });
     let err = tether::connect(&format!("wss://localhost:{port}/")).await.unwrap_err();
-    assert!(matches!(err, Error::TlsHandshake { .. }), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::Handshake { .. })), "{err:?}");
     assert!(err.tls_cause().is_some(), "rustls saw a record that is not TLS: {err:?}");
 
     // A server that hangs up at once: the cause is the IO error.
@@ -153,7 +153,7 @@ async fn a_server_that_does_not_speak_tls_is_a_handshake_failure() {
         }
     });
     let err = tether::connect(&format!("wss://localhost:{port}/")).await.unwrap_err();
-    assert!(matches!(err, Error::TlsHandshake { .. }), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::Handshake { .. })), "{err:?}");
     assert!(err.tls_cause().is_none(), "{err:?}");
 }
 
@@ -180,19 +180,19 @@ async fn tls_setup_errors_name_the_file() {
     let pki = TestPki::new();
     let missing = pki.dir().join("missing.pem");
     let err = ClientTls::new().add_ca_pem_file(&missing).unwrap_err();
-    assert!(matches!(err, Error::TlsConfig(ref m) if m.contains("missing.pem")), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::Config(m)) if m.contains("missing.pem")), "{err:?}");
     // A key file is not a CA file.
     let key = &pki.identity(Leaf::Good).key;
     let err = ClientTls::new().add_ca_pem_file(key).unwrap_err();
-    assert!(matches!(err, Error::TlsConfig(ref m) if m.contains("no CERTIFICATE")), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::Config(m)) if m.contains("no CERTIFICATE")), "{err:?}");
     // Certificate and key that do not belong together.
     let good = pki.identity(Leaf::Good);
     let other = pki.identity(Leaf::Expired);
     let err = ServerTls::from_pem_files(&good.cert, &other.key).unwrap_err();
-    assert!(matches!(err, Error::TlsConfig(_)), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::Config(_))), "{err:?}");
     // Only custom roots, none added: said before any connection is made.
     let err = ClientTls::new().roots(Roots::Empty).build().unwrap_err();
-    assert!(matches!(err, Error::TlsConfig(ref m) if m.contains("no trusted root")), "{err:?}");
+    assert!(matches!(err.tls(), Some(TlsError::Config(m)) if m.contains("no trusted root")), "{err:?}");
 }
 
 #[tokio::test]

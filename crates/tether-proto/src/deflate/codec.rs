@@ -8,8 +8,6 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use super::{DeflateConfig, DeflateParams};
 use crate::{ProtocolError, Role};
 
-/// What a sync flush ends with; removed on send, restored on receive (RFC 7692 7.2.1).
-
 /// The decompressor always uses the largest window: it can read anything a
 /// smaller window produced, so the peer's window setting needs no match here.
 const INFLATE_WINDOW_BITS: u8 = 15;

@@ -75,7 +75,7 @@ pub struct Proxy {
 impl Proxy {
     /// Parses a proxy URL (see the [module docs](crate::proxy) for the forms).
     pub fn parse(url: &str) -> Result<Proxy, Error> {
-        let bad = |reason: &str| Error::Url { url: url.to_owned(), reason: format!("not a usable proxy: {reason}") };
+        let bad = |reason: &str| Error::Url { url: url.into(), reason: format!("not a usable proxy: {reason}").into() };
         let (scheme, rest) = match url.split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
             None => ("http".to_owned(), url),
@@ -117,7 +117,7 @@ impl Proxy {
     /// The proxy the environment names for a `ws://` or `wss://` URL, or
     /// `None` when no variable is set or `no_proxy` exempts the URL's host.
     pub fn from_env(url: &str) -> Result<Option<Proxy>, Error> {
-        let target = crate::client::Target::parse(url)?;
+        let target = crate::target::Target::parse(url)?;
         from_env_with(target.tls, &target.host, |name| std::env::var(name).ok())
     }
 
@@ -209,7 +209,7 @@ pub(crate) fn from_env_with(
     };
     let Some((name, value)) = names.iter().find_map(|name| get(name)) else { return Ok(None) };
     let proxy = Proxy::parse(&value).map_err(|e| match e {
-        Error::Url { url, reason } => Error::Url { url, reason: format!("{reason} (from ${name})") },
+        Error::Url { url, reason } => Error::Url { url, reason: format!("{reason} (from ${name})").into() },
         other => other,
     })?;
     tracing::debug!(%proxy, variable = name, "proxy from the environment");

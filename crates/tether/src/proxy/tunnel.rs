@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{host_port, Proxy, ProxyKind};
-use crate::Error;
+use crate::{Error, ProxyError};
 
 /// The largest `CONNECT` response head read.
 const MAX_HEAD: usize = 16 * 1024;
@@ -30,7 +30,7 @@ fn lost(proxy: &Proxy, protocol: &'static str, e: io::Error) -> Error {
     } else {
         e.to_string()
     };
-    Error::ProxyProtocol { proxy: proxy.addr(), protocol, reason }
+    ProxyError::Protocol { proxy: proxy.addr(), protocol, reason }.into()
 }
 
 const HTTP: &str = "HTTP CONNECT";
@@ -51,7 +51,7 @@ async fn http_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u16)
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_HEAD {
             let reason = format!("response head longer than {MAX_HEAD} bytes");
-            return Err(Error::ProxyProtocol { proxy: proxy.addr(), protocol: HTTP, reason });
+            return Err(ProxyError::Protocol { proxy: proxy.addr(), protocol: HTTP, reason }.into());
         }
         head.push(tcp.read_u8().await.map_err(|e| lost(proxy, HTTP, e))?);
     }
@@ -62,7 +62,7 @@ async fn http_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u16)
         Ok(httparse::Status::Partial) | Err(_) => {
             let start = String::from_utf8_lossy(&head[..head.len().min(60)]).trim().to_owned();
             let reason = format!("answer is not HTTP: {start:?}");
-            return Err(Error::ProxyProtocol { proxy: proxy.addr(), protocol: HTTP, reason });
+            return Err(ProxyError::Protocol { proxy: proxy.addr(), protocol: HTTP, reason }.into());
         }
     };
     let status = format!("{code} {}", response.reason.unwrap_or_default());
@@ -76,14 +76,15 @@ async fn http_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u16)
                 Some(user) => format!("{status}: the credentials of {user:?} were refused"),
                 None => format!("{status}: no credentials were given"),
             };
-            Err(Error::ProxyAuth { proxy: proxy.addr(), reason })
+            Err(ProxyError::Auth { proxy: proxy.addr(), reason }.into())
         }
-        _ => Err(Error::ProxyRefused {
+        _ => Err(ProxyError::Refused {
             proxy: proxy.addr(),
             target,
             reason: status,
             status: http::StatusCode::from_u16(code).ok(),
-        }),
+        }
+        .into()),
     }
 }
 
@@ -91,7 +92,7 @@ const SOCKS: &str = "SOCKS5";
 
 async fn socks5_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u16) -> Result<(), Error> {
     let io = |e: io::Error| lost(proxy, SOCKS, e);
-    let broken = |reason: String| Error::ProxyProtocol { proxy: proxy.addr(), protocol: SOCKS, reason };
+    let broken = |reason: String| ProxyError::Protocol { proxy: proxy.addr(), protocol: SOCKS, reason }.into();
 
     // The destination first: with socks5:// a name that does not resolve
     // fails here, as a DNS error, before the proxy is bothered.
@@ -103,9 +104,9 @@ async fn socks5_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u1
         (None, _) => {
             let mut found = tokio::net::lookup_host((host, port))
                 .await
-                .map_err(|source| Error::Dns { host: host.to_owned(), source })?;
+                .map_err(|source| Error::Dns { host: host.into(), source })?;
             let first = found.next().ok_or_else(|| Error::Dns {
-                host: host.to_owned(),
+                host: host.into(),
                 source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
             })?;
             Some(first.ip())
@@ -122,7 +123,7 @@ async fn socks5_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u1
         }
         None => {
             let len = u8::try_from(host.len()).map_err(|_| Error::Url {
-                url: host.to_owned(),
+                url: host.into(),
                 reason: "a host name sent to a SOCKS5 proxy is at most 255 bytes".into(),
             })?;
             address.push(3);
@@ -153,16 +154,16 @@ async fn socks5_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u1
             tcp.read_exact(&mut verdict).await.map_err(io)?;
             if verdict[1] != 0 {
                 let reason = format!("the credentials of {user:?} were refused (status {})", verdict[1]);
-                return Err(Error::ProxyAuth { proxy: proxy.addr(), reason });
+                return Err(ProxyError::Auth { proxy: proxy.addr(), reason }.into());
             }
         }
         (0xFF, None) => {
             let reason = "it accepts no unauthenticated clients: put user:password@ in the proxy URL".to_owned();
-            return Err(Error::ProxyAuth { proxy: proxy.addr(), reason });
+            return Err(ProxyError::Auth { proxy: proxy.addr(), reason }.into());
         }
         (0xFF, Some(_)) => {
             let reason = "it accepts neither user/password nor no authentication".to_owned();
-            return Err(Error::ProxyAuth { proxy: proxy.addr(), reason });
+            return Err(ProxyError::Auth { proxy: proxy.addr(), reason }.into());
         }
         (other, _) => return Err(broken(format!("chose authentication method {other}, which was not offered"))),
     }
@@ -177,12 +178,13 @@ async fn socks5_connect(proxy: &Proxy, tcp: &mut TcpStream, host: &str, port: u1
         return Err(broken(format!("answered version {} to a SOCKS5 request", reply[0])));
     }
     if reply[1] != 0 {
-        return Err(Error::ProxyRefused {
+        return Err(ProxyError::Refused {
             proxy: proxy.addr(),
             target: host_port(host, port),
             reason: socks_reply(reply[1]),
             status: None,
-        });
+        }
+        .into());
     }
     // The address the proxy bound: read and dropped.
     let bound = match reply[3] {

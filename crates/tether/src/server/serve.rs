@@ -2,11 +2,10 @@
 //! gracefully: stop accepting, close every connection with 1001, wait for the
 //! closing handshakes up to a deadline, then drop the rest.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -14,8 +13,10 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::decision::{Accept, Reject};
+use super::limits::{take_slot, PerIp};
 use crate::timers::Shutdown;
-use crate::{Accept, Config, Reject, Request, WebSocket};
+use crate::{Config, Request, WebSocket};
 
 /// Accepts connections and runs a handler for each upgraded one.
 ///
@@ -73,27 +74,6 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Connections per client address, for [`Server::max_connections_per_ip`].
-type PerIp = Arc<Mutex<HashMap<IpAddr, usize>>>;
-
-/// Releases a connection's slot in the per-address count when it ends.
-struct IpSlot {
-    counts: PerIp,
-    ip: IpAddr,
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = counts.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// Starts a graceful shutdown of a [`Server`] from anywhere; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
@@ -105,16 +85,6 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         self.shutdown.fire();
     }
-}
-
-fn take_slot(counts: &PerIp, ip: IpAddr, max: usize) -> Option<IpSlot> {
-    let mut map = counts.lock().unwrap_or_else(|e| e.into_inner());
-    let n = map.entry(ip).or_insert(0);
-    if *n >= max {
-        return None;
-    }
-    *n += 1;
-    Some(IpSlot { counts: counts.clone(), ip })
 }
 
 impl Server {

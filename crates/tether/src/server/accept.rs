@@ -1,16 +1,20 @@
-//! The server: an accepted transport to handshake to [`WebSocket`].
+//! Upgrading one accepted transport: read the request head, let the
+//! application decide, answer 101 (or its refusal, or a plain HTTP
+//! response) and hand over a [`WebSocket`].
 
 use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use tether_proto::handshake::server::{read_request, reject_response, Request};
 use tether_proto::handshake::HandshakeError;
 use tether_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 
-use crate::{plain_http, Config, Error, WebSocket};
+use super::decision::{Accept, Reject};
+use super::plain_http;
+use crate::{Config, Error, WebSocket};
 
 /// Performs the server handshake on an accepted connection with the default
 /// [`Config`], accepting any path and no subprotocol.
@@ -48,34 +52,6 @@ where
 {
     let limit = config.handshake_timeout;
     timeout(limit, handshake(stream, config, decide)).await.map_err(|_| Error::HandshakeTimeout(limit))?
-}
-
-/// A `decide` function for [`accept_with`] that refuses (403) browsers from
-/// other origins: the defence against cross-site WebSocket hijacking, since
-/// browsers send cookies with a WebSocket handshake from any page.
-///
-/// A request without an `Origin` header is accepted: it does not come from a
-/// browser page, and non-browser clients can forge the header anyway.
-/// Origins compare without regard to case, e.g. `"https://app.example.com"`.
-///
-/// ```no_run
-/// # async fn demo(tcp: tokio::net::TcpStream) -> Result<(), tether::Error> {
-/// let allow = tether::allow_origins(["https://app.example.com"]);
-/// let ws = tether::accept_with(tcp, tether::Config::default(), allow).await?;
-/// # Ok(()) }
-/// ```
-pub fn allow_origins<I, T>(origins: I) -> impl Fn(&Request) -> Result<Accept, Reject> + Clone + Send + Sync + 'static
-where
-    I: IntoIterator<Item = T>,
-    T: Into<String>,
-{
-    let allowed: std::sync::Arc<[String]> = origins.into_iter().map(Into::into).collect();
-    move |request: &Request| match request.origin() {
-        Some(origin) if !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) => {
-            Err(Reject::new(StatusCode::FORBIDDEN, format!("origin {origin} is not allowed")))
-        }
-        _ => Ok(Accept::new()),
-    }
 }
 
 /// Performs the server handshake like [`accept_with`], and also answers
@@ -118,8 +94,9 @@ where
 
 /// What [`accept_or_respond`] found on a connection.
 #[derive(Debug)]
-// Returned once per connection and matched at once: boxing the WebSocket
-// would cost an allocation to save a short-lived move.
+// `Http` is the large variant (an `http::Request`, ~200 bytes; a `WebSocket`
+// is one pointer). The value is returned once per connection and matched at
+// once: boxing the request would cost an allocation to save a short move.
 #[allow(clippy::large_enum_variant)]
 pub enum Accepted<S> {
     /// An upgrade request, accepted: the WebSocket is open.
@@ -132,60 +109,6 @@ pub enum Accepted<S> {
         /// The status the application answered with.
         status: StatusCode,
     },
-}
-
-/// The application's yes to an upgrade request.
-#[derive(Clone, Debug, Default)]
-pub struct Accept {
-    protocol: Option<String>,
-    headers: HeaderMap,
-}
-
-impl Accept {
-    /// Accept with no subprotocol and no extra headers.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Chooses a subprotocol; it must be one the client offered.
-    pub fn protocol(mut self, protocol: Option<String>) -> Self {
-        self.protocol = protocol;
-        self
-    }
-
-    /// Adds a response header (ignored if the name or value is not valid HTTP).
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            self.headers.append(n, v);
-        }
-        self
-    }
-}
-
-/// The application's no: an HTTP status, headers and a plain-text body.
-#[derive(Clone, Debug)]
-pub struct Reject(Box<Rejection>);
-
-#[derive(Clone, Debug)]
-struct Rejection {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reject {
-    /// A rejection with `status` and a body that says why.
-    pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
-        Reject(Box::new(Rejection { status, headers: HeaderMap::new(), body: body.into() }))
-    }
-
-    /// Adds a response header (ignored if the name or value is not valid HTTP).
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            self.0.headers.append(n, v);
-        }
-        self
-    }
 }
 
 async fn handshake<S, F>(mut io: S, config: Config, decide: F) -> Result<WebSocket<S>, Error>

@@ -1,4 +1,5 @@
-//! The transport under a client connection.
+//! `MaybeTlsStream`: the transport under a client connection (or a TLS
+//! server's), plain TCP or TLS over TCP.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;

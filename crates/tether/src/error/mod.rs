@@ -1,7 +1,16 @@
-//! The one error type of the tokio layer: each variant says what a person can do.
+//! The one error type of the tokio layer, [`Error`]: each variant says what
+//! a person can do. TLS and proxy failures are grouped in [`TlsError`] and
+//! [`ProxyError`], as rustls groups certificate errors; large or rare
+//! payloads are boxed, so a `Result<Message, Error>` stays small.
+
+mod proxy;
+mod tls;
 
 use std::io;
 use std::time::Duration;
+
+pub use proxy::ProxyError;
+pub use tls::TlsError;
 
 use tether_proto::handshake::HandshakeError;
 use tether_proto::{CloseCode, ProtocolError, SendError};
@@ -17,15 +26,15 @@ pub enum Error {
     #[error("invalid URL {url:?}: {reason}")]
     Url {
         /// The URL as given.
-        url: String,
+        url: Box<str>,
         /// What is wrong with it.
-        reason: String,
+        reason: Box<str>,
     },
     /// The host name did not resolve.
     #[error("cannot resolve host {host:?}: {source}")]
     Dns {
         /// The host that failed to resolve.
-        host: String,
+        host: Box<str>,
         /// The resolver's error.
         source: io::Error,
     },
@@ -33,7 +42,7 @@ pub enum Error {
     #[error("connection refused by {addr}")]
     Refused {
         /// The address tried (the last one, if the name had several).
-        addr: String,
+        addr: Box<str>,
         /// The OS error.
         source: io::Error,
     },
@@ -42,7 +51,7 @@ pub enum Error {
     #[error("connecting to {addr} timed out after {timeout:?}")]
     ConnectTimeout {
         /// The host and port.
-        addr: String,
+        addr: Box<str>,
         /// The limit that ran out.
         timeout: Duration,
     },
@@ -50,90 +59,18 @@ pub enum Error {
     #[error("cannot connect to {addr}: {source}")]
     Connect {
         /// The address tried.
-        addr: String,
+        addr: Box<str>,
         /// The OS error.
         source: io::Error,
     },
-    /// The proxy could not be used: it answered the `CONNECT` with an error
-    /// status (403, 502...), or the SOCKS5 proxy replied with a failure (not
-    /// allowed, host unreachable, refused by the target...).
-    #[error("proxy {proxy} refused to connect to {target}: {reason}")]
-    ProxyRefused {
-        /// The proxy's host and port.
-        proxy: String,
-        /// The host and port the proxy was asked to reach.
-        target: String,
-        /// The proxy's status line or SOCKS5 reply, in words.
-        reason: String,
-        /// The HTTP status, for an HTTP proxy.
-        status: Option<http::StatusCode>,
-    },
-    /// The proxy wants credentials, or refused the ones given: put
-    /// `user:password@` in the proxy URL.
-    #[error("proxy {proxy} requires authentication: {reason}")]
-    ProxyAuth {
-        /// The proxy's host and port.
-        proxy: String,
-        /// What the proxy said (407, or the SOCKS5 method or status).
-        reason: String,
-    },
-    /// The proxy answered something that is not HTTP `CONNECT` or SOCKS5:
-    /// check the proxy URL's scheme and port.
-    #[error("proxy {proxy} broke the {protocol} protocol: {reason}")]
-    ProxyProtocol {
-        /// The proxy's host and port.
-        proxy: String,
-        /// `HTTP CONNECT` or `SOCKS5`.
-        protocol: &'static str,
-        /// What was wrong with its answer.
-        reason: String,
-    },
-    /// The server's certificate is not signed by a trusted certificate
-    /// authority (self-signed, a private CA, or a missing intermediate):
-    /// trust its CA with [`ClientTls::add_ca_pem_file`](crate::tls::ClientTls::add_ca_pem_file).
-    #[cfg(feature = "rustls")]
-    #[error("TLS: the certificate of {host} is not signed by a trusted certificate authority ({source})")]
-    TlsUnknownIssuer {
-        /// The server name that was checked.
-        host: String,
-        /// The rustls error.
-        source: rustls::Error,
-    },
-    /// The server's certificate is valid, but for other names than the one
-    /// in the URL: connect by a name the certificate lists.
-    #[cfg(feature = "rustls")]
-    #[error("TLS: the certificate of {host} is not valid for that name ({source})")]
-    TlsNameMismatch {
-        /// The server name that was checked.
-        host: String,
-        /// The rustls error; its context lists the names the certificate holds.
-        source: rustls::Error,
-    },
-    /// The server's certificate has expired (or the local clock is wrong).
-    #[cfg(feature = "rustls")]
-    #[error("TLS: the certificate of {host} has expired ({source})")]
-    TlsExpired {
-        /// The server name that was checked.
-        host: String,
-        /// The rustls error, with the expiry time and the time now.
-        source: rustls::Error,
-    },
-    /// The TLS handshake failed for another reason: no common protocol
-    /// version or cipher suite, an alert from the peer, a peer that does not
-    /// speak TLS, another certificate problem. When rustls raised it,
-    /// [`Error::tls_cause`] gives the rustls error.
-    #[cfg(feature = "rustls")]
-    #[error("TLS handshake with {host} failed: {source}")]
-    TlsHandshake {
-        /// The server name (client side) or the peer address (server side).
-        host: String,
-        /// The cause: an `io::Error` wrapping the `rustls::Error`, or the IO failure itself.
-        source: io::Error,
-    },
-    /// TLS could not be set up: an unreadable or empty CA, certificate or
-    /// key file, or a rustls configuration error.
-    #[error("TLS setup: {0}")]
-    TlsConfig(String),
+    /// The proxy could not be used: it refused the tunnel, wants
+    /// credentials, or does not speak the protocol of its URL's scheme.
+    #[error(transparent)]
+    Proxy(Box<ProxyError>),
+    /// TLS failed: an untrusted or unfitting certificate, a failed
+    /// handshake, or a configuration that could not be built.
+    #[error(transparent)]
+    Tls(Box<TlsError>),
     /// The server answered the upgrade request with another status than
     /// 101 (a redirect, 401, 403, 404, 503...). The error shows the status
     /// and the start of the body.
@@ -144,14 +81,14 @@ pub enum Error {
         /// The response headers.
         headers: Box<http::HeaderMap>,
         /// The start of the response body (at most 512 bytes).
-        body: bytes::Bytes,
+        body: Box<[u8]>,
     },
     /// The opening handshake failed: the server answered 101 but not a valid
     /// upgrade (a wrong `Sec-WebSocket-Accept`, an unoffered subprotocol...),
     /// answered something that is not HTTP, or (server side) the client's
     /// request was not a valid upgrade or was refused by the application.
     #[error("WebSocket handshake failed: {0}")]
-    Handshake(#[from] HandshakeError),
+    Handshake(Box<HandshakeError>),
     /// The opening handshake (TLS and the HTTP upgrade) did not complete in
     /// time ([`Config::handshake_timeout`](crate::Config::handshake_timeout)).
     #[error("WebSocket handshake timed out after {0:?}")]
@@ -202,6 +139,24 @@ pub enum Error {
     Full,
 }
 
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Error::Handshake(Box::new(e))
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(e: ProxyError) -> Self {
+        Error::Proxy(Box::new(e))
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::Tls(Box::new(e))
+    }
+}
+
 impl From<SendError> for Error {
     fn from(e: SendError) -> Self {
         match e {
@@ -224,8 +179,38 @@ impl Error {
     pub fn http_status(&self) -> Option<http::StatusCode> {
         match self {
             Error::HttpStatus { status, .. } => Some(*status),
-            Error::Handshake(HandshakeError::Rejected { status, .. }) => Some(*status),
-            Error::ProxyRefused { status, .. } => *status,
+            Error::Handshake(e) => match **e {
+                HandshakeError::Rejected { status, .. } => Some(status),
+                _ => None,
+            },
+            Error::Proxy(e) => match **e {
+                ProxyError::Refused { status, .. } => status,
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// What was wrong with the opening handshake, for [`Error::Handshake`].
+    pub fn handshake(&self) -> Option<&HandshakeError> {
+        match self {
+            Error::Handshake(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The proxy's failure, for [`Error::Proxy`].
+    pub fn proxy(&self) -> Option<&ProxyError> {
+        match self {
+            Error::Proxy(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The TLS failure, for [`Error::Tls`].
+    pub fn tls(&self) -> Option<&TlsError> {
+        match self {
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
@@ -234,12 +219,16 @@ impl Error {
     #[cfg(feature = "rustls")]
     pub fn tls_cause(&self) -> Option<&rustls::Error> {
         match self {
-            Error::TlsUnknownIssuer { source, .. }
-            | Error::TlsNameMismatch { source, .. }
-            | Error::TlsExpired { source, .. } => Some(source),
-            Error::TlsHandshake { source, .. } => source.get_ref()?.downcast_ref::<rustls::Error>(),
+            Error::Tls(e) => e.rustls_cause(),
             _ => None,
         }
+    }
+
+    /// A TLS configuration error (an unreadable or unusable CA, certificate
+    /// or key): [`TlsError::Config`].
+    #[cfg(feature = "rustls")]
+    pub(crate) fn tls_config(reason: impl Into<String>) -> Self {
+        TlsError::Config(reason.into()).into()
     }
 
     /// Whether a timeout (connect, handshake or close) caused this error.
@@ -266,4 +255,29 @@ fn describe_refusal(headers: &http::HeaderMap, body: &[u8]) -> String {
 /// The error for a peer that went away without a close frame.
 pub(crate) fn abnormal_eof() -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed the connection without a close frame")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `Result<Message, Error>` an application holds across an await
+    /// carries the error's size: large and rare payloads stay boxed.
+    #[test]
+    fn an_error_is_five_words_at_most() {
+        assert!(std::mem::size_of::<Error>() <= 40, "{} bytes", std::mem::size_of::<Error>());
+    }
+
+    /// Grouping kept the messages a person reads unchanged.
+    #[test]
+    fn grouped_errors_read_as_before() {
+        let auth: Error = ProxyError::Auth { proxy: "p:8080".into(), reason: "407".into() }.into();
+        assert_eq!(auth.to_string(), "proxy p:8080 requires authentication: 407");
+        assert!(auth.proxy().is_some() && auth.tls().is_none());
+        let config: Error = TlsError::Config("no CERTIFICATE block found in the PEM text".into()).into();
+        assert_eq!(config.to_string(), "TLS setup: no CERTIFICATE block found in the PEM text");
+        let rejected: Error = HandshakeError::HttpVersion.into();
+        assert_eq!(rejected.to_string(), "WebSocket handshake failed: HTTP/1.1 or later required");
+        assert!(matches!(rejected.handshake(), Some(HandshakeError::HttpVersion)));
+    }
 }

@@ -1,0 +1,15 @@
+//! The server side: [`accept`] and its variants upgrade one connection you
+//! accepted yourself; [`Server`] owns the accept loop, with origin checks,
+//! per-address limits and a graceful shutdown.
+
+mod accept;
+mod decision;
+mod limits;
+mod origin;
+mod plain_http;
+mod serve;
+
+pub use accept::{accept, accept_or_respond, accept_with, Accepted};
+pub use decision::{Accept, Reject};
+pub use origin::allow_origins;
+pub use serve::{Server, ShutdownHandle};

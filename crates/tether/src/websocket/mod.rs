@@ -1,0 +1,330 @@
+//! `WebSocket<S>`: a [`Stream`] of received messages and a [`Sink`] of
+//! messages to send, driving a [`tether_proto::Connection`] over any
+//! `AsyncRead + AsyncWrite` transport.
+//!
+//! The state and the public methods are here; the read path (buffers,
+//! decoding, timers, the end of the stream) is in `read`, the write path
+//! (the queue, flushing, backpressure) in `write`, and the split halves in
+//! `split`.
+
+mod read;
+pub(crate) mod split;
+#[cfg(test)]
+mod tests;
+mod wakers;
+mod write;
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use futures_sink::Sink;
+use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Message, Role, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+
+use crate::timers::{IdleTimer, Keepalive, Shutdown, ShutdownWatch};
+use crate::{Backpressure, Config, Error};
+use wakers::WakerSet;
+
+/// A WebSocket connection over the transport `S`, after the handshake.
+///
+/// - As a [`Stream`], it yields each received [`Message`]: text frames as
+///   [`Message::Text`], binary frames as [`Message::Binary`]. Pings are
+///   answered and the peer's close is echoed while you read. After a clean
+///   close the stream ends (`None`) and [`close_frame`](Self::close_frame)
+///   tells the code and reason; a broken connection ends it with an `Err`.
+/// - As a [`Sink`], it sends messages; [`send`](Self::send) does it without
+///   importing `SinkExt`. `feed` only queues: the stream writes what was
+///   fed once it has decoded everything already received, so an echo loop
+///   of `next` and `feed` answers a burst of messages with one write.
+/// - [`split`](Self::split) gives a [`Receiver`](crate::Receiver) and a cloneable [`Sender`](crate::Sender)
+///   for use from different tasks.
+///
+/// Keep polling the stream: that is what answers pings and completes the
+/// closing handshake.
+///
+/// What one read of over 4 KiB brings is not copied: its messages are
+/// slices of a 128 KiB buffer that the connections of a thread share, so
+/// keeping one for long keeps that buffer too (copy it with
+/// `Bytes::copy_from_slice` to keep only its own bytes). Smaller reads are
+/// copied into an allocation of their own.
+///
+/// # Cancel safety
+///
+/// `next()` (and `poll_next`) is cancel-safe: all state lives in the
+/// `WebSocket`, so dropping the future inside `select!` loses nothing.
+/// `send()` first waits for buffer space, then queues the message, then
+/// waits for the flush. Dropped while waiting for space, the message was not
+/// queued; dropped while flushing, it is queued and still goes out with the
+/// next write. So do not re-create a `send` future in each turn of a
+/// `select!` loop (a cancelled one may already have queued its message):
+/// pin it outside the loop, or use `SinkExt::feed` and `flush`.
+/// [`close`](Self::close) can be called again after a cancel.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    /// Boxed: a connection is moved through layers of futures (the
+    /// handshake, the handler, the application's own async functions), and
+    /// each layer would otherwise hold a copy of the whole state.
+    s: Box<Inner<S>>,
+}
+
+/// The state of a [`WebSocket`].
+#[derive(Debug)]
+struct Inner<S> {
+    io: S,
+    conn: Connection,
+    read_buf: BytesMut,
+    /// `read_buf` was sized for a large frame.
+    large: bool,
+    /// The buffer of the last large frame, reused for the next one once the
+    /// message read into it is dropped: its pages are already mapped, a
+    /// fresh allocation of that size costs a page fault every 4 KiB.
+    /// Released at the next keepalive ping, so a quiet connection lets go.
+    spare: Option<Box<BytesMut>>,
+    /// How many times `spare` was reused (for the tests).
+    #[cfg(test)]
+    reused: u32,
+    /// From the [`Config`], what is still needed after the start.
+    close_timeout: std::time::Duration,
+    write_buffer_size: usize,
+    backpressure: Backpressure,
+    protocol: Option<Box<str>>,
+    /// An error to report once the close frame that goes with it is out
+    /// (boxed: rare, and every idle connection would carry its size).
+    pending_error: Option<Box<Error>>,
+    /// Set once the stream has ended: nothing more will be read.
+    done: bool,
+    /// Set once our side of TCP is shut down.
+    shut_down: bool,
+    /// Bounds the closing handshake.
+    deadline: Option<Pin<Box<Sleep>>>,
+    // The rarely used parts are boxed: every idle connection carries this struct.
+    last_pong: Option<Box<Bytes>>,
+    keepalive: Option<Keepalive>,
+    idle: Option<Box<IdleTimer>>,
+    /// Resolves when the [`Server`](crate::Server) that accepted this
+    /// connection shuts down: we then close with 1001.
+    shutdown: Option<ShutdownWatch>,
+    /// The waker the timers above were last polled with.
+    timer_waker: Option<Waker>,
+    /// The path the client asked for, on the server side.
+    request_path: Option<Box<str>>,
+    /// Present once split: every task waiting to write is woken, since the
+    /// transport keeps only one write waker.
+    writers: Option<Arc<WakerSet>>,
+}
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Wraps a transport on which the handshake is already done. `leftover`
+    /// holds bytes read past the handshake head: they are frames. `deflate`
+    /// holds the permessage-deflate parameters agreed in the handshake.
+    pub fn from_parts(
+        io: S,
+        role: Role,
+        leftover: BytesMut,
+        config: Config,
+        protocol: Option<String>,
+        deflate: Option<DeflateParams>,
+    ) -> Self {
+        let mut conn = Connection::new(role, config.protocol);
+        if let (Some(params), Some(settings)) = (deflate, config.deflate.as_ref()) {
+            conn = conn.with_deflate(params, settings);
+        }
+        let s = Box::new(Inner {
+            io,
+            conn,
+            // An empty handshake buffer is dropped: reads allocate as bytes come.
+            read_buf: if leftover.is_empty() { BytesMut::new() } else { leftover },
+            large: false,
+            spare: None,
+            #[cfg(test)]
+            reused: 0,
+            close_timeout: config.close_timeout,
+            write_buffer_size: config.write_buffer_size,
+            backpressure: config.backpressure,
+            protocol: protocol.map(String::into_boxed_str),
+            pending_error: None,
+            done: false,
+            shut_down: false,
+            deadline: None,
+            last_pong: None,
+            keepalive: config.ping_interval.map(|every| Keepalive::new(every, config.ping_timeout)),
+            idle: config.idle_timeout.map(|t| Box::new(IdleTimer::new(t))),
+            shutdown: None,
+            timer_waker: None,
+            request_path: None,
+            writers: None,
+        });
+        WebSocket { s }
+    }
+
+    /// Records the upgrade request's path (server side).
+    pub(crate) fn set_request_path(&mut self, path: &str) {
+        self.s.request_path = Some(path.into());
+    }
+
+    /// Closes with 1001 when `token` is cancelled (graceful server shutdown).
+    pub(crate) fn close_on(&mut self, shutdown: &Shutdown) {
+        self.s.shutdown = Some(shutdown.watch());
+    }
+
+    /// On the server side, the path of the upgrade request (`/chat`), for routing.
+    pub fn request_path(&self) -> Option<&str> {
+        self.s.request_path.as_deref()
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.s.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn compression(&self) -> Option<&DeflateParams> {
+        self.s.conn.deflate_params()
+    }
+
+    /// The close frame the peer sent, once the closing handshake happened
+    /// (`None` before, or if the peer's close frame carried no code).
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.s.conn.peer_close()
+    }
+
+    /// The peer's close code: [`CloseCode::NO_STATUS`] (1005) for a close
+    /// frame without one, `None` while the connection is open, and
+    /// [`CloseCode::ABNORMAL`] (1006) if it broke without a close frame.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match (self.s.conn.peer_close(), self.s.conn.state()) {
+            (Some(frame), _) => Some(frame.code),
+            (None, State::Closed) => Some(CloseCode::NO_STATUS),
+            (None, _) if self.s.done => Some(CloseCode::ABNORMAL),
+            _ => None,
+        }
+    }
+
+    /// The peer's close reason (empty if none was given).
+    pub fn close_reason(&self) -> Option<&str> {
+        self.s.conn.peer_close().map(|f| f.reason.as_str())
+    }
+
+    /// The payload of the last pong received.
+    pub fn last_pong(&self) -> Option<&Bytes> {
+        self.s.last_pong.as_deref()
+    }
+
+    /// Bytes queued for sending and not yet taken by the transport (like a
+    /// browser WebSocket's `bufferedAmount`).
+    pub fn buffered_amount(&mut self) -> usize {
+        self.s.conn.output().len()
+    }
+
+    /// The round-trip time of the last keepalive ping that was answered.
+    pub fn rtt(&self) -> Option<std::time::Duration> {
+        self.s.keepalive.as_ref().and_then(Keepalive::rtt)
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.s.conn.state()
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.s.io
+    }
+
+    /// The transport, mutably: writing to it directly corrupts the stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.s.io
+    }
+
+    /// The next message; the same as `StreamExt::next`, without the import.
+    /// Cancel-safe.
+    pub async fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.poll_next_inner(cx)).await
+    }
+
+    /// Sends a message and flushes it. The same as `SinkExt::send`.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        self.s.conn.send(message)?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Sends a message uncompressed even when permessage-deflate is on
+    /// (for data that is already compressed, like images).
+    pub async fn send_uncompressed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        self.s.conn.send_with(message, false)?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Sends a ping (at most 125 bytes); its pong shows in [`last_pong`](Self::last_pong).
+    pub async fn ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.s.conn.send_ping(payload.as_ref())?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Closes with `code` and `reason` and waits for the closing handshake
+    /// to complete (bounded by [`Config::close_timeout`]). Messages that
+    /// arrive in the meantime are discarded; to read them, use
+    /// [`begin_close`](Self::begin_close) and keep reading the stream until
+    /// it ends.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.s.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        loop {
+            match poll_fn(|cx| self.poll_next_inner(cx)).await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Sends a close frame with `code` and `reason` and flushes it; the
+    /// stream goes on yielding what the peer sent before its answer, then
+    /// ends. Nothing more can be sent.
+    pub async fn begin_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.s.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_inner(cx)
+    }
+}
+
+/// `poll_ready` waits while more than [`Config::write_buffer_size`] bytes are
+/// queued; `poll_close` sends close 1000 and flushes it (keep reading the
+/// stream to see the peer's answer).
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_ready_inner(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        Ok(self.get_mut().s.conn.send(item)?)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush_inner(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_inner(cx)
+    }
+}

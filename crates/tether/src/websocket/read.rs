@@ -1,0 +1,295 @@
+//! The read path of a [`WebSocket`]: filling the read buffer (one buffer
+//! per thread between frames, one sized for the frame inside a large one),
+//! decoding events, the timers that end or close a connection, and the end
+//! of the stream.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{BufMut, BytesMut};
+use tether_proto::{CloseCode, CloseFrame, Event, Message, Role, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::WebSocket;
+use crate::error::abnormal_eof;
+use crate::timers::Due;
+use crate::Error;
+
+/// Least the read buffer grows by when a frame continues past what was read.
+const READ_CHUNK: usize = 8 * 1024;
+/// Most bytes one read between frames takes: room for a 16 KiB message and
+/// its header in one read.
+const READ_BETWEEN_FRAMES: usize = 32 * 1024;
+/// Reads between frames of at most this many bytes are copied out of the
+/// thread's read buffer; larger ones are handed out as slices of it.
+const COPY_OUT: usize = 4 * 1024;
+/// Each thread's read buffer is renewed in allocations of this size.
+const POOL_CHUNK: usize = 128 * 1024;
+/// Less free space than this in the read buffer, and it is grown before a read.
+const MIN_READ: usize = 512;
+/// Frames from this size up get a buffer that is kept for the next one.
+const LARGE_FRAME: usize = 64 * 1024;
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    pub(super) fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        if self.s.conn.state() == State::Open && !self.s.done {
+            if let Some(end) = self.poll_timers(cx) {
+                return end;
+            }
+        }
+        loop {
+            if self.s.done {
+                return Poll::Ready(None);
+            }
+            match self.s.conn.state() {
+                State::Closed | State::Failed => return self.poll_finish(cx),
+                State::Closing => {
+                    if self.poll_deadline(cx) {
+                        let error = self.take_pending().unwrap_or(Error::CloseTimeout(self.s.close_timeout));
+                        return self.end(Some(error));
+                    }
+                }
+                State::Open => {}
+            }
+            match self.s.conn.read_event(&mut self.s.read_buf) {
+                Ok(Some(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
+                Ok(Some(Event::Pong(p))) => {
+                    if let Some(k) = &mut self.s.keepalive {
+                        k.on_pong(&p);
+                    }
+                    self.s.last_pong = Some(Box::new(p));
+                }
+                Ok(Some(Event::Ping(_))) => {
+                    // Pongs are rare and the peer may be timing them: out now.
+                    if let Poll::Ready(Err(e)) = self.poll_flush_inner(cx) {
+                        return self.end(Some(e));
+                    }
+                }
+                Ok(Some(Event::Close(_))) => {} // the echo goes out as the stream finishes
+                Ok(None) => {
+                    // Everything buffered is decoded: now the pongs, the close
+                    // echo and the messages fed meanwhile go out, in one write
+                    // however many there are. A transport that is not writable
+                    // right now does not stop reading.
+                    if !self.s.conn.output().is_empty() {
+                        if let Poll::Ready(Err(e)) = self.poll_flush_inner(cx) {
+                            return self.end(Some(e));
+                        }
+                    }
+                    match ready!(self.poll_fill(cx)) {
+                        Ok(0) => return self.end(Some(Error::Io(abnormal_eof()))),
+                        Ok(_) => {}
+                        Err(e) => return self.end(Some(Error::Io(e))),
+                    }
+                }
+                Err(e) => self.s.pending_error = Some(Box::new(Error::Protocol(e))),
+            }
+        }
+    }
+
+    /// Both close frames are exchanged, or the peer failed the protocol:
+    /// flush our close frame, then close TCP, the server first (RFC 6455
+    /// 7.1.1): the client waits for the server's FIN before closing. After a
+    /// failure the peer may still be sending, so we read until it closes:
+    /// closing with unread bytes would send a reset that can destroy our
+    /// close frame in flight.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        if self.poll_deadline(cx) {
+            // The handshake itself is over: a peer slow to close TCP is not an error.
+            let error = self.take_pending();
+            return self.end(error);
+        }
+        if ready!(self.poll_write_out(cx)).is_err() {
+            let error = self.take_pending();
+            return self.end(error);
+        }
+        let role = self.s.conn.role();
+        let failed = self.s.conn.state() == State::Failed;
+        if role == Role::Server || failed {
+            ready!(self.poll_shutdown(cx));
+        }
+        if role == Role::Client || failed {
+            loop {
+                self.s.read_buf.clear();
+                match ready!(self.poll_fill(cx)) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        ready!(self.poll_shutdown(cx));
+        let error = self.take_pending();
+        self.end(error)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.s.shut_down {
+            let _ = ready!(Pin::new(&mut self.s.io).poll_shutdown(cx));
+            self.s.shut_down = true;
+        }
+        Poll::Ready(())
+    }
+
+    /// Keepalive, idle timeout and server shutdown; `Some` ends the stream.
+    /// Each is polled only if it may have fired or the waker changed: when
+    /// messages flow, this costs a few loads per message.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Result<Message, Error>>>> {
+        let rearm = !self.s.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if rearm && (self.s.keepalive.is_some() || self.s.idle.is_some() || self.s.shutdown.is_some()) {
+            self.s.timer_waker = Some(cx.waker().clone());
+        }
+        if let Some(keepalive) = self.s.keepalive.as_mut().filter(|k| rearm || k.may_be_due()) {
+            match keepalive.poll(cx) {
+                Poll::Ready(Due::Ping(payload)) => {
+                    let _ = self.s.conn.send_ping(&payload);
+                    self.s.spare = None;
+                }
+                Poll::Ready(_) => {
+                    // The peer is unreachable: no close handshake can complete.
+                    let (interval, timeout) = keepalive.interval_and_timeout();
+                    self.s.conn.output().clear();
+                    return Some(self.end(Some(Error::KeepaliveTimeout { interval, timeout })));
+                }
+                Poll::Pending => {}
+            }
+        }
+        if let Some(idle) = self.s.idle.as_mut().filter(|i| rearm || i.may_be_due()) {
+            if idle.poll(cx).is_ready() {
+                let timeout = idle.timeout();
+                self.s.idle = None;
+                let _ = self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
+                self.s.pending_error = Some(Box::new(Error::IdleTimeout(timeout)));
+            }
+        }
+        if let Some(shutdown) = self.s.shutdown.as_mut().filter(|s| rearm || s.may_be_due()) {
+            if shutdown.poll(cx).is_ready() {
+                self.s.shutdown = None;
+                let _ = self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down")));
+            }
+        }
+        None
+    }
+
+    fn take_pending(&mut self) -> Option<Error> {
+        self.s.pending_error.take().map(|e| *e)
+    }
+
+    pub(super) fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Message, Error>>> {
+        self.s.done = true;
+        self.s.deadline = None;
+        self.s.keepalive = None;
+        self.s.idle = None;
+        self.s.shutdown = None;
+        self.s.timer_waker = None;
+        self.s.read_buf = BytesMut::new();
+        self.s.spare = None;
+        Poll::Ready(error.map(Err))
+    }
+
+    /// Starts the closing timer on first call; true once it has run out.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeout = self.s.close_timeout;
+        let deadline = self.s.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        deadline.as_mut().poll(cx).is_ready()
+    }
+
+    /// Reads more bytes into the read buffer, sized for the frame in progress.
+    pub(super) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let wanted = self.s.conn.wanted(self.s.read_buf.len());
+        let read = if self.s.read_buf.is_empty() && wanted == 0 {
+            ready!(self.poll_read_between_frames(cx))
+        } else {
+            // Room for the whole frame in progress (one allocation for a
+            // large frame, not growth in steps), and never a read into a sliver.
+            let spare = self.s.read_buf.capacity() - self.s.read_buf.len();
+            if spare < wanted || spare < MIN_READ {
+                self.reserve(wanted.max(READ_CHUNK));
+            }
+            ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.s.io), cx, &mut self.s.read_buf))
+        };
+        if let (Ok(1..), Some(idle)) = (&read, &mut self.s.idle) {
+            idle.touch();
+        }
+        Poll::Ready(read)
+    }
+
+    /// Grows the read buffer by `additional` bytes, into the spare large
+    /// buffer when there is one and it is free again.
+    fn reserve(&mut self, additional: usize) {
+        let s = &mut *self.s;
+        if additional < LARGE_FRAME {
+            s.read_buf.reserve(additional);
+            return;
+        }
+        if let Some(mut old) = s.spare.take() {
+            if old.try_reclaim(s.read_buf.len() + additional) {
+                old.extend_from_slice(&s.read_buf);
+                s.read_buf = *old;
+                s.large = true;
+                #[cfg(test)]
+                {
+                    s.reused += 1;
+                }
+                return;
+            }
+        }
+        s.read_buf.reserve(additional);
+        // Kept only where the keepalive tick will release it.
+        s.large = s.keepalive.is_some();
+    }
+
+    /// Between frames, reads into the thread's read buffer, so a connection
+    /// waiting for its next message holds no read buffer at all. A small
+    /// read is copied into an allocation of its own, so that a message the
+    /// application keeps pins only itself; a larger one is split off the
+    /// thread's buffer without a copy. Messages are slices of that memory.
+    fn poll_read_between_frames(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // The empty buffer may still pin the last message's allocation:
+        // set it aside if it is a large one, else let it go.
+        let last = std::mem::take(&mut self.s.read_buf);
+        if std::mem::take(&mut self.s.large) {
+            self.s.spare = Some(Box::new(last));
+        }
+        let io = &mut self.s.io;
+        let read = READ_POOL.try_with(|pool| read_from_pool(&mut pool.borrow_mut(), io, cx));
+        // Only while the thread is exiting is its buffer gone.
+        let read = read.unwrap_or_else(|_| read_from_pool(&mut BytesMut::new(), io, cx));
+        let fresh = ready!(read)?;
+        let n = fresh.len();
+        self.s.read_buf = fresh;
+        Poll::Ready(Ok(n))
+    }
+}
+
+thread_local! {
+    /// Where reads between frames land: one buffer per thread rather than
+    /// one per connection. It is renewed when slices handed out still use
+    /// it and too little room is left.
+    static READ_POOL: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// One read of up to [`READ_BETWEEN_FRAMES`] bytes into `pool`; returns what came as
+/// a buffer of its own (copied if small, split off if not).
+fn read_from_pool<S: AsyncRead + Unpin>(
+    pool: &mut BytesMut,
+    io: &mut S,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<BytesMut>> {
+    if pool.capacity() < READ_BETWEEN_FRAMES {
+        pool.reserve(POOL_CHUNK);
+    }
+    let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut pool.limit(READ_BETWEEN_FRAMES)))?;
+    let got = if n <= COPY_OUT {
+        let copy = BytesMut::from(&pool[..n]);
+        pool.clear();
+        copy
+    } else {
+        pool.split_to(n)
+    };
+    Poll::Ready(Ok(got))
+}

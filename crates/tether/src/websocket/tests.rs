@@ -1,0 +1,80 @@
+//! Tests of what a connection holds in memory: no read buffer while idle,
+//! one reused buffer for large messages, the thread's shared read buffer.
+
+use super::*;
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+/// What an idle server connection keeps is part of the design: no read
+/// buffer, and a state small enough to move through futures for free.
+#[tokio::test]
+async fn an_idle_connection_holds_no_read_buffer() {
+    assert_eq!(std::mem::size_of::<WebSocket<tokio::net::TcpStream>>(), std::mem::size_of::<usize>());
+    let (mut client, server) = tokio::io::duplex(4096);
+    let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
+    assert_eq!(ws.s.read_buf.capacity(), 0, "the handshake buffer is not kept");
+    // A masked binary frame "hi" (key 0: the payload is unchanged).
+    client.write_all(&[0x82, 0x82, 0, 0, 0, 0, b'h', b'i']).await.unwrap();
+    let message = ws.next().await.unwrap().unwrap();
+    assert_eq!(message, Message::binary(&b"hi"[..]));
+    drop(message);
+    assert!(ws.next().now_or_never().is_none(), "nothing more to read");
+    assert_eq!(ws.s.read_buf.capacity(), 0, "waiting for the next frame costs no buffer");
+}
+
+/// A masked binary frame with key 0 (the payload goes out unchanged).
+fn frame(len: usize, fill: u8) -> Vec<u8> {
+    let mut f = vec![0x82, 0x80 | 127];
+    f.extend_from_slice(&(len as u64).to_be_bytes());
+    f.extend_from_slice(&[0; 4]);
+    f.resize(f.len() + len, fill);
+    f
+}
+
+#[tokio::test]
+async fn back_to_back_large_messages_reuse_one_buffer() {
+    let (mut client, server) = tokio::io::duplex(1 << 20);
+    let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
+    let len = 200_000;
+    tokio::spawn(async move {
+        for fill in 1..=3 {
+            client.write_all(&frame(len, fill)).await.unwrap();
+        }
+        std::future::pending::<()>().await;
+    });
+    let first = ws.next().await.unwrap().unwrap();
+    let at = first.as_bytes().as_ptr() as usize;
+    drop(first);
+    let second = ws.next().await.unwrap().unwrap();
+    assert_eq!(second.as_bytes(), &vec![2u8; len][..]);
+    assert_eq!(ws.s.reused, 1, "the first message's buffer was reused");
+    // The same allocation (the offset may differ by a frame header).
+    assert!((second.as_bytes().as_ptr() as usize).abs_diff(at) < 64);
+    // Still held by the application: the next one needs its own.
+    let third = ws.next().await.unwrap().unwrap();
+    assert_eq!(third.as_bytes(), &vec![3u8; len][..]);
+    assert_eq!(ws.s.reused, 1);
+    drop(second);
+}
+
+/// Larger reads between frames are slices of the thread's read buffer,
+/// not allocations of their own: two 8 KiB messages read one after the
+/// other lie side by side, the second frame's header between them.
+#[tokio::test]
+async fn reads_between_frames_share_the_threads_buffer() {
+    let (mut client, server) = tokio::io::duplex(1 << 16);
+    let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
+    let len = 8 * 1024;
+    client.write_all(&frame(len, 1)).await.unwrap();
+    let first = ws.next().await.unwrap().unwrap();
+    assert!(ws.next().now_or_never().is_none(), "one read per message");
+    client.write_all(&frame(len, 2)).await.unwrap();
+    let second = ws.next().await.unwrap().unwrap();
+    assert_eq!((first.as_bytes(), second.as_bytes()), (&vec![1u8; len][..], &vec![2u8; len][..]));
+    let header = frame(0, 0).len();
+    assert_eq!(second.as_bytes().as_ptr() as usize, first.as_bytes().as_ptr() as usize + len + header);
+    // A small read is copied out, so a message kept pins only itself.
+    client.write_all(&frame(100, 3)).await.unwrap();
+    let small = ws.next().await.unwrap().unwrap();
+    assert_ne!(small.as_bytes().as_ptr() as usize, second.as_bytes().as_ptr() as usize + len + header);
+}

@@ -1,0 +1,100 @@
+//! The write path of a [`WebSocket`]: the output queue goes out in
+//! vectored writes; the send buffer's bound and the backpressure policy
+//! decide when a sender waits, fails or drops the connection.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tether_proto::{CloseCode, CloseFrame, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::WebSocket;
+use crate::{Backpressure, Error};
+
+/// Most slices handed to one vectored write.
+const MAX_IOV: usize = 32;
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Writes the output queue until it is empty, with vectored writes.
+    pub(super) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &self.s.writers {
+            Some(set) => {
+                let fan_out = set.register(cx.waker());
+                self.write_queue(&mut Context::from_waker(&fan_out))
+            }
+            None => self.write_queue(cx),
+        }
+    }
+
+    fn write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let vectored = self.s.io.is_write_vectored();
+        while !self.s.conn.output().is_empty() {
+            let out = self.s.conn.output();
+            let written = if vectored && !out.is_contiguous() {
+                let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                let n = out.io_slices(&mut slices);
+                ready!(Pin::new(&mut self.s.io).poll_write_vectored(cx, &slices[..n]))?
+            } else {
+                ready!(Pin::new(&mut self.s.io).poll_write(cx, out.first_chunk()))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.s.conn.output().advance(written);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    pub(super) fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.s.done || self.s.conn.state() != State::Open {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        let limit = match self.s.backpressure {
+            Backpressure::Wait => {
+                if self.s.conn.output().len() >= self.s.write_buffer_size {
+                    ready!(self.poll_write_out(cx))?;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            Backpressure::Close { limit, .. } | Backpressure::Drop { limit } => limit,
+        };
+        // Never wait: write what the transport takes now, then judge the rest.
+        if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+            return Poll::Ready(Err(Error::Io(e)));
+        }
+        if self.s.conn.output().len() > limit {
+            return Poll::Ready(Err(self.slow_consumer(limit)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The peer stopped reading and the queue passed the policy's limit.
+    fn slow_consumer(&mut self, limit: usize) -> Error {
+        match self.s.backpressure {
+            Backpressure::Close { code, .. } => {
+                let _ = self.s.conn.send_close(Some(&CloseFrame::new(code, "slow consumer")));
+            }
+            _ => {
+                self.s.conn.output().clear();
+                let _ = self.end(None);
+            }
+        }
+        Error::SlowConsumer { limit }
+    }
+
+    pub(super) fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_write_out(cx))?;
+        Poll::Ready(ready!(Pin::new(&mut self.s.io).poll_flush(cx)).map_err(Error::Io))
+    }
+
+    pub(super) fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.s.done {
+            self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::NORMAL, "")))?;
+        }
+        self.poll_flush_inner(cx)
+    }
+}

@@ -36,5 +36,13 @@ import json, sys
 for p in json.load(sys.stdin)["packages"]:
     if p["publish"] != []:
         print(p["name"])')
+# Cargo verifies each crate against the ones packaged before it through a
+# temporary local registry. It takes a registry crate of the same version for
+# unchanged, so what an earlier run unpacked and compiled from there would be
+# used again: drop both first.
+for name in "${publishable[@]}"; do
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$name"-[0-9]*
+done
+cargo clean --quiet "${publishable[@]/#/--package=}"
 cargo package --locked --allow-dirty "${publishable[@]/#/--package=}"
 stamp "packaged ${publishable[*]}"

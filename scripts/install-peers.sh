@@ -2,8 +2,8 @@
 # Idempotently install the interop peers' dependencies (Python `websockets`,
 # Node `ws` + `bufferutil`) into a cache directory outside the repo.
 #
-#   ${TETHER_CACHE:-$HOME/.cache/tether}/peers/venv/bin/python   -> runs tests/peers/py_peer.py
-#   ${TETHER_CACHE:-$HOME/.cache/tether}/peers/node/node_modules -> NODE_PATH for tests/peers/node_peer.js
+#   ${TETHER_CACHE:-$HOME/.cache/tether}/peers/venv/bin/python   -> runs interop/peers/py_peer.py
+#   ${TETHER_CACHE:-$HOME/.cache/tether}/peers/node/node_modules -> NODE_PATH for interop/peers/node_peer.js
 #
 # On success the script prints `export` lines on stdout (everything else goes
 # to stderr), so `eval "$(scripts/install-peers.sh)"` works.

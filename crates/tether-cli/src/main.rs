@@ -1,19 +1,22 @@
 //! `tether`: a WebSocket echo server and terminal client.
+//!
+//! - `flags`: the command line (clap types), parsed here;
+//! - `commands`: one module per command (`echo`, `connect`, `chat`, `demo`,
+//!   `bench`) and the dispatch to them;
+//! - `echo_server`: the echo server `echo`, `chat` and `demo` share;
+//! - `output`: how received messages are printed.
+//!
+//! The load generator behind `tether bench` is the crate `tether-bench`.
 
-mod bench;
-mod chat;
-mod cli;
-mod connect;
-mod demo;
-mod demo_image;
-mod echo;
-mod reconnect;
-mod web;
+mod commands;
+mod echo_server;
+mod flags;
+mod output;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = <cli::Cli as clap::Parser>::parse();
+    let args = <flags::Cli as clap::Parser>::parse();
     let mut builder = match args.threads() {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
         Some(n) => {
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(cli::run(args));
+    let outcome = runtime.block_on(commands::run(args.command));
     // A blocking read of stdin may still be pending: do not wait for it.
     runtime.shutdown_background();
     match outcome {

@@ -1,12 +1,17 @@
 //! The connection state machine: bytes in, events and bytes out.
 
+use std::time::{Duration, Instant};
+
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::deflate::{Deflate, DeflateConfig, DeflateParams};
+use crate::deflate::{Deflate, DeflateConfig};
 use crate::frame::{FrameHeader, OpCode, RSV1};
+use crate::handshake::extensions::DeflateParams;
 use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
-use crate::outq::{OutQueue, Payload};
+use crate::prepared::PreparedMessage;
+use crate::send_queue::{Payload, SendQueue};
+use crate::timers::{TimerConfig, TimerEvent, Timers};
 use crate::utf8::Utf8Validator;
 use crate::{Config, ProtocolError, Role, SendError};
 
@@ -80,20 +85,24 @@ struct Fragmented {
 /// Feed received bytes to [`read_event`](Self::read_event); queue outgoing
 /// messages with [`send`](Self::send) and friends; write what
 /// [`output`](Self::output) holds to the transport. Pongs and the close echo
-/// are queued automatically.
+/// are queued automatically. Keepalive, the idle timeout and the closing
+/// deadline run from the instants the IO layer passes in: see
+/// [`poll_timeout`](Self::poll_timeout) and [`crate::timers`].
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
     config: Config,
     state: State,
     reader: Reader,
-    out: OutQueue,
+    out: SendQueue,
     /// The negotiated permessage-deflate, the only extension: it gives
     /// RSV1 its meaning. Boxed: most connections go without it.
     deflate: Option<Box<Deflate>>,
     deflate_params: Option<DeflateParams>,
     /// Boxed: every connection carries the field, few ever fill it.
     peer_close: Option<Box<CloseFrame>>,
+    /// Boxed, like the rest that not every connection uses.
+    timers: Option<Box<Timers>>,
     rng: fastrand::Rng,
 }
 
@@ -112,10 +121,11 @@ impl Connection {
             config,
             state: State::Open,
             reader: Reader::default(),
-            out: OutQueue::default(),
+            out: SendQueue::default(),
             deflate: None,
             deflate_params: None,
             peer_close: None,
+            timers: None,
             rng,
         }
     }
@@ -125,6 +135,70 @@ impl Connection {
         self.deflate = Some(Box::new(Deflate::new(self.role, &params, config)));
         self.deflate_params = Some(params);
         self
+    }
+
+    /// Starts the timers of `config` at `now` (replacing any that ran).
+    pub fn with_timers(mut self, config: TimerConfig, now: Instant) -> Self {
+        self.timers = Timers::new(&config, now).map(Box::new);
+        self
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due (`None`:
+    /// no timer runs). It may lie in the past: then call it at once. It
+    /// moves when a timer fires, a ping leaves or is answered, or the state
+    /// leaves `Open`, not on every read.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.as_ref()?.poll_timeout(self.state == State::Open)
+    }
+
+    /// Runs the timer due at `now`, if any, and says what it did: a
+    /// keepalive ping or an idle close is queued here, a failure is left to
+    /// the IO layer to report. Call it again until it returns `None`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<TimerEvent> {
+        let event = self.timers.as_mut()?.handle_timeout(now, self.state == State::Open)?;
+        match event {
+            TimerEvent::Ping(payload) => self.queue_control(OpCode::Ping, &payload),
+            TimerEvent::Idle(_) => {
+                let _ = self.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
+            }
+            // The peer is unreachable: no close handshake can complete.
+            TimerEvent::KeepaliveTimeout { .. } => self.out.clear(),
+            TimerEvent::CloseTimeout(_) => {}
+        }
+        Some(event)
+    }
+
+    /// Bytes arrived at `now` (call it for each read of one byte or more
+    /// while [`tracks_idle`](Self::tracks_idle)): the idle timeout counts from there.
+    pub fn on_bytes_received(&mut self, now: Instant) {
+        if let Some(timers) = &mut self.timers {
+            timers.on_bytes_received(now);
+        }
+    }
+
+    /// Whether the idle timer runs, so that reads must be reported with
+    /// [`on_bytes_received`](Self::on_bytes_received).
+    pub fn tracks_idle(&self) -> bool {
+        self.timers.as_ref().is_some_and(|t| t.tracks_idle())
+    }
+
+    /// A pong ([`Event::Pong`]) was decoded at `now`: if it answers the
+    /// keepalive ping, the round-trip time is measured and the next ping
+    /// is due one interval after that ping left.
+    pub fn handle_pong(&mut self, payload: &[u8], now: Instant) {
+        if let Some(timers) = &mut self.timers {
+            timers.handle_pong(payload, now);
+        }
+    }
+
+    /// The round-trip time of the last keepalive ping that was answered.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.timers.as_ref()?.rtt()
+    }
+
+    /// Stops every timer (when the connection is over).
+    pub fn stop_timers(&mut self) {
+        self.timers = None;
     }
 
     /// The permessage-deflate parameters in force, if it was negotiated.
@@ -160,7 +234,7 @@ impl Connection {
     }
 
     /// The bytes waiting to be written to the transport.
-    pub fn output(&mut self) -> &mut OutQueue {
+    pub fn output(&mut self) -> &mut SendQueue {
         &mut self.out
     }
 
@@ -412,6 +486,20 @@ impl Connection {
         }
         let header = self.header(opcode, fin, payload.len());
         self.out.push(&header, Payload::Shared(payload));
+        Ok(())
+    }
+
+    /// Queues a message framed once for many connections, without a copy
+    /// of a large one. Server side only: a client masks each frame with a
+    /// key of its own, so its frames cannot be shared. Never compressed.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if self.role == Role::Client {
+            return Err(SendError::PreparedOnClient);
+        }
+        self.out.push_encoded(message.frame().clone());
         Ok(())
     }
 

@@ -94,4 +94,8 @@ pub enum SendError {
     /// The close reason exceeded 123 bytes.
     #[error("close reason of {0} bytes (at most 123 allowed)")]
     CloseReasonTooLong(usize),
+    /// A prepared (shared, unmasked) frame was sent on a client connection,
+    /// whose frames must each be masked with a key of their own.
+    #[error("prepared messages are for the server side: a client masks every frame")]
+    PreparedOnClient,
 }

@@ -5,8 +5,9 @@
 
 use bytes::BytesMut;
 
-use crate::deflate::{Deflate, DeflateConfig, DeflateParams};
+use crate::deflate::{Deflate, DeflateConfig};
 use crate::handshake::client::{ClientHandshake, ClientRequest};
+use crate::handshake::extensions::DeflateParams;
 use crate::handshake::server::read_request;
 use crate::{Config, Connection, Event, FrameHeader, Role, State};
 

@@ -20,6 +20,9 @@
 //! - Every violation is a [`ProtocolError`] with the close code that was
 //!   queued for the peer; the closing handshake is the state machine of [`State`].
 //! - [`Config`] bounds frames and messages.
+//! - [`timers`] holds keepalive, the idle timeout and the closing deadline:
+//!   the IO layer passes the time in ([`Connection::poll_timeout`],
+//!   [`Connection::handle_timeout`]), nothing here reads a clock.
 //!
 //! Nothing here panics on any input, and the crate has no `unsafe`.
 #![forbid(unsafe_code)]
@@ -33,15 +36,20 @@ pub mod fuzzing;
 pub mod handshake;
 pub mod mask;
 mod message;
-mod outq;
+mod prepared;
+mod send_queue;
+pub mod timers;
 pub mod utf8;
 
 pub use connection::{Connection, Event, State};
-pub use deflate::{DeflateConfig, DeflateParams};
+pub use deflate::DeflateConfig;
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode};
+pub use handshake::extensions::DeflateParams;
 pub use message::{CloseCode, CloseFrame, Message, Utf8Bytes};
-pub use outq::OutQueue;
+pub use prepared::PreparedMessage;
+pub use send_queue::SendQueue;
+pub use timers::{TimerConfig, TimerEvent};
 
 /// Which end of the connection this is: it decides the masking rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -78,7 +78,8 @@ pub use tether_proto::handshake::client::Response;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;
 pub use tether_proto::{
-    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Message, ProtocolError, Role, SendError, State, Utf8Bytes,
+    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Message, PreparedMessage, ProtocolError, Role, SendError,
+    State, Utf8Bytes,
 };
 pub use websocket::split::{Receiver, Sender};
 pub use websocket::WebSocket;

@@ -1,149 +1,62 @@
-//! Keepalive pings, dead-peer detection, the idle timeout and the server's
-//! shutdown signal: what a connection waits for besides the socket, kept
-//! here so the protocol engine stays clock-free.
+//! What a connection waits for besides the socket: the one sleep that
+//! drives the protocol engine's timers (keepalive, idle timeout, closing
+//! deadline, all decided in `tether_proto` from the instants passed in),
+//! the clock those instants come from, and the server's shutdown signal.
 //!
-//! Each one is cheap to check when nothing happened ([`may_be_due`]), so
-//! the connection only polls (and re-registers) them when one may have
+//! Each is cheap to check when nothing happened ([`Alarm::may_be_due`]),
+//! so the connection only polls (and re-registers) them when one may have
 //! fired or the task's waker changed: polling a timer per message costs
 //! more than the rest of the receive path.
-//!
-//! [`may_be_due`]: Keepalive::may_be_due
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-/// What a timer asks the connection to do.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Due {
-    /// Send a keepalive ping with this payload.
-    Ping([u8; 8]),
-    /// The ping went unanswered for the whole timeout: the peer is gone.
-    PeerDead,
-    /// Nothing arrived for the whole idle timeout.
-    Idle,
+/// The time to hand the protocol engine: tokio's clock, so that a paused
+/// test clock drives the timers as it drives the sleep.
+pub(crate) fn now() -> std::time::Instant {
+    Instant::now().into_std()
 }
 
-/// Sends a ping every `interval`; the peer must answer within `timeout`.
-#[derive(Debug)]
-pub(crate) struct Keepalive {
-    interval: Duration,
-    timeout: Duration,
-    sleep: Pin<Box<Sleep>>,
-    /// `sleep` was polled since its deadline last changed.
-    armed: bool,
-    /// When the ping in flight left; its payload is `sent` in big-endian.
-    outstanding: Option<Instant>,
-    sent: u64,
-    rtt: Option<Duration>,
+/// One connection's sleep, set to the engine's next deadline
+/// (`Connection::poll_timeout`).
+#[derive(Debug, Default)]
+pub(crate) struct Alarm {
+    /// Made for the first deadline, then reset rather than made again.
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// The deadline `sleep` was last polled for.
+    armed: Option<std::time::Instant>,
 }
 
-impl Keepalive {
-    pub(crate) fn new(interval: Duration, timeout: Duration) -> Self {
-        Keepalive {
-            interval,
-            timeout,
-            sleep: Box::pin(sleep_until(Instant::now() + interval)),
-            armed: false,
-            outstanding: None,
-            sent: 0,
-            rtt: None,
-        }
+impl Alarm {
+    /// False while the sleep is registered for `due` and has not fired:
+    /// polling it again with the same waker would change nothing.
+    pub(crate) fn may_be_due(&self, due: Option<std::time::Instant>) -> bool {
+        due != self.armed || self.sleep.as_ref().is_some_and(|s| s.is_elapsed())
     }
 
-    /// False while the timer is registered and has not fired: polling it
-    /// again with the same waker would change nothing.
-    pub(crate) fn may_be_due(&self) -> bool {
-        !self.armed || self.sleep.is_elapsed()
-    }
-
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Due> {
-        self.armed = true;
-        if self.sleep.as_mut().poll(cx).is_pending() {
+    /// Sets the sleep to `due` and polls it: ready once `due` has passed,
+    /// pending for ever when there is no deadline.
+    pub(crate) fn poll(&mut self, due: Option<std::time::Instant>, cx: &mut Context<'_>) -> Poll<()> {
+        self.armed = due;
+        let Some(due) = due.map(Instant::from_std) else {
             return Poll::Pending;
-        }
-        if self.outstanding.is_some() {
-            return Poll::Ready(Due::PeerDead);
-        }
-        self.sent += 1;
-        let payload = self.sent.to_be_bytes();
-        let now = Instant::now();
-        self.outstanding = Some(now);
-        self.sleep.as_mut().reset(now + self.timeout);
-        // Register the new deadline with the runtime.
-        let _ = self.sleep.as_mut().poll(cx);
-        Poll::Ready(Due::Ping(payload))
-    }
-
-    /// A pong arrived; if it answers our ping, the peer is alive.
-    pub(crate) fn on_pong(&mut self, payload: &[u8]) {
-        if let Some(sent_at) = self.outstanding {
-            if payload == self.sent.to_be_bytes() {
-                self.rtt = Some(sent_at.elapsed());
-                self.outstanding = None;
-                self.sleep.as_mut().reset(sent_at + self.interval);
-                self.armed = false;
+        };
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                if sleep.deadline() != due {
+                    sleep.as_mut().reset(due);
+                }
+                sleep
             }
-        }
-    }
-
-    /// Round-trip time of the last answered ping.
-    pub(crate) fn rtt(&self) -> Option<Duration> {
-        self.rtt
-    }
-
-    pub(crate) fn interval_and_timeout(&self) -> (Duration, Duration) {
-        (self.interval, self.timeout)
-    }
-}
-
-/// Fires when nothing has been received for `timeout`. Activity only moves a
-/// timestamp; the timer is re-armed when it fires, not on every read.
-#[derive(Debug)]
-pub(crate) struct IdleTimer {
-    timeout: Duration,
-    last_activity: Instant,
-    sleep: Pin<Box<Sleep>>,
-    armed: bool,
-}
-
-impl IdleTimer {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        let now = Instant::now();
-        IdleTimer { timeout, last_activity: now, sleep: Box::pin(sleep_until(now + timeout)), armed: false }
-    }
-
-    /// As [`Keepalive::may_be_due`].
-    pub(crate) fn may_be_due(&self) -> bool {
-        !self.armed || self.sleep.is_elapsed()
-    }
-
-    pub(crate) fn touch(&mut self) {
-        self.last_activity = Instant::now();
-    }
-
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Due> {
-        self.armed = true;
-        loop {
-            if self.sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            let deadline = self.last_activity + self.timeout;
-            if deadline <= Instant::now() {
-                return Poll::Ready(Due::Idle);
-            }
-            self.sleep.as_mut().reset(deadline);
-        }
-    }
-
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
+            None => self.sleep.insert(Box::pin(sleep_until(due))),
+        };
+        sleep.as_mut().poll(cx)
     }
 }
 
@@ -182,7 +95,7 @@ pub(crate) struct ShutdownWatch {
 }
 
 impl ShutdownWatch {
-    /// As [`Keepalive::may_be_due`] (the future registers the waker when polled).
+    /// As [`Alarm::may_be_due`] (the future registers the waker when polled).
     pub(crate) fn may_be_due(&self) -> bool {
         self.signal.is_fired()
     }
@@ -195,32 +108,91 @@ impl ShutdownWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
     use std::future::poll_fn;
+    use std::time::Duration;
+    use tether_proto::{CloseCode, Role};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test(start_paused = true)]
-    async fn keepalive_pings_then_declares_the_peer_dead() {
-        let mut k = Keepalive::new(Duration::from_secs(20), Duration::from_secs(10));
-        let start = Instant::now();
-        let Due::Ping(first) = poll_fn(|cx| k.poll(cx)).await else { panic!() };
-        assert_eq!(start.elapsed(), Duration::from_secs(20));
-        tokio::time::advance(Duration::from_millis(30)).await;
-        k.on_pong(&first);
-        assert_eq!(k.rtt(), Some(Duration::from_millis(30)));
-        let Due::Ping(second) = poll_fn(|cx| k.poll(cx)).await else { panic!() };
-        assert_ne!(first, second);
-        assert_eq!(start.elapsed(), Duration::from_secs(40), "next ping one interval after the last");
-        k.on_pong(b"unsolicited"); // ignored
-        assert_eq!(poll_fn(|cx| k.poll(cx)).await, Due::PeerDead);
-        assert_eq!(start.elapsed(), Duration::from_secs(50));
+    async fn the_alarm_follows_the_deadline_it_is_given() {
+        let mut alarm = Alarm::default();
+        let start = now();
+        assert!(!alarm.may_be_due(None), "no deadline, nothing to poll");
+        let due = Some(start + Duration::from_secs(20));
+        assert!(alarm.may_be_due(due));
+        poll_fn(|cx| alarm.poll(due, cx)).await;
+        assert_eq!(now() - start, Duration::from_secs(20));
+        assert!(alarm.may_be_due(due), "fired");
+        let later = Some(now() + Duration::from_secs(10));
+        assert!(poll_fn(|cx| Poll::Ready(alarm.poll(later, cx))).await.is_pending());
+        assert!(!alarm.may_be_due(later), "registered and not fired");
+        assert!(alarm.may_be_due(Some(start)), "a moved deadline is polled");
+        poll_fn(|cx| alarm.poll(later, cx)).await;
+        assert_eq!(now() - start, Duration::from_secs(30));
+    }
+
+    /// A connection over an in-memory pipe, and the peer's end of it.
+    fn pipe(role: Role, config: crate::Config) -> (crate::WebSocket<tokio::io::DuplexStream>, tokio::io::DuplexStream) {
+        let (peer, io) = tokio::io::duplex(4096);
+        let ws = crate::WebSocket::from_parts(io, role, BytesMut::new(), config, None, None);
+        (ws, peer)
     }
 
     #[tokio::test(start_paused = true)]
-    async fn idle_timer_counts_from_the_last_activity() {
-        let mut idle = IdleTimer::new(Duration::from_secs(60));
-        let start = Instant::now();
-        tokio::time::advance(Duration::from_secs(50)).await;
-        idle.touch();
-        assert_eq!(poll_fn(|cx| idle.poll(cx)).await, Due::Idle);
-        assert_eq!(start.elapsed(), Duration::from_secs(110));
+    async fn an_unanswered_close_times_out() {
+        let (mut ws, _peer) = pipe(Role::Server, crate::Config::default().keepalive(None, Duration::from_secs(1)));
+        let start = now();
+        let end = ws.close(CloseCode::NORMAL, "bye").await;
+        assert!(matches!(end, Err(crate::Error::CloseTimeout(t)) if t == Duration::from_secs(5)), "{end:?}");
+        assert_eq!(now() - start, Duration::from_secs(5));
+    }
+
+    /// The client waits for the server to close TCP, for the close timeout
+    /// at most: once both close frames are exchanged, that is no error.
+    #[tokio::test(start_paused = true)]
+    async fn a_server_slow_to_close_tcp_is_no_error() {
+        let (mut ws, mut peer) = pipe(Role::Client, crate::Config::default().close_timeout(Duration::from_secs(3)));
+        let server = tokio::spawn(async move {
+            let mut close = [0; 11]; // masked: 2 + 4 (key) + 2 (code) + 3 ("bye")
+            peer.read_exact(&mut close).await.unwrap();
+            peer.write_all(&[0x88, 2, 0x03, 0xe8]).await.unwrap();
+            peer // kept open
+        });
+        let start = now();
+        ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        assert_eq!(now() - start, Duration::from_secs(3));
+        assert_eq!(ws.close_code(), Some(CloseCode::NORMAL));
+        drop(server.await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keepalive_pings_on_time_and_measures_the_rtt() {
+        let interval = Duration::from_secs(20);
+        let (mut ws, mut peer) =
+            pipe(Role::Server, crate::Config::default().keepalive(Some(interval), Duration::from_secs(10)));
+        let start = now();
+        let reader = tokio::spawn(async move {
+            let mut ping = [0; 10];
+            peer.read_exact(&mut ping).await.unwrap();
+            let sent = now();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            // The pong, masked with key 0.
+            let mut pong = vec![0x8a, 0x88, 0, 0, 0, 0];
+            pong.extend_from_slice(&ping[2..]);
+            peer.write_all(&pong).await.unwrap();
+            peer.read_exact(&mut ping).await.unwrap();
+            (sent, now(), ping, peer)
+        });
+        let reading = tokio::time::timeout(Duration::from_secs(45), ws.next_message()).await;
+        assert!(reading.is_err(), "nothing to read: {reading:?}");
+        let (first, second, ping, _peer) = reader.await.unwrap();
+        assert_eq!(first - start, interval);
+        assert_eq!(second - first, interval, "one interval after the last ping left");
+        assert_eq!(ping, [0x89, 8, 0, 0, 0, 0, 0, 0, 0, 2]);
+        assert_eq!(ws.rtt(), Some(Duration::from_millis(30)));
+        let end = ws.next_message().await;
+        assert!(matches!(end, Some(Err(crate::Error::KeepaliveTimeout { .. }))), "{end:?}");
+        assert_eq!(now() - second, Duration::from_secs(10), "the second ping went unanswered");
     }
 }

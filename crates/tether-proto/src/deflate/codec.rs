@@ -2,10 +2,10 @@
 
 use bytes::BytesMut;
 
-use super::SYNC_FLUSH_TAIL;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::{DeflateConfig, DeflateParams};
+use super::{DeflateConfig, SYNC_FLUSH_TAIL};
+use crate::handshake::extensions::DeflateParams;
 use crate::{ProtocolError, Role};
 
 /// The decompressor always uses the largest window: it can read anything a

@@ -1,5 +1,6 @@
-//! permessage-deflate (RFC 7692): negotiation in both roles, and the
-//! per-connection compressor and decompressor.
+//! permessage-deflate (RFC 7692): the endpoint's settings and the
+//! per-connection compressor and decompressor. Agreeing on parameters is
+//! part of the handshake: see [`crate::handshake::extensions`].
 //!
 //! # Memory
 //!
@@ -12,13 +13,8 @@
 //! message, so idle connections hold none of it.
 
 mod codec;
-mod negotiate;
 
 pub(crate) use codec::Deflate;
-pub use negotiate::{parse_extensions, DeflateParams, ExtensionOffer};
-
-/// The extension's registered name.
-pub const EXTENSION_NAME: &str = "permessage-deflate";
 
 /// The four bytes a sync flush ends with (an empty stored block): the
 /// sender strips them from every compressed message and the receiver

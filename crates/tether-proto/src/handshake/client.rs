@@ -6,8 +6,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use super::extensions::{parse_extensions, DeflateParams};
 use super::{accept_key, check_token, header_str, to_header_map, HandshakeError, MAX_HEADERS};
-use crate::deflate::{parse_extensions, DeflateConfig, DeflateParams};
+use crate::deflate::DeflateConfig;
 
 /// What the client asks for in its upgrade request.
 #[derive(Clone, Debug, Default)]

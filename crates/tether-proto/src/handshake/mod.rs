@@ -1,7 +1,8 @@
 //! The opening handshake (RFC 6455 section 4): HTTP/1.1 upgrade bytes for
-//! both roles, with no IO.
+//! both roles and the extensions they negotiate, with no IO.
 
 pub mod client;
+pub mod extensions;
 pub mod server;
 
 use base64::Engine as _;

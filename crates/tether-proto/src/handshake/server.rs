@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use http::{HeaderMap, StatusCode};
 
+use super::extensions::{parse_extensions, DeflateParams, ExtensionOffer};
 use super::{accept_key, check_token, header_str, to_header_map, tokens, HandshakeError, MAX_HEADERS};
-use crate::deflate::{parse_extensions, DeflateConfig, DeflateParams, ExtensionOffer};
+use crate::deflate::DeflateConfig;
 
 /// A client's upgrade request that passed every check of section 4.2.1.
 #[derive(Debug, Clone)]

@@ -199,7 +199,8 @@ where
                     io.write_all(&response).await?;
                     io.flush().await?;
                     let mut ws = WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol, deflate);
-                    ws.set_request_path(request.head().uri().path());
+                    let uri = request.head().uri();
+                    ws.set_request_target(uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()));
                     Ok(ws)
                 }
                 Err(e) => {

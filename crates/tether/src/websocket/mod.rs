@@ -22,11 +22,12 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Message, Role, State};
+use tether_proto::{
+    CloseCode, CloseFrame, Connection, DeflateParams, Message, PreparedMessage, Role, State, TimerConfig,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::Sleep;
 
-use crate::timers::{IdleTimer, Keepalive, Shutdown, ShutdownWatch};
+use crate::timers::{self, Alarm, Shutdown, ShutdownWatch};
 use crate::{Backpressure, Config, Error};
 use wakers::WakerSet;
 
@@ -85,11 +86,12 @@ struct Inner<S> {
     /// fresh allocation of that size costs a page fault every 4 KiB.
     /// Released at the next keepalive ping, so a quiet connection lets go.
     spare: Option<Box<BytesMut>>,
+    /// Keepalive pings are on (they release `spare`).
+    pings: bool,
     /// How many times `spare` was reused (for the tests).
     #[cfg(test)]
     reused: u32,
     /// From the [`Config`], what is still needed after the start.
-    close_timeout: std::time::Duration,
     write_buffer_size: usize,
     backpressure: Backpressure,
     protocol: Option<Box<str>>,
@@ -100,19 +102,18 @@ struct Inner<S> {
     done: bool,
     /// Set once our side of TCP is shut down.
     shut_down: bool,
-    /// Bounds the closing handshake.
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// Wakes the task at the next deadline of the connection's timers
+    /// (keepalive, idle timeout, closing handshake), which `conn` keeps.
+    alarm: Alarm,
     // The rarely used parts are boxed: every idle connection carries this struct.
     last_pong: Option<Box<Bytes>>,
-    keepalive: Option<Keepalive>,
-    idle: Option<Box<IdleTimer>>,
     /// Resolves when the [`Server`](crate::Server) that accepted this
     /// connection shuts down: we then close with 1001.
     shutdown: Option<ShutdownWatch>,
-    /// The waker the timers above were last polled with.
+    /// The waker `alarm` and `shutdown` were last polled with.
     timer_waker: Option<Waker>,
-    /// The path the client asked for, on the server side.
-    request_path: Option<Box<str>>,
+    /// The path and query the client asked for, on the server side.
+    request_target: Option<Box<str>>,
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
@@ -133,7 +134,11 @@ where
         protocol: Option<String>,
         deflate: Option<DeflateParams>,
     ) -> Self {
-        let mut conn = Connection::new(role, config.protocol);
+        let timer_config = TimerConfig::default()
+            .keepalive(config.ping_interval, config.ping_timeout)
+            .idle_timeout(config.idle_timeout)
+            .close_timeout(Some(config.close_timeout));
+        let mut conn = Connection::new(role, config.protocol).with_timers(timer_config, timers::now());
         if let (Some(params), Some(settings)) = (deflate, config.deflate.as_ref()) {
             conn = conn.with_deflate(params, settings);
         }
@@ -144,30 +149,28 @@ where
             read_buf: if leftover.is_empty() { BytesMut::new() } else { leftover },
             large: false,
             spare: None,
+            pings: config.ping_interval.is_some(),
             #[cfg(test)]
             reused: 0,
-            close_timeout: config.close_timeout,
             write_buffer_size: config.write_buffer_size,
             backpressure: config.backpressure,
             protocol: protocol.map(String::into_boxed_str),
             pending_error: None,
             done: false,
             shut_down: false,
-            deadline: None,
+            alarm: Alarm::default(),
             last_pong: None,
-            keepalive: config.ping_interval.map(|every| Keepalive::new(every, config.ping_timeout)),
-            idle: config.idle_timeout.map(|t| Box::new(IdleTimer::new(t))),
             shutdown: None,
             timer_waker: None,
-            request_path: None,
+            request_target: None,
             writers: None,
         });
         WebSocket { s }
     }
 
-    /// Records the upgrade request's path (server side).
-    pub(crate) fn set_request_path(&mut self, path: &str) {
-        self.s.request_path = Some(path.into());
+    /// Records the upgrade request's path and query (server side).
+    pub(crate) fn set_request_target(&mut self, path_and_query: &str) {
+        self.s.request_target = Some(path_and_query.into());
     }
 
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).
@@ -177,7 +180,14 @@ where
 
     /// On the server side, the path of the upgrade request (`/chat`), for routing.
     pub fn request_path(&self) -> Option<&str> {
-        self.s.request_path.as_deref()
+        let target = self.s.request_target.as_deref()?;
+        Some(target.split_once('?').map_or(target, |(path, _)| path))
+    }
+
+    /// On the server side, the query of the upgrade request (`room=1` for
+    /// `/chat?room=1`), if it had one.
+    pub fn request_query(&self) -> Option<&str> {
+        self.s.request_target.as_deref()?.split_once('?').map(|(_, query)| query)
     }
 
     /// The subprotocol agreed in the handshake.
@@ -226,7 +236,7 @@ where
 
     /// The round-trip time of the last keepalive ping that was answered.
     pub fn rtt(&self) -> Option<std::time::Duration> {
-        self.s.keepalive.as_ref().and_then(Keepalive::rtt)
+        self.s.conn.rtt()
     }
 
     /// Where the closing handshake stands.
@@ -265,6 +275,13 @@ where
         poll_fn(|cx| self.poll_ready_inner(cx)).await?;
         self.s.conn.send_with(message, false)?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Queues a message framed once for many connections (fan-out), without
+    /// copying it; [`flush`](futures_util::SinkExt::flush) or the stream
+    /// writes it. Server side only ([`Error::Send`] on a client).
+    pub fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        Ok(self.s.conn.send_prepared(message)?)
     }
 
     /// Sends a ping (at most 125 bytes); its pong shows in [`last_pong`](Self::last_pong).

@@ -3,18 +3,17 @@
 //! decoding events, the timers that end or close a connection, and the end
 //! of the stream.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{BufMut, BytesMut};
-use tether_proto::{CloseCode, CloseFrame, Event, Message, Role, State};
+use tether_proto::{CloseCode, CloseFrame, Event, Message, Role, State, TimerEvent};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::WebSocket;
 use crate::error::abnormal_eof;
-use crate::timers::Due;
+use crate::timers::{self, Alarm};
 use crate::Error;
 
 /// Least the read buffer grows by when a frame continues past what was read.
@@ -49,9 +48,8 @@ where
             match self.s.conn.state() {
                 State::Closed | State::Failed => return self.poll_finish(cx),
                 State::Closing => {
-                    if self.poll_deadline(cx) {
-                        let error = self.take_pending().unwrap_or(Error::CloseTimeout(self.s.close_timeout));
-                        return self.end(Some(error));
+                    if let Some(end) = self.poll_timers(cx) {
+                        return end;
                     }
                 }
                 State::Open => {}
@@ -59,8 +57,8 @@ where
             match self.s.conn.read_event(&mut self.s.read_buf) {
                 Ok(Some(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
                 Ok(Some(Event::Pong(p))) => {
-                    if let Some(k) = &mut self.s.keepalive {
-                        k.on_pong(&p);
+                    if self.s.pings {
+                        self.s.conn.handle_pong(&p, timers::now());
                     }
                     self.s.last_pong = Some(Box::new(p));
                 }
@@ -99,10 +97,8 @@ where
     /// closing with unread bytes would send a reset that can destroy our
     /// close frame in flight.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        if self.poll_deadline(cx) {
-            // The handshake itself is over: a peer slow to close TCP is not an error.
-            let error = self.take_pending();
-            return self.end(error);
+        if let Some(end) = self.poll_timers(cx) {
+            return end;
         }
         if ready!(self.poll_write_out(cx)).is_err() {
             let error = self.take_pending();
@@ -135,41 +131,55 @@ where
         Poll::Ready(())
     }
 
-    /// Keepalive, idle timeout and server shutdown; `Some` ends the stream.
-    /// Each is polled only if it may have fired or the waker changed: when
-    /// messages flow, this costs a few loads per message.
+    /// The connection's timers and, while open, the server's shutdown;
+    /// `Some` ends the stream. The alarm is polled only if it may have
+    /// fired, the next deadline moved or the waker changed: when messages
+    /// flow, this costs a few loads per message and no clock read.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Result<Message, Error>>>> {
         let rearm = !self.s.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
-        if rearm && (self.s.keepalive.is_some() || self.s.idle.is_some() || self.s.shutdown.is_some()) {
+        let due = self.s.conn.poll_timeout();
+        if rearm && (due.is_some() || self.s.shutdown.is_some()) {
             self.s.timer_waker = Some(cx.waker().clone());
         }
-        if let Some(keepalive) = self.s.keepalive.as_mut().filter(|k| rearm || k.may_be_due()) {
-            match keepalive.poll(cx) {
-                Poll::Ready(Due::Ping(payload)) => {
-                    let _ = self.s.conn.send_ping(&payload);
-                    self.s.spare = None;
+        if (rearm || self.s.alarm.may_be_due(due)) && self.s.alarm.poll(due, cx).is_ready() {
+            let now = timers::now();
+            while let Some(event) = self.s.conn.handle_timeout(now) {
+                if let Some(end) = self.on_timer(event) {
+                    return Some(end);
                 }
-                Poll::Ready(_) => {
-                    // The peer is unreachable: no close handshake can complete.
-                    let (interval, timeout) = keepalive.interval_and_timeout();
-                    self.s.conn.output().clear();
-                    return Some(self.end(Some(Error::KeepaliveTimeout { interval, timeout })));
-                }
-                Poll::Pending => {}
+            }
+            // Register the next deadline; one already past is run at the next poll.
+            if self.s.alarm.poll(self.s.conn.poll_timeout(), cx).is_ready() {
+                cx.waker().wake_by_ref();
             }
         }
-        if let Some(idle) = self.s.idle.as_mut().filter(|i| rearm || i.may_be_due()) {
-            if idle.poll(cx).is_ready() {
-                let timeout = idle.timeout();
-                self.s.idle = None;
-                let _ = self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
-                self.s.pending_error = Some(Box::new(Error::IdleTimeout(timeout)));
-            }
-        }
-        if let Some(shutdown) = self.s.shutdown.as_mut().filter(|s| rearm || s.may_be_due()) {
+        let open = self.s.conn.state() == State::Open;
+        if let Some(shutdown) = self.s.shutdown.as_mut().filter(|s| open && (rearm || s.may_be_due())) {
             if shutdown.poll(cx).is_ready() {
                 self.s.shutdown = None;
                 let _ = self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down")));
+            }
+        }
+        None
+    }
+
+    /// Carries out what a timer asks; `Some` ends the stream.
+    fn on_timer(&mut self, event: TimerEvent) -> Option<Poll<Option<Result<Message, Error>>>> {
+        match event {
+            TimerEvent::Ping(_) => self.s.spare = None,
+            TimerEvent::Idle(timeout) => self.s.pending_error = Some(Box::new(Error::IdleTimeout(timeout))),
+            TimerEvent::KeepaliveTimeout { interval, timeout } => {
+                return Some(self.end(Some(Error::KeepaliveTimeout { interval, timeout })));
+            }
+            TimerEvent::CloseTimeout(timeout) => {
+                let error = self.take_pending();
+                // Once both close frames are exchanged the handshake itself
+                // is over: a peer slow to close TCP is not an error.
+                let error = match self.s.conn.state() {
+                    State::Closing => Some(error.unwrap_or(Error::CloseTimeout(timeout))),
+                    _ => error,
+                };
+                return Some(self.end(error));
             }
         }
         None
@@ -181,21 +191,13 @@ where
 
     pub(super) fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Message, Error>>> {
         self.s.done = true;
-        self.s.deadline = None;
-        self.s.keepalive = None;
-        self.s.idle = None;
+        self.s.conn.stop_timers();
+        self.s.alarm = Alarm::default();
         self.s.shutdown = None;
         self.s.timer_waker = None;
         self.s.read_buf = BytesMut::new();
         self.s.spare = None;
         Poll::Ready(error.map(Err))
-    }
-
-    /// Starts the closing timer on first call; true once it has run out.
-    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        let timeout = self.s.close_timeout;
-        let deadline = self.s.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        deadline.as_mut().poll(cx).is_ready()
     }
 
     /// Reads more bytes into the read buffer, sized for the frame in progress.
@@ -212,8 +214,8 @@ where
             }
             ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.s.io), cx, &mut self.s.read_buf))
         };
-        if let (Ok(1..), Some(idle)) = (&read, &mut self.s.idle) {
-            idle.touch();
+        if matches!(read, Ok(1..)) && self.s.conn.tracks_idle() {
+            self.s.conn.on_bytes_received(timers::now());
         }
         Poll::Ready(read)
     }
@@ -240,7 +242,7 @@ where
         }
         s.read_buf.reserve(additional);
         // Kept only where the keepalive tick will release it.
-        s.large = s.keepalive.is_some();
+        s.large = s.pings;
     }
 
     /// Between frames, reads into the thread's read buffer, so a connection

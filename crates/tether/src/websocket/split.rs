@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
-use tether_proto::{CloseCode, CloseFrame, Message, State};
+use tether_proto::{CloseCode, CloseFrame, Message, PreparedMessage, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::wakers::WakerSet;
@@ -89,6 +89,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
         let waker = futures_util::task::noop_waker();
         let _ = ws.poll_write_out(&mut Context::from_waker(&waker));
         Ok(())
+    }
+
+    /// Queues a message framed once for many connections (fan-out) without
+    /// waiting and without a copy; [`flush`](Self::flush) or the
+    /// [`Receiver`] writes it. Server side only. Unlike
+    /// [`try_send`](Self::try_send) it does not check the send buffer's
+    /// bound: a fan-out keeps its own bound per member.
+    pub fn feed_prepared(&self, message: &PreparedMessage) -> Result<(), Error> {
+        let mut ws = lock(&self.shared);
+        if ws.s.done {
+            return Err(Error::Closed);
+        }
+        ws.feed_prepared(message)
+    }
+
+    /// Writes everything queued, waiting while the transport is full.
+    pub async fn flush(&self) -> Result<(), Error> {
+        poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
+    }
+
+    /// Bytes queued and not yet taken by the transport.
+    pub fn buffered_amount(&self) -> usize {
+        lock(&self.shared).buffered_amount()
     }
 
     /// Sends a ping.

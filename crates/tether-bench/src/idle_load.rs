@@ -1,0 +1,105 @@
+//! The idle workload: open C connections, echo one small message on each
+//! (so every connection has been used, as a real one would), hold them, and
+//! read the server's resident memory with and without them.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::connect::{self, Upgraded};
+use crate::echo_reader::EchoReader;
+use crate::frames::{FrameSet, Kind};
+use crate::proc_stat::{rss_kb, CpuWindow};
+use crate::report::{Errors, Report};
+use crate::target::{Sources, Target};
+use crate::RunOptions;
+
+/// How long the server gets to settle before its memory is read.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// The idle workload's parameters.
+#[derive(Debug, Clone)]
+pub struct IdlePlan {
+    /// Connections to hold.
+    pub conns: usize,
+    /// Payload of the one message echoed on each connection (0: none).
+    pub size: usize,
+    /// How long to hold them after the memory reading.
+    pub hold: Duration,
+}
+
+/// Runs the idle workload.
+pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<Report, String> {
+    let mut sources = Sources::parse(common.source.as_deref())?;
+    let mut errors = Errors::default();
+    let pid = common.server_pid.map(|p| p.to_string());
+    // A first connection that comes and goes: the server's one-time setup
+    // (runtime, buffers, JIT) is not charged to the connections held.
+    if let Some(mut c) = connect::open(&target, 1, &mut sources, &mut errors).await.pop() {
+        let _ = exchange(&mut c, &target, plan.size).await;
+        connect::close(c.tcp, target.raw).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let before = pid.as_deref().and_then(rss_kb);
+
+    let cpu = CpuWindow::start(common.server_pid);
+    let start = Instant::now();
+    let mut conns = connect::open(&target, plan.conns, &mut sources, &mut errors).await;
+    let exchanged = futures_util::future::join_all(conns.iter_mut().map(|c| exchange(c, &target, plan.size))).await;
+    for e in exchanged.into_iter().filter_map(Result::err) {
+        errors.push(e);
+    }
+    let opened = start.elapsed();
+    let (server_cpu, client_cpu) = cpu.stop();
+    if !common.quiet {
+        eprintln!("[bench] {} connections open in {:.2} s", conns.len(), opened.as_secs_f64());
+    }
+    tokio::time::sleep(SETTLE).await;
+    let after = pid.as_deref().and_then(rss_kb);
+    tokio::time::sleep(plan.hold).await;
+    let held = conns.len() as u64;
+    let closing = futures_util::future::join_all(conns.into_iter().map(|c| connect::close(c.tcp, target.raw)));
+    let _ = tokio::time::timeout(Duration::from_secs(20), closing).await;
+
+    Ok(Report {
+        mode: "idle",
+        url: common.url.clone(),
+        params: vec![("conns", json!(plan.conns)), ("size", json!(plan.size))],
+        window: opened,
+        ops: held,
+        held,
+        errors: errors.count,
+        error_samples: errors.samples,
+        server_cpu,
+        client_cpu_s: client_cpu,
+        rss_kb: before.zip(after),
+        ..Report::default()
+    })
+}
+
+/// Echoes one binary message of `size` bytes (none if 0) and checks it.
+async fn exchange(conn: &mut Upgraded, target: &Target, size: usize) -> Result<(), String> {
+    if size == 0 {
+        return Ok(());
+    }
+    let Upgraded { tcp, leftover: buf, .. } = conn;
+    let frames = FrameSet::new(Kind::Binary, size, 1, 0, target.raw, false);
+    let mut reader = EchoReader::new(Kind::Binary, target.raw, true);
+    let work = async {
+        tcp.write_all(frames.wire()).await.map_err(|e| format!("write: {e}"))?;
+        loop {
+            let (used, fed) = reader.feed(buf, &frames)?;
+            buf.drain(..used);
+            if fed.messages > 0 {
+                buf.shrink_to_fit();
+                return Ok(());
+            }
+            if tcp.read_buf(buf).await.map_err(|e| format!("read: {e}"))? == 0 {
+                return Err("the server closed the connection".to_owned());
+            }
+        }
+    };
+    tokio::time::timeout(connect::SETUP_TIMEOUT, work).await.map_err(|_| "no echo in 10 s".to_owned())?
+}

@@ -1,0 +1,55 @@
+//! `tether bench`: runs a workload of the load generator (crate
+//! `tether-bench`) and prints its report(s).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tether_bench::idle_load::IdlePlan;
+use tether_bench::{echo_load, idle_load, setup_load, Report};
+
+use crate::flags::bench::{BenchArgs, Workload};
+
+/// Runs a workload and prints its report(s); fails when any error happened.
+pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
+    let (common_args, reports) = match &args.workload {
+        Workload::Echo { common, echo, size } => {
+            let (mut target, c) = common.resolve()?;
+            target.deflate = echo.deflate;
+            (common, vec![echo_load::run(target, echo.plan(*size), &c).await?])
+        }
+        Workload::Large { common, echo, sizes } => {
+            let (mut target, c) = common.resolve()?;
+            target.deflate = echo.deflate;
+            let mut reports = Vec::new();
+            for &size in sizes {
+                let report = echo_load::run(target.clone(), echo.plan(size), &c).await?;
+                print(&report, common.json);
+                reports.push(report);
+            }
+            let failed = reports.iter().any(|r| r.errors > 0);
+            return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+        }
+        Workload::Setup { common, concurrency } => {
+            let (target, c) = common.resolve()?;
+            (common, vec![setup_load::run(target, *concurrency, &c).await?])
+        }
+        Workload::Idle { common, conns, size, hold } => {
+            let (target, c) = common.resolve()?;
+            let hold = Duration::try_from_secs_f64(*hold).map_err(|_| "--hold must be a number of seconds")?;
+            let plan = IdlePlan { conns: *conns, size: *size, hold };
+            (common, vec![idle_load::run(target, plan, &c).await?])
+        }
+    };
+    for r in &reports {
+        print(r, common_args.json);
+    }
+    Ok(if reports.iter().any(|r| r.errors > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn print(report: &Report, json: bool) {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+}

@@ -1,0 +1,55 @@
+//! The echo server every command shares: the connection handler of
+//! `tether echo`, the server embedded by `tether chat` and `tether demo`,
+//! the chat page it serves over plain HTTP and the picture on `/image`.
+
+pub mod demo_image;
+pub mod page;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+
+/// An echo server for `tether demo` and `tether chat` without a URL: the
+/// page, `/image` and the echo, without logging.
+pub async fn embedded(listener: TcpListener, config: tether::Config) {
+    let server = tether::Server::from_listener(listener, config).respond_http(page::respond);
+    let _ = server
+        .serve(|ws, _| async move {
+            let _ = serve(ws).await;
+        })
+        .await;
+}
+
+/// The demo endpoint: a client of `/image` first gets a PNG, then the echo.
+pub const IMAGE_PATH: &str = "/image";
+
+/// Serves one upgraded connection: a client of [`IMAGE_PATH`] first gets
+/// the demo picture, then everyone gets the echo; returns a one-line summary.
+pub async fn serve<S>(mut ws: tether::WebSocket<S>) -> Result<String, tether::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if ws.request_path() == Some(IMAGE_PATH) {
+        // Already compressed: deflating it again would only cost time.
+        ws.send_uncompressed(tether::Message::binary(demo_image::png())).await?;
+    }
+    echo_messages(&mut ws).await
+}
+
+/// Echoes one upgraded connection until it closes; returns a one-line summary.
+/// Takes the connection by reference: the caller's future already holds
+/// it, and a second copy would double every idle connection's task.
+async fn echo_messages<S>(ws: &mut tether::WebSocket<S>) -> Result<String, tether::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut count = 0u64;
+    // `feed` only queues: the stream writes the queue out once it has
+    // decoded everything already received, so a burst of messages is
+    // echoed with one write.
+    while let Some(message) = ws.next().await {
+        ws.feed(message?).await?;
+        count += 1;
+    }
+    let close = ws.close_frame().map_or_else(|| "no code".to_owned(), |f| f.to_string());
+    Ok(format!("{count} messages echoed, closed ({close})"))
+}

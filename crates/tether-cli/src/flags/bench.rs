@@ -1,0 +1,180 @@
+//! The flags of `tether bench`: one subcommand per workload of the load
+//! generator (crate `tether-bench`), and their translation into its plans.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use tether_bench::echo_load::EchoPlan;
+use tether_bench::{Kind, RunOptions, Target};
+
+/// `tether bench WORKLOAD URL [options]`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The workload to run.
+    #[command(subcommand)]
+    pub workload: Workload,
+}
+
+/// The workloads, each with its flags.
+#[derive(Subcommand, Debug)]
+pub enum Workload {
+    /// Echo throughput and latency: N connections, K in flight, S bytes.
+    Echo {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        echo: EchoLoadArgs,
+        /// Payload size (bytes; KiB and MiB suffixes allowed).
+        #[arg(short, long, default_value = "20", value_parser = parse_size)]
+        size: usize,
+    },
+    /// Large messages: the echo workload once per size (default 1, 4 and 16 MiB).
+    Large {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        echo: EchoLoadArgs,
+        /// Payload sizes, comma-separated.
+        #[arg(long, default_value = "1MiB,4MiB,16MiB", value_delimiter = ',', value_parser = parse_size)]
+        sizes: Vec<usize>,
+    },
+    /// Connection setup rate: connect, handshake, close; C at a time.
+    Setup {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Connections being set up at once.
+        #[arg(short = 'c', long, default_value_t = 10)]
+        concurrency: usize,
+    },
+    /// Idle connections: open C, echo one message on each, hold them; with
+    /// --server-pid, report the server's memory per connection.
+    Idle {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Connections to open and hold.
+        #[arg(short = 'c', long, default_value_t = 1000)]
+        conns: usize,
+        /// Payload of the one message echoed on each connection (0: none).
+        #[arg(short, long, default_value = "20", value_parser = parse_size)]
+        size: usize,
+        /// Seconds to keep holding them after the memory reading.
+        #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+        hold: f64,
+    },
+}
+
+/// Flags every workload takes.
+#[derive(Args, Debug)]
+pub struct CommonArgs {
+    /// The server: ws://HOST:PORT/PATH, or tcp://HOST:PORT for a raw TCP echo.
+    url: String,
+    /// Seconds measured, after the warm-up.
+    #[arg(short, long, default_value_t = 5.0, value_name = "SECS")]
+    duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(short, long, default_value_t = 1.0, value_name = "SECS")]
+    warmup: f64,
+    /// The server's process id: its CPU time (and, idle, its memory) is read from /proc.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// Source addresses, taken in turn: "127.0.0.1,127.0.0.2" or a count N
+    /// for 127.0.0.1..127.0.0.N (more ports for many connections).
+    #[arg(long, value_name = "ADDRS")]
+    source: Option<String>,
+    /// One JSON object per run on stdout, instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Flags of the echo workloads.
+#[derive(Args, Debug)]
+pub struct EchoLoadArgs {
+    /// Connections.
+    #[arg(short = 'c', long, default_value_t = 10)]
+    conns: usize,
+    /// Messages in flight per connection (1: closed loop, one at a time).
+    #[arg(short = 'k', long, default_value_t = 1)]
+    in_flight: usize,
+    /// Message type.
+    #[arg(long, value_enum, default_value_t = Kind::Binary)]
+    kind: Kind,
+    /// Compare every echoed byte with what was sent (and the order of messages).
+    #[arg(long)]
+    check: bool,
+    /// Offer permessage-deflate (the server must accept it) and send JSON
+    /// text from a built-in corpus, each message compressed on its own.
+    #[arg(long)]
+    pub deflate: bool,
+    /// Send exactly M messages per connection, then stop (no warm-up; the
+    /// duration still bounds the run).
+    #[arg(short, long, value_name = "M")]
+    messages: Option<u64>,
+    /// Open loop: send this many messages per second in all, spread over
+    /// the connections, at most --in-flight outstanding on each.
+    #[arg(long, value_name = "MSG_PER_S")]
+    rate: Option<f64>,
+}
+
+impl CommonArgs {
+    /// The target and the options every workload takes.
+    pub fn resolve(&self) -> Result<(Target, RunOptions), String> {
+        let secs = |name: &str, s: f64| {
+            Duration::try_from_secs_f64(s).map_err(|_| format!("--{name} {s} is not a number of seconds"))
+        };
+        let common = RunOptions {
+            url: self.url.clone(),
+            duration: secs("duration", self.duration)?,
+            warmup: secs("warmup", self.warmup)?,
+            server_pid: self.server_pid,
+            source: self.source.clone(),
+            quiet: self.quiet,
+        };
+        Ok((Target::parse(&self.url)?, common))
+    }
+}
+
+impl EchoLoadArgs {
+    /// The echo workload's plan for messages of `size` bytes.
+    pub fn plan(&self, size: usize) -> EchoPlan {
+        EchoPlan {
+            conns: self.conns.max(1),
+            in_flight: self.in_flight.max(1),
+            size,
+            kind: self.kind,
+            check: self.check,
+            messages: self.messages,
+            rate: self.rate,
+        }
+    }
+}
+
+/// `20`, `16KiB`, `1MiB`, `4M`, `2k`: a size in bytes.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        _ => return Err(format!("{s:?}: unknown unit (use KiB or MiB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(super::parse_size("20"), Ok(20));
+        assert_eq!(super::parse_size("16KiB"), Ok(16384));
+        assert_eq!(super::parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(super::parse_size("4m"), Ok(4 << 20));
+        assert!(super::parse_size("1GiB").is_err());
+        assert!(super::parse_size("x").is_err());
+    }
+}

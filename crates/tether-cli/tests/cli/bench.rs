@@ -1,0 +1,37 @@
+//! `tether bench` against `tether echo`: the load generator end to end.
+
+use std::process::Stdio;
+
+use tokio::time::timeout;
+
+use crate::support::{tether_bin, Server, LIMIT};
+
+/// A smoke run of `tether bench`: a few hundred messages through `tether
+/// echo` on a current-thread runtime, every byte checked, text and binary.
+#[tokio::test]
+async fn bench_smoke_run_against_tether_echo_checks_every_echo() {
+    let mut cmd = tether_bin();
+    cmd.args(["echo", "--listen", "127.0.0.1:0", "--threads", "1", "--quiet"]).stderr(Stdio::null());
+    let mut server = Server::start(cmd).await;
+    for kind in ["text", "binary"] {
+        let out = tether_bin()
+            .args(["bench", "echo", &server.url, "-c", "4", "-k", "8", "-s", "300", "-m", "100", "--check"])
+            .args(["--kind", kind, "--json", "--quiet"])
+            .output();
+        let out = timeout(LIMIT, out).await.unwrap().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["ops"], 400, "{report}");
+        assert_eq!(report["kind"], kind);
+        assert_eq!(report["check"], true);
+        assert!(report["msg_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(report["p99_us"].as_f64().unwrap() >= report["p50_us"].as_f64().unwrap(), "{report}");
+    }
+    // A server that is gone is an error, not an empty report.
+    let _ = server.child.kill().await;
+    let _ = server.child.wait().await;
+    let out = tether_bin().args(["bench", "echo", &server.url, "-m", "1", "--quiet"]).output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no connection"), "{out:?}");
+}

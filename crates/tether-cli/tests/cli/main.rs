@@ -1,0 +1,11 @@
+//! End-to-end tests of the `tether` binary, one module per topic, and
+//! interop with peers nobody here wrote (`peers`).
+
+mod bench;
+mod chat_terminal;
+mod commands;
+mod faults;
+mod peers;
+mod proxies;
+mod support;
+mod tls;

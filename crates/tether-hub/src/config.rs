@@ -1,0 +1,104 @@
+//! [`HubConfig`] and [`MemberLimits`]: how much history a room keeps and
+//! what a member may queue, send and publish before it is dropped.
+
+use std::time::Duration;
+
+use tether::CloseCode;
+
+/// Settings of a [`Hub`](crate::Hub).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HubConfig {
+    /// Messages kept per room for members that resume (default 1,000).
+    pub history: usize,
+    /// A room with no member and no publish for this long is forgotten,
+    /// history included (default 10 minutes).
+    pub room_ttl: Duration,
+    /// The limits of each member.
+    pub member: MemberLimits,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig { history: 1000, room_ttl: Duration::from_secs(600), member: MemberLimits::default() }
+    }
+}
+
+impl HubConfig {
+    /// Sets the history kept per room.
+    pub fn history(mut self, messages: usize) -> Self {
+        self.history = messages;
+        self
+    }
+
+    /// Sets how long an abandoned room is kept.
+    pub fn room_ttl(mut self, ttl: Duration) -> Self {
+        self.room_ttl = ttl;
+        self
+    }
+
+    /// Sets the member limits.
+    pub fn member(mut self, limits: MemberLimits) -> Self {
+        self.member = limits;
+        self
+    }
+}
+
+/// What one member may hold and do. A slow or flooding member never slows
+/// its room nor grows memory without bound: over a limit it is closed (or,
+/// in a lossy room, loses its oldest undelivered messages).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct MemberLimits {
+    /// Bytes of frames waiting for one member (default 1 MiB). The frames
+    /// are shared with the other members, so this bounds what the member
+    /// pins, not a copy of its own.
+    pub queue_bytes: usize,
+    /// The close code for a member whose queue overflows (default 1013,
+    /// "try again later"; 1008 is the other common choice).
+    pub overflow_code: CloseCode,
+    /// The largest message a member may publish (default 64 KiB); larger:
+    /// closed with [`too_big_code`](Self::too_big_code).
+    pub max_message: usize,
+    /// The close code for a message over `max_message` (default 1009).
+    pub too_big_code: CloseCode,
+    /// Messages per second a member may publish, with a burst of as many
+    /// (default none); faster: closed with [`rate_code`](Self::rate_code).
+    pub publish_rate: Option<u32>,
+    /// The close code for a member over its publish rate (default 1008).
+    pub rate_code: CloseCode,
+}
+
+impl Default for MemberLimits {
+    fn default() -> Self {
+        MemberLimits {
+            queue_bytes: 1 << 20,
+            overflow_code: CloseCode::TRY_AGAIN_LATER,
+            max_message: 64 << 10,
+            too_big_code: CloseCode::MESSAGE_TOO_BIG,
+            publish_rate: None,
+            rate_code: CloseCode::POLICY_VIOLATION,
+        }
+    }
+}
+
+impl MemberLimits {
+    /// Sets the queue bound in bytes and the close code past it.
+    pub fn queue(mut self, bytes: usize, overflow_code: CloseCode) -> Self {
+        self.queue_bytes = bytes;
+        self.overflow_code = overflow_code;
+        self
+    }
+
+    /// Sets the largest message a member may publish.
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    /// Sets the publish rate (messages per second, burst of as many).
+    pub fn publish_rate(mut self, per_second: Option<u32>) -> Self {
+        self.publish_rate = per_second;
+        self
+    }
+}

@@ -1,0 +1,202 @@
+//! [`Hub`]: the rooms of one process, created on first use and forgotten
+//! when abandoned, with a publish API for application code and counters
+//! for operators.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tether::Message;
+
+use crate::room::{FanOut, Member, Room};
+use crate::{HubConfig, Position};
+
+/// Rooms and their members, in one process. Cheap to clone: clones share
+/// the rooms.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let hub = tether_hub::Hub::default();
+/// let server = tether::Server::bind("127.0.0.1:0").await?;
+/// let decide = hub.clone();
+/// server
+///     .on_request(move |request| decide.decide(request))
+///     .serve(move |ws, _peer| {
+///         let hub = hub.clone();
+///         async move {
+///             let _ = hub.serve(ws).await;
+///         }
+///     })
+///     .await
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Hub {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) config: HubConfig,
+    rooms: Mutex<Rooms>,
+    pub(crate) next_member: AtomicU64,
+    pub(crate) counters: Counters,
+}
+
+#[derive(Debug, Default)]
+struct Rooms {
+    by_name: HashMap<Box<str>, Arc<Mutex<Room>>>,
+    last_sweep: Option<Instant>,
+}
+
+/// What the hub has done since it started.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) members_joined: AtomicU64,
+    pub(crate) members_left: AtomicU64,
+    pub(crate) published: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) overflowed: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) refused: AtomicU64,
+}
+
+/// A snapshot of a hub's counters (see [`Hub::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Rooms the hub holds (with members, or history not yet expired).
+    pub rooms: usize,
+    /// Members now.
+    pub members: u64,
+    /// Messages ordered (published by members or by the application).
+    pub published: u64,
+    /// Frames queued for members: one per member per message.
+    pub delivered: u64,
+    /// Bytes of those frames (shared between members, not copied).
+    pub bytes_out: u64,
+    /// Members closed because their queue overflowed.
+    pub overflowed: u64,
+    /// Frames dropped from lossy members' queues.
+    pub dropped: u64,
+    /// Publishes refused (limits, the publish hook, bad envelopes).
+    pub refused: u64,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Hub {
+    /// A hub with `config`.
+    pub fn new(config: HubConfig) -> Self {
+        Hub { shared: Arc::new(Shared { config, ..Shared::default() }) }
+    }
+
+    /// The hub's settings.
+    pub fn config(&self) -> &HubConfig {
+        &self.shared.config
+    }
+
+    /// Publishes `message` to `room` from the application (no member needed):
+    /// it is ordered after everything published before and reaches every
+    /// member. Returns its position.
+    pub fn publish(&self, room: &str, message: impl Into<Message>) -> Position {
+        self.publish_with_id(room, message.into(), None)
+    }
+
+    pub(crate) fn publish_with_id(&self, room: &str, message: Message, id: Option<&str>) -> Position {
+        let room = self.room(room);
+        let (position, fan) = lock(&room).publish(message, id);
+        self.count(&fan);
+        position
+    }
+
+    fn count(&self, fan: &FanOut) {
+        let c = &self.shared.counters;
+        c.published.fetch_add(1, Relaxed);
+        c.delivered.fetch_add(fan.delivered, Relaxed);
+        c.bytes_out.fetch_add(fan.bytes, Relaxed);
+        c.overflowed.fetch_add(fan.overflowed, Relaxed);
+        c.dropped.fetch_add(fan.dropped, Relaxed);
+    }
+
+    /// Marks `room` lossy (or not): a member too slow for a lossy room loses
+    /// its oldest undelivered messages instead of being closed. For feeds
+    /// where only the latest matters (prices, positions).
+    pub fn set_lossy(&self, room: &str, lossy: bool) {
+        lock(&self.room(room)).lossy = lossy;
+    }
+
+    /// The members of `room` now.
+    pub fn member_count(&self, room: &str) -> usize {
+        self.existing(room).map_or(0, |r| lock(&r).member_count())
+    }
+
+    /// The position of the last message of `room`, if the hub holds it.
+    pub fn position(&self, room: &str) -> Option<Position> {
+        self.existing(room).map(|r| lock(&r).position())
+    }
+
+    /// The hub's counters now.
+    pub fn stats(&self) -> HubStats {
+        let c = &self.shared.counters;
+        let joined = c.members_joined.load(Relaxed);
+        HubStats {
+            rooms: lock(&self.shared.rooms).by_name.len(),
+            members: joined.saturating_sub(c.members_left.load(Relaxed)),
+            published: c.published.load(Relaxed),
+            delivered: c.delivered.load(Relaxed),
+            bytes_out: c.bytes_out.load(Relaxed),
+            overflowed: c.overflowed.load(Relaxed),
+            dropped: c.dropped.load(Relaxed),
+            refused: c.refused.load(Relaxed),
+        }
+    }
+
+    fn existing(&self, name: &str) -> Option<Arc<Mutex<Room>>> {
+        lock(&self.shared.rooms).by_name.get(name).cloned()
+    }
+
+    /// The room called `name`, created if new; abandoned rooms are swept
+    /// out now and then on the way.
+    pub(crate) fn room(&self, name: &str) -> Arc<Mutex<Room>> {
+        let mut rooms = lock(&self.shared.rooms);
+        let now = Instant::now();
+        let ttl = self.shared.config.room_ttl;
+        if rooms.last_sweep.is_none_or(|t| now.duration_since(t) >= ttl / 4) {
+            rooms.last_sweep = Some(now);
+            rooms.by_name.retain(|_, room| {
+                let room = lock(room);
+                room.member_count() > 0 || room.idle_since.is_none_or(|t| now.duration_since(t) < ttl)
+            });
+        }
+        let history = self.shared.config.history;
+        rooms.by_name.entry(name.into()).or_insert_with(|| Arc::new(Mutex::new(Room::new(history)))).clone()
+    }
+
+    /// Adds a member to `room` (after what it missed since `resume`).
+    pub(crate) fn join(&self, room: &str, member: Arc<Member>, resume: Option<Position>) -> Arc<Mutex<Room>> {
+        let handle = self.room(room);
+        lock(&handle).join(member, resume);
+        self.shared.counters.members_joined.fetch_add(1, Relaxed);
+        handle
+    }
+}
+
+/// Removes a member from its room when its session ends, however it ends.
+pub(crate) struct Leave {
+    pub(crate) hub: Hub,
+    pub(crate) room: Arc<Mutex<Room>>,
+    pub(crate) member: Arc<Member>,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        lock(&self.room).leave(self.member.id);
+        self.member.queue.stop(crate::member::Stop::Left);
+        self.hub.shared.counters.members_left.fetch_add(1, Relaxed);
+    }
+}

@@ -1,0 +1,64 @@
+//! Rooms and fan-out for [tether] WebSocket servers.
+//!
+//! A [`Hub`] holds rooms by name. A WebSocket to `/rooms/NAME` joins room
+//! NAME ([`Hub::serve`]); every message a member sends goes to every member
+//! of the room, the sender included, text as text and binary as binary, and
+//! application code publishes with [`Hub::publish`] without being a member.
+//!
+//! # Fan-out
+//!
+//! A published message is framed once ([`tether::PreparedMessage`]): every
+//! member's queue takes a reference to the same bytes. Each member's queue
+//! is bounded in bytes ([`MemberLimits`]); a member that does not keep up is
+//! closed (1013 by default), or in a lossy room ([`Hub::set_lossy`]) loses
+//! its oldest undelivered messages, so one slow member never slows its room
+//! or grows memory without bound. Members that publish too much or too
+//! large are closed (1008, 1009).
+//!
+//! # Order, history and resume
+//!
+//! Every message of a room gets the next offset under the room's lock, so
+//! all members see one order. The last [`HubConfig::history`] messages are
+//! kept; a client that reconnects with the [`Position`] of the last message
+//! it saw (`?since=EPOCH:OFFSET`) receives exactly what it missed, or, with
+//! the `tether.hub.v1` subprotocol ([`protocol`]), a `gap` notice when that
+//! is gone (the room's epoch changed, or the history was trimmed).
+//!
+//! # Delivery contract
+//!
+//! - `tether.hub.v1` clients: each message carries its epoch and offset; a
+//!   publish carries a client id and is acknowledged with its offset once
+//!   ordered. A publish retried with the same id (after a reconnect) is
+//!   acknowledged again, not ordered twice, while the room remembers the id
+//!   (at least its last 1,024 ids). Resuming from the last offset seen gives
+//!   every message of the epoch once, in order, or an explicit gap.
+//! - Raw clients: at-most-once delivery of each message published while
+//!   they are members, no acknowledgement.
+//!
+//! This crate holds the rooms of one process. Several processes sharing
+//! rooms through Redis are not built yet.
+#![forbid(unsafe_code)]
+
+mod config;
+mod hub;
+mod join;
+mod member;
+pub mod protocol;
+mod room;
+mod session;
+
+pub use config::{HubConfig, MemberLimits};
+pub use hub::{Hub, HubStats};
+pub use join::{Join, ROOMS_PATH};
+pub use room::Framing;
+
+/// Where a message stands in its room: the room's epoch (which changes
+/// when its history was lost) and the message's offset (1 for the first
+/// message of an epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// The room's epoch: offsets compare only within one epoch.
+    pub epoch: u64,
+    /// The message's offset; 0 before the first message.
+    pub offset: u64,
+}

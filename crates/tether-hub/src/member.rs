@@ -1,0 +1,163 @@
+//! One member's queue: the frames fanned out to it and not yet handed to
+//! its connection, bounded in bytes. Over the bound the member is closed,
+//! or, in a lossy room, its oldest frames are dropped.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tether::PreparedMessage;
+use tokio::sync::Notify;
+
+/// Why a member's queue stopped taking frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The queue passed its bound in a room that is not lossy.
+    Overflow,
+    /// The member's session ended.
+    Left,
+}
+
+/// The frames waiting for one member.
+#[derive(Debug)]
+pub(crate) struct MemberQueue {
+    state: Mutex<QueueState>,
+    /// Wakes the member's writer when frames arrive or the queue stops.
+    ready: Notify,
+    limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    frames: VecDeque<PreparedMessage>,
+    bytes: usize,
+    stopped: Option<Stop>,
+}
+
+/// What a push did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Queued; `dropped` older frames made room for it (lossy rooms only).
+    Queued { dropped: usize },
+    /// The queue overflowed now: the member is to be closed.
+    Overflowed,
+    /// The queue had stopped already; nothing was queued.
+    Stopped,
+}
+
+impl MemberQueue {
+    pub(crate) fn new(limit: usize) -> Self {
+        MemberQueue { state: Mutex::new(QueueState::default()), ready: Notify::new(), limit }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a frame. `lossy`: over the bound, drop the oldest frames (or
+    /// this one, if it alone is over the bound) instead of stopping.
+    pub(crate) fn push(&self, frame: &PreparedMessage, lossy: bool) -> Pushed {
+        let len = frame.frame().len();
+        let mut state = self.lock();
+        if state.stopped.is_some() {
+            return Pushed::Stopped;
+        }
+        let mut dropped = 0;
+        if state.bytes + len > self.limit {
+            if !lossy {
+                state.stopped = Some(Stop::Overflow);
+                drop(state);
+                self.ready.notify_one();
+                return Pushed::Overflowed;
+            }
+            if len > self.limit {
+                return Pushed::Queued { dropped: 1 };
+            }
+            while state.bytes + len > self.limit {
+                let Some(old) = state.frames.pop_front() else { break };
+                state.bytes -= old.frame().len();
+                dropped += 1;
+            }
+        }
+        state.bytes += len;
+        state.frames.push_back(frame.clone());
+        drop(state);
+        self.ready.notify_one();
+        Pushed::Queued { dropped }
+    }
+
+    /// Stops the queue: the writer ends once it has seen it.
+    pub(crate) fn stop(&self, why: Stop) {
+        self.lock().stopped.get_or_insert(why);
+        self.ready.notify_one();
+    }
+
+    /// Waits for frames; moves them all into `batch` (emptied first).
+    /// `Err` once the queue has stopped (the frames still queued are given
+    /// out first when the member only left, not when it overflowed).
+    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<PreparedMessage>) -> Result<(), Stop> {
+        batch.clear();
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut state = self.lock();
+                if state.stopped == Some(Stop::Overflow) {
+                    return Err(Stop::Overflow);
+                }
+                if !state.frames.is_empty() {
+                    std::mem::swap(&mut state.frames, batch);
+                    state.bytes = 0;
+                    return Ok(());
+                }
+                if let Some(stop) = state.stopped {
+                    return Err(stop);
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tether::Message;
+
+    fn frame(len: usize) -> PreparedMessage {
+        // 2 header bytes for payloads up to 125.
+        PreparedMessage::new(&Message::binary(vec![0u8; len - 2]))
+    }
+
+    #[tokio::test]
+    async fn over_its_bound_a_queue_stops() {
+        let q = MemberQueue::new(100);
+        assert_eq!(q.push(&frame(60), false), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push(&frame(60), false), Pushed::Overflowed);
+        assert_eq!(q.push(&frame(10), false), Pushed::Stopped);
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next_batch(&mut batch).await, Err(Stop::Overflow));
+    }
+
+    #[tokio::test]
+    async fn a_lossy_queue_drops_its_oldest_frames() {
+        let q = MemberQueue::new(100);
+        assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 1 });
+        assert_eq!(q.push(&frame(90), true), Pushed::Queued { dropped: 2 });
+        assert_eq!(q.push(&frame(120), true), Pushed::Queued { dropped: 1 }, "alone over the bound: itself");
+        let mut batch = VecDeque::new();
+        q.next_batch(&mut batch).await.unwrap();
+        assert_eq!(batch.iter().map(|f| f.frame().len()).collect::<Vec<_>>(), [90]);
+    }
+
+    #[tokio::test]
+    async fn a_member_that_left_gets_what_was_queued_first() {
+        let q = MemberQueue::new(100);
+        q.push(&frame(10), false);
+        q.stop(Stop::Left);
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next_batch(&mut batch).await, Ok(()));
+        assert_eq!(batch.len(), 1);
+        assert_eq!(q.next_batch(&mut batch).await, Err(Stop::Left));
+    }
+}

@@ -1,0 +1,279 @@
+//! One room: its members, its order (epoch and offsets), the history kept
+//! for members that resume, and the ids of recent publishes (so a retried
+//! publish is not ordered twice).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tether::{Message, PreparedMessage};
+
+use crate::member::{MemberQueue, Pushed};
+use crate::protocol::{self, epoch_text, ServerHeader};
+use crate::Position;
+
+/// How a member reads the room: raw payloads, or `tether.hub.v1` envelopes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Payloads as they were published (browsers, `wscat`, any client).
+    Raw,
+    /// Each payload after a header line with its offset; acks and gaps.
+    V1,
+}
+
+/// A member as its room sees it.
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub(crate) id: u64,
+    pub(crate) framing: Framing,
+    pub(crate) queue: MemberQueue,
+}
+
+/// A message in the room's history, with its frames built once.
+#[derive(Debug)]
+struct Entry {
+    offset: u64,
+    message: Message,
+    raw: PreparedMessage,
+    /// Built the first time a `tether.hub.v1` member needs it.
+    v1: Option<PreparedMessage>,
+}
+
+impl Entry {
+    fn frame(&mut self, framing: Framing, epoch: u64) -> &PreparedMessage {
+        match framing {
+            Framing::Raw => &self.raw,
+            Framing::V1 => {
+                let position = Position { epoch, offset: self.offset };
+                self.v1.get_or_insert_with(|| protocol::message_frame(position, &self.message))
+            }
+        }
+    }
+}
+
+/// What fanning one message out did.
+#[derive(Debug, Default)]
+pub(crate) struct FanOut {
+    /// Frames queued (one per member).
+    pub(crate) delivered: u64,
+    /// Bytes of those frames (shared, not copied).
+    pub(crate) bytes: u64,
+    /// Members whose queue overflowed: their writers close them.
+    pub(crate) overflowed: u64,
+    /// Frames dropped from lossy members' queues to make room.
+    pub(crate) dropped: u64,
+}
+
+/// The state of one room, behind its own lock.
+#[derive(Debug)]
+pub(crate) struct Room {
+    epoch: u64,
+    /// The last offset given (0: none yet; the first message gets 1).
+    last: u64,
+    history: VecDeque<Entry>,
+    history_limit: usize,
+    members: Vec<Arc<Member>>,
+    pub(crate) lossy: bool,
+    /// Recent publish ids and the offsets they got, oldest first.
+    seen: HashMap<Box<str>, u64>,
+    seen_order: VecDeque<Box<str>>,
+    /// Since when the room has had no member (for expiry).
+    pub(crate) idle_since: Option<Instant>,
+}
+
+impl Room {
+    pub(crate) fn new(history_limit: usize) -> Self {
+        Room {
+            // A new room, or one this process forgot, starts a new epoch:
+            // offsets from before cannot be served, and clients are told so.
+            epoch: fastrand::u64(..),
+            last: 0,
+            history: VecDeque::new(),
+            history_limit,
+            members: Vec::new(),
+            lossy: false,
+            seen: HashMap::new(),
+            seen_order: VecDeque::new(),
+            idle_since: Some(Instant::now()),
+        }
+    }
+
+    pub(crate) fn position(&self) -> Position {
+        Position { epoch: self.epoch, offset: self.last }
+    }
+
+    pub(crate) fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The offset a publish id already got, if the room saw it recently.
+    pub(crate) fn seen(&self, id: &str) -> Option<u64> {
+        self.seen.get(id).copied()
+    }
+
+    /// Orders `message`, keeps it in the history and queues its frame on
+    /// every member. Runs under the room's lock, so every member sees the
+    /// room's messages in one order.
+    pub(crate) fn publish(&mut self, message: Message, id: Option<&str>) -> (Position, FanOut) {
+        self.last += 1;
+        let raw = PreparedMessage::new(&message);
+        let mut entry = Entry { offset: self.last, message, raw, v1: None };
+        let mut fan = FanOut::default();
+        for member in &self.members {
+            let frame = entry.frame(member.framing, self.epoch);
+            match member.queue.push(frame, self.lossy) {
+                Pushed::Queued { dropped } => {
+                    fan.delivered += 1;
+                    fan.bytes += frame.frame().len() as u64;
+                    fan.dropped += dropped as u64;
+                }
+                Pushed::Overflowed => fan.overflowed += 1,
+                Pushed::Stopped => {}
+            }
+        }
+        if let Some(id) = id {
+            self.remember(id);
+        }
+        if self.history_limit > 0 {
+            if self.history.len() == self.history_limit {
+                self.history.pop_front();
+            }
+            self.history.push_back(entry);
+        }
+        if self.members.is_empty() {
+            self.idle_since = Some(Instant::now());
+        }
+        (self.position(), fan)
+    }
+
+    fn remember(&mut self, id: &str) {
+        let limit = self.history_limit.max(1024);
+        if self.seen_order.len() == limit {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        let id: Box<str> = id.into();
+        self.seen.insert(id.clone(), self.last);
+        self.seen_order.push_back(id);
+    }
+
+    /// Adds a member. With `resume`, first queues what it missed since that
+    /// position, or a gap notice when that is gone; a `tether.hub.v1`
+    /// member joining afresh is told the room's position. All under the
+    /// room's lock: nothing published meanwhile is missed or repeated.
+    pub(crate) fn join(&mut self, member: Arc<Member>, resume: Option<Position>) {
+        let epoch = self.epoch;
+        match resume.map(|from| self.missed_since(from)) {
+            Some(Ok(range)) => {
+                for entry in self.history.range_mut(range) {
+                    let _ = member.queue.push(entry.frame(member.framing, epoch), false);
+                }
+            }
+            Some(Err(reason)) if member.framing == Framing::V1 => {
+                let gap = ServerHeader::Gap { reason: reason.into(), epoch: epoch_text(epoch), offset: self.last };
+                let _ = member.queue.push(&protocol::control_frame(&gap), false);
+            }
+            Some(Err(_)) => {}
+            None if member.framing == Framing::V1 => {
+                let joined = ServerHeader::Joined { epoch: epoch_text(epoch), offset: self.last };
+                let _ = member.queue.push(&protocol::control_frame(&joined), false);
+            }
+            None => {}
+        }
+        self.members.push(member);
+        self.idle_since = None;
+    }
+
+    /// Where in the history the messages after `from` are, or why they are gone.
+    fn missed_since(&self, from: Position) -> Result<std::ops::Range<usize>, &'static str> {
+        if from.epoch != self.epoch || from.offset > self.last {
+            return Err("epoch changed");
+        }
+        if from.offset == self.last {
+            return Ok(0..0);
+        }
+        // The history holds consecutive offsets ending at `last`.
+        let first = self.last + 1 - self.history.len() as u64;
+        if from.offset + 1 < first {
+            return Err("history trimmed");
+        }
+        let start = (from.offset + 1 - first) as usize;
+        Ok(start..self.history.len())
+    }
+
+    /// Removes a member; true if the room has none left.
+    pub(crate) fn leave(&mut self, id: u64) -> bool {
+        self.members.retain(|m| m.id != id);
+        if self.members.is_empty() {
+            self.idle_since = Some(Instant::now());
+        }
+        self.members.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    fn member(id: u64, framing: Framing) -> Arc<Member> {
+        Arc::new(Member { id, framing, queue: MemberQueue::new(1 << 20) })
+    }
+
+    async fn received(member: &Member) -> Vec<Vec<u8>> {
+        let mut batch = VecDeque::new();
+        member.queue.next_batch(&mut batch).await.unwrap();
+        batch.iter().map(|f| f.frame()[2..].to_vec()).collect()
+    }
+
+    #[tokio::test]
+    async fn every_member_gets_one_shared_frame_per_message() {
+        let mut room = Room::new(10);
+        let (a, b) = (member(1, Framing::Raw), member(2, Framing::Raw));
+        room.join(a.clone(), None);
+        room.join(b.clone(), None);
+        let (at, fan) = room.publish(Message::text("hi"), None);
+        assert_eq!((at.offset, fan.delivered), (1, 2));
+        let mut batch_a = VecDeque::new();
+        let mut batch_b = VecDeque::new();
+        a.queue.next_batch(&mut batch_a).await.unwrap();
+        b.queue.next_batch(&mut batch_b).await.unwrap();
+        assert_eq!(batch_a[0].frame().as_ptr(), batch_b[0].frame().as_ptr(), "the same bytes, not a copy");
+    }
+
+    #[tokio::test]
+    async fn a_resuming_member_gets_exactly_what_it_missed() {
+        let mut room = Room::new(3);
+        for text in ["1", "2", "3", "4", "5"] {
+            room.publish(Message::text(text), None);
+        }
+        let epoch = room.position().epoch;
+        let back = member(1, Framing::Raw);
+        room.join(back.clone(), Some(Position { epoch, offset: 3 }));
+        room.publish(Message::text("6"), None);
+        assert_eq!(received(&back).await, [b"4".to_vec(), b"5".to_vec(), b"6".to_vec()]);
+
+        let late = member(2, Framing::V1);
+        room.join(late.clone(), Some(Position { epoch, offset: 1 }));
+        let gap = received(&late).await;
+        assert!(String::from_utf8_lossy(&gap[0]).contains("\"history trimmed\""), "{gap:?}");
+
+        let other = member(3, Framing::V1);
+        room.join(other.clone(), Some(Position { epoch: epoch ^ 1, offset: 6 }));
+        assert!(String::from_utf8_lossy(&received(&other).await[0]).contains("\"epoch changed\""));
+
+        let current = member(4, Framing::Raw);
+        room.join(current.clone(), Some(room.position()));
+        room.publish(Message::text("7"), None);
+        assert_eq!(received(&current).await, [b"7".to_vec()], "nothing missed, nothing repeated");
+    }
+
+    #[test]
+    fn publish_ids_are_remembered() {
+        let mut room = Room::new(10);
+        let (at, _) = room.publish(Message::text("x"), Some("c1-1"));
+        assert_eq!(room.seen("c1-1"), Some(at.offset));
+        assert_eq!(room.seen("c1-2"), None);
+    }
+}

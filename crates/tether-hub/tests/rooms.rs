@@ -1,0 +1,269 @@
+//! A hub behind a real `tether::Server` on loopback, with tether clients as
+//! members: fan-out, the subprotocol's acks and retries, resume, and the
+//! members that are too slow or too loud.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tether::{CloseCode, Error, MaybeTlsStream, Message, WebSocket};
+use tether_hub::protocol::PROTOCOL;
+use tether_hub::{Hub, HubConfig, MemberLimits};
+
+type Client = WebSocket<MaybeTlsStream>;
+
+/// A hub on a free port; returns its `ws://127.0.0.1:PORT` base.
+async fn start(hub: &Hub) -> String {
+    // A long closing handshake: a member closed for not reading must still
+    // be able to read its close frame when it starts reading again.
+    let config = tether::Config::default().close_timeout(Duration::from_secs(60));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = tether::Server::from_listener(listener, config);
+    let base = format!("ws://{}", server.local_addr().unwrap());
+    let decide = hub.clone();
+    let hub = hub.clone();
+    let server = server.on_request(move |request| decide.decide(request));
+    tokio::spawn(server.serve(move |ws, _peer| {
+        let hub = hub.clone();
+        async move {
+            let _ = hub.serve(ws).await;
+        }
+    }));
+    base
+}
+
+async fn raw(base: &str, room: &str) -> Client {
+    tether::connect(&format!("{base}/rooms/{room}")).await.unwrap()
+}
+
+async fn v1(url: &str) -> Client {
+    let ws = tether::connect_with(url).protocol(PROTOCOL).connect().await.unwrap();
+    assert_eq!(ws.protocol(), Some(PROTOCOL));
+    ws
+}
+
+async fn next(ws: &mut Client) -> Message {
+    tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a message in time").unwrap().unwrap()
+}
+
+/// Waits until `room` has `n` members (joins finish after the handshake).
+async fn members(hub: &Hub, room: &str, n: usize) {
+    for _ in 0..1000 {
+        if hub.member_count(room) == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("room {room} has {} members, not {n}", hub.member_count(room));
+}
+
+/// The JSON header line and the payload of a `tether.hub.v1` message.
+fn envelope(message: &Message) -> (serde_json::Value, Vec<u8>) {
+    let bytes = message.as_bytes();
+    let end = bytes.iter().position(|&b| b == b'\n').expect("a header line");
+    (serde_json::from_slice(&bytes[..end]).unwrap(), bytes[end + 1..].to_vec())
+}
+
+fn publish(id: &str, text: &str) -> Message {
+    Message::text(format!("{{\"type\":\"publish\",\"id\":\"{id}\"}}\n{text}"))
+}
+
+#[tokio::test]
+async fn every_member_gets_every_message_of_its_room_in_one_order() {
+    let hub = Hub::default();
+    let base = start(&hub).await;
+    let mut a = raw(&base, "lobby").await;
+    let mut b = raw(&base, "lobby").await;
+    let mut elsewhere = raw(&base, "other").await;
+    members(&hub, "lobby", 2).await;
+
+    a.send(Message::text("from a")).await.unwrap();
+    b.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    hub.publish("lobby", Message::text("from the server"));
+    let seen_a: Vec<Message> = vec![next(&mut a).await, next(&mut a).await, next(&mut a).await];
+    let seen_b: Vec<Message> = vec![next(&mut b).await, next(&mut b).await, next(&mut b).await];
+    assert_eq!(seen_a, seen_b, "one order for every member, the sender included");
+    assert!(seen_a.contains(&Message::binary(vec![1, 2, 3])), "binary stays binary");
+    assert!(seen_a.contains(&Message::text("from a")), "text stays text");
+    assert_eq!(hub.position("lobby").unwrap().offset, 3);
+
+    hub.publish("other", Message::text("only here"));
+    assert_eq!(next(&mut elsewhere).await, Message::text("only here"), "rooms are apart");
+
+    a.close(CloseCode::NORMAL, "").await.unwrap();
+    members(&hub, "lobby", 1).await;
+    b.close(CloseCode::NORMAL, "").await.unwrap();
+    members(&hub, "lobby", 0).await;
+    let stats = hub.stats();
+    assert_eq!((stats.published, stats.delivered), (4, 7));
+}
+
+#[tokio::test]
+async fn publishes_are_acknowledged_once_ordered_and_retries_are_not_ordered_twice() {
+    let hub = Hub::default();
+    let base = start(&hub).await;
+    let mut writer = v1(&format!("{base}/rooms/chat")).await;
+    let mut reader = v1(&format!("{base}/rooms/chat")).await;
+    for ws in [&mut writer, &mut reader] {
+        let (joined, _) = envelope(&next(ws).await);
+        assert_eq!(joined["type"], "joined");
+    }
+
+    writer.send(publish("w-1", "hello")).await.unwrap();
+    let (header, body) = envelope(&next(&mut writer).await);
+    assert_eq!(
+        (header["type"].as_str(), header["offset"].as_u64(), &body[..]),
+        (Some("message"), Some(1), &b"hello"[..])
+    );
+    let (ack, _) = envelope(&next(&mut writer).await);
+    assert_eq!((ack["type"].as_str(), ack["id"].as_str(), ack["offset"].as_u64()), (Some("ack"), Some("w-1"), Some(1)));
+    assert_eq!(ack["epoch"], header["epoch"]);
+
+    // The same id again (a retry after a lost ack): acknowledged, not ordered.
+    writer.send(publish("w-1", "hello")).await.unwrap();
+    let (ack, _) = envelope(&next(&mut writer).await);
+    assert_eq!((ack["type"].as_str(), ack["offset"].as_u64()), (Some("ack"), Some(1)));
+    writer.send(publish("w-2", "world")).await.unwrap();
+
+    let offsets: Vec<u64> = [next(&mut reader).await, next(&mut reader).await]
+        .iter()
+        .map(|m| envelope(m).0["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, [1, 2], "the retry was not delivered again");
+
+    writer.send(Message::text("no header line")).await.unwrap();
+    while writer.next().await.is_some() {}
+    assert_eq!(writer.close_code(), Some(CloseCode::POLICY_VIOLATION));
+}
+
+#[tokio::test]
+async fn a_member_that_comes_back_gets_exactly_what_it_missed() {
+    let hub = Hub::new(HubConfig::default().history(5));
+    let base = start(&hub).await;
+    let mut client = v1(&format!("{base}/rooms/feed")).await;
+    let (joined, _) = envelope(&next(&mut client).await);
+    let epoch = joined["epoch"].as_str().unwrap().to_owned();
+    hub.publish("feed", Message::text("1"));
+    let (seen, _) = envelope(&next(&mut client).await);
+    assert_eq!(seen["offset"], 1);
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+    members(&hub, "feed", 0).await;
+
+    for text in ["2", "3", "4"] {
+        hub.publish("feed", Message::text(text));
+    }
+    let mut back = v1(&format!("{base}/rooms/feed?since={epoch}:1")).await;
+    hub.publish("feed", Message::text("5"));
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let (header, body) = envelope(&next(&mut back).await);
+        got.push((header["offset"].as_u64().unwrap(), String::from_utf8(body).unwrap()));
+    }
+    let want: Vec<(u64, String)> = (2..=5).map(|i| (i, i.to_string())).collect();
+    assert_eq!(got, want, "no gap, no duplicate, in order");
+
+    // Too far back for a history of 5, and an epoch the room never had.
+    for _ in 0..5 {
+        hub.publish("feed", Message::text("more"));
+    }
+    let mut late = v1(&format!("{base}/rooms/feed?since={epoch}:2")).await;
+    assert_eq!(envelope(&next(&mut late).await).0["reason"], "history trimmed");
+    let mut stranger = v1(&format!("{base}/rooms/feed?since=0000000000000001:2")).await;
+    let (gap, _) = envelope(&next(&mut stranger).await);
+    assert_eq!((gap["type"].as_str(), gap["reason"].as_str()), (Some("gap"), Some("epoch changed")));
+    assert_eq!(gap["offset"], 10);
+}
+
+/// A member that never reads is closed once its queue is over its bound;
+/// the others get everything, and the room does not wait for it.
+#[tokio::test]
+async fn a_member_that_does_not_read_is_closed_and_the_room_goes_on() {
+    let limits = MemberLimits::default().queue(256 << 10, CloseCode::TRY_AGAIN_LATER);
+    let hub = Hub::new(HubConfig::default().member(limits));
+    let base = start(&hub).await;
+    let mut stalled = raw(&base, "busy").await;
+    let mut fast = raw(&base, "busy").await;
+    members(&hub, "busy", 2).await;
+    let payload = vec![7u8; 64 << 10];
+    let mut received = 0;
+    for _ in 0..400 {
+        hub.publish("busy", Message::binary(payload.clone()));
+        assert_eq!(next(&mut fast).await.as_bytes().len(), payload.len());
+        received += 1;
+    }
+    assert_eq!(received, 400);
+    assert_eq!(hub.stats().overflowed, 1, "the stalled member overflowed once");
+    // Reading now, it finds what got through, then the close.
+    while let Some(item) = stalled.next().await {
+        item.unwrap();
+    }
+    assert_eq!(stalled.close_code(), Some(CloseCode::TRY_AGAIN_LATER));
+    members(&hub, "busy", 1).await;
+}
+
+#[tokio::test]
+async fn in_a_lossy_room_a_slow_member_loses_old_messages_not_its_place() {
+    let limits = MemberLimits::default().queue(128 << 10, CloseCode::TRY_AGAIN_LATER);
+    let hub = Hub::new(HubConfig::default().member(limits));
+    hub.set_lossy("prices", true);
+    let base = start(&hub).await;
+    let mut stalled = raw(&base, "prices").await;
+    members(&hub, "prices", 1).await;
+    for i in 0..400u32 {
+        let mut payload = vec![0u8; 32 << 10];
+        payload[..4].copy_from_slice(&i.to_be_bytes());
+        hub.publish("prices", Message::binary(payload));
+    }
+    hub.publish("prices", Message::text("last"));
+    assert!(hub.stats().dropped > 0);
+    assert_eq!(hub.stats().overflowed, 0);
+    let mut last_seen = None;
+    loop {
+        let message = next(&mut stalled).await;
+        if message == Message::text("last") {
+            break;
+        }
+        let i = u32::from_be_bytes(message.as_bytes()[..4].try_into().unwrap());
+        assert!(last_seen.is_none_or(|prev| i > prev), "what arrives is in order");
+        last_seen = Some(i);
+    }
+    assert_eq!(hub.member_count("prices"), 1, "still a member");
+}
+
+#[tokio::test]
+async fn members_that_publish_too_fast_or_too_large_are_closed() {
+    let limits = MemberLimits::default().publish_rate(Some(20)).max_message(1000);
+    let hub = Hub::new(HubConfig::default().member(limits));
+    let base = start(&hub).await;
+
+    let mut big = raw(&base, "r").await;
+    big.send(Message::binary(vec![0u8; 1001])).await.unwrap();
+    while big.next().await.is_some() {}
+    assert_eq!(big.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+
+    let mut loud = raw(&base, "r").await;
+    for _ in 0..100 {
+        if loud.send(Message::text("spam")).await.is_err() {
+            break;
+        }
+    }
+    let ended = loop {
+        match loud.next().await {
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => break Err::<(), Error>(e),
+            None => break Ok(()),
+        }
+    };
+    assert!(ended.is_ok(), "{ended:?}");
+    assert_eq!(loud.close_code(), Some(CloseCode::POLICY_VIOLATION));
+    assert!(hub.stats().published <= 21, "{} published", hub.stats().published);
+}
+
+#[tokio::test]
+async fn only_rooms_are_served() {
+    let hub = Hub::default();
+    let base = start(&hub).await;
+    let err = tether::connect(&format!("{base}/chat")).await.unwrap_err();
+    assert_eq!(err.http_status(), Some(http::StatusCode::NOT_FOUND));
+    let err = tether::connect(&format!("{base}/rooms/bad%20name")).await.unwrap_err();
+    assert_eq!(err.http_status(), Some(http::StatusCode::BAD_REQUEST));
+}

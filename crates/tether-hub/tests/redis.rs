@@ -31,7 +31,7 @@ impl Redis {
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .spawn()
-            .expect("redis-server (scripts/install-redis.sh installs it)");
+            .expect("redis-server (scripts/install-servers.sh installs it)");
         let redis = Redis { port, child };
         redis.wait_ready();
         redis

@@ -12,6 +12,8 @@
 //!   connection); optionally open loop at a fixed rate; optionally checking
 //!   every byte. Run once per size, it is also the large-message workload.
 //! - [`setup_load`]: connect + handshake + close per second, C at a time.
+//! - [`fanout_load`]: M members in rooms of a hub, P publishing at a rate;
+//!   deliveries per second, delivery latency, lost and duplicated messages.
 //! - [`idle_load`]: open and hold C connections; with a server pid, the
 //!   server's resident memory per connection.
 //!
@@ -31,6 +33,7 @@ mod report;
 mod target;
 
 pub mod echo_load;
+pub mod fanout_load;
 pub mod idle_load;
 pub mod setup_load;
 

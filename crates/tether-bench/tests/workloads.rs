@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tether_bench::echo_load::{self, EchoPlan};
+use tether_bench::fanout_load::{self, FanoutPlan};
 use tether_bench::idle_load::{self, IdlePlan};
 use tether_bench::{setup_load, Kind, RunOptions, Target};
 use tokio::net::TcpListener;
@@ -78,4 +79,53 @@ async fn setup_load_needs_a_websocket_server() {
     let target = Target::parse("tcp://127.0.0.1:9/").unwrap();
     let err = setup_load::run(target, 1, &options("tcp://127.0.0.1:9/")).await.unwrap_err();
     assert!(err.contains("needs a WebSocket server"), "{err}");
+}
+
+/// A hub on a free port; returns its room URL.
+async fn hub_server(hub: tether_hub::Hub) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/rooms/bench", listener.local_addr().unwrap());
+    let decide = hub.clone();
+    let server = tether::Server::from_listener(listener, tether::Config::default());
+    tokio::spawn(server.on_request(move |r| decide.decide(r)).serve(move |ws, _| {
+        let hub = hub.clone();
+        async move {
+            let _ = hub.serve(ws).await;
+        }
+    }));
+    url
+}
+
+#[tokio::test]
+async fn fanout_load_sees_every_message_once_in_every_room() {
+    let url = hub_server(tether_hub::Hub::default()).await;
+    let mut options = options(&url);
+    options.warmup = Duration::from_millis(300);
+    options.duration = Duration::from_millis(700);
+    let plan = FanoutPlan { members: 12, publishers: 3, size: 64, rate: 300.0, rooms: 3 };
+    let report = fanout_load::run(vec![Target::parse(&url).unwrap()], plan, &options).await.unwrap();
+    let json = report.to_json();
+    assert_eq!(report.errors, 0, "{:?}", report.error_samples);
+    assert_eq!((json["lost"].as_u64(), json["duplicated"].as_u64()), (Some(0), Some(0)), "{json}");
+    // 3 rooms of 4 members, each room one publisher at 100/s: 1,200 deliveries/s.
+    let per_s = report.ops_per_s();
+    assert!((900.0..=1500.0).contains(&per_s), "{per_s} deliveries/s");
+    assert!(json["p99_us"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn fanout_load_counts_what_a_lossy_room_drops() {
+    // Members whose queue holds two messages: a burst loses the rest.
+    let limits = tether_hub::MemberLimits::default().queue(2 * 1030, tether::CloseCode::TRY_AGAIN_LATER);
+    let hub = tether_hub::Hub::new(tether_hub::HubConfig::default().member(limits));
+    hub.set_lossy("bench", true);
+    let url = hub_server(hub).await;
+    let mut options = options(&url);
+    options.warmup = Duration::from_millis(200);
+    options.duration = Duration::from_millis(500);
+    let plan = FanoutPlan { members: 50, publishers: 1, size: 1024, rate: 20_000.0, rooms: 1 };
+    let report = fanout_load::run(vec![Target::parse(&url).unwrap()], plan, &options).await.unwrap();
+    let json = report.to_json();
+    assert!(json["lost"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["duplicated"].as_u64(), Some(0));
 }

@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tether_bench::fanout_load::FanoutPlan;
 use tether_bench::idle_load::IdlePlan;
-use tether_bench::{echo_load, idle_load, setup_load, Report};
+use tether_bench::{echo_load, fanout_load, idle_load, setup_load, Report, Target};
 
 use crate::flags::bench::{BenchArgs, Workload};
 
@@ -32,6 +33,16 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
         Workload::Setup { common, concurrency } => {
             let (target, c) = common.resolve()?;
             (common, vec![setup_load::run(target, *concurrency, &c).await?])
+        }
+        Workload::Fanout { common, hubs, members, publishers, size, rate, rooms } => {
+            let (target, c) = common.resolve()?;
+            let mut targets = vec![target];
+            for hub in hubs {
+                targets.push(Target::parse(hub)?);
+            }
+            let plan =
+                FanoutPlan { members: *members, publishers: *publishers, size: *size, rate: *rate, rooms: *rooms };
+            (common, vec![fanout_load::run(targets, plan, &c).await?])
         }
         Workload::Idle { common, conns, size, hold } => {
             let (target, c) = common.resolve()?;

@@ -46,6 +46,32 @@ pub enum Workload {
         #[arg(short = 'c', long, default_value_t = 10)]
         concurrency: usize,
     },
+    /// Fan-out through a hub: M members in rooms of URL (ws://HOST/rooms/NAME),
+    /// P of them publishing R messages/s in all; deliveries/s, delivery
+    /// latency, lost and duplicated messages.
+    Fanout {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// More hubs sharing the rooms (through their backplane): members
+        /// are spread over URL and these, in turn.
+        #[arg(long = "hub", value_name = "URL")]
+        hubs: Vec<String>,
+        /// Members in all (publishers included).
+        #[arg(short, long, default_value_t = 100)]
+        members: usize,
+        /// Members that also publish.
+        #[arg(short, long, default_value_t = 1)]
+        publishers: usize,
+        /// Payload size (at least 20 bytes: publisher, sequence, time).
+        #[arg(short, long, default_value = "64", value_parser = parse_size)]
+        size: usize,
+        /// Messages published per second, in all.
+        #[arg(short, long, default_value_t = 100.0)]
+        rate: f64,
+        /// Rooms: NAME-0 .. NAME-(K-1) when more than one.
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
+    },
     /// Idle connections: open C, echo one message on each, hold them; with
     /// --server-pid, report the server's memory per connection.
     Idle {

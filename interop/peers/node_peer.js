@@ -462,7 +462,7 @@ function runMember(url) {
   });
   ws.on('error', (e) => err(`member: ${e.message}`));
   ws.on('close', (code, reason) => {
-    out(`closed ${code} ${reason.toString('utf8')}`.trimEnd());
+    out(`closed ${code} ${reason.toString('utf8')}`);
     exitAfterFlush(0);
   });
 }

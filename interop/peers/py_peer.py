@@ -456,7 +456,7 @@ async def run_member(url):
     except ConnectionClosed:
         pass
     sender.cancel()
-    out(f"closed {ws.close_code} {ws.close_reason or ''}".rstrip())
+    out(f"closed {ws.close_code} {ws.close_reason or ''}")
     return 0
 
 

@@ -11,8 +11,10 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::time::timeout;
 
+use tether_testkit::pki::{Leaf, TestPki};
+
 use crate::peers::Peer;
-use crate::support::{next, signal, tether_bin, Server, LIMIT};
+use crate::support::{by_name, next, open, signal, tether_bin, Server, LIMIT};
 
 const PROTOCOL: &str = "tether.hub.v1";
 
@@ -164,6 +166,28 @@ async fn allow_origin_refuses_a_foreign_origin_with_403() {
     let mut ws = tether::connect_with(&room).origin("http://good.example").connect().await.unwrap();
     ws.send(Message::text("welcome")).await.unwrap();
     assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("welcome"));
+}
+
+#[tokio::test]
+async fn with_a_certificate_the_hub_serves_wss() {
+    let pki = TestPki::new();
+    let id = pki.identity(Leaf::Good);
+    let hub = tether_hub(&["--tls-cert", id.cert.to_str().unwrap(), "--tls-key", id.key.to_str().unwrap()]).await;
+    assert!(hub.url.starts_with("wss://127.0.0.1:"), "{}", hub.url);
+    let room = by_name(&format!("{}rooms/secure", hub.url));
+    let mut a = open(&room, Some(&pki)).await;
+    // A member that got its own message back has joined.
+    a.send(Message::text("a is in")).await.unwrap();
+    assert_eq!(next(&mut a).await.unwrap().unwrap(), Message::text("a is in"));
+    let mut b = open(&room, Some(&pki)).await;
+    b.send(Message::text("b is in")).await.unwrap();
+    for ws in [&mut b, &mut a] {
+        assert_eq!(next(ws).await.unwrap().unwrap(), Message::text("b is in"));
+    }
+    a.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    for ws in [&mut a, &mut b] {
+        assert_eq!(next(ws).await.unwrap().unwrap(), Message::binary(vec![1, 2, 3]));
+    }
 }
 
 /// Splits a `tether.hub.v1` frame into its header and payload.

@@ -48,17 +48,17 @@ pub async fn bind(name: &'static str, listen: &Listen) -> Result<Bound, String> 
 
 impl Bound {
     /// Serves until SIGINT or SIGTERM, which close every connection with
-    /// 1001 (waiting up to `--grace`): a server with `config` and the
-    /// shared options (origins, per-address cap, handshake errors logged
-    /// unless quiet), set up further by `setup`, running `handler` on each
-    /// connection.
+    /// 1001 (waiting up to `--grace`): a server with the shared options
+    /// (compression, keepalive, origins, per-address cap, handshake errors
+    /// logged unless quiet), set up further by `setup`, running `handler`
+    /// on each connection.
     pub async fn serve<H: Handler>(
         self,
-        config: tether::Config,
         opts: &ServeOptions,
         setup: impl FnOnce(Server) -> Server,
         handler: H,
     ) -> Result<ExitCode, String> {
+        let config = opts.keepalive.config(opts.no_deflate)?;
         let grace = flags::duration(opts.grace, "--grace")?;
         let mut server = Server::from_listener(self.listener, config).grace_period(grace);
         if !opts.allow_origins.is_empty() {

@@ -19,7 +19,6 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         .map(|h| flags::header(h).map(|(n, v)| (n.to_owned(), v.to_owned())))
         .collect::<Result<_, _>>()?;
     let bound = serving::bind("echo", &opts.listen).await?;
-    let config = opts.keepalive.config(opts.no_deflate)?;
     let protocols = opts.protocols;
     let setup = move |mut server: tether::Server| {
         if !protocols.is_empty() || !headers.is_empty() {
@@ -32,7 +31,7 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         // The chat page on GET /, its WebSocket on the same port.
         server.respond_http(pages::respond_echo)
     };
-    bound.serve(config, &opts.serve, setup, Echo { quiet: opts.serve.quiet }).await
+    bound.serve(&opts.serve, setup, Echo { quiet: opts.serve.quiet }).await
 }
 
 /// Echoes each connection, and logs a line when it ends unless quiet.

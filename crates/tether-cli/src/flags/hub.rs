@@ -4,7 +4,6 @@ use clap::Args;
 use tether_hub::{HubConfig, MemberLimits};
 
 use super::serve::{Listen, ServeOptions};
-use super::Keepalive;
 
 // The flags of `tether hub` (a `///` comment here would replace the
 // subcommand's help text).
@@ -25,11 +24,6 @@ pub struct HubArgs {
     /// faster: closed with 1008. No limit by default.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub publish_rate: Option<u32>,
-    /// Do not accept permessage-deflate compression.
-    #[arg(long)]
-    pub no_deflate: bool,
-    #[command(flatten)]
-    pub keepalive: Keepalive,
     #[command(flatten)]
     pub serve: ServeOptions,
 }

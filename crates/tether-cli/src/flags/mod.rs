@@ -91,7 +91,7 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// Keepalive flags shared by `echo` and `connect`.
+/// Keepalive flags shared by the servers and `connect`.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Keepalive {
     /// Send a ping this often (0 turns keepalive off).
@@ -115,11 +115,6 @@ pub struct EchoArgs {
     /// Add a header to every upgrade response, as "Name: value" (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Do not accept permessage-deflate compression.
-    #[arg(long)]
-    pub no_deflate: bool,
-    #[command(flatten)]
-    pub keepalive: Keepalive,
     #[command(flatten)]
     pub serve: ServeOptions,
 }

@@ -1,11 +1,14 @@
 //! The flags every server command shares (`tether echo`, `tether hub`):
 //! where to listen and with which certificate, and how the server treats
-//! its clients (origins, per-address caps, shutdown grace, logging).
+//! its clients (compression, keepalive, origins, per-address caps,
+//! shutdown grace, logging).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+
+use super::Keepalive;
 
 /// Where a server listens, over ws:// or wss://.
 #[derive(Args, Debug, Clone)]
@@ -24,6 +27,11 @@ pub struct Listen {
 /// How a server treats its clients and ends.
 #[derive(Args, Debug, Clone)]
 pub struct ServeOptions {
+    /// Do not accept permessage-deflate compression.
+    #[arg(long)]
+    pub no_deflate: bool,
+    #[command(flatten)]
+    pub keepalive: Keepalive,
     /// On SIGINT/SIGTERM, how long to wait for clients to finish the
     /// closing handshake (close 1001) before dropping them.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]

@@ -32,3 +32,53 @@ function showBinary(buffer, prefix) {
   }
 }
 
+
+// Opens `url` as the page's socket: `onOpen(ws)` once open, `onMessage(event)`
+// for each message; says how it ended in the state line (and the log when
+// the network failed). `setConnected` is the page's own.
+function openSocket(url, onOpen, onMessage) {
+  setState("connecting to " + url + " …", "connecting");
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  socket = ws;
+  let opened = false;
+  ws.onopen = () => {
+    opened = true;
+    onOpen(ws);
+    setConnected(true);
+  };
+  ws.onmessage = onMessage;
+  ws.onclose = (event) => {
+    if (ws !== socket) return;
+    setConnected(false);
+    if (event.wasClean) {
+      setState("closed: " + event.code + (event.reason ? " " + event.reason : ""), "closed");
+      return;
+    }
+    const cause = opened ? "connection to " + url + " lost" : "cannot connect to " + url;
+    setState("Network error: " + cause + " (code " + event.code + ")", "error");
+    line("Network error: " + cause, "error");
+  };
+}
+
+// Sends the message field's text (as `shape` makes it) and empties the
+// field; returns the text typed, or null when not connected.
+function sendTyped(shape) {
+  const text = $("message").value;
+  if (!socket || socket.readyState !== WebSocket.OPEN) return null;
+  socket.send(shape(text));
+  $("message").value = "";
+  $("message").focus();
+  return text;
+}
+
+// Sends the file chosen in the file field as one binary message; returns
+// its bytes and name, or null when there is none or not connected.
+async function sendChosenFile() {
+  const file = $("file").files[0];
+  if (!file || !socket || socket.readyState !== WebSocket.OPEN) return null;
+  const buffer = await file.arrayBuffer();
+  socket.send(buffer);
+  $("file").value = "";
+  return { buffer, name: file.name };
+}

@@ -28,7 +28,6 @@ pub async fn run(opts: HubArgs) -> Result<ExitCode, String> {
         log_to_stderr();
     }
     let bound = serving::bind("hub", &opts.listen).await?;
-    let config = opts.keepalive.config(opts.no_deflate)?;
     let connections = Arc::new(Connections::default());
     let member = Member { hub: hub.clone(), connections: connections.clone(), quiet: opts.serve.quiet };
     let setup = move |server: tether::Server| {
@@ -37,7 +36,7 @@ pub async fn run(opts: HubArgs) -> Result<ExitCode, String> {
             .on_request(move |request| decide.decide(request))
             .respond_http(move |request| http::respond(&hub, &connections, request))
     };
-    bound.serve(config, &opts.serve, setup, member).await
+    bound.serve(&opts.serve, setup, member).await
 }
 
 /// The library's events (joins, leaves, members closed) as lines on stderr.

@@ -39,7 +39,7 @@ log() { echo "[compare] $*" >&2; }
 
 # ---- build and install ---------------------------------------------------
 log "building tether (release)"
-cargo build --release --quiet -p tether-cli
+cargo build --release --quiet -p tether-ws-cli
 log "building the Rust peers (release, bench/peers)"
 (cd bench/peers && CARGO_TARGET_DIR="$ROOT/target/peers" cargo build --release --quiet)
 log "installing the Node and Python peers"

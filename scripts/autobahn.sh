@@ -121,11 +121,11 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   for role in "${ROLES[@]}"; do
     if [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]]; then
       log "building tether (release)"
-      cargo build --release -p tether-cli --bin tether >&2
+      cargo build --release -p tether-ws-cli --bin tether >&2
     fi
     if [[ $role == client && -z "${TETHER_CLIENT_CMD:-}" ]]; then
       log "building autobahn_client example (release)"
-      cargo build --release -p tether --example autobahn_client >&2
+      cargo build --release -p tether-ws --example autobahn_client >&2
     fi
   done
 fi

@@ -10,20 +10,15 @@
 # stderr), so `eval "$(scripts/install-ui-deps.sh)"` works. A second run
 # installs nothing.
 set -euo pipefail
+# shellcheck source=scripts/lib/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 
 PLAYWRIGHT_CORE_VERSION="1.64.1"
 
-CACHE="${TETHER_CACHE:-${HOME:?set HOME or TETHER_CACHE}/.cache/tether}"
-BROWSER_DIR="$CACHE/browser"
+# apt-get may take a while the first time: wait longer for the lock.
+install_setup install-ui-deps browser 900
+BROWSER_DIR="$INSTALL_DIR"
 CHROMIUM="${TETHER_CHROMIUM:-/usr/bin/chromium}"
-
-log() { echo "install-ui-deps: $*" >&2; }
-
-mkdir -p "$BROWSER_DIR"
-if command -v flock >/dev/null; then
-    exec 9>"$BROWSER_DIR/.lock"
-    flock -w 900 9 || { log "timed out waiting for $BROWSER_DIR/.lock"; exit 1; }
-fi
 
 # ---- Debian packages ----------------------------------------------------
 missing=()
@@ -44,25 +39,14 @@ fi
 "$CHROMIUM" --version >&2
 
 # ---- playwright-core ----------------------------------------------------
-stamp="$BROWSER_DIR/.stamp"
-want="playwright-core@$PLAYWRIGHT_CORE_VERSION node=$(node -p 'process.versions.modules')"
-if [[ -d "$BROWSER_DIR/node_modules/playwright-core" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-    log "playwright-core up to date ($want)"
-else
-    log "installing $want"
-    rm -rf "$BROWSER_DIR/node_modules" "$BROWSER_DIR/package.json" "$BROWSER_DIR/package-lock.json" "$stamp"
-    cat > "$BROWSER_DIR/package.json" <<JSON
-{
-  "name": "tether-browser-tests",
-  "private": true,
-  "version": "0.0.0",
-  "dependencies": { "playwright-core": "$PLAYWRIGHT_CORE_VERSION" }
-}
-JSON
-    # playwright-core has no install script and downloads no browser.
-    (cd "$BROWSER_DIR" && npm install --no-audit --no-fund --save-exact --loglevel=error >&2)
-    printf '%s' "$want" > "$stamp"
-fi
+# playwright-core has no install script and downloads no browser.
+install_node_modules playwright-core "$BROWSER_DIR" "$BROWSER_DIR/.stamp" \
+    "playwright-core@$PLAYWRIGHT_CORE_VERSION" playwright-core "{
+  \"name\": \"tether-browser-tests\",
+  \"private\": true,
+  \"version\": \"0.0.0\",
+  \"dependencies\": { \"playwright-core\": \"$PLAYWRIGHT_CORE_VERSION\" }
+}"
 
 echo "export TETHER_PLAYWRIGHT_MODULES=$BROWSER_DIR/node_modules"
 echo "export TETHER_CHROMIUM=$CHROMIUM"

@@ -15,8 +15,8 @@ mode=${1:-churn}
 out=target/soak
 mkdir -p "$out"
 
-cargo build --release -q -p tether-cli --bin tether
-cargo build --release -q -p tether --example soak
+cargo build --release -q -p tether-ws-cli --bin tether
+cargo build --release -q -p tether-ws --example soak
 tether=target/release/tether
 soak=target/release/examples/soak
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command. On a fresh machine it installs what the tests
 # need (idempotently: a second run skips the installs), then runs:
-#   1. every cargo test in the workspace (unit, loopback, TLS, proxies through
-#      tinyproxy and microsocks, CLI, interop with Python `websockets` and
+#   1. every cargo test in the workspace, every feature on (unit, loopback,
+#      TLS, proxies through tinyproxy and microsocks, hubs sharing rooms
+#      through redis-server, CLI, interop with Python `websockets` and
 #      Node `ws`, `tether chat` in tmux);
 #   2. the browser page of `tether echo` in headless Chromium (playwright-core);
 #   3. Autobahn|Testsuite against tether as a server and as a client;
@@ -34,11 +35,13 @@ stamp "interop peers ready"
 eval "$(scripts/install-ui-deps.sh)"
 stamp "tmux, chromium and playwright-core ready"
 
-# Proxy servers for the proxy tests (Debian packages; needs root the first time).
-scripts/install-proxies.sh
-stamp "proxy servers ready"
+# Proxy servers and redis-server for the proxy and hub tests (Debian
+# packages; needs root the first time; no system service is started).
+scripts/install-servers.sh
+stamp "proxy servers and redis-server ready"
 
-cargo test --workspace
+# Every feature on: the Redis backplane, hyper and axum are tested too.
+cargo test --workspace --all-features
 stamp "cargo tests passed"
 
 scripts/browser-test.sh

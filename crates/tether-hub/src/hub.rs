@@ -10,7 +10,7 @@ use std::time::Instant;
 use tether::Message;
 
 use crate::room::{FanOut, Member, Room};
-use crate::{HubConfig, Position};
+use crate::{HubConfig, Position, Published};
 
 /// Rooms and their members, in one process. Cheap to clone: clones share
 /// the rooms.
@@ -39,13 +39,29 @@ pub struct Hub {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) config: HubConfig,
-    rooms: Mutex<Rooms>,
+    pub(crate) rooms: Mutex<Rooms>,
     pub(crate) next_member: AtomicU64,
     pub(crate) counters: Counters,
+    /// The link to Redis, for hubs that share rooms through it.
+    #[cfg(feature = "redis")]
+    pub(crate) redis: Option<Arc<crate::redis::RedisEngine>>,
+}
+
+#[cfg(feature = "redis")]
+impl Shared {
+    /// Every room the hub holds, with its members here.
+    pub(crate) fn room_counts(&self) -> Vec<(Box<str>, usize)> {
+        lock(&self.rooms).by_name.iter().map(|(name, room)| (name.clone(), lock(room).member_count())).collect()
+    }
+
+    /// Every room the hub holds now.
+    pub(crate) fn room_handles(&self) -> Vec<Arc<Mutex<Room>>> {
+        lock(&self.rooms).by_name.values().cloned().collect()
+    }
 }
 
 #[derive(Debug, Default)]
-struct Rooms {
+pub(crate) struct Rooms {
     by_name: HashMap<Box<str>, Arc<Mutex<Room>>>,
     last_sweep: Option<Instant>,
 }
@@ -61,6 +77,7 @@ pub(crate) struct Counters {
     pub(crate) overflowed: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) refused: AtomicU64,
+    pub(crate) redis_failures: AtomicU64,
 }
 
 /// A snapshot of a hub's counters (see [`Hub::stats`]).
@@ -81,8 +98,10 @@ pub struct HubStats {
     pub overflowed: u64,
     /// Frames dropped from lossy members' queues.
     pub dropped: u64,
-    /// Publishes refused (limits, the publish hook, bad envelopes).
+    /// Publishes refused (limits, bad envelopes).
     pub refused: u64,
+    /// Times the link to the backplane failed (rooms went local).
+    pub backplane_failures: u64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,19 +121,35 @@ impl Hub {
 
     /// Publishes `message` to `room` from the application (no member needed):
     /// it is ordered after everything published before and reaches every
-    /// member. Returns its position.
-    pub fn publish(&self, room: &str, message: impl Into<Message>) -> Position {
-        self.publish_with_id(room, message.into(), None)
+    /// member, on every hub sharing the backplane. Returns once it is
+    /// ordered, with its position.
+    pub async fn publish(&self, room: &str, message: impl Into<Message>) -> Published {
+        self.publish_with_id(room, message.into(), None).await
     }
 
-    pub(crate) fn publish_with_id(&self, room: &str, message: Message, id: Option<&str>) -> Position {
-        let room = self.room(room);
-        let (position, fan) = lock(&room).publish(message, id);
+    /// Publishes once per `id`: a publish with an id the room saw recently
+    /// is not ordered again, and gets the position of the first.
+    pub(crate) async fn publish_with_id(&self, room: &str, message: Message, id: Option<&str>) -> Published {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.shared.redis {
+            if let Some(published) = redis.publish(self, room, &message, id).await {
+                return published;
+            }
+        }
+        let handle = self.room(room);
+        let mut room = lock(&handle);
+        if let Some(offset) = id.and_then(|id| room.seen(id)) {
+            let position = Position { epoch: room.position().epoch, offset };
+            return Published { position, local: room.detached, duplicate: true };
+        }
+        let (position, fan) = room.publish(message, id);
+        let local = room.detached;
+        drop(room);
         self.count(&fan);
-        position
+        Published { position, local, duplicate: false }
     }
 
-    fn count(&self, fan: &FanOut) {
+    pub(crate) fn count(&self, fan: &FanOut) {
         let c = &self.shared.counters;
         c.published.fetch_add(1, Relaxed);
         c.delivered.fetch_add(fan.delivered, Relaxed);
@@ -153,6 +188,7 @@ impl Hub {
             overflowed: c.overflowed.load(Relaxed),
             dropped: c.dropped.load(Relaxed),
             refused: c.refused.load(Relaxed),
+            backplane_failures: c.redis_failures.load(Relaxed),
         }
     }
 
@@ -178,10 +214,32 @@ impl Hub {
     }
 
     /// Adds a member to `room` (after what it missed since `resume`).
-    pub(crate) fn join(&self, room: &str, member: Arc<Member>, resume: Option<Position>) -> Arc<Mutex<Room>> {
+    pub(crate) async fn join(&self, room: &str, member: Arc<Member>, resume: Option<Position>) -> Arc<Mutex<Room>> {
         let handle = self.room(room);
-        lock(&handle).join(member, resume);
         self.shared.counters.members_joined.fetch_add(1, Relaxed);
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.shared.redis {
+            redis.watch(room).await;
+            if let Some(since) = resume.filter(|_| !lock(&handle).detached) {
+                // The shared history is in Redis; a few tries in case this
+                // hub delivers faster than its local history reaches back.
+                for _ in 0..3 {
+                    match redis.missed(room, since).await {
+                        Ok((_, missed)) => {
+                            if lock(&handle).join_after(member.clone(), since, missed) {
+                                return handle;
+                            }
+                        }
+                        Err("history unavailable") => break,
+                        Err(reason) => {
+                            lock(&handle).join_with_gap(member, reason);
+                            return handle;
+                        }
+                    }
+                }
+            }
+        }
+        lock(&handle).join(member, resume);
         handle
     }
 }

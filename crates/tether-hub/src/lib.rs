@@ -35,8 +35,13 @@
 //! - Raw clients: at-most-once delivery of each message published while
 //!   they are members, no acknowledgement.
 //!
-//! This crate holds the rooms of one process. Several processes sharing
-//! rooms through Redis are not built yet.
+//! # Several processes
+//!
+//! With the `redis` feature, [`Hub::with_redis`] shares rooms with every
+//! hub on the same Redis: Redis orders each room's messages (one Lua script
+//! per publish: offset, stream entry, announcement), every hub fans out what
+//! is announced, and the room's history lives in a Redis stream. While
+//! Redis is away, rooms go on locally under a local epoch.
 #![forbid(unsafe_code)]
 
 mod config;
@@ -44,13 +49,32 @@ mod hub;
 mod join;
 mod member;
 pub mod protocol;
+#[cfg(feature = "redis")]
+mod redis;
 mod room;
 mod session;
 
 pub use config::{HubConfig, MemberLimits};
 pub use hub::{Hub, HubStats};
 pub use join::{Join, ROOMS_PATH};
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, MEMBER_COUNT_TTL};
 pub use room::Framing;
+
+/// What a publish became: its position, and whether it is in the shared
+/// order or only in this hub's (while the backplane is away).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Published {
+    /// Where the message stands in its room.
+    pub position: Position,
+    /// Ordered by this hub alone: the backplane was away, so members on
+    /// other hubs do not get it, and its epoch is this hub's own.
+    pub local: bool,
+    /// A retry of a publish the room had ordered already (same id): not
+    /// ordered again; `position` is the first one's.
+    pub duplicate: bool,
+}
 
 /// Where a message stands in its room: the room's epoch (which changes
 /// when its history was lost) and the message's offset (1 for the first

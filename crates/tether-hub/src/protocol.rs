@@ -35,6 +35,10 @@ pub enum ServerHeader {
         epoch: String,
         /// The offset the message got.
         offset: u64,
+        /// Ordered by this hub alone while its backplane is away: members
+        /// on other hubs do not get it (absent when false).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        local: bool,
     },
     /// The position the client asked to resume from cannot be served: what
     /// it missed is gone. Live messages follow from the position given.

@@ -51,6 +51,18 @@ impl Entry {
     }
 }
 
+/// What [`Room::deliver`] did with a message ordered elsewhere.
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    /// Fanned out.
+    Done(FanOut),
+    /// Delivered before (a resend, or a message fetched to fill a hole).
+    Duplicate,
+    /// Messages after `after` are missing before this one.
+    Gap { after: u64 },
+}
+
 /// What fanning one message out did.
 #[derive(Debug, Default)]
 pub(crate) struct FanOut {
@@ -74,6 +86,8 @@ pub(crate) struct Room {
     history_limit: usize,
     members: Vec<Arc<Member>>,
     pub(crate) lossy: bool,
+    /// The backplane is away: the room runs on a local epoch meanwhile.
+    pub(crate) detached: bool,
     /// Recent publish ids and the offsets they got, oldest first.
     seen: HashMap<Box<str>, u64>,
     seen_order: VecDeque<Box<str>>,
@@ -92,6 +106,7 @@ impl Room {
             history_limit,
             members: Vec::new(),
             lossy: false,
+            detached: false,
             seen: HashMap::new(),
             seen_order: VecDeque::new(),
             idle_since: Some(Instant::now()),
@@ -111,13 +126,54 @@ impl Room {
         self.seen.get(id).copied()
     }
 
-    /// Orders `message`, keeps it in the history and queues its frame on
-    /// every member. Runs under the room's lock, so every member sees the
-    /// room's messages in one order.
+    /// Orders `message` here (the in-process order), keeps it in the
+    /// history and queues its frame on every member. Runs under the room's
+    /// lock, so every member sees the room's messages in one order.
     pub(crate) fn publish(&mut self, message: Message, id: Option<&str>) -> (Position, FanOut) {
-        self.last += 1;
+        let fan = self.fan_out(self.last + 1, message, id);
+        (self.position(), fan)
+    }
+
+    #[cfg(feature = "redis")]
+    /// Fans out a message ordered elsewhere (by the backplane) at `at`: a
+    /// message already delivered is skipped, one past a hole is refused (the
+    /// caller fetches what is missing first), and a new epoch starts the
+    /// room afresh, telling `tether.hub.v1` members.
+    pub(crate) fn deliver(&mut self, at: Position, message: Message, id: Option<&str>) -> Delivery {
+        if self.detached {
+            // On a local epoch until `attach` brings the room back.
+            return Delivery::Duplicate;
+        }
+        if at.epoch != self.epoch {
+            self.new_epoch(at.epoch, at.offset.saturating_sub(1));
+        }
+        if at.offset <= self.last {
+            return Delivery::Duplicate;
+        }
+        if at.offset > self.last + 1 {
+            return Delivery::Gap { after: self.last };
+        }
+        Delivery::Done(self.fan_out(at.offset, message, id))
+    }
+
+    #[cfg(feature = "redis")]
+    /// Starts epoch `epoch` at offset `last`: the history of the old one is
+    /// dropped, and `tether.hub.v1` members learn that offsets start over.
+    pub(crate) fn new_epoch(&mut self, epoch: u64, last: u64) {
+        self.epoch = epoch;
+        self.last = last;
+        self.history.clear();
+        let gap = ServerHeader::Gap { reason: "epoch changed".into(), epoch: epoch_text(epoch), offset: last };
+        let frame = protocol::control_frame(&gap);
+        for member in self.members.iter().filter(|m| m.framing == Framing::V1) {
+            let _ = member.queue.push(&frame, false);
+        }
+    }
+
+    fn fan_out(&mut self, offset: u64, message: Message, id: Option<&str>) -> FanOut {
+        self.last = offset;
         let raw = PreparedMessage::new(&message);
-        let mut entry = Entry { offset: self.last, message, raw, v1: None };
+        let mut entry = Entry { offset, message, raw, v1: None };
         let mut fan = FanOut::default();
         for member in &self.members {
             let frame = entry.frame(member.framing, self.epoch);
@@ -143,10 +199,13 @@ impl Room {
         if self.members.is_empty() {
             self.idle_since = Some(Instant::now());
         }
-        (self.position(), fan)
+        fan
     }
 
     fn remember(&mut self, id: &str) {
+        if self.seen.contains_key(id) {
+            return;
+        }
         let limit = self.history_limit.max(1024);
         if self.seen_order.len() == limit {
             if let Some(old) = self.seen_order.pop_front() {
@@ -156,6 +215,75 @@ impl Room {
         let id: Box<str> = id.into();
         self.seen.insert(id.clone(), self.last);
         self.seen_order.push_back(id);
+    }
+
+    #[cfg(feature = "redis")]
+    /// The backplane went away: the room goes on under a local epoch, so no
+    /// offset given now can be mistaken for one of the shared order.
+    pub(crate) fn detach(&mut self) {
+        if !self.detached {
+            self.detached = true;
+            self.new_epoch(fastrand::u64(..), 0);
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    /// Takes the backplane's position `at` (on start, or when the link is
+    /// back). Returns the last offset delivered here when the messages up
+    /// to `at` must be fetched and delivered to catch up.
+    pub(crate) fn attach(&mut self, at: Position) -> Option<u64> {
+        self.detached = false;
+        if at.epoch != self.epoch || at.offset < self.last {
+            let fresh = self.last == 0 && self.history.is_empty() && self.members.is_empty();
+            if fresh {
+                // A room new to this hub: nothing to tell anyone.
+                self.epoch = at.epoch;
+                self.last = at.offset;
+            } else {
+                self.new_epoch(at.epoch, at.offset);
+            }
+            return None;
+        }
+        (at.offset > self.last).then_some(self.last)
+    }
+
+    #[cfg(feature = "redis")]
+    /// Adds a member that resumes from `since` with `missed`, what the
+    /// backplane holds after it: what this hub delivered already comes from
+    /// there or from the local history, what it has not yet delivered will
+    /// come live. False when the local history cannot bridge the two (the
+    /// caller fetches again).
+    pub(crate) fn join_after(&mut self, member: Arc<Member>, since: Position, missed: Vec<(u64, Message)>) -> bool {
+        if since.epoch != self.epoch {
+            self.join_with_gap(member, "epoch changed");
+            return true;
+        }
+        let covered = missed.last().map_or(since.offset, |(offset, _)| *offset);
+        let first_local = self.last + 1 - self.history.len() as u64;
+        if covered < self.last && covered + 1 < first_local {
+            return false;
+        }
+        for (offset, message) in missed.into_iter().filter(|(offset, _)| *offset <= self.last) {
+            let mut entry = Entry { offset, raw: PreparedMessage::new(&message), message, v1: None };
+            let _ = member.queue.push(entry.frame(member.framing, self.epoch), false);
+        }
+        let epoch = self.epoch;
+        for entry in self.history.iter_mut().filter(|e| e.offset > covered) {
+            let _ = member.queue.push(entry.frame(member.framing, epoch), false);
+        }
+        self.members.push(member);
+        self.idle_since = None;
+        true
+    }
+
+    /// Adds a member whose position cannot be served, telling it why.
+    pub(crate) fn join_with_gap(&mut self, member: Arc<Member>, reason: &str) {
+        if member.framing == Framing::V1 {
+            let gap = ServerHeader::Gap { reason: reason.into(), epoch: epoch_text(self.epoch), offset: self.last };
+            let _ = member.queue.push(&protocol::control_frame(&gap), false);
+        }
+        self.members.push(member);
+        self.idle_since = None;
     }
 
     /// Adds a member. With `resume`, first queues what it missed since that
@@ -170,11 +298,7 @@ impl Room {
                     let _ = member.queue.push(entry.frame(member.framing, epoch), false);
                 }
             }
-            Some(Err(reason)) if member.framing == Framing::V1 => {
-                let gap = ServerHeader::Gap { reason: reason.into(), epoch: epoch_text(epoch), offset: self.last };
-                let _ = member.queue.push(&protocol::control_frame(&gap), false);
-            }
-            Some(Err(_)) => {}
+            Some(Err(reason)) => return self.join_with_gap(member, reason),
             None if member.framing == Framing::V1 => {
                 let joined = ServerHeader::Joined { epoch: epoch_text(epoch), offset: self.last };
                 let _ = member.queue.push(&protocol::control_frame(&joined), false);

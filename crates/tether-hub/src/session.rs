@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use tether::{CloseCode, Error, Message, Receiver, Sender, WebSocket};
+use tether::{CloseCode, Error, Receiver, Sender, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::hub::{lock, Leave};
+use crate::hub::Leave;
 use crate::member::{MemberQueue, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
 use crate::room::{Framing, Member};
@@ -45,7 +45,7 @@ impl Hub {
         let id = self.shared.next_member.fetch_add(1, Relaxed);
         let member = Arc::new(Member { id, framing: join.framing, queue: MemberQueue::new(limits.queue_bytes) });
         let (sender, receiver) = ws.split();
-        let room = self.join(&join.room, member.clone(), join.resume);
+        let room = self.join(&join.room, member.clone(), join.resume).await;
         let _leave = Leave { hub: self.clone(), room, member: member.clone() };
         tracing::debug!(room = %join.room, member = id, "joined");
 
@@ -126,10 +126,19 @@ where
         }
         match member.framing {
             Framing::Raw => {
-                hub.publish_with_id(&join.room, message, None);
+                hub.publish_with_id(&join.room, message, None).await;
             }
             Framing::V1 => match protocol::parse_client(message) {
-                Ok((ClientHeader::Publish { id }, payload)) => publish_once(hub, join, member, &id, payload),
+                Ok((ClientHeader::Publish { id }, payload)) => {
+                    let published = hub.publish_with_id(&join.room, payload, Some(&id)).await;
+                    let ack = ServerHeader::Ack {
+                        id,
+                        epoch: epoch_text(published.position.epoch),
+                        offset: published.position.offset,
+                        local: published.local,
+                    };
+                    let _ = member.queue.push(&protocol::control_frame(&ack), false);
+                }
                 Err(reason) => {
                     hub.shared.counters.refused.fetch_add(1, Relaxed);
                     closing = true;
@@ -139,20 +148,6 @@ where
         }
     }
     Ok(())
-}
-
-/// Publishes a `tether.hub.v1` message unless the room saw its id already,
-/// then acknowledges it with its offset (after the message itself, which
-/// reaches the sender like every member).
-fn publish_once(hub: &Hub, join: &Join, member: &Member, id: &str, payload: Message) {
-    let room = hub.room(&join.room);
-    let seen = lock(&room).seen(id);
-    let position = match seen {
-        Some(offset) => crate::Position { epoch: lock(&room).position().epoch, offset },
-        None => hub.publish_with_id(&join.room, payload, Some(id)),
-    };
-    let ack = ServerHeader::Ack { id: id.to_owned(), epoch: epoch_text(position.epoch), offset: position.offset };
-    let _ = member.queue.push(&protocol::control_frame(&ack), false);
 }
 
 /// A token bucket: `per_second` publishes a second, bursts of as many.

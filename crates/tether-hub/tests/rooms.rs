@@ -78,7 +78,7 @@ async fn every_member_gets_every_message_of_its_room_in_one_order() {
 
     a.send(Message::text("from a")).await.unwrap();
     b.send(Message::binary(vec![1, 2, 3])).await.unwrap();
-    hub.publish("lobby", Message::text("from the server"));
+    hub.publish("lobby", Message::text("from the server")).await;
     let seen_a: Vec<Message> = vec![next(&mut a).await, next(&mut a).await, next(&mut a).await];
     let seen_b: Vec<Message> = vec![next(&mut b).await, next(&mut b).await, next(&mut b).await];
     assert_eq!(seen_a, seen_b, "one order for every member, the sender included");
@@ -86,7 +86,7 @@ async fn every_member_gets_every_message_of_its_room_in_one_order() {
     assert!(seen_a.contains(&Message::text("from a")), "text stays text");
     assert_eq!(hub.position("lobby").unwrap().offset, 3);
 
-    hub.publish("other", Message::text("only here"));
+    hub.publish("other", Message::text("only here")).await;
     assert_eq!(next(&mut elsewhere).await, Message::text("only here"), "rooms are apart");
 
     a.close(CloseCode::NORMAL, "").await.unwrap();
@@ -142,17 +142,17 @@ async fn a_member_that_comes_back_gets_exactly_what_it_missed() {
     let mut client = v1(&format!("{base}/rooms/feed")).await;
     let (joined, _) = envelope(&next(&mut client).await);
     let epoch = joined["epoch"].as_str().unwrap().to_owned();
-    hub.publish("feed", Message::text("1"));
+    hub.publish("feed", Message::text("1")).await;
     let (seen, _) = envelope(&next(&mut client).await);
     assert_eq!(seen["offset"], 1);
     client.close(CloseCode::NORMAL, "").await.unwrap();
     members(&hub, "feed", 0).await;
 
     for text in ["2", "3", "4"] {
-        hub.publish("feed", Message::text(text));
+        hub.publish("feed", Message::text(text)).await;
     }
     let mut back = v1(&format!("{base}/rooms/feed?since={epoch}:1")).await;
-    hub.publish("feed", Message::text("5"));
+    hub.publish("feed", Message::text("5")).await;
     let mut got = Vec::new();
     for _ in 0..4 {
         let (header, body) = envelope(&next(&mut back).await);
@@ -163,7 +163,7 @@ async fn a_member_that_comes_back_gets_exactly_what_it_missed() {
 
     // Too far back for a history of 5, and an epoch the room never had.
     for _ in 0..5 {
-        hub.publish("feed", Message::text("more"));
+        hub.publish("feed", Message::text("more")).await;
     }
     let mut late = v1(&format!("{base}/rooms/feed?since={epoch}:2")).await;
     assert_eq!(envelope(&next(&mut late).await).0["reason"], "history trimmed");
@@ -186,7 +186,7 @@ async fn a_member_that_does_not_read_is_closed_and_the_room_goes_on() {
     let payload = vec![7u8; 64 << 10];
     let mut received = 0;
     for _ in 0..400 {
-        hub.publish("busy", Message::binary(payload.clone()));
+        hub.publish("busy", Message::binary(payload.clone())).await;
         assert_eq!(next(&mut fast).await.as_bytes().len(), payload.len());
         received += 1;
     }
@@ -211,9 +211,9 @@ async fn in_a_lossy_room_a_slow_member_loses_old_messages_not_its_place() {
     for i in 0..400u32 {
         let mut payload = vec![0u8; 32 << 10];
         payload[..4].copy_from_slice(&i.to_be_bytes());
-        hub.publish("prices", Message::binary(payload));
+        hub.publish("prices", Message::binary(payload)).await;
     }
-    hub.publish("prices", Message::text("last"));
+    hub.publish("prices", Message::text("last")).await;
     assert!(hub.stats().dropped > 0);
     assert_eq!(hub.stats().overflowed, 0);
     let mut last_seen = None;

@@ -4,7 +4,7 @@
 //!   good and bad, made with rcgen when a test starts;
 //! - [`proxies`]: real proxy servers from Debian's packages (tinyproxy for
 //!   HTTP `CONNECT`, microsocks for SOCKS5, installed by
-//!   `scripts/install-proxies.sh`) started on a free loopback port, and
+//!   `scripts/install-servers.sh`) started on a free loopback port, and
 //!   small in-test proxies that misbehave on purpose.
 #![forbid(unsafe_code)]
 

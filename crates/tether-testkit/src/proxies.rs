@@ -25,7 +25,7 @@ fn binary(name: &str) -> PathBuf {
     }
     std::env::var_os("PATH")
         .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.exists()))
-        .unwrap_or_else(|| panic!("{name} not found: run scripts/install-proxies.sh (the test command does)"))
+        .unwrap_or_else(|| panic!("{name} not found: run scripts/install-servers.sh (the test command does)"))
 }
 
 /// A free port on 127.0.0.1 (free now; the caller retries if it is taken by then).

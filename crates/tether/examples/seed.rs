@@ -2,8 +2,8 @@
 //! failures) against a local echo server:
 //!
 //! ```sh
-//! cargo run -p tether-cli -- echo &          # serves ws://127.0.0.1:9001/
-//! cargo run -p tether --example seed         # or: ... --example seed -- ws://HOST:PORT/
+//! cargo run -p tether-ws-cli -- echo &          # serves ws://127.0.0.1:9001/
+//! cargo run -p tether-ws --example seed         # or: ... --example seed -- ws://HOST:PORT/
 //! ```
 
 use tether::prelude::*;

@@ -1,7 +1,7 @@
 //! A minimal echo server: accept, then send back every message.
 //!
 //! ```sh
-//! cargo run -p tether --example server -- 127.0.0.1:9001
+//! cargo run -p tether-ws --example server -- 127.0.0.1:9001
 //! ```
 
 use tether::prelude::*;

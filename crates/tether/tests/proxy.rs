@@ -1,6 +1,6 @@
 //! `ws://` and `wss://` through proxies, all on loopback: real proxy
 //! servers from Debian's packages (tinyproxy for HTTP `CONNECT`, microsocks
-//! for SOCKS5; `scripts/install-proxies.sh` installs them) and in-test
+//! for SOCKS5; `scripts/install-servers.sh` installs them) and in-test
 //! proxies for the failures, each asserted by its error variant.
 
 #![cfg(feature = "rustls")]

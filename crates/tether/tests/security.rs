@@ -7,20 +7,36 @@ use futures_util::StreamExt;
 use tether::{Message, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-async fn start(build: impl FnOnce(Server) -> Server, config: tether::Config) -> (std::net::SocketAddr, String) {
+/// A running echo server: its address, its URL, and one message each time a
+/// connection's handler returns.
+struct Started {
+    addr: std::net::SocketAddr,
+    url: String,
+    handler_ended: mpsc::UnboundedReceiver<()>,
+}
+
+async fn start(build: impl FnOnce(Server) -> Server, config: tether::Config) -> Started {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = build(Server::from_listener(listener, config));
-    tokio::spawn(server.serve(|mut ws, _| async move {
-        while let Some(Ok(m)) = ws.next().await {
-            if ws.send(m).await.is_err() {
-                break;
+    let (ended, handler_ended) = mpsc::unbounded_channel();
+    tokio::spawn(server.serve(move |mut ws, _| {
+        let ended = ended.clone();
+        async move {
+            while let Some(Ok(m)) = ws.next().await {
+                if ws.send(m).await.is_err() {
+                    break;
+                }
             }
+            // The server frees the connection's per-address slot right after
+            // this returns, in the same poll.
+            let _ = ended.send(());
         }
     }));
-    (addr, format!("ws://{addr}/"))
+    Started { addr, url: format!("ws://{addr}/"), handler_ended }
 }
 
 async fn echo_once(url: &str) -> Result<(), tether::Error> {
@@ -32,7 +48,7 @@ async fn echo_once(url: &str) -> Result<(), tether::Error> {
 
 #[tokio::test]
 async fn origins_outside_the_allow_list_get_403() {
-    let (_, url) = start(|s| s.allow_origins(["https://app.example.com"]), tether::Config::default()).await;
+    let Started { url, .. } = start(|s| s.allow_origins(["https://app.example.com"]), tether::Config::default()).await;
     let evil = tether::connect_with(&url).origin("https://evil.example").connect().await.unwrap_err();
     assert_eq!(evil.http_status(), Some(http::StatusCode::FORBIDDEN));
     assert!(evil.to_string().contains("origin https://evil.example is not allowed"), "{evil}");
@@ -43,19 +59,22 @@ async fn origins_outside_the_allow_list_get_403() {
 
 #[tokio::test]
 async fn connections_per_address_are_capped() {
-    let (_, url) = start(|s| s.max_connections_per_ip(2), tether::Config::default()).await;
+    let Started { url, mut handler_ended, .. } =
+        start(|s| s.max_connections_per_ip(2), tether::Config::default()).await;
     let a = tether::connect(&url).await.unwrap();
     let _b = tether::connect(&url).await.unwrap();
     assert!(tether::connect(&url).await.is_err(), "a third from 127.0.0.1 is dropped");
     drop(a);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // a's handler ends; on this single-threaded runtime its slot is free by
+    // the time this task runs again.
+    handler_ended.recv().await.unwrap();
     echo_once(&url).await.expect("a slot is free again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_neither_starves_others_nor_lingers() {
     let config = tether::Config::default().handshake_timeout(Duration::from_secs(1));
-    let (addr, url) = start(|s| s, config).await;
+    let Started { addr, url, .. } = start(|s| s, config).await;
     // 300 connections trickling a handshake one byte at a time.
     let mut slow = Vec::new();
     for _ in 0..300 {
@@ -87,7 +106,7 @@ async fn slowloris_neither_starves_others_nor_lingers() {
 
 #[tokio::test]
 async fn oversized_handshakes_are_refused() {
-    let (addr, _) = start(|s| s, tether::Config::default()).await;
+    let Started { addr, .. } = start(|s| s, tether::Config::default()).await;
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let mut request = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
     request.extend_from_slice(b"X-Pad: ");
@@ -103,14 +122,25 @@ async fn oversized_handshakes_are_refused() {
 #[tokio::test]
 async fn pending_handshakes_are_bounded() {
     let config = tether::Config::default().handshake_timeout(Duration::from_secs(30));
-    let (addr, url) = start(|s| s.max_pending_handshakes(5), config).await;
+    let (failed, mut handshakes_failed) = mpsc::unbounded_channel();
+    let bounded = |s: Server| {
+        s.max_pending_handshakes(5).on_handshake_error(move |_, _| {
+            let _ = failed.send(());
+        })
+    };
+    let Started { addr, url, .. } = start(bounded, config).await;
     let mut idle = Vec::new();
     for _ in 0..5 {
         idle.push(TcpStream::connect(addr).await.unwrap()); // say nothing
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The listener's queue is first in, first out: the server accepts (and
+    // takes a permit for) each of the five before it sees the sixth.
     assert!(tether::connect(&url).await.is_err(), "a sixth handshake is dropped while five are pending");
     drop(idle);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Each of the five fails at end of file; its permit is released right
+    // after the report, before this single-threaded runtime runs this task.
+    for _ in 0..5 {
+        handshakes_failed.recv().await.unwrap();
+    }
     echo_once(&url).await.expect("room again once they are gone");
 }

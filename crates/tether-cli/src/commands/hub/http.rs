@@ -54,13 +54,13 @@ mod tests {
         respond(hub, &Connections::default(), &http::Request::get(path).body(()).unwrap())
     }
 
-    #[test]
-    fn page_metrics_and_room_info() {
+    #[tokio::test]
+    async fn page_metrics_and_room_info() {
         let hub = Hub::default();
         let page = get(&hub, "/");
         assert_eq!(page.status(), 200);
         assert!(std::str::from_utf8(page.body()).unwrap().contains("<title>WebSocket (Rooms)</title>"));
-        hub.publish("lobby", "hello");
+        hub.publish("lobby", "hello").await;
         let metrics = get(&hub, "/metrics");
         assert!(std::str::from_utf8(metrics.body()).unwrap().contains("tether_hub_messages_published_total 1\n"));
         let info = get(&hub, "/rooms/lobby/info");

@@ -42,7 +42,7 @@ enum Kind {
 /// named `..._total`.
 pub fn render(stats: &HubStats, connections: &Connections) -> String {
     use Kind::{Counter, Gauge};
-    let samples: [(&str, Kind, &str, u64); 10] = [
+    let samples: [(&str, Kind, &str, u64); 11] = [
         ("connections", Gauge, "WebSocket connections open now.", connections.open.load(Relaxed)),
         ("connections_total", Counter, "WebSocket connections accepted.", connections.total.load(Relaxed)),
         ("members", Gauge, "Room members now.", stats.members),
@@ -53,6 +53,7 @@ pub fn render(stats: &HubStats, connections: &Connections) -> String {
         ("members_dropped_total", Counter, "Members closed because their queue overflowed.", stats.overflowed),
         ("frames_dropped_total", Counter, "Frames dropped from the queues of lossy rooms' members.", stats.dropped),
         ("publishes_refused_total", Counter, "Publishes refused (limits, bad envelopes).", stats.refused),
+        ("backplane_failures_total", Counter, "Times the link to the backplane failed.", stats.backplane_failures),
     ];
     let mut out = String::new();
     for (name, kind, help, value) in samples {

@@ -1,0 +1,557 @@
+//! The Redis backplane: several hub processes share their rooms through
+//! one Redis. Redis orders every message of a room; each hub fans out what
+//! Redis announces to its own members.
+//!
+//! # Keys of room NAME (the braces keep them in one Redis Cluster slot)
+//!
+//! ```text
+//! PREFIX{NAME}:epoch   the room's epoch: set once, gone if Redis lost its data
+//! PREFIX{NAME}:seq     the last offset given
+//! PREFIX{NAME}:log     a stream of the last messages, entry id 0-OFFSET
+//! PREFIX{NAME}:ids     recent publish ids (a sorted set: id -> offset)
+//! PREFIX{NAME}:live    the pub/sub channel announcing each message
+//! ```
+//!
+//! # One step per message
+//!
+//! A publish is one Lua script: it reads the epoch (making a new one if
+//! Redis lost the room), answers a retried id with its first offset, else
+//! `INCR`s the offset, `XADD`s the message, `PUBLISH`es it and refreshes the
+//! keys' expiry. Redis runs scripts one at a time, so offsets, the log and
+//! the announcements are in one order. The publishing hub delivers to its
+//! own members only when the announcement comes back, like every hub.
+//!
+//! # Why pub/sub plus a stream
+//!
+//! Announcements are pushed to every hub that subscribed to the room (no
+//! polling, one connection per hub for all its rooms); pub/sub alone is
+//! at-most-once, so each hub checks that offsets follow one another and
+//! fills a hole from the stream, which also serves members that resume.
+//!
+//! # Faults
+//!
+//! Commands time out (a Redis that accepts but never answers is detected);
+//! a hub pings Redis every second. When the link fails, every room of the
+//! hub goes on locally under a new local epoch (acks say `local`), and the
+//! hub reconnects with backoff; once back, each room takes Redis's epoch and
+//! offset again (members of `tether.hub.v1` get a gap notice) and pub/sub
+//! subscriptions are restored.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use redis::streams::StreamRangeReply;
+use redis::{AsyncConnectionConfig, Client, Script};
+use tether::{Message, Utf8Bytes};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::hub::{lock, Shared};
+use crate::protocol::{epoch_text, parse_epoch};
+use crate::room::Delivery;
+use crate::{Hub, Position, Published};
+
+/// How a hub reaches Redis.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`.
+    pub url: String,
+    /// Prefix of every key and channel (default `tether:hub:`).
+    pub prefix: String,
+    /// The longest a command may take before the link counts as failed
+    /// (default 1 s).
+    pub timeout: Duration,
+    /// Messages kept in each room's stream (approximately: `MAXLEN ~`).
+    pub history: usize,
+    /// A room's keys expire this long after its last message (default 1 day).
+    pub ttl: Duration,
+}
+
+impl RedisOptions {
+    /// Options for `url` with the defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisOptions {
+            url: url.into(),
+            prefix: "tether:hub:".into(),
+            timeout: Duration::from_secs(1),
+            history: 1000,
+            ttl: Duration::from_secs(86_400),
+        }
+    }
+}
+
+const PUBLISH: &str = r#"
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+end
+if ARGV[4] ~= '' then
+  local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
+  if seen then return {epoch, tonumber(seen), 1} end
+end
+local offset = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '0-' .. offset, 'k', ARGV[2], 'p', ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[4], offset, ARGV[4])
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[5]) - 1)
+end
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+redis.call('PUBLISH', ARGV[7], epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
+return {epoch, offset, 0}
+"#;
+
+/// The room's position, making its epoch if Redis has none.
+const POSITION: &str = r#"
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch, 'EX', ARGV[2])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+end
+return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"#;
+
+/// Counts a room's members on every hub: each hub writes its own count
+/// with an expiry (Redis's clock) and reads the sum of those not expired,
+/// so a hub that died drops out within [`MEMBER_COUNT_TTL`].
+const MEMBERS: &str = r#"
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+if ARGV[2] == '0' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+elseif ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now_ms + tonumber(ARGV[3])))
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+local total = 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local count, expires = string.match(all[i + 1], '(%d+):(%d+)')
+  if tonumber(expires) > now_ms then total = total + tonumber(count) else redis.call('HDEL', KEYS[1], all[i]) end
+end
+return total
+"#;
+
+/// How long a hub's member count stands without being refreshed: the
+/// members of a hub that was killed leave the total within this time.
+pub const MEMBER_COUNT_TTL: Duration = Duration::from_secs(5);
+
+/// A hub's link to Redis.
+pub(crate) struct RedisEngine {
+    client: Client,
+    options: RedisOptions,
+    publish: Script,
+    position: Script,
+    members: Script,
+    /// This hub's name in the rooms' member counts.
+    hub_id: String,
+    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// The link works: publishes go to Redis.
+    up: AtomicBool,
+    /// A command failed: the relay starts over (it alone re-subscribes and
+    /// brings the rooms back), woken by `relink`.
+    broken: AtomicBool,
+    relink: tokio::sync::Notify,
+    watch: mpsc::UnboundedSender<Watch>,
+    /// Rooms whose announcements this hub receives.
+    watched: Mutex<HashMap<Box<str>, ()>>,
+}
+
+impl std::fmt::Debug for RedisEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEngine").field("prefix", &self.options.prefix).field("up", &self.up).finish()
+    }
+}
+
+/// A request to receive a room's announcements.
+struct Watch {
+    room: Box<str>,
+    done: oneshot::Sender<()>,
+}
+
+/// A message read back from a room's stream.
+type Logged = (u64, Message);
+
+impl Hub {
+    /// A hub whose rooms are shared through Redis with every hub that uses
+    /// the same Redis and prefix. Returns at once: the link is made (and
+    /// remade after a failure) in the background, and rooms work locally
+    /// while it is down. Needs a tokio runtime.
+    pub fn with_redis(config: crate::HubConfig, options: RedisOptions) -> Result<Hub, redis::RedisError> {
+        let client = Client::open(options.url.as_str())?;
+        let (watch, requests) = mpsc::unbounded_channel();
+        let engine = Arc::new(RedisEngine {
+            client,
+            options,
+            publish: Script::new(PUBLISH),
+            position: Script::new(POSITION),
+            members: Script::new(MEMBERS),
+            hub_id: format!("{:016x}", fastrand::u64(..)),
+            conn: tokio::sync::Mutex::new(None),
+            up: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            relink: tokio::sync::Notify::new(),
+            watch,
+            watched: Mutex::new(HashMap::new()),
+        });
+        let hub = Hub { shared: Arc::new(Shared { config, redis: Some(engine.clone()), ..Shared::default() }) };
+        tokio::spawn(link(engine, Arc::downgrade(&hub.shared), requests));
+        Ok(hub)
+    }
+
+    /// The members of `room` on every hub sharing the backplane (this hub's
+    /// alone without one, or while it is away). A hub's count is refreshed
+    /// every second and stands for [`MEMBER_COUNT_TTL`]: a killed hub's
+    /// members drop out of the total within that time.
+    pub async fn total_members(&self, room: &str) -> usize {
+        let local = self.member_count(room);
+        match &self.shared.redis {
+            Some(redis) if redis.up.load(SeqCst) => redis.count_members(room, None).await.unwrap_or(local),
+            _ => local,
+        }
+    }
+
+    /// Whether the hub's link to Redis works now (always false without one).
+    pub fn redis_up(&self) -> bool {
+        self.shared.redis.as_ref().is_some_and(|r| r.up.load(SeqCst))
+    }
+}
+
+impl RedisEngine {
+    fn key(&self, room: &str, what: &str) -> String {
+        format!("{}{{{room}}}:{what}", self.options.prefix)
+    }
+
+    fn keys(&self, room: &str) -> [String; 4] {
+        ["epoch", "seq", "log", "ids"].map(|what| self.key(room, what))
+    }
+
+    fn channel_prefix(&self) -> String {
+        self.options.prefix.clone()
+    }
+
+    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+        let mut conn = self.conn.lock().await;
+        if let Some(c) = conn.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.timeout))
+            .set_response_timeout(Some(self.options.timeout));
+        let fresh = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+        *conn = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Orders a message in Redis; `None` if the link is down or failed now
+    /// (the caller orders it locally).
+    pub(crate) async fn publish(
+        &self,
+        hub: &Hub,
+        room: &str,
+        message: &Message,
+        id: Option<&str>,
+    ) -> Option<Published> {
+        if !self.up.load(SeqCst) {
+            return None;
+        }
+        let (kind, payload) = match message {
+            Message::Text(t) => ("t", t.as_bytes()),
+            Message::Binary(b) => ("b", &b[..]),
+        };
+        let mut invocation = self.publish.prepare_invoke();
+        for key in self.keys(room) {
+            invocation.key(key);
+        }
+        invocation
+            .arg(epoch_text(fastrand::u64(..)))
+            .arg(kind)
+            .arg(payload)
+            .arg(id.unwrap_or(""))
+            .arg(self.options.history.max(1))
+            .arg(self.options.ttl.as_secs().max(1))
+            .arg(self.key(room, "live"));
+        let result: redis::RedisResult<(String, u64, u8)> = match self.connection().await {
+            Ok(mut conn) => invocation.invoke_async(&mut conn).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((epoch, offset, duplicate)) => {
+                let epoch = parse_epoch(&epoch)?;
+                Some(Published { position: Position { epoch, offset }, local: false, duplicate: duplicate == 1 })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "redis publish failed: the rooms go on locally");
+                self.lost(&hub.shared);
+                None
+            }
+        }
+    }
+
+    /// The link failed: every room goes on under a local epoch.
+    fn lost(&self, hub: &Shared) {
+        self.broken.store(true, SeqCst);
+        self.relink.notify_one();
+        if self.up.swap(false, SeqCst) {
+            hub.counters.redis_failures.fetch_add(1, SeqCst);
+            for room in hub.room_handles() {
+                lock(&room).detach();
+            }
+        }
+        // The next command makes a new connection.
+        if let Ok(mut conn) = self.conn.try_lock() {
+            *conn = None;
+        }
+    }
+
+    /// Receives `room`'s announcements from now on (returns once they flow,
+    /// or at once while the link is down).
+    pub(crate) async fn watch(&self, room: &str) {
+        if lock(&self.watched).insert(room.into(), ()).is_some() || !self.up.load(SeqCst) {
+            return;
+        }
+        let (done, subscribed) = oneshot::channel();
+        if self.watch.send(Watch { room: room.into(), done }).is_ok() {
+            let _ = tokio::time::timeout(self.options.timeout * 2, subscribed).await;
+        }
+    }
+
+    /// Writes this hub's member count of `room` (if given) and reads the total.
+    async fn count_members(&self, room: &str, ours: Option<usize>) -> redis::RedisResult<usize> {
+        let mut conn = self.connection().await?;
+        self.members
+            .key(self.key(room, "members"))
+            .arg(&self.hub_id)
+            .arg(ours.map_or(String::new(), |n| n.to_string()))
+            .arg(MEMBER_COUNT_TTL.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    /// Refreshes this hub's member count of every room it holds.
+    async fn refresh_counts(&self, hub: &Weak<Shared>) -> redis::RedisResult<()> {
+        let Some(shared) = hub.upgrade() else { return Ok(()) };
+        let counts: Vec<(Box<str>, usize)> = shared.room_counts();
+        drop(shared);
+        for (room, count) in counts {
+            self.count_members(&room, Some(count)).await?;
+        }
+        Ok(())
+    }
+
+    /// The room's epoch and last offset in Redis (its epoch made if new).
+    async fn position_of(&self, room: &str) -> redis::RedisResult<Position> {
+        let mut invocation = self.position.prepare_invoke();
+        for key in self.keys(room) {
+            invocation.key(key);
+        }
+        invocation.arg(epoch_text(fastrand::u64(..))).arg(self.options.ttl.as_secs().max(1));
+        let mut conn = self.connection().await?;
+        let (epoch, offset): (String, u64) = invocation.invoke_async(&mut conn).await?;
+        let epoch = parse_epoch(&epoch).ok_or_else(|| bad_reply("epoch"))?;
+        Ok(Position { epoch, offset })
+    }
+
+    /// The messages of `room` with offsets in `from..=to` that the stream
+    /// still holds.
+    async fn range(&self, room: &str, from: u64, to: u64) -> redis::RedisResult<Vec<Logged>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.connection().await?;
+        let reply: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.key(room, "log"))
+            .arg(format!("0-{from}"))
+            .arg(format!("0-{to}"))
+            .query_async(&mut conn)
+            .await?;
+        reply
+            .ids
+            .iter()
+            .map(|entry| {
+                let offset = entry.id.strip_prefix("0-").and_then(|o| o.parse().ok()).ok_or_else(|| bad_reply("id"))?;
+                let kind: Vec<u8> = entry.get("k").ok_or_else(|| bad_reply("k"))?;
+                let payload: Vec<u8> = entry.get("p").ok_or_else(|| bad_reply("p"))?;
+                Ok((offset, message(&kind, payload).ok_or_else(|| bad_reply("payload"))?))
+            })
+            .collect()
+    }
+
+    /// What a member that saw `since` missed, or why that is gone.
+    pub(crate) async fn missed(&self, room: &str, since: Position) -> Result<(Position, Vec<Logged>), &'static str> {
+        let now = self.position_of(room).await.map_err(|_| "history unavailable")?;
+        if now.epoch != since.epoch || since.offset > now.offset {
+            return Err("epoch changed");
+        }
+        let missed = self.range(room, since.offset + 1, now.offset).await.map_err(|_| "history unavailable")?;
+        if since.offset < now.offset && missed.first().map(|(o, _)| *o) != Some(since.offset + 1) {
+            return Err("history trimmed");
+        }
+        Ok((now, missed))
+    }
+}
+
+fn bad_reply(what: &str) -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "unexpected reply", what.to_owned()))
+}
+
+fn message(kind: &[u8], payload: Vec<u8>) -> Option<Message> {
+    match kind {
+        b"t" => Utf8Bytes::try_from_bytes(payload.into()).ok().map(Message::Text),
+        b"b" => Some(Message::Binary(payload.into())),
+        _ => None,
+    }
+}
+
+/// Parses an announcement: `EPOCH\nOFFSET\nKIND\nPAYLOAD`.
+fn announcement(bytes: &[u8]) -> Option<(Position, Message)> {
+    let mut parts = bytes.splitn(4, |&b| b == b'\n');
+    let epoch = parse_epoch(std::str::from_utf8(parts.next()?).ok()?)?;
+    let offset = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let kind = parts.next()?;
+    let payload = parts.next()?.to_vec();
+    Some((Position { epoch, offset }, message(kind, payload)?))
+}
+
+/// Keeps the link: connects (with backoff), subscribes the hub's rooms,
+/// brings them back to Redis's order, then relays announcements until
+/// the link fails. Ends when the hub is dropped.
+async fn link(engine: Arc<RedisEngine>, hub: Weak<Shared>, mut requests: mpsc::UnboundedReceiver<Watch>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(shared) = hub.upgrade() else { return };
+        drop(shared);
+        match relay(&engine, &hub, &mut requests).await {
+            Ok(()) => return,
+            Err(e) => {
+                if let Some(shared) = hub.upgrade() {
+                    engine.lost(&shared);
+                }
+                tracing::warn!(error = %e, retry_in = ?backoff, "redis link down");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn relay(
+    engine: &RedisEngine,
+    hub: &Weak<Shared>,
+    requests: &mut mpsc::UnboundedReceiver<Watch>,
+) -> redis::RedisResult<()> {
+    let timeout = engine.options.timeout;
+    let pubsub = tokio::time::timeout(timeout, engine.client.get_async_pubsub())
+        .await
+        .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;
+    let (mut sink, mut stream) = pubsub.split();
+    engine.broken.store(false, SeqCst);
+    let rooms: Vec<Box<str>> = lock(&engine.watched).keys().cloned().collect();
+    for room in &rooms {
+        sink.subscribe(engine.key(room, "live")).await?;
+    }
+    for room in &rooms {
+        attach(engine, hub, room).await?;
+    }
+    engine.up.store(true, SeqCst);
+    tracing::info!(rooms = rooms.len(), "redis link up");
+    let prefix = engine.channel_prefix();
+    let mut health = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            request = requests.recv() => {
+                let Some(Watch { room, done }) = request else { return Ok(()) };
+                sink.subscribe(engine.key(&room, "live")).await?;
+                attach(engine, hub, &room).await?;
+                let _ = done.send(());
+            }
+            message = stream.next() => {
+                let Some(message) = message else { return Err(std::io::Error::from(std::io::ErrorKind::ConnectionAborted).into()) };
+                let channel = message.get_channel_name();
+                let room = channel.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('{')).and_then(|r| r.strip_suffix("}:live"));
+                if let (Some(room), Some((at, payload))) = (room, announcement(message.get_payload_bytes())) {
+                    deliver(engine, hub, room, at, payload).await?;
+                }
+            }
+            _ = engine.relink.notified() => {
+                if engine.broken.load(SeqCst) {
+                    return Err(std::io::Error::other("a command failed").into());
+                }
+            }
+            _ = health.tick() => {
+                // Also the health check: a Redis that stopped answering fails it.
+                engine.refresh_counts(hub).await?;
+                let mut conn = engine.connection().await?;
+                let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+            }
+        }
+        if hub.strong_count() == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Brings a room back to Redis's order: its epoch and offset, filling a
+/// hole from the stream.
+async fn attach(engine: &RedisEngine, hub: &Weak<Shared>, room: &str) -> redis::RedisResult<()> {
+    let at = engine.position_of(room).await?;
+    let Some(handle) = hub.upgrade().map(|h| Hub { shared: h }.room(room)) else { return Ok(()) };
+    let last = lock(&handle).attach(at);
+    if let Some(last) = last {
+        for (offset, message) in engine.range(room, last + 1, at.offset).await? {
+            lock(&handle).deliver(Position { epoch: at.epoch, offset }, message, None);
+        }
+    }
+    Ok(())
+}
+
+/// Fans out an announcement, first fetching what pub/sub lost before it.
+async fn deliver(
+    engine: &RedisEngine,
+    hub: &Weak<Shared>,
+    room: &str,
+    at: Position,
+    message: Message,
+) -> redis::RedisResult<()> {
+    let Some(shared) = hub.upgrade() else { return Ok(()) };
+    let hub = Hub { shared };
+    let handle = hub.room(room);
+    let outcome = lock(&handle).deliver(at, message.clone(), None);
+    match outcome {
+        Delivery::Done(fan) => hub.count(&fan),
+        Delivery::Duplicate => {}
+        Delivery::Gap { after } => {
+            for (offset, missed) in engine.range(room, after + 1, at.offset - 1).await? {
+                if let Delivery::Done(fan) = lock(&handle).deliver(Position { epoch: at.epoch, offset }, missed, None) {
+                    hub.count(&fan);
+                }
+            }
+            if let Delivery::Done(fan) = lock(&handle).deliver(at, message, None) {
+                hub.count(&fan);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_parse_with_binary_payloads() {
+        let (at, message) = announcement(b"00000000000000ff\n7\nb\n\x00\n\xff").unwrap();
+        assert_eq!(at, Position { epoch: 255, offset: 7 });
+        assert_eq!(message, Message::binary(&b"\x00\n\xff"[..]));
+        let (_, text) = announcement(b"00000000000000ff\n8\nt\nhello\nworld").unwrap();
+        assert_eq!(text, Message::text("hello\nworld"));
+        assert!(announcement(b"00000000000000ff\n8\nt\n\xff").is_none(), "text must be UTF-8");
+        assert!(announcement(b"zz\n8\nt\nx").is_none());
+    }
+}

@@ -1,0 +1,266 @@
+//! Hubs sharing rooms through a real `redis-server` (started by each test on
+//! a free loopback port, without persistence): one order across hubs,
+//! resume on another hub, and the faults — Redis restarted (epoch changes)
+//! and Redis hanging (rooms go local, then rejoin).
+#![cfg(feature = "redis")]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tether::{MaybeTlsStream, Message, WebSocket};
+use tether_hub::protocol::PROTOCOL;
+use tether_hub::{Hub, HubConfig, RedisOptions};
+
+type Client = WebSocket<MaybeTlsStream>;
+
+/// A `redis-server` of this test's own.
+struct Redis {
+    port: u16,
+    child: Child,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Redis::on(port)
+    }
+
+    fn on(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/install-servers.sh installs it)");
+        let redis = Redis { port, child };
+        redis.wait_ready();
+        redis
+    }
+
+    fn wait_ready(&self) {
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not listen on {}", self.port);
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Kills it and starts a new one on the same port: every key is gone.
+    fn restart(mut self) -> Redis {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Redis::on(self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn hub_on(redis: &Redis) -> (Hub, String) {
+    let options = RedisOptions::new(redis.url());
+    let hub = Hub::with_redis(HubConfig::default(), options).unwrap();
+    for _ in 0..500 {
+        if hub.redis_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(hub.redis_up(), "the hub reached Redis");
+    let server = tether::Server::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", server.local_addr().unwrap());
+    let (decide, serve) = (hub.clone(), hub.clone());
+    tokio::spawn(server.on_request(move |r| decide.decide(r)).serve(move |ws, _| {
+        let hub = serve.clone();
+        async move {
+            let _ = hub.serve(ws).await;
+        }
+    }));
+    (hub, base)
+}
+
+async fn v1(url: &str) -> Client {
+    tether::connect_with(url).protocol(PROTOCOL).connect().await.unwrap()
+}
+
+async fn next(ws: &mut Client) -> Message {
+    tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a message in time").unwrap().unwrap()
+}
+
+fn envelope(message: &Message) -> (serde_json::Value, String) {
+    let bytes = message.as_bytes();
+    let end = bytes.iter().position(|&b| b == b'\n').unwrap();
+    (serde_json::from_slice(&bytes[..end]).unwrap(), String::from_utf8_lossy(&bytes[end + 1..]).into_owned())
+}
+
+/// The next room message (skipping acks and notices): offset and payload.
+async fn next_message(ws: &mut Client) -> (String, u64, String) {
+    loop {
+        let (header, body) = envelope(&next(ws).await);
+        if header["type"] == "message" {
+            return (header["epoch"].as_str().unwrap().to_owned(), header["offset"].as_u64().unwrap(), body);
+        }
+    }
+}
+
+fn publish(id: &str, text: &str) -> Message {
+    Message::text(format!("{{\"type\":\"publish\",\"id\":\"{id}\"}}\n{text}"))
+}
+
+#[tokio::test]
+async fn hubs_on_one_redis_share_a_room_in_one_order() {
+    let redis = Redis::start();
+    let (hub_a, a) = hub_on(&redis).await;
+    let (hub_b, b) = hub_on(&redis).await;
+    let mut on_a = v1(&format!("{a}/rooms/chat")).await;
+    let mut on_b = v1(&format!("{b}/rooms/chat")).await;
+    let mut also_b = v1(&format!("{b}/rooms/chat")).await;
+    for ws in [&mut on_a, &mut on_b, &mut also_b] {
+        assert_eq!(envelope(&next(ws).await).0["type"], "joined");
+    }
+    // Publishers on both hubs at once, and the application on each.
+    for i in 0..20 {
+        on_a.send(publish(&format!("a{i}"), &format!("a{i}"))).await.unwrap();
+        on_b.send(publish(&format!("b{i}"), &format!("b{i}"))).await.unwrap();
+    }
+    hub_a.publish("chat", "from hub a").await;
+    hub_b.publish("chat", "from hub b").await;
+    let mut orders = Vec::new();
+    for ws in [&mut on_a, &mut on_b, &mut also_b] {
+        let mut seen = Vec::new();
+        for _ in 0..42 {
+            seen.push(next_message(ws).await);
+        }
+        orders.push(seen);
+    }
+    assert_eq!(orders[0], orders[1], "hub a and hub b deliver one order");
+    assert_eq!(orders[1], orders[2]);
+    let offsets: Vec<u64> = orders[0].iter().map(|(_, o, _)| *o).collect();
+    assert_eq!(offsets, (1..=42).collect::<Vec<_>>(), "offsets from Redis, no gap, no duplicate");
+    assert_eq!(hub_a.stats().backplane_failures, 0);
+}
+
+#[tokio::test]
+async fn a_member_resumes_on_another_hub_with_nothing_lost() {
+    let redis = Redis::start();
+    let (hub_a, a) = hub_on(&redis).await;
+    let (_hub_b, b) = hub_on(&redis).await;
+    let mut member = v1(&format!("{a}/rooms/feed")).await;
+    next(&mut member).await; // joined
+    hub_a.publish("feed", "1").await;
+    let (epoch, offset, _) = next_message(&mut member).await;
+    drop(member); // its hub went away, say
+
+    for text in ["2", "3", "4"] {
+        hub_a.publish("feed", text).await;
+    }
+    let mut back = v1(&format!("{b}/rooms/feed?since={epoch}:{offset}")).await;
+    hub_a.publish("feed", "5").await;
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let (_, offset, body) = next_message(&mut back).await;
+        got.push((offset, body));
+    }
+    let want: Vec<(u64, String)> = (2..=5).map(|i| (i, i.to_string())).collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn redis_restarted_without_its_data_changes_the_epoch() {
+    let redis = Redis::start();
+    let (hub, base) = hub_on(&redis).await;
+    let mut member = v1(&format!("{base}/rooms/r")).await;
+    next(&mut member).await;
+    hub.publish("r", "before").await;
+    let (old_epoch, _, _) = next_message(&mut member).await;
+
+    let redis = redis.restart();
+    // The hub notices, reconnects, and the room takes Redis's new epoch.
+    let mut published = hub.publish("r", "after").await;
+    for _ in 0..500 {
+        if !published.local && hub.redis_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        published = hub.publish("r", "after").await;
+    }
+    assert!(!published.local, "back in Redis's order");
+    let new_epoch = tether_hub::protocol::epoch_text(published.position.epoch);
+    assert_ne!(new_epoch, old_epoch, "nothing pretends the old offsets still exist");
+    // The member saw the change said plainly.
+    let mut told = false;
+    loop {
+        let (header, body) = envelope(&next(&mut member).await);
+        told |= header["type"] == "gap" && header["reason"] == "epoch changed";
+        if header["type"] == "message" && header["epoch"] == new_epoch.as_str() && body == "after" {
+            break;
+        }
+    }
+    assert!(told, "a gap notice before the new epoch's messages");
+    let mut stale = v1(&format!("{base}/rooms/r?since={old_epoch}:1")).await;
+    let (gap, _) = envelope(&next(&mut stale).await);
+    assert_eq!((gap["type"].as_str(), gap["reason"].as_str()), (Some("gap"), Some("epoch changed")));
+    drop(redis);
+}
+
+#[tokio::test]
+async fn a_hanging_redis_is_detected_rooms_go_local_then_rejoin() {
+    let redis = Redis::start();
+    let (hub_a, a) = hub_on(&redis).await;
+    let (hub_b, b) = hub_on(&redis).await;
+    let mut on_a = v1(&format!("{a}/rooms/x")).await;
+    let mut on_b = v1(&format!("{b}/rooms/x")).await;
+    next(&mut on_a).await;
+    next(&mut on_b).await;
+
+    redis.signal("-STOP");
+    // Within the command timeout the publish gives up on Redis: local order.
+    let started = std::time::Instant::now();
+    on_a.send(publish("during", "during the outage")).await.unwrap();
+    let mut ack = None;
+    while ack.is_none() {
+        let (header, body) = envelope(&next(&mut on_a).await);
+        if header["type"] == "ack" {
+            ack = Some(header);
+        } else if header["type"] == "message" {
+            assert_eq!(body, "during the outage", "local members keep talking");
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "detected by a timeout, not waited on");
+    assert_eq!(ack.unwrap()["local"], true, "the ack says the message is local only");
+    assert!(!hub_a.redis_up());
+
+    redis.signal("-CONT");
+    for _ in 0..500 {
+        if hub_a.redis_up() && hub_b.redis_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(hub_a.redis_up() && hub_b.redis_up(), "the hubs rejoin by themselves");
+    // Cross-hub delivery resumes, subscriptions restored.
+    let published = hub_a.publish("x", "after the outage").await;
+    assert!(!published.local);
+    loop {
+        let (header, body) = envelope(&next(&mut on_b).await);
+        if header["type"] == "message" && body == "after the outage" {
+            assert_eq!(header["offset"].as_u64(), Some(published.position.offset));
+            break;
+        }
+    }
+    assert!(hub_a.stats().backplane_failures >= 1);
+}

@@ -1,0 +1,72 @@
+# Shared by the installers (scripts/install-peers.sh, scripts/install-ui-deps.sh,
+# bench/peers/install.sh); sourced, not run. It holds what they have in common:
+# the cache directory outside the repository, a lock so concurrent runs (several
+# test binaries at once) install once, and stamp files holding the pinned
+# versions, so a second run is a no-op and a changed pin redoes only its part.
+#
+# Every message goes to stderr: the installers print only `export` lines on
+# stdout, for `eval "$(INSTALLER)"`.
+
+# install_setup NAME SUBDIR [LOCK_SECONDS]: names the installer in its messages,
+# sets CACHE (the cache root, ${TETHER_CACHE:-$HOME/.cache/tether}) and
+# INSTALL_DIR ($CACHE/SUBDIR), creates the latter and holds its lock until the
+# script exits.
+install_setup() {
+    INSTALL_NAME=$1
+    CACHE="${TETHER_CACHE:-${HOME:?set HOME or TETHER_CACHE}/.cache/tether}"
+    INSTALL_DIR="$CACHE/$2"
+    mkdir -p "$INSTALL_DIR"
+    if command -v flock >/dev/null; then
+        exec 9>"$INSTALL_DIR/.lock"
+        flock -w "${3:-600}" 9 || { log "timed out waiting for $INSTALL_DIR/.lock"; exit 1; }
+    fi
+}
+
+log() { echo "$INSTALL_NAME: $*" >&2; }
+
+# stamp_is STAMP WANT: true when the last install recorded WANT in STAMP.
+stamp_is() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
+
+# install_venv WHAT VENV STAMP CHECK PACKAGE...: a Python venv at VENV holding
+# the pinned PACKAGEs (pip requirement strings), made with ${PYTHON:-python3}.
+# CHECK is Python code that must succeed in it (imports, versions). Redone when
+# the pins or the Python version change.
+install_venv() {
+    local what=$1 venv=$2 stamp=$3 check=$4 python="${PYTHON:-python3}" want
+    shift 4
+    want="$* python=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    if [[ -x "$venv/bin/python" ]] && stamp_is "$stamp" "$want" && "$venv/bin/python" -c "$check" 2>/dev/null; then
+        log "$what up to date ($want)"
+        return
+    fi
+    log "installing $what ($want)"
+    rm -rf "$venv" "$stamp"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2
+    "$venv/bin/python" -c "$check"
+    printf '%s' "$want" >"$stamp"
+}
+
+# install_node_modules WHAT DIR STAMP PINS MODULE PACKAGE_JSON [CHECK]: npm
+# installs the dependencies of PACKAGE_JSON (exact versions) into
+# DIR/node_modules. PINS names them ("ws@8.23.0 ..."); the stamp adds node's ABI
+# version, which native modules are built for. Up to date when STAMP matches and
+# DIR/node_modules/MODULE exists; CHECK is JavaScript run with NODE_PATH set
+# after an install (required modules, versions).
+install_node_modules() {
+    local what=$1 dir=$2 stamp=$3 pins=$4 module=$5 package_json=$6 check=${7:-} want
+    command -v node >/dev/null || { log "node not found in PATH"; exit 1; }
+    command -v npm >/dev/null || { log "npm not found in PATH"; exit 1; }
+    want="$pins node=$(node -p 'process.versions.modules')"
+    if [[ -d "$dir/node_modules/$module" ]] && stamp_is "$stamp" "$want"; then
+        log "$what up to date ($want)"
+        return
+    fi
+    log "installing $what ($want)"
+    rm -rf "$dir/node_modules" "$dir/package.json" "$dir/package-lock.json" "$stamp"
+    mkdir -p "$dir"
+    printf '%s\n' "$package_json" >"$dir/package.json"
+    (cd "$dir" && npm install --no-audit --no-fund --save-exact --loglevel=error >&2)
+    if [[ -n "$check" ]]; then NODE_PATH="$dir/node_modules" node -e "$check"; fi
+    printf '%s' "$want" >"$stamp"
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Lint gates that CI (.ci/run) runs after fmt, clippy and rustdoc, before the
+# test command:
+#   1. the minimum supported Rust version (`rust-version` in Cargo.toml)
+#      checks the whole workspace, tests and examples included;
+#   2. clippy passes for each cargo feature of each crate on its own, and with
+#      none (cargo-hack), so no feature depends on another by accident;
+#   3. the publishable crates package, and each builds from its packaged
+#      files alone (what a user of the registry gets).
+# Installs the toolchain and cargo-hack when missing; a second run installs
+# nothing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+start=$(date +%s)
+stamp() { echo "[lint] $* ($(( $(date +%s) - start )) s)" >&2; }
+
+# ---- minimum supported Rust version ---------------------------------------
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+[[ -n "$msrv" ]] || { echo "[lint] no rust-version in Cargo.toml" >&2; exit 1; }
+if ! rustup run "$msrv" rustc --version >/dev/null 2>&1; then
+  rustup toolchain install "$msrv" --profile minimal >&2
+fi
+cargo "+$msrv" check --locked --workspace --all-targets
+stamp "Rust $msrv checks the workspace"
+
+# ---- every feature on its own ---------------------------------------------
+cargo hack --version >/dev/null 2>&1 || cargo install --locked cargo-hack
+cargo hack --each-feature --workspace clippy --locked --all-targets -- -D warnings
+stamp "clippy passes for each feature"
+
+# ---- packaging ----------------------------------------------------------------
+# The workspace members that may be published (`publish = false` leaves one out).
+mapfile -t publishable < <(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["publish"] != []:
+        print(p["name"])')
+# Cargo verifies each crate against the ones packaged before it through a
+# temporary local registry. It takes a registry crate of the same version for
+# unchanged, so what an earlier run unpacked and compiled from there would be
+# used again: drop both first.
+for name in "${publishable[@]}"; do
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$name"-[0-9]*
+done
+cargo clean --quiet "${publishable[@]/#/--package=}"
+cargo package --locked --allow-dirty "${publishable[@]/#/--package=}"
+stamp "packaged ${publishable[*]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The browser test: `tether echo`'s page in Debian's Chromium, headless,
-# driven by playwright-core (interop/browser/page.test.js, node's test runner).
+# The browser tests: the pages of `tether echo` and `tether hub` in Debian's
+# Chromium, headless, driven by playwright-core (interop/browser/page.test.js
+# and hub-page.test.js, node's test runner).
 # Installs what it needs first (scripts/install-ui-deps.sh, idempotent).
 # Screenshots land in target/screenshots/; the terminal chat's picture is
 # rendered from the screen the cargo test `chat_runs_in_a_real_terminal`
@@ -13,4 +14,4 @@ eval "$(scripts/install-ui-deps.sh)"
 cargo build --quiet -p tether-ws-cli
 TETHER_BIN="${CARGO_TARGET_DIR:-target}/debug/tether" \
 NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \
-    node --test interop/browser/page.test.js
+    node --test interop/browser/page.test.js interop/browser/hub-page.test.js

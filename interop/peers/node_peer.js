@@ -4,6 +4,7 @@
 // Usage:
 //   node_peer.js server [--lifetime SECS] [--exit-on-stdin-eof]
 //   node_peer.js client URL [--only NAME[,NAME...]]
+//   node_peer.js member URL
 //
 // See interop/peers/README.md for the contract (shared with py_peer.py).
 // Dependencies are installed by scripts/install-peers.sh; run with
@@ -43,6 +44,7 @@ const CHECKS = [
 const USAGE = `usage:
   ${PROG} server [--lifetime SECS] [--exit-on-stdin-eof]
   ${PROG} client URL [--only NAME[,NAME...]]
+  ${PROG} member URL
 checks: ${CHECKS.join(',')}
 `;
 
@@ -439,6 +441,33 @@ async function runClient(url, names) {
 }
 
 // --------------------------------------------------------------------------
+// member: a room member of `tether hub`, driven line by line
+
+function runMember(url) {
+  const ws = new WebSocket(url, { perMessageDeflate: DEFLATE, maxPayload: MAX_SIZE });
+  ws.on('open', () => {
+    out('open');
+    const readline = require('node:readline');
+    const lines = readline.createInterface({ input: process.stdin });
+    lines.on('line', (command) => {
+      if (command.startsWith('text:')) ws.send(command.slice('text:'.length), { binary: false });
+      else if (command.startsWith('binary:')) ws.send(Buffer.from(command.slice('binary:'.length), 'hex'));
+      else if (command === 'close') ws.close(1000, 'bye');
+      else err(`unknown member command ${JSON.stringify(command)}`);
+    });
+    lines.on('close', () => ws.close(1000, 'bye'));
+  });
+  ws.on('message', (data, isBinary) => {
+    out(isBinary ? `binary ${Buffer.from(data).toString('hex')}` : `text ${data.toString('utf8')}`);
+  });
+  ws.on('error', (e) => err(`member: ${e.message}`));
+  ws.on('close', (code, reason) => {
+    out(`closed ${code} ${reason.toString('utf8')}`);
+    exitAfterFlush(0);
+  });
+}
+
+// --------------------------------------------------------------------------
 
 function main(argv) {
   if (!argv.length) usageError('missing mode');
@@ -481,6 +510,11 @@ function main(argv) {
         exitAfterFlush(1);
       }
     );
+    return;
+  }
+  if (mode === 'member') {
+    if (args.length !== 1 || args[0].startsWith('--')) usageError('member mode needs a URL');
+    runMember(args[0]);
     return;
   }
   usageError(`unknown mode ${JSON.stringify(mode)}`);

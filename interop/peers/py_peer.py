@@ -4,6 +4,7 @@
 Usage:
     py_peer.py server [--lifetime SECS] [--exit-on-stdin-eof] [--tls-cert FILE --tls-key FILE]
     py_peer.py client URL [--only NAME[,NAME...]] [--ca FILE]
+    py_peer.py member URL
 
 See interop/peers/README.md for the contract (shared with node_peer.js).
 Dependencies are installed by scripts/install-peers.sh; run this file with
@@ -55,6 +56,7 @@ CHECKS = [
 USAGE = f"""usage:
   {PROG} server [--lifetime SECS] [--exit-on-stdin-eof] [--tls-cert FILE --tls-key FILE]
   {PROG} client URL [--only NAME[,NAME...]] [--ca FILE]
+  {PROG} member URL
 checks: {",".join(CHECKS)}
 """
 
@@ -410,6 +412,53 @@ async def run_client(url, names, tls=None):
     err(f"all {len(names)} checks passed")
     return 0
 
+# --------------------------------------------------------------------------
+# member: a room member of `tether hub`, driven line by line
+# --------------------------------------------------------------------------
+
+
+def describe_message(data):
+    if isinstance(data, str):
+        return f"text {data}"
+    return f"binary {data.hex()}"
+
+
+async def run_member(url):
+    ws = await open_client(url)
+    out("open")
+    loop = asyncio.get_running_loop()
+    lines = asyncio.Queue()
+
+    def read_stdin():
+        for raw in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, raw.rstrip("\n"))
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+
+    async def send_lines():
+        while (command := await lines.get()) is not None:
+            if command.startswith("text:"):
+                await ws.send(command[len("text:"):])
+            elif command.startswith("binary:"):
+                await ws.send(bytes.fromhex(command[len("binary:"):]))
+            elif command == "close":
+                await ws.close(1000, "bye")
+                return
+            else:
+                err(f"unknown member command {command!r}")
+        await ws.close(1000, "bye")
+
+    sender = asyncio.create_task(send_lines())
+    try:
+        async for data in ws:
+            out(describe_message(data))
+    except ConnectionClosed:
+        pass
+    sender.cancel()
+    out(f"closed {ws.close_code} {ws.close_reason or ''}")
+    return 0
+
 
 # --------------------------------------------------------------------------
 
@@ -469,6 +518,10 @@ def main(argv):
         # Last-resort guard: the process dies even if the event loop is stuck.
         signal.alarm(int(OVERALL_TIMEOUT) + 10)
         return asyncio.run(run_client(url, names, tls))
+    if mode == "member":
+        if len(args) != 1 or args[0].startswith("--"):
+            usage_error("member mode needs a URL")
+        return asyncio.run(run_member(args[0]))
     usage_error(f"unknown mode {mode!r}")
 
 

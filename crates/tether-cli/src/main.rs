@@ -1,9 +1,12 @@
 //! `tether`: a WebSocket echo server and terminal client.
 //!
 //! - `flags`: the command line (clap types), parsed here;
-//! - `commands`: one module per command (`echo`, `connect`, `chat`, `demo`,
-//!   `bench`) and the dispatch to them;
+//! - `commands`: one module per command (`echo`, `hub`, `connect`, `chat`,
+//!   `demo`, `bench`) and the dispatch to them;
 //! - `echo_server`: the echo server `echo`, `chat` and `demo` share;
+//! - `serving`: what the server commands (`echo`, `hub`) share: binding,
+//!   TLS, limits, the graceful shutdown on signals;
+//! - `pages`: the browser pages of `echo` and `hub`;
 //! - `output`: how received messages are printed.
 //!
 //! The load generator behind `tether bench` is the crate `tether-bench`.
@@ -12,6 +15,8 @@ mod commands;
 mod echo_server;
 mod flags;
 mod output;
+mod pages;
+mod serving;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@ mod chat;
 mod connect;
 mod demo;
 mod echo;
+mod hub;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ use crate::flags::Command;
 pub async fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Echo(args) => echo::run(args).await,
+        Command::Hub(args) => hub::run(args).await,
         Command::Connect(args) => connect::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Chat(args) => chat::run(args).await,

@@ -1,9 +1,8 @@
 //! The echo server every command shares: the connection handler of
-//! `tether echo`, the server embedded by `tether chat` and `tether demo`,
-//! the chat page it serves over plain HTTP and the picture on `/image`.
+//! `tether echo`, the server embedded by `tether chat` and `tether demo`
+//! (with the chat page of [`crate::pages`]) and the picture on `/image`.
 
 pub mod demo_image;
-pub mod page;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
@@ -11,7 +10,7 @@ use tokio::net::TcpListener;
 /// An echo server for `tether demo` and `tether chat` without a URL: the
 /// page, `/image` and the echo, without logging.
 pub async fn embedded(listener: TcpListener, config: tether::Config) {
-    let server = tether::Server::from_listener(listener, config).respond_http(page::respond);
+    let server = tether::Server::from_listener(listener, config).respond_http(crate::pages::respond_echo);
     let _ = server
         .serve(|ws, _| async move {
             let _ = serve(ws).await;

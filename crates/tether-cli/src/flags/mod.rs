@@ -2,14 +2,17 @@
 //! helpers that turn flag values into the library's settings.
 
 pub mod bench;
+pub mod hub;
+pub mod serve;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use self::bench::BenchArgs;
+use self::hub::HubArgs;
+use self::serve::{Listen, ServeOptions};
 
 /// A WebSocket (RFC 6455) echo server and terminal client.
 #[derive(Parser, Debug)]
@@ -27,6 +30,8 @@ Examples:
   tether echo --listen 127.0.0.1:0         serve an echo server on a free port (URL on stdout)
   tether echo --tls-cert cert.pem --tls-key key.pem   serve wss:// instead
                                            open http://ADDR/ in a browser for the chat page
+  tether hub --listen 127.0.0.1:0          serve rooms: ws://ADDR/rooms/NAME joins NAME
+  tether chat ws://127.0.0.1:9001/rooms/lobby        chat in a room of a hub
   tether connect ws://127.0.0.1:9001/      type lines, see the echoes; Ctrl-D closes cleanly
   echo hello | tether connect ws://127.0.0.1:9001/   send one message, print the answer, close
   tether connect --ca ca.pem wss://localhost:9001/    trust a private CA
@@ -46,6 +51,19 @@ pub enum Command {
     /// The first line on stdout is the server's URL; one line per connection
     /// is logged on stderr when it ends.
     Echo(EchoArgs),
+    /// Run a room server: a WebSocket to /rooms/NAME joins room NAME, and
+    /// every message a member sends goes to every member of NAME, the
+    /// sender included, text as text and binary as binary.
+    ///
+    /// Clients offering the subprotocol tether.hub.v1 get each message's
+    /// offset, acknowledgements, and resume with ?since=EPOCH:OFFSET
+    /// (docs/hub-protocol.md). Plain HTTP: GET / serves a room chat page,
+    /// GET /metrics the counters in the Prometheus text format, GET
+    /// /rooms/NAME/info the room's member count as JSON.
+    ///
+    /// The first line on stdout is the server's URL; joins, leaves and
+    /// members closed are logged on stderr.
+    Hub(HubArgs),
     /// Connect to a WebSocket server: each stdin line is sent as a text
     /// message, each message received is printed on its own line.
     ///
@@ -73,7 +91,7 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// Keepalive flags shared by `echo` and `connect`.
+/// Keepalive flags shared by the servers and `connect`.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Keepalive {
     /// Send a ping this often (0 turns keepalive off).
@@ -88,15 +106,8 @@ pub struct Keepalive {
 // subcommand's help text).
 #[derive(Args, Debug)]
 pub struct EchoArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
-    pub listen: SocketAddr,
-    /// Serve wss://: the certificate chain, PEM (the server's certificate first).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub listen: Listen,
     /// A subprotocol to accept when a client offers it (repeatable; the
     /// client's first offer that is listed wins).
     #[arg(short, long = "protocol", value_name = "NAME")]
@@ -104,30 +115,8 @@ pub struct EchoArgs {
     /// Add a header to every upgrade response, as "Name: value" (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Do not accept permessage-deflate compression.
-    #[arg(long)]
-    pub no_deflate: bool,
     #[command(flatten)]
-    pub keepalive: Keepalive,
-    /// On SIGINT/SIGTERM, how long to wait for clients to finish the
-    /// closing handshake (close 1001) before dropping them.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    pub grace: f64,
-    /// Accept browser pages only from this origin (repeatable), e.g.
-    /// https://app.example.com; others get 403. Clients that send no
-    /// Origin (not browsers) are always accepted.
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
-    pub allow_origins: Vec<String>,
-    /// Drop new connections from an address that already has this many.
-    #[arg(long, value_name = "N")]
-    pub max_per_ip: Option<usize>,
-    /// Runtime threads: 1 runs everything on one thread (a current-thread
-    /// runtime); the default is one worker per core.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
-    /// Do not log a line per connection on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
+    pub serve: ServeOptions,
 }
 
 // The flags of `tether connect`.
@@ -227,7 +216,8 @@ impl Cli {
     /// runtime, `None` for one worker per core.
     pub fn threads(&self) -> Option<usize> {
         match &self.command {
-            Command::Echo(args) => args.threads.map(usize::from),
+            Command::Echo(args) => args.serve.threads.map(usize::from),
+            Command::Hub(args) => args.serve.threads.map(usize::from),
             // The load generator runs on one thread, so it takes one core.
             Command::Bench(_) => Some(1),
             _ => None,

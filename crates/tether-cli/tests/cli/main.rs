@@ -5,6 +5,7 @@ mod bench;
 mod chat_terminal;
 mod commands;
 mod faults;
+mod hub;
 mod peers;
 mod proxies;
 mod support;

@@ -21,7 +21,7 @@ fn cache() -> PathBuf {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Peer {
+pub enum Peer {
     Python,
     Node,
 }
@@ -34,7 +34,7 @@ impl Peer {
         cmd
     }
 
-    fn command(self) -> Command {
+    pub fn command(self) -> Command {
         let peers = repo().join("interop/peers");
         match self {
             Peer::Python => {

@@ -1,0 +1,94 @@
+//! The hub's counters in the Prometheus text format (`GET /metrics`): the
+//! library's [`HubStats`] and the connections this command counts.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use tether_hub::HubStats;
+
+/// Connections the command has served: open now, and since it started.
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: AtomicU64,
+    total: AtomicU64,
+}
+
+/// Counts a connection as open until dropped.
+pub struct Open<'a>(&'a Connections);
+
+impl Connections {
+    /// Counts one more connection, open until the guard is dropped.
+    pub fn open(&self) -> Open<'_> {
+        self.open.fetch_add(1, Relaxed);
+        self.total.fetch_add(1, Relaxed);
+        Open(self)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A metric's kind, as `# TYPE` names it.
+#[derive(Clone, Copy)]
+enum Kind {
+    Gauge,
+    Counter,
+}
+
+/// The metrics page: `# HELP` and `# TYPE` before each sample, counters
+/// named `..._total`.
+pub fn render(stats: &HubStats, connections: &Connections) -> String {
+    use Kind::{Counter, Gauge};
+    let samples: [(&str, Kind, &str, u64); 11] = [
+        ("connections", Gauge, "WebSocket connections open now.", connections.open.load(Relaxed)),
+        ("connections_total", Counter, "WebSocket connections accepted.", connections.total.load(Relaxed)),
+        ("members", Gauge, "Room members now.", stats.members),
+        ("rooms", Gauge, "Rooms held (with members, or history not yet expired).", stats.rooms as u64),
+        ("messages_published_total", Counter, "Messages ordered in a room.", stats.published),
+        ("deliveries_total", Counter, "Frames queued for members: one per member per message.", stats.delivered),
+        ("bytes_out_total", Counter, "Bytes of the frames queued for members.", stats.bytes_out),
+        ("members_dropped_total", Counter, "Members closed because their queue overflowed.", stats.overflowed),
+        ("frames_dropped_total", Counter, "Frames dropped from the queues of lossy rooms' members.", stats.dropped),
+        ("publishes_refused_total", Counter, "Publishes refused (limits, bad envelopes).", stats.refused),
+        ("backplane_failures_total", Counter, "Times the link to the backplane failed.", stats.backplane_failures),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in samples {
+        let kind = match kind {
+            Gauge => "gauge",
+            Counter => "counter",
+        };
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "# HELP tether_hub_{name} {help}\n# TYPE tether_hub_{name} {kind}\ntether_hub_{name} {value}\n"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sample_has_help_and_type_and_counters_end_in_total() {
+        let connections = Connections::default();
+        let open = connections.open();
+        let text = render(&HubStats::default(), &connections);
+        drop(open);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len() % 3, 0);
+        for chunk in lines.chunks(3) {
+            let name = chunk[2].split(' ').next().unwrap();
+            assert_eq!(chunk[0].split(' ').nth(2), Some(name), "{chunk:?}");
+            let kind = chunk[1].rsplit(' ').next().unwrap();
+            assert_eq!(kind == "counter", name.ends_with("_total"), "{chunk:?}");
+        }
+        assert!(text.contains("tether_hub_connections 1\n") && text.contains("tether_hub_connections_total 1\n"));
+        assert_eq!(connections.open.load(Relaxed), 0, "closed when the guard drops");
+    }
+}

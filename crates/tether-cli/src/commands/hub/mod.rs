@@ -1,0 +1,73 @@
+//! `tether hub`: a room server over ws:// or wss://. A WebSocket to
+//! `/rooms/NAME` joins room NAME ([`tether_hub::Hub`]); plain HTTP serves
+//! the room chat page, the metrics and each room's member count ([`http`]).
+
+mod http;
+mod metrics;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tether::WebSocket;
+use tether_hub::Hub;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::Instrument;
+
+use self::metrics::Connections;
+use crate::flags::hub::{Backplane, HubArgs};
+use crate::serving::{self, Handler};
+
+/// Binds, prints the URL as the first stdout line, and serves rooms until
+/// SIGINT or SIGTERM, which close every member with 1001.
+pub async fn run(opts: HubArgs) -> Result<ExitCode, String> {
+    let hub = match opts.backplane() {
+        Backplane::Local => Hub::new(opts.hub_config()),
+    };
+    if !opts.serve.quiet {
+        log_to_stderr();
+    }
+    let bound = serving::bind("hub", &opts.listen).await?;
+    let connections = Arc::new(Connections::default());
+    let member = Member { hub: hub.clone(), connections: connections.clone(), quiet: opts.serve.quiet };
+    let setup = move |server: tether::Server| {
+        let decide = hub.clone();
+        server
+            .on_request(move |request| decide.decide(request))
+            .respond_http(move |request| http::respond(&hub, &connections, request))
+    };
+    bound.serve(&opts.serve, setup, member).await
+}
+
+/// The library's events (joins, leaves, members closed) as lines on stderr.
+fn log_to_stderr() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs each connection as a member of the room its path names.
+#[derive(Clone)]
+struct Member {
+    hub: Hub,
+    connections: Arc<Connections>,
+    quiet: bool,
+}
+
+impl Handler for Member {
+    async fn handle<S>(&self, ws: WebSocket<S>, peer: SocketAddr)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let _open = self.connections.open();
+        // The span puts the peer's address on the library's join/leave lines.
+        let served = self.hub.serve(ws).instrument(tracing::info_span!("member", %peer)).await;
+        if let Err(e) = served {
+            if !self.quiet {
+                eprintln!("{peer}: error: {e}");
+            }
+        }
+    }
+}

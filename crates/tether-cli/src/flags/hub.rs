@@ -1,0 +1,54 @@
+//! The flags of `tether hub`, and the settings of the hub they make.
+
+use clap::Args;
+use tether_hub::{HubConfig, MemberLimits};
+
+use super::serve::{Listen, ServeOptions};
+
+// The flags of `tether hub` (a `///` comment here would replace the
+// subcommand's help text).
+#[derive(Args, Debug)]
+pub struct HubArgs {
+    #[command(flatten)]
+    pub listen: Listen,
+    /// Messages kept per room for members that resume with ?since=EPOCH:OFFSET.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub history: usize,
+    /// Bytes waiting for one member before it is closed with 1013 (a slow consumer).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub queue_bytes: usize,
+    /// The largest message a member may publish; larger: closed with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
+    pub max_message: usize,
+    /// Messages per second a member may publish (bursts of as many);
+    /// faster: closed with 1008. No limit by default.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub publish_rate: Option<u32>,
+    #[command(flatten)]
+    pub serve: ServeOptions,
+}
+
+/// Where the hub's rooms live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backplane {
+    /// In this process only: members of one `tether hub` share rooms.
+    /// (`--redis URL`, rooms shared by hubs through Redis, will be a second
+    /// variant parsed here.)
+    Local,
+}
+
+impl HubArgs {
+    /// The hub's settings: history and member limits.
+    pub fn hub_config(&self) -> HubConfig {
+        let limits = MemberLimits::default()
+            .max_message(self.max_message)
+            .publish_rate(self.publish_rate)
+            .queue(self.queue_bytes, MemberLimits::default().overflow_code);
+        HubConfig::default().history(self.history).member(limits)
+    }
+
+    /// Where the rooms live.
+    pub fn backplane(&self) -> Backplane {
+        Backplane::Local
+    }
+}

@@ -1,0 +1,264 @@
+//! `tether hub` as a process: Python `websockets` and Node `ws` clients as
+//! members of one room, the metrics, the origin check, the graceful
+//! shutdown, and a `tether.hub.v1` client resuming through it.
+
+use std::process::Stdio;
+
+use serde_json::Value;
+use tether::{CloseCode, Message};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::time::timeout;
+
+use tether_testkit::pki::{Leaf, TestPki};
+
+use crate::peers::Peer;
+use crate::support::{by_name, next, open, signal, tether_bin, Server, LIMIT};
+
+const PROTOCOL: &str = "tether.hub.v1";
+
+/// `tether hub` on a free port, with more arguments.
+async fn tether_hub(args: &[&str]) -> Server {
+    let mut cmd = tether_bin();
+    cmd.args(["hub", "--listen", "127.0.0.1:0"]).args(args).stderr(Stdio::null());
+    Server::start(cmd).await
+}
+
+/// `HOST:PORT` of a server's `ws://HOST:PORT/` URL.
+fn authority(server: &Server) -> &str {
+    server.url.trim_start_matches("ws://").trim_end_matches('/')
+}
+
+/// A plain HTTP GET: the status and the body.
+async fn get(server: &Server, path: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(authority(server)).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", authority(server));
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    // The server closes the connection after its answer.
+    timeout(LIMIT, tcp.read_to_string(&mut reply)).await.unwrap().unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    (status, body.to_owned())
+}
+
+/// The value of sample `name` in a Prometheus text page.
+fn metric(page: &str, name: &str) -> u64 {
+    let line = page.lines().find(|l| l.split(' ').next() == Some(name)).unwrap_or_else(|| panic!("no {name}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Waits until `room` has `count` members: a member that saw its handshake
+/// through may not have joined its room yet.
+async fn wait_members(server: &Server, room: &str, count: u64) {
+    let wait = async {
+        loop {
+            let (_, body) = get(server, &format!("/rooms/{room}/info")).await;
+            let info: Value = serde_json::from_str(&body).unwrap();
+            if info["members"] == count {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    timeout(LIMIT, wait).await.unwrap_or_else(|_| panic!("{room} never had {count} members"));
+}
+
+/// A peer in member mode (interop/peers/README.md): commands on stdin,
+/// what it receives on stdout.
+struct Member {
+    _child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Member {
+    async fn join(peer: Peer, url: &str) -> Member {
+        let mut cmd = peer.command();
+        cmd.args(["member", url]).stdin(Stdio::piped()).stdout(Stdio::piped()).kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut member = Member { _child: child, stdin, lines };
+        assert_eq!(member.line().await, "open", "{peer:?}");
+        member
+    }
+
+    async fn send(&mut self, command: &str) {
+        self.stdin.write_all(format!("{command}\n").as_bytes()).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    async fn line(&mut self) -> String {
+        timeout(LIMIT, self.lines.next_line()).await.expect("no line in time").unwrap().expect("ended")
+    }
+}
+
+#[tokio::test]
+async fn python_and_node_members_share_a_room_then_sigterm_closes_them_with_1001() {
+    let mut hub = tether_hub(&[]).await;
+    let room = format!("{}rooms/lobby", hub.url);
+    let mut members = vec![
+        Member::join(Peer::Python, &room).await,
+        Member::join(Peer::Python, &room).await,
+        Member::join(Peer::Node, &room).await,
+    ];
+    wait_members(&hub, "lobby", 3).await;
+    let (status, before) = get(&hub, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(metric(&before, "tether_hub_members"), 3);
+    assert_eq!(metric(&before, "tether_hub_connections"), 3);
+
+    // Every member publishes at once, text and binary.
+    let sent = [
+        (0, "text:from python 1 ✓", "text from python 1 ✓"),
+        (0, "binary:00ff01", "binary 00ff01"),
+        (1, "text:from python 2", "text from python 2"),
+        (2, "text:from node", "text from node"),
+        (2, "binary:0a0b", "binary 0a0b"),
+    ];
+    for (who, command, _) in sent {
+        members[who].send(command).await;
+    }
+    let mut seen = Vec::new();
+    for member in &mut members {
+        let mut got = Vec::new();
+        for _ in 0..sent.len() {
+            got.push(member.line().await);
+        }
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "one order for every member");
+    assert_eq!(seen[0], seen[2], "one order for every member");
+    let mut expected: Vec<&str> = sent.iter().map(|(_, _, line)| *line).collect();
+    let mut got: Vec<&str> = seen[0].iter().map(String::as_str).collect();
+    // Each sender's messages keep their order.
+    let position = |line: &str| got.iter().position(|l| *l == line).unwrap();
+    assert!(position("text from python 1 ✓") < position("binary 00ff01"));
+    assert!(position("text from node") < position("binary 0a0b"));
+    expected.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, expected, "every message once, the sender's own included, text as text, binary as binary");
+
+    let (_, after) = get(&hub, "/metrics").await;
+    let moved = |name: &str| metric(&after, name) - metric(&before, name);
+    assert_eq!(moved("tether_hub_messages_published_total"), 5);
+    assert_eq!(moved("tether_hub_deliveries_total"), 15);
+    assert!(moved("tether_hub_bytes_out_total") >= 15 * 2);
+    assert_eq!(metric(&after, "tether_hub_rooms"), 1);
+    assert!(after.contains("# TYPE tether_hub_deliveries_total counter\n"));
+
+    signal(&hub.child, "TERM");
+    for member in &mut members {
+        assert_eq!(member.line().await, "closed 1001 server shutting down");
+    }
+    let status = timeout(LIMIT, hub.child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn allow_origin_refuses_a_foreign_origin_with_403() {
+    let hub = tether_hub(&["--allow-origin", "http://good.example"]).await;
+    let room = format!("{}rooms/lobby", hub.url);
+    let refused = tether::connect_with(&room).origin("http://evil.example").connect().await.unwrap_err();
+    assert_eq!(refused.http_status(), Some(http::StatusCode::FORBIDDEN), "{refused}");
+    let mut ws = tether::connect_with(&room).origin("http://good.example").connect().await.unwrap();
+    ws.send(Message::text("welcome")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("welcome"));
+}
+
+#[tokio::test]
+async fn with_a_certificate_the_hub_serves_wss() {
+    let pki = TestPki::new();
+    let id = pki.identity(Leaf::Good);
+    let hub = tether_hub(&["--tls-cert", id.cert.to_str().unwrap(), "--tls-key", id.key.to_str().unwrap()]).await;
+    assert!(hub.url.starts_with("wss://127.0.0.1:"), "{}", hub.url);
+    let room = by_name(&format!("{}rooms/secure", hub.url));
+    let mut a = open(&room, Some(&pki)).await;
+    // A member that got its own message back has joined.
+    a.send(Message::text("a is in")).await.unwrap();
+    assert_eq!(next(&mut a).await.unwrap().unwrap(), Message::text("a is in"));
+    let mut b = open(&room, Some(&pki)).await;
+    b.send(Message::text("b is in")).await.unwrap();
+    for ws in [&mut b, &mut a] {
+        assert_eq!(next(ws).await.unwrap().unwrap(), Message::text("b is in"));
+    }
+    a.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    for ws in [&mut a, &mut b] {
+        assert_eq!(next(ws).await.unwrap().unwrap(), Message::binary(vec![1, 2, 3]));
+    }
+}
+
+/// Splits a `tether.hub.v1` frame into its header and payload.
+fn envelope(message: Message) -> (Value, String) {
+    let text = message.as_text().expect("a text message").to_owned();
+    let (header, payload) = text.split_once('\n').expect("a header line");
+    (serde_json::from_str(header).unwrap(), payload.to_owned())
+}
+
+/// The next `tether.hub.v1` frame of `ws`.
+async fn next_envelope(ws: &mut tether::WebSocket<tether::MaybeTlsStream>) -> (Value, String) {
+    envelope(next(ws).await.unwrap().unwrap())
+}
+
+#[tokio::test]
+async fn a_hub_v1_client_resumes_with_exactly_what_it_missed() {
+    let hub = tether_hub(&[]).await;
+    let url = format!("{}rooms/resume", hub.url);
+    let mut v1 = tether::connect_with(&url).protocol(PROTOCOL).connect().await.unwrap();
+    assert_eq!(v1.protocol(), Some(PROTOCOL));
+    let (joined, _) = next_envelope(&mut v1).await;
+    assert_eq!((joined["type"].as_str(), joined["offset"].as_u64()), (Some("joined"), Some(0)));
+    let epoch = joined["epoch"].as_str().unwrap().to_owned();
+
+    let mut raw = tether::connect(&url).await.unwrap();
+    wait_members(&hub, "resume", 2).await;
+    // A raw member's message reaches the raw member as it was sent, and
+    // the v1 member with its offset.
+    raw.send(Message::text("one")).await.unwrap();
+    assert_eq!(next(&mut raw).await.unwrap().unwrap(), Message::text("one"));
+    let (header, payload) = next_envelope(&mut v1).await;
+    assert_eq!(
+        (header["type"].as_str(), header["offset"].as_u64(), payload.as_str()),
+        (Some("message"), Some(1), "one")
+    );
+
+    v1.close(CloseCode::NORMAL, "away").await.unwrap();
+    for text in ["two", "three"] {
+        raw.send(Message::text(text)).await.unwrap();
+        // Its own copy back: the message is ordered.
+        assert_eq!(next(&mut raw).await.unwrap().unwrap(), Message::text(text));
+    }
+
+    let since = format!("{url}?since={epoch}:1");
+    let mut back = tether::connect_with(&since).protocol(PROTOCOL).connect().await.unwrap();
+    wait_members(&hub, "resume", 2).await;
+    raw.send(Message::text("four")).await.unwrap();
+    assert_eq!(next(&mut raw).await.unwrap().unwrap(), Message::text("four"));
+    for (offset, text) in [(2, "two"), (3, "three"), (4, "four")] {
+        let (header, payload) = next_envelope(&mut back).await;
+        assert_eq!((header["offset"].as_u64(), payload.as_str()), (Some(offset), text), "{header}");
+        assert_eq!(header["epoch"].as_str(), Some(epoch.as_str()));
+    }
+
+    // A publish with an id is acknowledged with its offset; a retry of the
+    // same id is acknowledged again, not published twice.
+    for _ in 0..2 {
+        back.send(Message::text("{\"type\":\"publish\",\"id\":\"t-1\"}\nfive")).await.unwrap();
+    }
+    let (header, payload) = next_envelope(&mut back).await;
+    assert_eq!((header["offset"].as_u64(), payload.as_str()), (Some(5), "five"));
+    for _ in 0..2 {
+        let (ack, _) = next_envelope(&mut back).await;
+        assert_eq!(
+            (ack["type"].as_str(), ack["id"].as_str(), ack["offset"].as_u64()),
+            (Some("ack"), Some("t-1"), Some(5))
+        );
+    }
+    raw.send(Message::text("six")).await.unwrap();
+    assert_eq!(next(&mut raw).await.unwrap().unwrap(), Message::text("five"));
+    assert_eq!(next(&mut raw).await.unwrap().unwrap(), Message::text("six"), "five once only");
+    let (header, payload) = next_envelope(&mut back).await;
+    assert_eq!((header["offset"].as_u64(), payload.as_str()), (Some(6), "six"));
+}

@@ -1,0 +1,103 @@
+// The room chat page of `tether hub`, in Debian's Chromium driven headless
+// by playwright-core: two pages in one room see each other's messages and
+// the member count, and a page that changes room leaves the first.
+//
+// Run by scripts/browser-test.sh, like page.test.js (same environment).
+"use strict";
+
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const readline = require("node:readline");
+const { chromium } = require("playwright-core");
+
+const REPO = path.resolve(__dirname, "../..");
+const SHOTS = path.join(REPO, "target/screenshots");
+const BIN = process.env.TETHER_BIN || path.join(REPO, "target/debug/tether");
+const CHROMIUM = process.env.TETHER_CHROMIUM || "/usr/bin/chromium";
+// As in page.test.js: no background networking (no internet here).
+const FLAGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+
+let hub; // the `tether hub` process
+let pageUrl; // http://127.0.0.1:PORT/
+let context;
+let profile;
+const pageErrors = [];
+
+/** Starts `tether hub` on a free loopback port; resolves to its http:// URL. */
+function startHub() {
+  hub = spawn(BIN, ["hub", "--listen", "127.0.0.1:0", "--quiet"], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    hub.once("error", reject);
+    hub.once("exit", (code) => reject(new Error(`tether hub exited with ${code}`)));
+    readline.createInterface({ input: hub.stdout }).once("line", (url) => {
+      assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
+      resolve(url.replace(/^ws:/, "http:"));
+    });
+  });
+}
+
+/** A new page on the hub, in the room "lobby" under `name`. */
+async function member(name) {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  const response = await page.goto(pageUrl);
+  assert.equal(response.status(), 200);
+  assert.equal(await page.title(), "WebSocket (Rooms)");
+  await page.locator("#state.open").waitFor({ timeout: 10_000 });
+  await page.locator("#name").fill(name);
+  return page;
+}
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  pageUrl = await startHub();
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), "tether-chromium-hub-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 900, height: 760 },
+  });
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (hub && hub.exitCode === null) hub.kill();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+test("two pages in a room see every message and the member count", async () => {
+  const alice = await member("alice");
+  const bob = await member("bob");
+  assert.match(await alice.locator("#state").textContent(), /^in room lobby: ws:\/\/127\.0\.0\.1:\d+\/rooms\/lobby$/);
+  // The count is polled every 2 s: wait for it to catch up.
+  for (const page of [alice, bob]) {
+    await page.locator("#members", { hasText: /^2$/ }).waitFor({ timeout: 10_000 });
+  }
+  await alice.getByPlaceholder("Send a message").fill("hello, room");
+  await alice.getByPlaceholder("Send a message").press("Enter");
+  await bob.getByPlaceholder("Send a message").fill("hi alice");
+  await bob.locator("#send").click();
+  for (const page of [alice, bob]) {
+    await page.locator(".line.message").nth(1).waitFor({ timeout: 10_000 });
+    const lines = await page.locator(".line.message").allTextContents();
+    assert.deepEqual(lines.sort(), ["alice: hello, room", "bob: hi alice"], "the sender's own message too");
+  }
+  await alice.screenshot({ path: path.join(SHOTS, "browser-rooms.png") });
+
+  // Bob changes room: alice's room is down to one member, bob's new room empty of old messages.
+  await bob.locator("#room").fill("elsewhere");
+  await bob.locator("#join").click();
+  await bob.locator("#state", { hasText: "in room elsewhere" }).waitFor({ timeout: 10_000 });
+  assert.equal(await bob.locator(".line.message").count(), 0);
+  await alice.locator("#members", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
+  await bob.locator("#members", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
+  assert.deepEqual(pageErrors, []);
+});

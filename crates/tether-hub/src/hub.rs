@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tether::Message;
 
+use crate::backplane::Backplane;
 use crate::room::{FanOut, Member, Room};
 use crate::{HubConfig, Position, Published};
 
@@ -42,12 +43,10 @@ pub(crate) struct Shared {
     pub(crate) rooms: Mutex<Rooms>,
     pub(crate) next_member: AtomicU64,
     pub(crate) counters: Counters,
-    /// The link to Redis, for hubs that share rooms through it.
-    #[cfg(feature = "redis")]
-    pub(crate) redis: Option<Arc<crate::redis::RedisEngine>>,
+    /// The backplane, for hubs that share their rooms with other hubs.
+    pub(crate) backplane: Option<Arc<dyn Backplane>>,
 }
 
-#[cfg(feature = "redis")]
 impl Shared {
     /// Every room the hub holds, with its members here.
     pub(crate) fn room_counts(&self) -> Vec<(Box<str>, usize)> {
@@ -55,6 +54,7 @@ impl Shared {
     }
 
     /// Every room the hub holds now.
+    #[cfg(feature = "redis")]
     pub(crate) fn room_handles(&self) -> Vec<Arc<Mutex<Room>>> {
         lock(&self.rooms).by_name.values().cloned().collect()
     }
@@ -130,9 +130,8 @@ impl Hub {
     /// Publishes once per `id`: a publish with an id the room saw recently
     /// is not ordered again, and gets the position of the first.
     pub(crate) async fn publish_with_id(&self, room: &str, message: Message, id: Option<&str>) -> Published {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.shared.redis {
-            if let Some(published) = redis.publish(self, room, &message, id).await {
+        if let Some(backplane) = &self.shared.backplane {
+            if let Some(published) = backplane.publish(room, &message, id).await {
                 return published;
             }
         }
@@ -173,6 +172,28 @@ impl Hub {
     /// The position of the last message of `room`, if the hub holds it.
     pub fn position(&self, room: &str) -> Option<Position> {
         self.existing(room).map(|r| lock(&r).position())
+    }
+
+    /// The members of `room` on every hub sharing the backplane (this hub's
+    /// alone without one, or while it is away). With Redis, a hub's count is
+    /// refreshed every second and stands for `MEMBER_COUNT_TTL`: a killed
+    /// hub's members drop out of the total within that time.
+    pub async fn total_members(&self, room: &str) -> usize {
+        let local = self.member_count(room);
+        match &self.shared.backplane {
+            Some(backplane) if backplane.is_up() => backplane.total_members(room).await.unwrap_or(local),
+            _ => local,
+        }
+    }
+
+    /// The rooms this hub holds, with their members on this hub.
+    pub fn rooms(&self) -> Vec<(Box<str>, usize)> {
+        self.shared.room_counts()
+    }
+
+    /// Whether the hub's backplane works now (false without one).
+    pub fn backplane_up(&self) -> bool {
+        self.shared.backplane.as_ref().is_some_and(|b| b.is_up())
     }
 
     /// The hub's counters now.
@@ -217,15 +238,14 @@ impl Hub {
     pub(crate) async fn join(&self, room: &str, member: Arc<Member>, resume: Option<Position>) -> Arc<Mutex<Room>> {
         let handle = self.room(room);
         self.shared.counters.members_joined.fetch_add(1, Relaxed);
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.shared.redis {
-            redis.watch(room).await;
+        if let Some(backplane) = &self.shared.backplane {
+            backplane.watch(room).await;
             if let Some(since) = resume.filter(|_| !lock(&handle).detached) {
                 // The shared history is in Redis; a few tries in case this
                 // hub delivers faster than its local history reaches back.
                 for _ in 0..3 {
-                    match redis.missed(room, since).await {
-                        Ok((_, missed)) => {
+                    match backplane.missed(room, since).await {
+                        Ok(missed) => {
                             if lock(&handle).join_after(member.clone(), since, missed) {
                                 return handle;
                             }

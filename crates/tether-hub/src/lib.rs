@@ -37,13 +37,14 @@
 //!
 //! # Several processes
 //!
-//! With the `redis` feature, [`Hub::with_redis`] shares rooms with every
+//! With the `redis` feature, `Hub::with_redis` shares rooms with every
 //! hub on the same Redis: Redis orders each room's messages (one Lua script
 //! per publish: offset, stream entry, announcement), every hub fans out what
 //! is announced, and the room's history lives in a Redis stream. While
 //! Redis is away, rooms go on locally under a local epoch.
 #![forbid(unsafe_code)]
 
+mod backplane;
 mod config;
 mod hub;
 mod join;

@@ -42,13 +42,15 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use redis::aio::MultiplexedConnection;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncConnectionConfig, Client, Script};
 use tether::{Message, Utf8Bytes};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::backplane::{Backplane, Logged};
 use crate::hub::{lock, Shared};
 use crate::protocol::{epoch_text, parse_epoch};
 use crate::room::Delivery;
@@ -72,6 +74,18 @@ pub struct RedisOptions {
 }
 
 impl RedisOptions {
+    /// Sets the messages kept in each room's stream.
+    pub fn history(mut self, messages: usize) -> Self {
+        self.history = messages;
+        self
+    }
+
+    /// Sets the prefix of every key and channel.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
     /// Options for `url` with the defaults.
     pub fn new(url: impl Into<String>) -> Self {
         RedisOptions {
@@ -144,6 +158,8 @@ pub const MEMBER_COUNT_TTL: Duration = Duration::from_secs(5);
 
 /// A hub's link to Redis.
 pub(crate) struct RedisEngine {
+    /// The hub it serves (the hub owns the engine).
+    hub: Weak<Shared>,
     client: Client,
     options: RedisOptions,
     publish: Script,
@@ -175,9 +191,6 @@ struct Watch {
     done: oneshot::Sender<()>,
 }
 
-/// A message read back from a room's stream.
-type Logged = (u64, Message);
-
 impl Hub {
     /// A hub whose rooms are shared through Redis with every hub that uses
     /// the same Redis and prefix. Returns at once: the link is made (and
@@ -186,40 +199,56 @@ impl Hub {
     pub fn with_redis(config: crate::HubConfig, options: RedisOptions) -> Result<Hub, redis::RedisError> {
         let client = Client::open(options.url.as_str())?;
         let (watch, requests) = mpsc::unbounded_channel();
-        let engine = Arc::new(RedisEngine {
-            client,
-            options,
-            publish: Script::new(PUBLISH),
-            position: Script::new(POSITION),
-            members: Script::new(MEMBERS),
-            hub_id: format!("{:016x}", fastrand::u64(..)),
-            conn: tokio::sync::Mutex::new(None),
-            up: AtomicBool::new(false),
-            broken: AtomicBool::new(false),
-            relink: tokio::sync::Notify::new(),
-            watch,
-            watched: Mutex::new(HashMap::new()),
+        let mut engine = None;
+        let shared = Arc::new_cyclic(|hub| {
+            let link = Arc::new(RedisEngine {
+                hub: hub.clone(),
+                client,
+                options,
+                publish: Script::new(PUBLISH),
+                position: Script::new(POSITION),
+                members: Script::new(MEMBERS),
+                hub_id: format!("{:016x}", fastrand::u64(..)),
+                conn: tokio::sync::Mutex::new(None),
+                up: AtomicBool::new(false),
+                broken: AtomicBool::new(false),
+                relink: tokio::sync::Notify::new(),
+                watch,
+                watched: Mutex::new(HashMap::new()),
+            });
+            engine = Some(link.clone());
+            Shared { config, backplane: Some(link as Arc<dyn Backplane>), ..Shared::default() }
         });
-        let hub = Hub { shared: Arc::new(Shared { config, redis: Some(engine.clone()), ..Shared::default() }) };
-        tokio::spawn(link(engine, Arc::downgrade(&hub.shared), requests));
-        Ok(hub)
+        let engine = engine.expect("made with the hub");
+        tokio::spawn(link(engine, Arc::downgrade(&shared), requests));
+        Ok(Hub { shared })
+    }
+}
+
+impl Backplane for RedisEngine {
+    fn publish<'a>(
+        &'a self,
+        room: &'a str,
+        message: &'a Message,
+        id: Option<&'a str>,
+    ) -> BoxFuture<'a, Option<Published>> {
+        self.publish(room, message, id).boxed()
     }
 
-    /// The members of `room` on every hub sharing the backplane (this hub's
-    /// alone without one, or while it is away). A hub's count is refreshed
-    /// every second and stands for [`MEMBER_COUNT_TTL`]: a killed hub's
-    /// members drop out of the total within that time.
-    pub async fn total_members(&self, room: &str) -> usize {
-        let local = self.member_count(room);
-        match &self.shared.redis {
-            Some(redis) if redis.up.load(SeqCst) => redis.count_members(room, None).await.unwrap_or(local),
-            _ => local,
-        }
+    fn watch<'a>(&'a self, room: &'a str) -> BoxFuture<'a, ()> {
+        self.watch(room).boxed()
     }
 
-    /// Whether the hub's link to Redis works now (always false without one).
-    pub fn redis_up(&self) -> bool {
-        self.shared.redis.as_ref().is_some_and(|r| r.up.load(SeqCst))
+    fn missed<'a>(&'a self, room: &'a str, since: Position) -> BoxFuture<'a, Result<Vec<Logged>, &'static str>> {
+        self.missed(room, since).map(|r| r.map(|(_, missed)| missed)).boxed()
+    }
+
+    fn total_members<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Option<usize>> {
+        self.count_members(room, None).map(Result::ok).boxed()
+    }
+
+    fn is_up(&self) -> bool {
+        self.up.load(SeqCst)
     }
 }
 
@@ -251,13 +280,7 @@ impl RedisEngine {
 
     /// Orders a message in Redis; `None` if the link is down or failed now
     /// (the caller orders it locally).
-    pub(crate) async fn publish(
-        &self,
-        hub: &Hub,
-        room: &str,
-        message: &Message,
-        id: Option<&str>,
-    ) -> Option<Published> {
+    async fn publish(&self, room: &str, message: &Message, id: Option<&str>) -> Option<Published> {
         if !self.up.load(SeqCst) {
             return None;
         }
@@ -288,20 +311,22 @@ impl RedisEngine {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "redis publish failed: the rooms go on locally");
-                self.lost(&hub.shared);
+                self.lost();
                 None
             }
         }
     }
 
     /// The link failed: every room goes on under a local epoch.
-    fn lost(&self, hub: &Shared) {
+    fn lost(&self) {
         self.broken.store(true, SeqCst);
         self.relink.notify_one();
         if self.up.swap(false, SeqCst) {
-            hub.counters.redis_failures.fetch_add(1, SeqCst);
-            for room in hub.room_handles() {
-                lock(&room).detach();
+            if let Some(hub) = self.hub.upgrade() {
+                hub.counters.redis_failures.fetch_add(1, SeqCst);
+                for room in hub.room_handles() {
+                    lock(&room).detach();
+                }
             }
         }
         // The next command makes a new connection.
@@ -312,7 +337,7 @@ impl RedisEngine {
 
     /// Receives `room`'s announcements from now on (returns once they flow,
     /// or at once while the link is down).
-    pub(crate) async fn watch(&self, room: &str) {
+    async fn watch(&self, room: &str) {
         if lock(&self.watched).insert(room.into(), ()).is_some() || !self.up.load(SeqCst) {
             return;
         }
@@ -384,7 +409,7 @@ impl RedisEngine {
     }
 
     /// What a member that saw `since` missed, or why that is gone.
-    pub(crate) async fn missed(&self, room: &str, since: Position) -> Result<(Position, Vec<Logged>), &'static str> {
+    async fn missed(&self, room: &str, since: Position) -> Result<(Position, Vec<Logged>), &'static str> {
         let now = self.position_of(room).await.map_err(|_| "history unavailable")?;
         if now.epoch != since.epoch || since.offset > now.offset {
             return Err("epoch changed");
@@ -430,9 +455,7 @@ async fn link(engine: Arc<RedisEngine>, hub: Weak<Shared>, mut requests: mpsc::U
         match relay(&engine, &hub, &mut requests).await {
             Ok(()) => return,
             Err(e) => {
-                if let Some(shared) = hub.upgrade() {
-                    engine.lost(&shared);
-                }
+                engine.lost();
                 tracing::warn!(error = %e, retry_in = ?backoff, "redis link down");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -247,7 +247,6 @@ impl Room {
         (at.offset > self.last).then_some(self.last)
     }
 
-    #[cfg(feature = "redis")]
     /// Adds a member that resumes from `since` with `missed`, what the
     /// backplane holds after it: what this hub delivered already comes from
     /// there or from the local history, what it has not yet delivered will

@@ -4,83 +4,26 @@
 //! and Redis hanging (rooms go local, then rejoin).
 #![cfg(feature = "redis")]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tether::{MaybeTlsStream, Message, WebSocket};
 use tether_hub::protocol::PROTOCOL;
 use tether_hub::{Hub, HubConfig, RedisOptions};
+use tether_testkit::redis::RedisServer as Redis;
 
 type Client = WebSocket<MaybeTlsStream>;
-
-/// A `redis-server` of this test's own.
-struct Redis {
-    port: u16,
-    child: Child,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Redis::on(port)
-    }
-
-    fn on(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/install-servers.sh installs it)");
-        let redis = Redis { port, child };
-        redis.wait_ready();
-        redis
-    }
-
-    fn wait_ready(&self) {
-        for _ in 0..500 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server did not listen on {}", self.port);
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// Kills it and starts a new one on the same port: every key is gone.
-    fn restart(mut self) -> Redis {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        Redis::on(self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn hub_on(redis: &Redis) -> (Hub, String) {
     let options = RedisOptions::new(redis.url());
     let hub = Hub::with_redis(HubConfig::default(), options).unwrap();
     for _ in 0..500 {
-        if hub.redis_up() {
+        if hub.backplane_up() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(hub.redis_up(), "the hub reached Redis");
+    assert!(hub.backplane_up(), "the hub reached Redis");
     let server = tether::Server::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", server.local_addr().unwrap());
     let (decide, serve) = (hub.clone(), hub.clone());
@@ -192,7 +135,7 @@ async fn redis_restarted_without_its_data_changes_the_epoch() {
     // The hub notices, reconnects, and the room takes Redis's new epoch.
     let mut published = hub.publish("r", "after").await;
     for _ in 0..500 {
-        if !published.local && hub.redis_up() {
+        if !published.local && hub.backplane_up() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -242,16 +185,16 @@ async fn a_hanging_redis_is_detected_rooms_go_local_then_rejoin() {
     }
     assert!(started.elapsed() < Duration::from_secs(5), "detected by a timeout, not waited on");
     assert_eq!(ack.unwrap()["local"], true, "the ack says the message is local only");
-    assert!(!hub_a.redis_up());
+    assert!(!hub_a.backplane_up());
 
     redis.signal("-CONT");
     for _ in 0..500 {
-        if hub_a.redis_up() && hub_b.redis_up() {
+        if hub_a.backplane_up() && hub_b.backplane_up() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(hub_a.redis_up() && hub_b.redis_up(), "the hubs rejoin by themselves");
+    assert!(hub_a.backplane_up() && hub_b.backplane_up(), "the hubs rejoin by themselves");
     // Cross-hub delivery resumes, subscriptions restored.
     let published = hub_a.publish("x", "after the outage").await;
     assert!(!published.local);

@@ -5,8 +5,11 @@
 //! - [`proxies`]: real proxy servers from Debian's packages (tinyproxy for
 //!   HTTP `CONNECT`, microsocks for SOCKS5, installed by
 //!   `scripts/install-servers.sh`) started on a free loopback port, and
-//!   small in-test proxies that misbehave on purpose.
+//!   small in-test proxies that misbehave on purpose;
+//! - [`redis`]: a `redis-server` on a free loopback port, for the hubs'
+//!   backplane tests.
 #![forbid(unsafe_code)]
 
 pub mod pki;
 pub mod proxies;
+pub mod redis;

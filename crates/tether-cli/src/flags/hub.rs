@@ -24,6 +24,11 @@ pub struct HubArgs {
     /// faster: closed with 1008. No limit by default.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub publish_rate: Option<u32>,
+    /// Share rooms with every hub on this Redis (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]):
+    /// Redis orders each room's messages and keeps their history; while it
+    /// is away, rooms go on locally and the hub reconnects by itself.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
     #[command(flatten)]
     pub serve: ServeOptions,
 }
@@ -32,9 +37,9 @@ pub struct HubArgs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backplane {
     /// In this process only: members of one `tether hub` share rooms.
-    /// (`--redis URL`, rooms shared by hubs through Redis, will be a second
-    /// variant parsed here.)
     Local,
+    /// Shared by every hub on this Redis (`--redis URL`).
+    Redis(String),
 }
 
 impl HubArgs {
@@ -49,6 +54,9 @@ impl HubArgs {
 
     /// Where the rooms live.
     pub fn backplane(&self) -> Backplane {
-        Backplane::Local
+        match &self.redis {
+            Some(url) => Backplane::Redis(url.clone()),
+            None => Backplane::Local,
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tether::WebSocket;
-use tether_hub::Hub;
+use tether_hub::{Hub, RedisOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
@@ -23,6 +23,10 @@ use crate::serving::{self, Handler};
 pub async fn run(opts: HubArgs) -> Result<ExitCode, String> {
     let hub = match opts.backplane() {
         Backplane::Local => Hub::new(opts.hub_config()),
+        Backplane::Redis(url) => {
+            let options = RedisOptions::new(&url).history(opts.history);
+            Hub::with_redis(opts.hub_config(), options).map_err(|e| format!("--redis {url}: {e}"))?
+        }
     };
     if !opts.serve.quiet {
         log_to_stderr();

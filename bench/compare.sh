@@ -61,13 +61,19 @@ declare -A SERVER=(
     [node-ws]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0"
     [python-websockets]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0"
     [raw-tcp]="$PEERS/raw_tcp --listen 127.0.0.1:0"
+    # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
+    [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
+    [node-ws-rooms]="node $ROOT/bench/peers/node_ws_rooms.js --listen 127.0.0.1:0"
+    [python-websockets-rooms]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_rooms.py --listen 127.0.0.1:0"
 )
 export NODE_PATH="$TETHER_BENCH_NODE_PATH"
-servers=(tether tether-mt fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp)
+servers=(tether tether-mt fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp
+    tether-hub node-ws-rooms python-websockets-rooms)
 
 # name -> generator arguments (URL and timing are added per run)
 workloads=(echo-100x20B echo-10x1KiB echo-10x16KiB echo-200x16KiB echo-500x16KiB
-    pipelined-512x16x5B large-10x1MiB large-2x16MiB deflate-100x1KiB deflate-10x16KiB setup idle-10k)
+    pipelined-512x16x5B large-10x1MiB large-2x16MiB deflate-100x1KiB deflate-10x16KiB setup idle-10k
+    fanout-1x1000x64B fanout-10x100x1KiB fanout-1x10000x20B)
 declare -A WORKLOAD=(
     [echo-100x20B]="echo -c 100 -s 20"
     [echo-10x1KiB]="echo -c 10 -s 1KiB"
@@ -82,6 +88,12 @@ declare -A WORKLOAD=(
     [deflate-10x16KiB]="echo -c 10 -s 16KiB --deflate"
     [setup]="setup -c 16"
     [idle-10k]="idle -c 10000 --source 4"
+    # Fan-out through a room server (URL + rooms/bench): members x publishers
+    # x size at a fixed publish rate, the same for every server, set so one
+    # generator core keeps up; lost and duplicated deliveries are counted.
+    [fanout-1x1000x64B]="fanout -m 1000 -p 1 -s 64 -r 200"
+    [fanout-10x100x1KiB]="fanout -m 1000 -p 10 --rooms 10 -s 1KiB -r 1000"
+    [fanout-1x10000x20B]="fanout -m 10000 -p 1 -s 20 -r 20 --source 4"
 )
 
 if [[ -n "$only_servers" ]]; then IFS=, read -ra servers <<< "$only_servers"; fi
@@ -92,7 +104,11 @@ for w in "${workloads[@]}"; do [[ -n "${WORKLOAD[$w]:-}" ]] || { log "unknown wo
 # The raw TCP echo has no WebSocket: it runs the echo workloads only, as the physical limit.
 # The compressed echo runs on the servers that implement permessage-deflate.
 applies() {
+    case "$1" in
+        *-rooms | tether-hub) [[ "$2" == fanout-* ]]; return ;;
+    esac
     case "$2" in
+        fanout-*) false ;;
         deflate-*) [[ "$1" == tether || "$1" == tether-mt || "$1" == node-ws || "$1" == python-websockets ]] ;;
         echo-* | large-* | pipelined-*) true ;;
         *) [[ "$1" != raw-tcp ]] ;;
@@ -126,8 +142,10 @@ trap 'stop_server' EXIT
 run_workload() { # server workload round
     local name="$1" work="$2" round="$3" timing=(-d "$duration" -w "$warmup") line
     [[ "$work" == idle-* ]] && timing=()
+    local url="$server_url"
+    [[ "$work" == fanout-* ]] && url="${server_url%/}/rooms/bench"
     # shellcheck disable=SC2086
-    line="$(taskset -c 1 "$TETHER" bench ${WORKLOAD[$work]} "$server_url" "${timing[@]}" \
+    line="$(taskset -c 1 "$TETHER" bench ${WORKLOAD[$work]} "$url" "${timing[@]}" \
         --server-pid "$server_pid" --json --quiet 2> "$OUT/generator.err" || true)"
     if [[ -z "$line" ]]; then
         log "  $name $work: no report ($(tail -n1 "$OUT/generator.err"))"

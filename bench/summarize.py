@@ -22,7 +22,7 @@ import subprocess
 
 FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn"]
 SERVER_ORDER = ["tether", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
-                "node-ws", "python-websockets", "raw-tcp"]
+                "node-ws", "python-websockets", "raw-tcp", "tether-hub", "node-ws-rooms", "python-websockets-rooms"]
 
 
 def median(values):
@@ -54,6 +54,10 @@ def summarize(runs):
         for f in FIELDS:
             row[f] = median(r.get(f) for r in rs)
         row["errors"] = sum(r.get("errors") or 0 for r in rs)
+        if workload.startswith("fanout-"):
+            # Every lost or repeated delivery of every round counts.
+            row["lost"] = sum(r.get("lost") or 0 for r in rs)
+            row["duplicated"] = sum(r.get("duplicated") or 0 for r in rs)
         row["rounds"] = len(rs)
         shares = [r["client_cpu_s"] / r["window_s"] for r in rs if r.get("client_cpu_s") is not None and r.get("window_s")]
         row["client_cpu_share"] = round(median(shares), 2) if shares else None
@@ -202,7 +206,25 @@ def markdown(rows, workloads, meta):
                 ok = r and r["msg_per_server_cpu_s"] is not None
                 cells.append(f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])}" if ok else "")
             out.append("| " + " | ".join(cells) + " |")
-    other = [w for w in workloads if w not in echo and w not in deflate]
+    fanout = [w for w in workloads if w.startswith("fanout-")]
+    if fanout:
+        fservers = [s for s in servers if any((s, w) in by for w in fanout)]
+        out += ["", "**Fan-out through a room server** (`tether bench fanout`: members x publishers x size at "
+                "one publish rate for every server; a delivery is one message reaching one member). "
+                "Deliveries per server CPU-second / deliveries per second / p99 delivery latency (µs) / "
+                "lost + duplicated over all rounds:", ""]
+        out += ["| " + " | ".join(["workload"] + fservers) + " |", "|" + "---|" * (len(fservers) + 1)]
+        for w in fanout:
+            cells = [w]
+            for s in fservers:
+                r = by.get((s, w))
+                if not r or r["msg_per_server_cpu_s"] is None:
+                    cells.append("")
+                else:
+                    cells.append(f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])} / {fmt(r['p99_us'])} / "
+                                 f"{r.get('lost', 0)} + {r.get('duplicated', 0)}")
+            out.append("| " + " | ".join(cells) + " |")
+    other = [w for w in workloads if w not in echo and w not in deflate and w not in fanout]
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]
         out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection |",

@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod backplane;
+pub mod client;
 mod config;
 mod hub;
 mod join;

@@ -106,12 +106,36 @@ fn framed(header: &ServerHeader, message: &Message) -> PreparedMessage {
 
 /// Splits a client's message into its header and payload.
 pub(crate) fn parse_client(message: Message) -> Result<(ClientHeader, Message), &'static str> {
+    split(message)
+}
+
+/// Splits a message of the hub into its header and payload (the client side).
+pub fn parse_server(message: Message) -> Result<(ServerHeader, Message), &'static str> {
+    split(message)
+}
+
+/// Frames a publish for the hub: the header line with `id`, then the payload.
+pub fn publish(id: &str, payload: &Message) -> Message {
+    let header = ClientHeader::Publish { id: id.to_owned() };
+    let mut bytes = serde_json::to_vec(&header).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes.extend_from_slice(payload.as_bytes());
+    match payload {
+        // A header line and UTF-8 text make UTF-8 text.
+        Message::Text(_) => Message::Text(
+            tether::Utf8Bytes::try_from_bytes(bytes.into()).unwrap_or_else(|_| tether::Utf8Bytes::from_static("")),
+        ),
+        Message::Binary(_) => Message::Binary(bytes.into()),
+    }
+}
+
+fn split<H: serde::de::DeserializeOwned>(message: Message) -> Result<(H, Message), &'static str> {
     let text = matches!(message, Message::Text(_));
     let bytes = message.into_bytes();
     let Some(end) = bytes.iter().position(|&b| b == b'\n') else {
         return Err("no header line");
     };
-    let header: ClientHeader = serde_json::from_slice(&bytes[..end]).map_err(|_| "bad header line")?;
+    let header: H = serde_json::from_slice(&bytes[..end]).map_err(|_| "bad header line")?;
     let body = bytes.slice(end + 1..);
     let payload = if text {
         // The whole frame was valid UTF-8, so is the part after the newline.

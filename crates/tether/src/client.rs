@@ -84,6 +84,17 @@ impl ClientBuilder {
         self
     }
 
+    /// The URL it connects to.
+    pub(crate) fn target_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The same settings for another URL.
+    pub(crate) fn with_url(mut self, url: String) -> Self {
+        self.url = url;
+        self
+    }
+
     /// Offers a subprotocol; call again to offer more, in order of preference.
     pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
         self.protocols.push(protocol.into());

@@ -125,9 +125,12 @@ pub struct ReconnectBuilder {
     builder: ClientBuilder,
     policy: ReconnectPolicy,
     hook: Option<Hook>,
+    urls: Vec<String>,
+    rewrite: Option<Rewrite>,
 }
 
 type Hook = Box<dyn FnMut() -> Vec<Message> + Send>;
+type Rewrite = Box<dyn FnMut(&str) -> String + Send>;
 
 impl std::fmt::Debug for ReconnectBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,7 +141,8 @@ impl std::fmt::Debug for ReconnectBuilder {
 impl ClientBuilder {
     /// Turns this builder into a client that reconnects under `policy`.
     pub fn reconnect(self, policy: ReconnectPolicy) -> ReconnectBuilder {
-        ReconnectBuilder { builder: self, policy, hook: None }
+        let urls = vec![self.target_url().to_owned()];
+        ReconnectBuilder { builder: self, policy, hook: None, urls, rewrite: None }
     }
 }
 
@@ -148,6 +152,26 @@ impl ReconnectBuilder {
     /// cookies) are sent with every handshake anyway.
     pub fn on_connect(mut self, hook: impl FnMut() -> Vec<Message> + Send + 'static) -> Self {
         self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// More URLs to connect to, in turn after the first, when a connection
+    /// fails or is lost (other servers of the same service: after one dies,
+    /// the next attempt goes to the next one).
+    pub fn urls<I, S>(mut self, more: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.urls.extend(more.into_iter().map(Into::into));
+        self
+    }
+
+    /// Rewrites the URL before each connect, from the one its turn gives:
+    /// to carry where the application left off (a resume position in the
+    /// query, as `tether.hub.v1` takes it), so a reconnect resumes.
+    pub fn rewrite_url(mut self, rewrite: impl FnMut(&str) -> String + Send + 'static) -> Self {
+        self.rewrite = Some(Box::new(rewrite));
         self
     }
 
@@ -161,6 +185,8 @@ impl ReconnectBuilder {
             builder: self.builder,
             policy: self.policy,
             hook: self.hook,
+            urls: self.urls,
+            rewrite: self.rewrite,
             commands,
             messages: messages_tx,
             events: events_tx,
@@ -263,6 +289,8 @@ struct Driver {
     builder: ClientBuilder,
     policy: ReconnectPolicy,
     hook: Option<Hook>,
+    urls: Vec<String>,
+    rewrite: Option<Rewrite>,
     commands: mpsc::Receiver<Command>,
     messages: mpsc::Sender<Message>,
     events: mpsc::UnboundedSender<ConnectionEvent>,
@@ -275,9 +303,17 @@ impl Driver {
         let mut attempt = 0u32;
         let mut since = Instant::now();
         let closed = |reason| ConnectionEvent::Closed { reason };
+        // Every connect after the first goes to the next URL in turn.
+        let mut turn = 0usize;
         loop {
             let _ = self.events.send(ConnectionEvent::Connecting { attempt });
-            let reason = match self.builder.clone().connect().await {
+            let url = &self.urls[turn % self.urls.len()];
+            turn += 1;
+            let url = match self.rewrite.as_mut() {
+                Some(rewrite) => rewrite(url),
+                None => url.clone(),
+            };
+            let reason = match self.builder.clone().with_url(url).connect().await {
                 Ok(ws) => {
                     attempt = 0;
                     self.connected.store(true, Ordering::Release);

@@ -259,7 +259,14 @@ async fn reconnects_after_the_server_goes_away_and_delivers_the_outbox_in_order(
     for i in 0..300 {
         tx.send(format!("m{i}")).await.unwrap(); // held in the outbox
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server stays down through another failed attempt.
+    loop {
+        match timeout(Duration::from_secs(5), events.next()).await.unwrap() {
+            Some(ConnectionEvent::Reconnecting { attempt: 2.., .. }) => break,
+            Some(_) => {}
+            None => panic!("events ended"),
+        }
+    }
     let listener = TcpListener::bind(addr).await.unwrap();
     let _second = echo_server(listener, tether::Config::default()).await;
     let greeting = timeout(Duration::from_secs(10), client.next()).await.unwrap();
@@ -270,6 +277,41 @@ async fn reconnects_after_the_server_goes_away_and_delivers_the_outbox_in_order(
     }
     client.close(CloseCode::NORMAL, "done").await;
     assert_eq!(timeout(Duration::from_secs(5), client.next()).await.unwrap(), None);
+}
+
+/// A server that greets each connection with its own name and the query of
+/// the request, then echoes.
+fn greeting_server(listener: TcpListener, name: &'static str) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let server = Server::from_listener(listener, tether::Config::default());
+    tokio::spawn(server.serve(move |mut ws, _| async move {
+        let query = ws.request_query().unwrap_or_default().to_owned();
+        if ws.send(Message::text(format!("{name} {query}"))).await.is_err() {
+            return;
+        }
+        while let Some(Ok(m)) = ws.next().await {
+            let _ = ws.send(m).await;
+        }
+    }))
+}
+
+#[tokio::test]
+async fn after_a_server_dies_the_next_url_is_tried_and_each_url_rewritten() {
+    let (first, url_a) = bind().await;
+    let (second, url_b) = bind().await;
+    let a = greeting_server(first, "a");
+    let _b = greeting_server(second, "b");
+    let policy = ReconnectPolicy::default().delays(Duration::from_millis(20), Duration::from_millis(50));
+    let connects = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connects.clone();
+    let mut client = tether::connect_with(&url_a)
+        .reconnect(policy)
+        .urls([url_b.clone()])
+        .rewrite_url(move |url| format!("{url}?n={}", counter.fetch_add(1, Ordering::SeqCst)))
+        .start();
+    assert_eq!(timeout(Duration::from_secs(5), client.next()).await.unwrap(), Some(Message::text("a n=0")));
+    a.abort(); // the first server dies: the next connect goes to the second
+    assert_eq!(timeout(Duration::from_secs(5), client.next()).await.unwrap(), Some(Message::text("b n=1")));
+    client.close(CloseCode::NORMAL, "").await;
 }
 
 #[tokio::test]

@@ -167,8 +167,14 @@ pub struct ConnectArgs {
     pub keepalive: Keepalive,
     /// Reconnect when the connection drops (backoff with jitter); lines
     /// typed meanwhile are sent after reconnecting. State changes go to stderr.
+    /// To a room of `tether hub` (a /rooms/NAME URL) it offers tether.hub.v1
+    /// and resumes: what was published while away is printed, in order, once.
     #[arg(long)]
     pub reconnect: bool,
+    /// With --reconnect: more URLs (other hubs sharing the rooms), tried in
+    /// turn after the first when a connection fails or is lost.
+    #[arg(long, value_name = "URL", requires = "reconnect")]
+    pub also: Vec<String>,
 }
 
 // The flags of `tether chat`.

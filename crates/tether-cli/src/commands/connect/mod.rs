@@ -44,7 +44,11 @@ pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
         );
     }
     if opts.reconnect {
-        return reconnecting::run(builder, opts.binary).await;
+        let room = reconnecting::is_room(&opts.url) && opts.protocols.is_empty();
+        if room {
+            builder = builder.protocol(tether_hub::protocol::PROTOCOL);
+        }
+        return reconnecting::run(builder, &opts.also, room, opts.binary).await;
     }
     let ws = builder.connect().await.map_err(|e| format!("cannot connect to {}: {e}{}", opts.url, hint(&e)))?;
     if let Some(p) = ws.protocol() {

@@ -1,21 +1,45 @@
-//! `tether connect --reconnect`: a session that survives server restarts.
+//! `tether connect --reconnect`: a session that survives server restarts;
+//! in a room of `tether hub`, one that resumes where it left off.
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tether::{CloseCode, ConnectionEvent, Message};
+use tether_hub::client::{Received, Tracker};
+use tether_hub::protocol;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::flags::BinaryMode;
 use crate::output::print;
 
-/// `--reconnect`: the session survives server restarts; lines typed while
-/// disconnected wait in the outbox.
-pub async fn run(builder: tether::ClientBuilder, mode: BinaryMode) -> Result<ExitCode, String> {
+/// Whether `url` names a room of a hub (`/rooms/NAME`).
+pub fn is_room(url: &str) -> bool {
+    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
+    path.split_once('/').is_some_and(|(_, path)| path.starts_with(tether_hub::ROOMS_PATH.trim_start_matches('/')))
+}
+
+/// `--reconnect`: the session survives server restarts (and goes to the
+/// `also` URLs in turn); lines typed while disconnected wait in the outbox.
+/// `room`: the server is a hub that speaks tether.hub.v1: each reconnect
+/// resumes after the last message seen, and lines are published with ids,
+/// so that neither side sees anything twice.
+pub async fn run(
+    builder: tether::ClientBuilder,
+    also: &[String],
+    room: bool,
+    mode: BinaryMode,
+) -> Result<ExitCode, String> {
     let policy =
         tether::ReconnectPolicy::default().delays(Duration::from_millis(200), Duration::from_secs(10)).outbox(1024);
-    let mut client = builder.reconnect(policy).start();
+    let tracker = Arc::new(Mutex::new(Tracker::new()));
+    let mut reconnect = builder.reconnect(policy).urls(also.iter().cloned());
+    if room {
+        let tracker = tracker.clone();
+        reconnect = reconnect.rewrite_url(move |url| lock(&tracker).resume_url(url));
+    }
+    let mut client = reconnect.start();
     if let Some(mut events) = client.events() {
         tokio::spawn(async move {
             while let Some(event) = events.next().await {
@@ -36,8 +60,20 @@ pub async fn run(builder: tether::ClientBuilder, mode: BinaryMode) -> Result<Exi
     let sender = client.sender();
     let input = tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        // Ids unique to this client: a line resent after a reconnect is
+        // published once.
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let prefix = format!("{:x}-{:x}", std::process::id(), started.as_nanos());
+        let mut n = 0u64;
         while let Ok(Some(line)) = lines.next_line().await {
-            if sender.send(Message::text(line)).await.is_err() {
+            let message = Message::text(line);
+            let message = if room {
+                n += 1;
+                protocol::publish(&format!("{prefix}-{n}"), &message)
+            } else {
+                message
+            };
+            if sender.send(message).await.is_err() {
                 return false;
             }
         }
@@ -55,6 +91,22 @@ pub async fn run(builder: tether::ClientBuilder, mode: BinaryMode) -> Result<Exi
         tokio::select! {
             message = client.next() => match message {
                 Some(message) => {
+                    let message = if room {
+                        match lock(&tracker).receive(message) {
+                            Ok(Received::Message(payload, _)) => payload,
+                            Ok(Received::Gap(reason)) => {
+                                eprintln!("gap: what was published while away cannot be given ({reason})");
+                                continue;
+                            }
+                            Ok(_) => continue,
+                            Err(e) => {
+                                eprintln!("not a {} message: {e}", protocol::PROTOCOL);
+                                continue;
+                            }
+                        }
+                    } else {
+                        message
+                    };
                     if let Err(e) = print(&mut stdout, &message, mode) {
                         if e.kind() == std::io::ErrorKind::BrokenPipe {
                             return Ok(ExitCode::SUCCESS);
@@ -71,4 +123,8 @@ pub async fn run(builder: tether::ClientBuilder, mode: BinaryMode) -> Result<Exi
             }
         }
     }
+}
+
+fn lock(tracker: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
+    tracker.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,0 +1,120 @@
+//! The client side of `tether.hub.v1`: a [`Tracker`] follows what a member
+//! has seen, so that a reconnect resumes where it left off and shows
+//! nothing twice, with any WebSocket client (tether's reconnecting client:
+//! see `Tracker::resume_url`).
+
+use tether::Message;
+
+use crate::protocol::{epoch_text, parse_epoch, parse_server, ServerHeader};
+use crate::Position;
+
+/// What a message from the hub meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A message of the room, not seen before: its payload and position.
+    Message(Message, Position),
+    /// A publish of ours was ordered at this position (`local`: by the hub
+    /// alone, its backplane being away).
+    Ack {
+        /// Our message id.
+        id: String,
+        /// Where it was ordered.
+        position: Position,
+        /// Ordered by the hub alone.
+        local: bool,
+    },
+    /// What was missed while away cannot be given: the room's epoch changed
+    /// or its history was trimmed. Messages go on from here.
+    Gap(String),
+    /// A message already seen (resent after a reconnect): shown once only.
+    Duplicate,
+    /// The hub said where the room stands (on a fresh join).
+    Joined,
+}
+
+/// Follows a member's position in its room.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    position: Option<Position>,
+}
+
+impl Tracker {
+    /// A tracker for a member that has seen nothing yet.
+    pub fn new() -> Self {
+        Tracker::default()
+    }
+
+    /// The position of the last message seen.
+    pub fn position(&self) -> Option<Position> {
+        self.position
+    }
+
+    /// Reads a message from the hub.
+    pub fn receive(&mut self, message: Message) -> Result<Received, &'static str> {
+        let (header, payload) = parse_server(message)?;
+        let at = |epoch: &str, offset| parse_epoch(epoch).map(|epoch| Position { epoch, offset }).ok_or("bad epoch");
+        Ok(match header {
+            ServerHeader::Message { epoch, offset } => {
+                let position = at(&epoch, offset)?;
+                match self.position {
+                    Some(seen) if seen.epoch == position.epoch && offset <= seen.offset => Received::Duplicate,
+                    _ => {
+                        self.position = Some(position);
+                        Received::Message(payload, position)
+                    }
+                }
+            }
+            ServerHeader::Ack { id, epoch, offset, local } => {
+                Received::Ack { id, position: at(&epoch, offset)?, local }
+            }
+            ServerHeader::Gap { reason, epoch, offset } => {
+                self.position = Some(at(&epoch, offset)?);
+                Received::Gap(reason)
+            }
+            ServerHeader::Joined { epoch, offset } => {
+                let position = at(&epoch, offset)?;
+                if self.position.is_none_or(|seen| seen.epoch != position.epoch) {
+                    self.position = Some(position);
+                }
+                Received::Joined
+            }
+        })
+    }
+
+    /// `url` with `since=` set to the last position seen (as is, before any
+    /// message): the URL to reconnect with.
+    pub fn resume_url(&self, url: &str) -> String {
+        let Some(position) = self.position else { return url.to_owned() };
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("since=")).collect();
+        let since = format!("since={}:{}", epoch_text(position.epoch), position.offset);
+        pairs.push(&since);
+        format!("{base}?{}", pairs.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(epoch: &str, offset: u64, body: &str) -> Message {
+        Message::text(format!("{{\"type\":\"message\",\"epoch\":\"{epoch}\",\"offset\":{offset}}}\n{body}"))
+    }
+
+    #[test]
+    fn a_tracker_resumes_after_the_last_message_and_drops_repeats() {
+        let e = "00000000000000aa";
+        let mut t = Tracker::new();
+        assert_eq!(t.resume_url("ws://h/rooms/a"), "ws://h/rooms/a");
+        let first = t.receive(message(e, 1, "one")).unwrap();
+        assert_eq!(first, Received::Message(Message::text("one"), Position { epoch: 0xaa, offset: 1 }));
+        assert!(matches!(t.receive(message(e, 2, "two")).unwrap(), Received::Message(..)));
+        assert_eq!(t.receive(message(e, 2, "two")).unwrap(), Received::Duplicate);
+        assert_eq!(t.resume_url("ws://h/rooms/a?x=1&since=1:1"), format!("ws://h/rooms/a?x=1&since={e}:2"));
+        let gap = Message::text(
+            "{\"type\":\"gap\",\"reason\":\"epoch changed\",\"epoch\":\"00000000000000bb\",\"offset\":7}\n",
+        );
+        assert_eq!(t.receive(gap).unwrap(), Received::Gap("epoch changed".into()));
+        assert!(t.resume_url("ws://h/rooms/a").ends_with("since=00000000000000bb:7"));
+    }
+}

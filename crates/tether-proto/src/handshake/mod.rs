@@ -1,5 +1,7 @@
 //! The opening handshake (RFC 6455 section 4): HTTP/1.1 upgrade bytes for
-//! both roles and the extensions they negotiate, with no IO.
+//! both roles, the server's checks on `http` types (HTTP/1.1 upgrade and
+//! HTTP/2 extended CONNECT, RFC 8441), and the extensions they negotiate,
+//! with no IO.
 
 pub mod client;
 pub mod extensions;
@@ -41,6 +43,9 @@ pub enum HandshakeError {
     /// The request method was not GET.
     #[error("method {0} is not GET")]
     Method(String),
+    /// An HTTP/2 (or later) request's method was not CONNECT (RFC 8441).
+    #[error("method {0} is not CONNECT (a WebSocket over HTTP/2 is an extended CONNECT)")]
+    MethodNotConnect(String),
     /// HTTP/1.0 (the upgrade needs HTTP/1.1 or later).
     #[error("HTTP/1.1 or later required")]
     HttpVersion,

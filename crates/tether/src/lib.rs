@@ -71,9 +71,13 @@ pub use error::{Error, ProxyError, TlsError};
 pub use maybe_tls::MaybeTlsStream;
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
+#[cfg(feature = "axum")]
+pub use server::axum;
 pub use server::{
     accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject, Server, ShutdownHandle,
 };
+#[cfg(feature = "hyper")]
+pub use server::{upgrade, Upgraded, Upgrading};
 pub use tether_proto::handshake::client::Response;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;

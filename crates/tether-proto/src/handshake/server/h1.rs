@@ -34,9 +34,10 @@ pub fn read_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usiz
     Ok(Some((Request::from_head(head, None)?, n)))
 }
 
-/// The bytes of a handshake response: the status line and headers, with
-/// the names this crate sets in their usual capitals.
-pub(super) fn encode_response(response: &http::Response<()>) -> Vec<u8> {
+/// The HTTP/1.1 bytes of a handshake response (from
+/// [`Request::response`]): the status line and headers, with the names this
+/// crate sets in their usual capitals.
+pub fn encode_response(response: &http::Response<()>) -> Vec<u8> {
     let status = response.status();
     let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).into_bytes();
     write_headers(&mut out, response.headers());

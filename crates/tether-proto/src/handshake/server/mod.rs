@@ -16,7 +16,7 @@ use super::extensions::{parse_extensions, DeflateParams, ExtensionOffer};
 use super::{accept_key, check_token, header_str, tokens, HandshakeError};
 use crate::deflate::DeflateConfig;
 
-pub use h1::{read_request, reject_response};
+pub use h1::{encode_response, read_request, reject_response};
 
 /// The value of the HTTP/2 `:protocol` pseudo-header that asks for a WebSocket.
 pub const CONNECT_PROTOCOL: &str = "websocket";
@@ -78,11 +78,13 @@ impl Request {
     /// version and headers are copied; extensions are not), as
     /// [`from_head`](Self::from_head) does.
     pub fn from_parts(parts: &http::request::Parts, protocol: Option<&str>) -> Result<Self, HandshakeError> {
-        let mut head = http::Request::new(());
-        *head.method_mut() = parts.method.clone();
-        *head.uri_mut() = parts.uri.clone();
-        *head.version_mut() = parts.version;
-        *head.headers_mut() = parts.headers.clone();
+        Self::from_head(copy_head(&parts.method, &parts.uri, parts.version, &parts.headers), protocol)
+    }
+
+    /// Checks the head of a request with a body (copied as
+    /// [`from_parts`](Self::from_parts) does).
+    pub fn from_request<B>(request: &http::Request<B>, protocol: Option<&str>) -> Result<Self, HandshakeError> {
+        let head = copy_head(request.method(), request.uri(), request.version(), request.headers());
         Self::from_head(head, protocol)
     }
 
@@ -161,6 +163,16 @@ impl Request {
     ) -> Result<Vec<u8>, HandshakeError> {
         Ok(h1::encode_response(&self.response(protocol, deflate, extra)?))
     }
+}
+
+/// A request head without body or extensions.
+fn copy_head(method: &Method, uri: &http::Uri, version: Version, headers: &HeaderMap) -> http::Request<()> {
+    let mut head = http::Request::new(());
+    *head.method_mut() = method.clone();
+    *head.uri_mut() = uri.clone();
+    *head.version_mut() = version;
+    *head.headers_mut() = headers.clone();
+    head
 }
 
 /// The HTTP/2 side of the checks (RFC 8441 section 4): CONNECT, `:protocol

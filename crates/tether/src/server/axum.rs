@@ -188,19 +188,18 @@ impl WebSocketUpgradeRejection {
 
 impl IntoResponse for WebSocketUpgradeRejection {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), format!("{self}\n")).into_response();
-        let headers = response.headers_mut();
-        match self {
-            Self::Handshake(HandshakeError::UnsupportedVersion(_)) => {
-                headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-            }
-            Self::Handshake(HandshakeError::Method(_)) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
-            }
-            Self::Handshake(HandshakeError::MethodNotConnect(_)) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("CONNECT"));
-            }
-            _ => {}
+        let (status, allow) = match &self {
+            Self::Handshake(HandshakeError::Method(_)) => (StatusCode::METHOD_NOT_ALLOWED, Some("GET")),
+            Self::Handshake(HandshakeError::MethodNotConnect(_)) => (StatusCode::METHOD_NOT_ALLOWED, Some("CONNECT")),
+            _ => (self.status(), None),
+        };
+        let mut response = match self {
+            Self::Handshake(e) => e.to_http().map(axum_core::body::Body::from),
+            Self::ConnectionNotUpgradable => (status, format!("{self}\n")).into_response(),
+        };
+        *response.status_mut() = status;
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         response
     }

@@ -28,15 +28,15 @@ pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 /// On success, return the response (101 on HTTP/1.1, 200 on HTTP/2) from
 /// the service, and await (or spawn) the [`Upgrading`] future: it yields the
 /// WebSocket once hyper has sent the response. On `Err`, answer with
-/// [`HandshakeError::status`] (a refusal by `decide` is
-/// [`HandshakeError::Rejected`], with its status, headers and body).
+/// [`HandshakeError::to_http`]: 400 or 426 saying why, or the status,
+/// headers and body of `decide`'s refusal.
 ///
 /// HTTP/2 needs a server with extended CONNECT enabled (hyper's
 /// `http2().enable_connect_protocol()`, which `axum::serve` sets).
 ///
 /// ```no_run
-/// # use http_body_util::Empty;
-/// # async fn service(mut req: http::Request<hyper::body::Incoming>) -> http::Response<Empty<tether::Bytes>> {
+/// # use http_body_util::Full;
+/// # async fn service(mut req: http::Request<hyper::body::Incoming>) -> http::Response<Full<tether::Bytes>> {
 /// use tether::prelude::*;
 /// match tether::upgrade(&mut req, tether::Config::default(), |_| Ok(tether::Accept::new())) {
 ///     Ok((response, upgrading)) => {
@@ -49,7 +49,7 @@ pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 ///         });
 ///         response
 ///     }
-///     Err(e) => http::Response::builder().status(e.status()).body(Empty::new()).unwrap(),
+///     Err(e) => e.to_http().map(Full::new),
 /// }
 /// # }
 /// ```

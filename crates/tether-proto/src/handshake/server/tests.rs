@@ -96,3 +96,22 @@ fn http1_rules_are_those_of_the_byte_parser() {
     let req = Request::from_parts(&parts, None).unwrap();
     assert_eq!(req.head().uri().path_and_query().unwrap().as_str(), "/chat?room=1");
 }
+
+#[test]
+fn refusals_as_http_types() {
+    let version = HandshakeError::UnsupportedVersion("8".into()).to_http();
+    assert_eq!(version.status(), StatusCode::UPGRADE_REQUIRED);
+    assert_eq!(version.headers()["sec-websocket-version"], "13");
+    assert_eq!(version.headers()["content-type"], "text/plain; charset=utf-8");
+    let mut headers = HeaderMap::new();
+    headers.insert("retry-after", "5".parse().unwrap());
+    let refusal = HandshakeError::Rejected {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        headers: Box::new(headers),
+        body: "busy".into(),
+    };
+    assert_eq!(refusal.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let response = refusal.to_http();
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(response.body().as_ref(), b"busy");
+}

@@ -1,7 +1,8 @@
 //! The server's side of the opening handshake: the checks of RFC 6455
 //! section 4.2.1 (GET + `Sec-WebSocket-Key`, answered 101, on HTTP/1.1) and
 //! RFC 8441 section 4 (CONNECT + `:protocol = websocket`, answered 200, on
-//! HTTP/2), on `http` types, and the HTTP/1.1 bytes of both ends in [`h1`].
+//! HTTP/2), on `http` types, and the HTTP/1.1 bytes of both ends
+//! ([`read_request`], [`encode_response`]).
 //!
 //! Every server path goes through [`Request::from_head`]: the byte parser
 //! ([`read_request`]) and the hyper and axum integrations alike, so they

@@ -177,3 +177,24 @@ async fn websockets_over_http2_extended_connect() {
     let (status, _) = conn.websocket("/ws", &[("sec-websocket-version", "8")]).await;
     assert_eq!(status, 426);
 }
+
+#[tokio::test]
+async fn a_request_that_hyper_cannot_hand_over_is_refused_with_426() {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    use tether::axum::WebSocketUpgradeRejection;
+    // A valid upgrade request, but not from a hyper connection (as in a
+    // `tower::ServiceExt::oneshot` test): there is nothing to take over.
+    let request = http::Request::get("/ws")
+        .header("host", "a")
+        .header("upgrade", "websocket")
+        .header("connection", "upgrade")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    let (mut parts, ()) = request.into_parts();
+    let rejection = WebSocketUpgrade::from_request_parts(&mut parts, &()).await.unwrap_err();
+    assert!(matches!(rejection, WebSocketUpgradeRejection::ConnectionNotUpgradable));
+    assert_eq!(rejection.into_response().status(), http::StatusCode::UPGRADE_REQUIRED);
+}

@@ -173,9 +173,14 @@ async fn websockets_over_http2_extended_connect() {
     first.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(first.close_frame().unwrap().code, CloseCode::NORMAL);
 
-    // The same checks as on HTTP/1.1: a wrong version gets 426.
-    let (status, _) = conn.websocket("/ws", &[("sec-websocket-version", "8")]).await;
+    // The same checks as on HTTP/1.1: a wrong version gets 426, a missing
+    // one or another `:protocol` 400.
+    let (status, _) = conn.extended_connect("/ws", "websocket", &[("sec-websocket-version", "8")]).await;
     assert_eq!(status, 426);
+    let (status, _) = conn.extended_connect("/ws", "websocket", &[("sec-websocket-version", "")]).await;
+    assert_eq!(status, 400);
+    let (status, _) = conn.extended_connect("/ws", "webtransport", &[]).await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]

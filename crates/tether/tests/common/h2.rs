@@ -44,32 +44,39 @@ impl H2Client {
     /// Opens a WebSocket at `path` (with `headers` replacing the defaults);
     /// returns the status and the client's WebSocket over the stream.
     pub async fn websocket(&mut self, path: &str, headers: &[(&str, &str)]) -> (u16, tether::WebSocket<H2Stream>) {
+        let (status, io) = self.extended_connect(path, "websocket", headers).await;
+        let config = tether::Config::default();
+        (status, tether::WebSocket::from_parts(io, tether::Role::Client, BytesMut::new(), config, None, None))
+    }
+
+    /// Sends an extended CONNECT for `path` with `:protocol` = `protocol`
+    /// and `Sec-WebSocket-Version: 13`, then `headers` (an empty value
+    /// removes the header); returns the status and the stream.
+    pub async fn extended_connect(
+        &mut self,
+        path: &str,
+        protocol: &'static str,
+        headers: &[(&str, &str)],
+    ) -> (u16, H2Stream) {
         let mut request = http::Request::builder()
             .method(http::Method::CONNECT)
             .uri(format!("http://{}{path}", self.authority))
-            .extension(h2::ext::Protocol::from_static("websocket"))
+            .extension(h2::ext::Protocol::from_static(protocol))
             .body(())
             .unwrap();
         request.headers_mut().insert("sec-websocket-version", "13".parse().unwrap());
         for (name, value) in headers {
-            request
-                .headers_mut()
-                .insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+            let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            match *value {
+                "" => request.headers_mut().remove(name),
+                value => request.headers_mut().insert(name, value.parse().unwrap()),
+            };
         }
         self.send = self.send.clone().ready().await.unwrap();
         let (response, send) = self.send.send_request(request, false).unwrap();
         let response = response.await.unwrap();
         let status = response.status().as_u16();
-        let io = H2Stream { send, recv: response.into_body(), buf: Bytes::new() };
-        let ws = tether::WebSocket::from_parts(
-            io,
-            tether::Role::Client,
-            BytesMut::new(),
-            tether::Config::default(),
-            None,
-            None,
-        );
-        (status, ws)
+        (status, H2Stream { send, recv: response.into_body(), buf: Bytes::new() })
     }
 }
 

@@ -170,6 +170,10 @@ async fn websockets_over_http2_extended_connect() {
     second.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
     assert_eq!(first.next().await.unwrap().unwrap(), Message::text("over h2"));
     assert_eq!(second.next().await.unwrap().unwrap(), Message::binary(vec![1u8, 2, 3]));
+    // Larger than HTTP/2's initial windows (64 KiB): flow control moves it.
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    second.send(Message::binary(big.clone())).await.unwrap();
+    assert_eq!(second.next().await.unwrap().unwrap(), Message::binary(big));
     first.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(first.close_frame().unwrap().code, CloseCode::NORMAL);
 

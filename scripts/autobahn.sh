@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Run the Autobahn|Testsuite conformance suite against tether.
 #
-#   scripts/autobahn.sh [--quick] [--client-only|--server-only]
+#   scripts/autobahn.sh [--quick] [--client-only|--server-only|--axum]
 #
 #   --quick        skip the permessage-deflate cases (12.*, 13.*)
 #   --server-only  only test tether as a server (wstest -m fuzzingclient)
 #   --client-only  only test tether as a client (wstest -m fuzzingserver)
+#   --axum         the server role against the axum_echo example (tether in
+#                  axum), without the compression cases (implies --quick)
 #
 # Reports: target/autobahn/{server,client}/index.html (+ index.json),
-#          target/autobahn/summary.json, logs in target/autobahn/*.log.
+#          target/autobahn/summary.json, logs in target/autobahn/*.log
+#          (target/autobahn-axum/ with --axum).
 # Exit status: 0 when every case is OK/INFORMATIONAL or listed in
 # autobahn/expected-failures.txt; non-zero otherwise.
 #
@@ -32,15 +35,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
+AXUM=0
 ROLES=(server client)
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --server-only) ROLES=(server) ;;
     --client-only) ROLES=(client) ;;
+    --axum) AXUM=1 QUICK=1 ROLES=(server) ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; usage >&2; exit 2 ;;
   esac
@@ -50,7 +55,14 @@ AGENT=tether
 OUT="$ROOT/target/autobahn"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 TIMEOUT="${AUTOBAHN_TIMEOUT:-1800}"
-SERVER_CMD="${TETHER_SERVER_CMD:-$(printf '%q' "$TARGET_DIR/release/tether") echo --listen 127.0.0.1:0}"
+SERVER_BIN="$TARGET_DIR/release/tether"
+SERVER_CMD="${TETHER_SERVER_CMD:-$(printf '%q' "$SERVER_BIN") echo --listen 127.0.0.1:0}"
+if ((AXUM)); then
+  AGENT=tether-axum
+  OUT="$ROOT/target/autobahn-axum"
+  SERVER_BIN="$TARGET_DIR/release/examples/axum_echo"
+  SERVER_CMD="${TETHER_SERVER_CMD:-$(printf '%q' "$SERVER_BIN") 127.0.0.1:0}"
+fi
 CLIENT_CMD="${TETHER_CLIENT_CMD:-$(printf '%q' "$TARGET_DIR/release/examples/autobahn_client")}"
 if ((QUICK)); then EXCLUDE='["12.*", "13.*"]'; MODE=quick; else EXCLUDE='[]'; MODE=full; fi
 
@@ -119,7 +131,10 @@ need_binary() {
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   # Two invocations: naming an --example would otherwise skip the bin targets.
   for role in "${ROLES[@]}"; do
-    if [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]]; then
+    if [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]] && ((AXUM)); then
+      log "building axum_echo example (release)"
+      cargo build --release -p tether-ws --features axum --example axum_echo >&2
+    elif [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]]; then
       log "building tether (release)"
       cargo build --release -p tether-ws-cli --bin tether >&2
     fi
@@ -131,7 +146,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
 fi
 
 for role in "${ROLES[@]}"; do
-  if [[ $role == server ]]; then need_binary TETHER_SERVER_CMD "$TARGET_DIR/release/tether"; fi
+  if [[ $role == server ]]; then need_binary TETHER_SERVER_CMD "$SERVER_BIN"; fi
   if [[ $role == client ]]; then need_binary TETHER_CLIENT_CMD "$TARGET_DIR/release/examples/autobahn_client"; fi
 done
 
@@ -174,7 +189,8 @@ run_server_role() {
   done
   url="${url%$'\r'}"
   [[ -n "$url" ]] || die "echo server printed no URL within 30 s"
-  [[ "$url" =~ ^ws://(127\.[0-9.]+|localhost|\[::1\]):[0-9]+/?$ ]] \
+  # A path is allowed: the axum example serves its WebSocket at /ws.
+  [[ "$url" =~ ^ws://(127\.[0-9.]+|localhost|\[::1\]):[0-9]+(/[A-Za-z0-9._/-]*)?$ ]] \
     || die "echo server URL is not a plain ws:// loopback URL: $url"
   log "server role: testing $url"
 

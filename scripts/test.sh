@@ -5,8 +5,10 @@
 #      TLS, proxies through tinyproxy and microsocks, hubs sharing rooms
 #      through redis-server, CLI, interop with Python `websockets` and
 #      Node `ws`, `tether chat` in tmux);
-#   2. the browser page of `tether echo` in headless Chromium (playwright-core);
-#   3. Autobahn|Testsuite against tether as a server and as a client;
+#   2. the browser pages of `tether echo`, `tether hub` and the axum example
+#      in headless Chromium (playwright-core);
+#   3. Autobahn|Testsuite against tether as a server and as a client, and
+#      against the axum example as a server;
 #   4. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak;
 #   5. Miri over tether-proto's unit tests (full run only).
 #
@@ -46,9 +48,14 @@ stamp "cargo tests passed"
 
 scripts/browser-test.sh
 stamp "browser tests passed"
+scripts/browser-test-axum.sh
+stamp "browser test of the axum example passed"
 
 scripts/autobahn.sh "${quick[@]}"
 stamp "Autobahn passed"
+# The axum example in the server role, without the compression cases.
+scripts/autobahn.sh --axum
+stamp "Autobahn (axum example) passed"
 
 # Dependency audit: licenses, duplicates, sources (committed deny.toml).
 cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny

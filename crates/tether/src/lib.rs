@@ -39,6 +39,11 @@
 //! on handshakes in progress and a graceful shutdown that closes every
 //! connection with 1001.
 //!
+//! Inside a hyper 1 or axum 0.8 server (the opt-in features `hyper` and
+//! `axum`), [`upgrade`] and [`axum::WebSocketUpgrade`] take the upgrade
+//! request, HTTP/1.1 or HTTP/2 extended CONNECT (RFC 8441), through the same
+//! checks and negotiation as [`accept`], and give the same [`WebSocket`].
+//!
 //! `wss://` works in both roles with rustls (the default feature `rustls`;
 //! see [`tls`] for the crypto provider and trust roots, and the
 //! `native-roots` feature for the OS certificate store). Clients go through
@@ -48,8 +53,9 @@
 //! Timers (connect, close and handshake timeouts) need a tokio runtime with
 //! the time driver enabled, as `#[tokio::main]` provides.
 #![forbid(unsafe_code)]
-// The docs link to the TLS items, which only exist with the `rustls` feature.
-#![cfg_attr(not(feature = "rustls"), allow(rustdoc::broken_intra_doc_links))]
+// The docs link to the TLS, hyper and axum items, which only exist with
+// their features.
+#![cfg_attr(not(all(feature = "rustls", feature = "hyper", feature = "axum")), allow(rustdoc::broken_intra_doc_links))]
 
 mod client;
 mod config;
@@ -71,9 +77,13 @@ pub use error::{Error, ProxyError, TlsError};
 pub use maybe_tls::MaybeTlsStream;
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
+#[cfg(feature = "axum")]
+pub use server::axum;
 pub use server::{
     accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject, Server, ShutdownHandle,
 };
+#[cfg(feature = "hyper")]
+pub use server::{upgrade, Upgraded, Upgrading};
 pub use tether_proto::handshake::client::Response;
 pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;

@@ -1,5 +1,7 @@
 //! The opening handshake (RFC 6455 section 4): HTTP/1.1 upgrade bytes for
-//! both roles and the extensions they negotiate, with no IO.
+//! both roles, the server's checks on `http` types (HTTP/1.1 upgrade and
+//! HTTP/2 extended CONNECT, RFC 8441), and the extensions they negotiate,
+//! with no IO.
 
 pub mod client;
 pub mod extensions;
@@ -15,6 +17,9 @@ const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The most headers a handshake head may carry.
 const MAX_HEADERS: usize = 64;
+
+/// The type of the bodies that say why a handshake was refused.
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 /// The default bound on a handshake head (request or response line and headers).
 pub const DEFAULT_MAX_HEAD: usize = 16 * 1024;
@@ -41,6 +46,9 @@ pub enum HandshakeError {
     /// The request method was not GET.
     #[error("method {0} is not GET")]
     Method(String),
+    /// An HTTP/2 (or later) request's method was not CONNECT (RFC 8441).
+    #[error("method {0} is not CONNECT (a WebSocket over HTTP/2 is an extended CONNECT)")]
+    MethodNotConnect(String),
     /// HTTP/1.0 (the upgrade needs HTTP/1.1 or later).
     #[error("HTTP/1.1 or later required")]
     HttpVersion,
@@ -108,22 +116,45 @@ fn snippet(body: &Bytes) -> String {
 }
 
 impl HandshakeError {
-    /// The status a server answers this failure with: 426 for a version
-    /// mismatch, 400 for the rest.
+    /// The status a server answers this failure with: the application's
+    /// own for a refusal, 426 for a version mismatch, 400 for the rest.
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::Rejected { status, .. } => *status,
             Self::UnsupportedVersion(_) => StatusCode::UPGRADE_REQUIRED,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
-    /// The full HTTP response a server sends for this failure; its body says why.
-    pub fn response(&self) -> Vec<u8> {
-        let mut headers = HeaderMap::new();
+    /// The response a server sends for this failure, as `http` types: the
+    /// status, `Sec-WebSocket-Version: 13` after a version mismatch, and a
+    /// plain-text body that says why (a refusal keeps its own headers and body).
+    pub fn to_http(&self) -> http::Response<Bytes> {
+        let (headers, body) = match self {
+            Self::Rejected { headers, body, .. } => ((**headers).clone(), body.clone()),
+            _ => {
+                let mut headers = HeaderMap::new();
+                headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(TEXT_PLAIN));
+                (headers, Bytes::from(format!("{self}\n")))
+            }
+        };
+        let mut response = http::Response::new(body);
+        *response.status_mut() = self.status();
+        *response.headers_mut() = headers;
         if let Self::UnsupportedVersion(_) = self {
-            headers.insert("sec-websocket-version", http::HeaderValue::from_static("13"));
+            response.headers_mut().insert("sec-websocket-version", http::HeaderValue::from_static("13"));
         }
-        server::reject_response(self.status(), &headers, &format!("{self}\n"))
+        response
+    }
+
+    /// The full HTTP/1.1 response a server sends for this failure ([`to_http`](Self::to_http) as bytes).
+    pub fn response(&self) -> Vec<u8> {
+        let mut response = self.to_http();
+        if !matches!(self, Self::Rejected { .. }) {
+            // `reject_response` writes its own.
+            response.headers_mut().remove(http::header::CONTENT_TYPE);
+        }
+        server::reject_response(response.status(), response.headers(), &String::from_utf8_lossy(response.body()))
     }
 }
 

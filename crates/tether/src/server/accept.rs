@@ -6,9 +6,8 @@ use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
-use tether_proto::handshake::server::{read_request, reject_response, Request};
+use tether_proto::handshake::server::{encode_response, read_request, reject_response, Request};
 use tether_proto::handshake::HandshakeError;
-use tether_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 
@@ -192,33 +191,22 @@ where
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
     match decide(&request) {
-        Ok(accept) => {
-            let deflate = config.deflate.as_ref().and_then(|c| request.negotiate_deflate(c));
-            match request.accept_response(accept.protocol.as_deref(), deflate.as_ref(), &accept.headers) {
-                Ok(response) => {
-                    io.write_all(&response).await?;
-                    io.flush().await?;
-                    let mut ws = WebSocket::from_parts(io, Role::Server, buf, config, accept.protocol, deflate);
-                    let uri = request.head().uri();
-                    ws.set_request_target(uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()));
-                    Ok(ws)
-                }
-                Err(e) => {
-                    let _ =
-                        io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
-                    Err(e.into())
-                }
+        Ok(accept) => match accept.agree(&request, &config) {
+            Ok(agreed) => {
+                io.write_all(&encode_response(&agreed.response)).await?;
+                io.flush().await?;
+                Ok(agreed.open(io, buf, config))
             }
-        }
-        Err(Reject(reject)) => {
-            let _ = io.write_all(&reject_response(reject.status, &reject.headers, &reject.body)).await;
+            Err(e) => {
+                let _ = io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
+                Err(e.into())
+            }
+        },
+        Err(reject) => {
+            let refusal = &reject.0;
+            let _ = io.write_all(&reject_response(refusal.status, &refusal.headers, &refusal.body)).await;
             let _ = io.shutdown().await;
-            Err(HandshakeError::Rejected {
-                status: reject.status,
-                headers: Box::new(reject.headers),
-                body: reject.body.into_bytes().into(),
-            }
-            .into())
+            Err(reject.into_error().into())
         }
     }
 }

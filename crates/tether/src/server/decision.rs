@@ -1,7 +1,15 @@
 //! The application's answer to an upgrade request: [`Accept`] (with a
-//! subprotocol and extra headers) or [`Reject`] (a status, headers, a body).
+//! subprotocol and extra headers) or [`Reject`] (a status, headers, a body),
+//! and what an accepted handshake agreed, shared by every server path.
 
+use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use tether_proto::handshake::server::Request;
+use tether_proto::handshake::HandshakeError;
+use tether_proto::{DeflateParams, Role};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::{Config, WebSocket};
 
 /// The application's yes to an upgrade request.
 #[derive(Clone, Debug, Default)]
@@ -29,6 +37,39 @@ impl Accept {
         }
         self
     }
+
+    /// Negotiates permessage-deflate for `request` and builds the response
+    /// that completes its handshake (101, or 200 on HTTP/2).
+    pub(crate) fn agree(self, request: &Request, config: &Config) -> Result<Agreed, HandshakeError> {
+        let deflate = config.deflate.as_ref().and_then(|c| request.negotiate_deflate(c));
+        let response = request.response(self.protocol.as_deref(), deflate.as_ref(), &self.headers)?;
+        let uri = request.head().uri();
+        let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()).to_owned();
+        Ok(Agreed { response, protocol: self.protocol, deflate, target })
+    }
+}
+
+/// What an accepted handshake agreed: the response to send, then the
+/// settings of the WebSocket that follows it.
+#[derive(Debug)]
+pub(crate) struct Agreed {
+    pub(crate) response: http::Response<()>,
+    protocol: Option<String>,
+    deflate: Option<DeflateParams>,
+    target: String,
+}
+
+impl Agreed {
+    /// The server's WebSocket over `io`, once the response is sent;
+    /// `leftover` holds frames read past the request head.
+    pub(crate) fn open<S>(self, io: S, leftover: BytesMut, config: Config) -> WebSocket<S>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut ws = WebSocket::from_parts(io, Role::Server, leftover, config, self.protocol, self.deflate);
+        ws.set_request_target(&self.target);
+        ws
+    }
 }
 
 /// The application's no: an HTTP status, headers and a plain-text body.
@@ -43,6 +84,16 @@ pub(super) struct Rejection {
 }
 
 impl Reject {
+    /// The error this rejection stands for, as the server side reports it.
+    pub(crate) fn into_error(self) -> HandshakeError {
+        let reject = self.0;
+        HandshakeError::Rejected {
+            status: reject.status,
+            headers: Box::new(reject.headers),
+            body: reject.body.into_bytes().into(),
+        }
+    }
+
     /// A rejection with `status` and a body that says why.
     pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
         Reject(Box::new(Rejection { status, headers: HeaderMap::new(), body: body.into() }))

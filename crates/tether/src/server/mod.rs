@@ -3,7 +3,11 @@
 //! per-address limits and a graceful shutdown.
 
 mod accept;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod decision;
+#[cfg(feature = "hyper")]
+pub(crate) mod hyper;
 mod limits;
 mod origin;
 mod plain_http;
@@ -11,5 +15,7 @@ mod serve;
 
 pub use accept::{accept, accept_or_respond, accept_with, Accepted};
 pub use decision::{Accept, Reject};
+#[cfg(feature = "hyper")]
+pub use hyper::{upgrade, Upgraded, Upgrading};
 pub use origin::allow_origins;
 pub use serve::{Server, ShutdownHandle};

@@ -56,15 +56,29 @@ use wakers::WakerSet;
 ///
 /// # Cancel safety
 ///
-/// `next()` (and `poll_next`) is cancel-safe: all state lives in the
-/// `WebSocket`, so dropping the future inside `select!` loses nothing.
-/// `send()` first waits for buffer space, then queues the message, then
-/// waits for the flush. Dropped while waiting for space, the message was not
-/// queued; dropped while flushing, it is queued and still goes out with the
-/// next write. So do not re-create a `send` future in each turn of a
-/// `select!` loop (a cancelled one may already have queued its message):
-/// pin it outside the loop, or use `SinkExt::feed` and `flush`.
-/// [`close`](Self::close) can be called again after a cancel.
+/// Every future of a `WebSocket` keeps its state in the `WebSocket`, not in
+/// the future, so dropping one (a `select!` branch that lost) loses no byte
+/// that was read. Method by method:
+///
+/// - `next()`, [`next_message`](Self::next_message) (and `poll_next`):
+///   cancel-safe. A frame cut short, or a fragmented message half received,
+///   stays buffered and the next call goes on from there (tested with a
+///   timer that fires mid-frame while the peer writes slowly).
+/// - [`send`](Self::send), [`send_uncompressed`](Self::send_uncompressed):
+///   first wait for buffer space, then queue the message, then wait for the
+///   flush. Dropped while waiting for space, the message was not queued;
+///   dropped while flushing, it is queued and still goes out with the next
+///   write. So do not re-create a `send` future in each turn of a `select!`
+///   loop (a cancelled one may already have queued its message): pin it
+///   outside the loop, or use `SinkExt::feed` and `flush`.
+/// - `SinkExt::flush` (and [`ping`](Self::ping), [`begin_close`](Self::begin_close)
+///   once their frame is queued at the first poll): cancel-safe; what is
+///   queued stays queued and goes out with the next write or read.
+/// - [`close`](Self::close): can be called again after a cancel; the close
+///   frame is sent once.
+///
+/// The split halves behave the same: [`Receiver`](crate::Receiver) as `next()`,
+/// [`Sender`](crate::Sender)'s `send` and `flush` as above.
 #[derive(Debug)]
 pub struct WebSocket<S> {
     /// Boxed: a connection is moved through layers of futures (the

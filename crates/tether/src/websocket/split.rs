@@ -44,6 +44,13 @@ fn lock<S>(shared: &Shared<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
 /// Bytes go out as the sender flushes them; the [`Receiver`] also flushes
 /// whatever is queued each time it is polled, so [`try_send`](Self::try_send)
 /// from a non-async callback needs no further call.
+///
+/// # Cancel safety
+///
+/// As the [`WebSocket`]'s: [`send`](Self::send) may have queued its message
+/// when it is dropped while flushing (it then still goes out);
+/// [`flush`](Self::flush) is cancel-safe; [`try_send`](Self::try_send) does
+/// not wait.
 #[derive(Debug)]
 pub struct Sender<S> {
     shared: Shared<S>,
@@ -150,6 +157,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Sender<S> {
 
 /// The receiving half of a split [`WebSocket`]: a [`Stream`] of messages.
 /// Keep polling it: it answers pings and completes the closing handshake.
+///
+/// # Cancel safety
+///
+/// `next()` is cancel-safe, as the [`WebSocket`]'s: a frame or message
+/// received in part stays buffered in the shared connection, so a
+/// `select!` loop that drops the future mid-frame loses nothing.
 #[derive(Debug)]
 pub struct Receiver<S> {
     shared: Shared<S>,

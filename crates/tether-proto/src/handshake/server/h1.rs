@@ -1,81 +1,10 @@
-//! The server's side of the opening handshake.
+//! The HTTP/1.1 bytes of the server's handshake: the request head parsed
+//! into `http` types, the response written out.
 
-use std::fmt::Write as _;
+use http::{HeaderMap, StatusCode, Version};
 
-use base64::Engine as _;
-use http::{HeaderMap, StatusCode};
-
-use super::extensions::{parse_extensions, DeflateParams, ExtensionOffer};
-use super::{accept_key, check_token, header_str, to_header_map, tokens, HandshakeError, MAX_HEADERS};
-use crate::deflate::DeflateConfig;
-
-/// A client's upgrade request that passed every check of section 4.2.1.
-#[derive(Debug, Clone)]
-pub struct Request {
-    head: http::Request<()>,
-    key: String,
-    protocols: Vec<String>,
-    extensions: Vec<ExtensionOffer>,
-}
-
-impl Request {
-    /// The request line and headers, for the application to inspect
-    /// (path, `Origin`, `Authorization`, cookies...).
-    pub fn head(&self) -> &http::Request<()> {
-        &self.head
-    }
-
-    /// The subprotocols the client offered, in its order of preference.
-    pub fn protocols(&self) -> &[String] {
-        &self.protocols
-    }
-
-    /// The extensions the client offered, parsed (empty if the header was malformed).
-    pub fn extensions(&self) -> &[ExtensionOffer] {
-        &self.extensions
-    }
-
-    /// Picks the first acceptable permessage-deflate offer, if any.
-    pub fn negotiate_deflate(&self, config: &DeflateConfig) -> Option<DeflateParams> {
-        DeflateParams::accept(&self.extensions, config)
-    }
-
-    /// The `Origin` header, if the client sent one.
-    pub fn origin(&self) -> Option<&str> {
-        header_str(self.head.headers(), "origin")
-    }
-
-    /// The 101 response that completes the handshake, with the chosen
-    /// subprotocol (which must be one the client offered), the negotiated
-    /// permessage-deflate parameters, and extra headers.
-    pub fn accept_response(
-        &self,
-        protocol: Option<&str>,
-        deflate: Option<&DeflateParams>,
-        extra: &HeaderMap,
-    ) -> Result<Vec<u8>, HandshakeError> {
-        let mut out = String::with_capacity(160);
-        let _ = write!(
-            out,
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n",
-            accept_key(self.key.as_bytes())
-        );
-        if let Some(p) = protocol {
-            if !self.protocols.iter().any(|o| o == p) {
-                return Err(HandshakeError::UnofferedProtocol(p.to_owned()));
-            }
-            let _ = write!(out, "Sec-WebSocket-Protocol: {p}\r\n");
-        }
-        if let Some(params) = deflate {
-            let _ = write!(out, "Sec-WebSocket-Extensions: {}\r\n", params.header_value());
-        }
-        let mut bytes = out.into_bytes();
-        write_headers(&mut bytes, extra);
-        bytes.extend_from_slice(b"\r\n");
-        Ok(bytes)
-    }
-}
+use super::super::{to_header_map, HandshakeError, MAX_HEADERS};
+use super::Request;
 
 /// Parses and checks an upgrade request from the front of `buf`.
 ///
@@ -91,44 +20,29 @@ pub fn read_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usiz
         Ok(_) => return Err(HandshakeError::HeadTooLarge(max_head)),
         Err(e) => return Err(HandshakeError::Http(e.to_string())),
     };
-    let method = parsed.method.unwrap_or_default();
-    if method != "GET" {
-        return Err(HandshakeError::Method(method.to_owned()));
-    }
-    if parsed.version != Some(1) {
-        return Err(HandshakeError::HttpVersion);
-    }
-    let headers = to_header_map(parsed.headers)?;
-    if header_str(&headers, "host").is_none() {
-        return Err(HandshakeError::MissingHeader("Host"));
-    }
-    check_token(&headers, "upgrade", "Upgrade", "websocket")?;
-    check_token(&headers, "connection", "Connection", "upgrade")?;
-    match header_str(&headers, "sec-websocket-version") {
-        None => return Err(HandshakeError::MissingHeader("Sec-WebSocket-Version")),
-        Some("13") => {}
-        Some(v) => return Err(HandshakeError::UnsupportedVersion(v.to_owned())),
-    }
-    let key = header_str(&headers, "sec-websocket-key").ok_or(HandshakeError::MissingHeader("Sec-WebSocket-Key"))?;
-    match base64::engine::general_purpose::STANDARD.decode(key) {
-        Ok(decoded) if decoded.len() == 16 => {}
-        _ => return Err(HandshakeError::BadKey(key.to_owned())),
-    }
-    let key = key.to_owned();
-    let protocols = tokens(&headers, "sec-websocket-protocol").map(str::to_owned).collect();
-    // A malformed extension header declines every extension, as RFC 7692 7.1 has it.
-    let lines = headers.get_all("sec-websocket-extensions").iter().filter_map(|v| v.to_str().ok());
-    let extensions = parse_extensions(lines).unwrap_or_default();
     let mut head = http::Request::new(());
-    *head.method_mut() = http::Method::GET;
+    *head.method_mut() = http::Method::from_bytes(parsed.method.unwrap_or_default().as_bytes())
+        .map_err(|_| HandshakeError::Http(format!("bad method {:?}", parsed.method.unwrap_or(""))))?;
+    // httparse reads only HTTP/1.x: the minor version says which.
+    *head.version_mut() = if parsed.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
+    *head.headers_mut() = to_header_map(parsed.headers)?;
     *head.uri_mut() = parsed
         .path
         .unwrap_or("/")
         .parse()
         .map_err(|_| HandshakeError::Http(format!("bad request target {:?}", parsed.path.unwrap_or(""))))?;
-    *head.version_mut() = http::Version::HTTP_11;
-    *head.headers_mut() = headers;
-    Ok(Some((Request { head, key, protocols, extensions }, n)))
+    Ok(Some((Request::from_head(head, None)?, n)))
+}
+
+/// The HTTP/1.1 bytes of a handshake response (from
+/// [`Request::response`]): the status line and headers, with the names this
+/// crate sets in their usual capitals.
+pub fn encode_response(response: &http::Response<()>) -> Vec<u8> {
+    let status = response.status();
+    let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).into_bytes();
+    write_headers(&mut out, response.headers());
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 /// An HTTP response refusing the upgrade, with a plain-text body.
@@ -148,16 +62,31 @@ pub fn reject_response(status: StatusCode, headers: &HeaderMap, body: &str) -> V
 
 fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
     for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(display_name(name).as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
 }
 
+/// The name as it is usually written: `http` keeps names in lower case,
+/// and the handshake's own headers go out as RFC 6455 writes them.
+fn display_name(name: &http::HeaderName) -> &str {
+    use http::header;
+    match *name {
+        header::UPGRADE => "Upgrade",
+        header::CONNECTION => "Connection",
+        header::SEC_WEBSOCKET_ACCEPT => "Sec-WebSocket-Accept",
+        header::SEC_WEBSOCKET_PROTOCOL => "Sec-WebSocket-Protocol",
+        header::SEC_WEBSOCKET_EXTENSIONS => "Sec-WebSocket-Extensions",
+        _ => name.as_str(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deflate::DeflateConfig;
 
     /// The request of RFC 6455 section 1.2.
     fn rfc_request() -> String {
@@ -187,6 +116,20 @@ mod tests {
             req.accept_response(Some("nope"), None, &HeaderMap::new()),
             Err(HandshakeError::UnofferedProtocol(_))
         ));
+    }
+
+    #[test]
+    fn the_101_bytes_are_exact() {
+        let (req, _) = read(&rfc_request()).unwrap().unwrap();
+        let mut extra = HeaderMap::new();
+        extra.insert("x-served-by", "tether".parse().unwrap());
+        let resp = req.accept_response(Some("chat"), None, &extra).unwrap();
+        assert_eq!(
+            String::from_utf8(resp).unwrap(),
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\
+             x-served-by: tether\r\n\r\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The browser test of the `axum_echo` example (tether inside axum): its chat
+# page in Debian's Chromium, headless, driven by playwright-core
+# (interop/browser/axum_page.test.js, node's test runner). Installs what it
+# needs first (scripts/install-ui-deps.sh, idempotent).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+eval "$(scripts/install-ui-deps.sh)"
+cargo build --quiet -p tether-ws --features axum --example axum_echo
+AXUM_ECHO_BIN="${CARGO_TARGET_DIR:-target}/debug/examples/axum_echo" \
+NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \
+    node --test interop/browser/axum_page.test.js

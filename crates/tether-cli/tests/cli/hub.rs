@@ -317,3 +317,49 @@ async fn two_hubs_share_rooms_through_redis_and_a_killed_hubs_member_resumes_on_
     let want: Vec<(String, u64, String)> = (6..=8).map(|i| (epoch.clone(), i, format!("message {i}"))).collect();
     assert_eq!(resumed, want, "nothing lost, nothing twice");
 }
+
+/// `tether connect --reconnect` to a room of one hub, with a second hub of
+/// the same Redis as `--also`: when the first hub is killed it resumes on
+/// the second and prints what was published meanwhile, in order, once; a
+/// typed line is published to the room.
+#[tokio::test]
+async fn tether_connect_reconnect_resumes_on_another_hub() {
+    let redis = tether_testkit::redis::RedisServer::start();
+    let url = redis.url();
+    let hub_a = tether_hub(&["--redis", &url]).await;
+    let hub_b = tether_hub(&["--redis", &url]).await;
+    let room_a = format!("{}rooms/away", hub_a.url);
+    let room_b = format!("{}rooms/away", hub_b.url);
+    let mut cmd = crate::support::connect_command(&["--reconnect", &room_a, "--also", &room_b]);
+    cmd.kill_on_drop(true);
+    let mut client = cmd.spawn().unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    let mut printed = BufReader::new(client.stdout.take().unwrap()).lines();
+    let mut publisher = tether::connect_with(&room_b).protocol(PROTOCOL).connect().await.unwrap();
+    next_envelope(&mut publisher).await; // joined
+    wait_members(&hub_a, "away", 1).await;
+
+    let publish = |i: u32| Message::text(format!("{{\"type\":\"publish\",\"id\":\"p-{i}\"}}\nline {i}"));
+    publisher.send(publish(1)).await.unwrap();
+    let line = timeout(LIMIT, printed.next_line()).await.unwrap().unwrap();
+    assert_eq!(line.as_deref(), Some("line 1"));
+
+    signal(&hub_a.child, "KILL");
+    for i in 2..=4 {
+        publisher.send(publish(i)).await.unwrap();
+    }
+    for i in 2..=4 {
+        let line = timeout(LIMIT, printed.next_line()).await.unwrap().unwrap();
+        assert_eq!(line, Some(format!("line {i}")), "resumed on hub b: in order, once");
+    }
+    stdin.write_all(b"typed after the failover\n").await.unwrap();
+    // The publisher sees its own four lines first, then the typed one.
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(next_room_message(&mut publisher).await.2);
+    }
+    assert_eq!(seen, ["line 1", "line 2", "line 3", "line 4", "typed after the failover"]);
+    drop(stdin);
+    let status = timeout(LIMIT, client.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+}

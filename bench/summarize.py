@@ -140,12 +140,29 @@ def user_share(rows, workloads, servers):
     return out
 
 
+def cell_table(by, servers, workloads, title, cell):
+    """A titled table of `workloads` x the servers that ran them; `cell` formats a row."""
+    if not workloads:
+        return []
+    shown = [s for s in servers if any((s, w) in by for w in workloads)]
+    out = ["", title, "", "| " + " | ".join(["workload"] + shown) + " |", "|" + "---|" * (len(shown) + 1)]
+    for w in workloads:
+        cells = [w]
+        for s in shown:
+            r = by.get((s, w))
+            cells.append(cell(r) if r and r["msg_per_server_cpu_s"] is not None else "")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def markdown(rows, workloads, meta):
-    servers = [s for s in SERVER_ORDER if any(r["server"] == s for r in rows)]
-    servers += sorted({r["server"] for r in rows} - set(servers))
-    ws_servers = [s for s in servers if s != "raw-tcp"]
+    every = [s for s in SERVER_ORDER if any(r["server"] == s for r in rows)]
+    every += sorted({r["server"] for r in rows} - set(every))
     echo = [w for w in workloads if w.startswith(("echo-", "pipelined-", "large-"))]
     by = {(r["server"], r["workload"]): r for r in rows}
+    # The echo tables show the servers that ran echo workloads (not the room servers).
+    servers = [s for s in every if any((s, w) in by for w in echo)] or every
+    ws_servers = [s for s in servers if s != "raw-tcp"]
     out = [
         f"Measured {meta['date']} on {meta['cores']} cores ({meta['cpu']}) with `{meta['command']}`: "
         f"{meta['rounds']} interleaved rounds, {meta['duration']} s per workload after {meta['warmup']} s "
@@ -192,38 +209,21 @@ def markdown(rows, workloads, meta):
                     cells.append(fmt(r["mb_per_s"]))
             out.append("| " + " | ".join(cells) + " |")
     deflate = [w for w in workloads if w.startswith("deflate-")]
-    if deflate:
-        dservers = [s for s in servers if any((s, w) in by for w in deflate)]
-        out += ["", "**Compressed echo (permessage-deflate)**: JSON chat text from the generator's corpus, "
-                "each message compressed on its own by the generator (it offers `client_no_context_takeover`); "
-                "each server compresses its echoes with its own default settings. "
-                "Messages per server CPU-second / messages per second:", ""]
-        out += ["| " + " | ".join(["workload"] + dservers) + " |", "|" + "---|" * (len(dservers) + 1)]
-        for w in deflate:
-            cells = [w]
-            for s in dservers:
-                r = by.get((s, w))
-                ok = r and r["msg_per_server_cpu_s"] is not None
-                cells.append(f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])}" if ok else "")
-            out.append("| " + " | ".join(cells) + " |")
+    out += cell_table(by, every, deflate,
+                      "**Compressed echo (permessage-deflate)**: JSON chat text from the generator's corpus, "
+                      "each message compressed on its own by the generator (it offers `client_no_context_takeover`); "
+                      "each server compresses its echoes with its own default settings. "
+                      "Messages per server CPU-second / messages per second:",
+                      lambda r: f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])}")
     fanout = [w for w in workloads if w.startswith("fanout-")]
-    if fanout:
-        fservers = [s for s in servers if any((s, w) in by for w in fanout)]
-        out += ["", "**Fan-out through a room server** (`tether bench fanout`: members x publishers x size at "
-                "one publish rate for every server; a delivery is one message reaching one member). "
-                "Deliveries per server CPU-second / deliveries per second / p99 delivery latency (µs) / "
-                "lost + duplicated over all rounds:", ""]
-        out += ["| " + " | ".join(["workload"] + fservers) + " |", "|" + "---|" * (len(fservers) + 1)]
-        for w in fanout:
-            cells = [w]
-            for s in fservers:
-                r = by.get((s, w))
-                if not r or r["msg_per_server_cpu_s"] is None:
-                    cells.append("")
-                else:
-                    cells.append(f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])} / {fmt(r['p99_us'])} / "
-                                 f"{r.get('lost', 0)} + {r.get('duplicated', 0)}")
-            out.append("| " + " | ".join(cells) + " |")
+    out += cell_table(by, every, fanout,
+                      "**Fan-out through a room server** (`tether bench fanout`: members x publishers x size at "
+                      "one publish rate for every server; a delivery is one message reaching one member). "
+                      "Deliveries per server CPU-second / deliveries per second / p99 delivery latency (µs) / "
+                      "lost + duplicated over all rounds (lost: published in the window and not delivered within "
+                      "2 s after it, dropped or still queued):",
+                      lambda r: f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])} / {fmt(r['p99_us'])} / "
+                                f"{r.get('lost', 0)} + {r.get('duplicated', 0)}")
     other = [w for w in workloads if w not in echo and w not in deflate and w not in fanout]
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]

@@ -61,6 +61,22 @@ struct Tally {
     errors: Errors,
 }
 
+impl Tally {
+    fn new(window: Window, publishers: usize, errors: Errors) -> Tally {
+        Tally {
+            window,
+            delivered: 0,
+            bytes: 0,
+            lost: 0,
+            duplicated: 0,
+            latency: new_histogram(),
+            first_in_window: vec![None; publishers],
+            sent_until: vec![0; publishers],
+            errors,
+        }
+    }
+}
+
 /// Runs the fan-out workload against `targets` (members spread over them).
 pub async fn run(targets: Vec<Target>, plan: FanoutPlan, common: &RunOptions) -> Result<Report, String> {
     if plan.size < HEADER {
@@ -81,17 +97,7 @@ pub async fn run(targets: Vec<Target>, plan: FanoutPlan, common: &RunOptions) ->
         }
     }
     let window = common.window(common.warmup);
-    let tally = Rc::new(RefCell::new(Tally {
-        window,
-        delivered: 0,
-        bytes: 0,
-        lost: 0,
-        duplicated: 0,
-        latency: new_histogram(),
-        first_in_window: vec![None; plan.publishers],
-        sent_until: vec![0; plan.publishers],
-        errors,
-    }));
+    let tally = Rc::new(RefCell::new(Tally::new(window, plan.publishers, errors)));
     let start = Instant::now();
     let local = tokio::task::LocalSet::new();
     let report = local
@@ -310,17 +316,9 @@ mod tests {
     async fn holes_tails_and_repeats_are_counted() {
         let from = Instant::now();
         let window = Window { from, until: from + Duration::from_secs(60) };
-        let tally = Rc::new(RefCell::new(Tally {
-            window,
-            delivered: 0,
-            bytes: 0,
-            lost: 0,
-            duplicated: 0,
-            latency: new_histogram(),
-            first_in_window: vec![Some(10)],
-            sent_until: vec![20],
-            errors: Errors::default(),
-        }));
+        let mut fresh = Tally::new(window, 1, Errors::default());
+        (fresh.first_in_window[0], fresh.sent_until[0]) = (Some(10), 20);
+        let tally = Rc::new(RefCell::new(fresh));
         let plan = FanoutPlan { members: 1, publishers: 1, size: HEADER, rate: 1.0, rooms: 1 };
         let mut member = Member::new(0, &plan, from, tally.clone());
         // 9 is before the window; 14 leaves a hole of 2 (12, 13); 14 again is a repeat.

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The two-hub fan-out row: one redis-server and two `tether hub --redis`
+# processes pinned to core 0, the generator (`tether bench fanout`) on core 1
+# with members spread over both hubs. Reports deliveries/s, delivery latency,
+# lost and duplicated deliveries, and the CPU time of each hub and of Redis
+# over the whole run (connects, warm-up, window, drain), from /proc.
+#
+#   bench/fanout-redis.sh [--members N] [--rate R] [--size S] [--duration SECS]
+#
+# Defaults: 500 members, 1 publisher at 100 msg/s, 64 B: 50,000 deliveries/s.
+# Writes target/bench/fanout-redis.json. Not part of the test command.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+members=500 rate=100 size=64 duration=5
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --members) members="$2"; shift ;;
+        --rate) rate="$2"; shift ;;
+        --size) size="$2"; shift ;;
+        --duration) duration="$2"; shift ;;
+        *) echo "usage: bench/fanout-redis.sh [--members N] [--rate R] [--size S] [--duration SECS]" >&2; exit 2 ;;
+    esac
+    shift
+done
+log() { echo "[fanout-redis] $*" >&2; }
+command -v redis-server >/dev/null || { log "redis-server not found: run scripts/install-servers.sh"; exit 1; }
+cargo build --release --quiet -p tether-ws-cli
+TETHER="$ROOT/target/release/tether"
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+taskset -c 0 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+redis_pid=$!
+pids+=("$redis_pid")
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+
+urls=() hub_pids=()
+for i in 1 2; do
+    taskset -c 0 "$TETHER" hub --listen 127.0.0.1:0 --threads 1 --quiet --redis "redis://127.0.0.1:$port/" > "$OUT/hub$i.out" &
+    hub_pids+=($!)
+    pids+=($!)
+    for _ in $(seq 100); do [[ -s "$OUT/hub$i.out" ]] && break; sleep 0.05; done
+    urls+=("$(head -n1 "$OUT/hub$i.out")rooms/bench")
+done
+
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks=$(getconf CLK_TCK)
+before=("$(cpu "$redis_pid")" "$(cpu "${hub_pids[0]}")" "$(cpu "${hub_pids[1]}")")
+started=$(date +%s.%N)
+log "$members members over 2 hubs, 1 publisher at $rate msg/s, $size B, ${duration} s"
+report=$(taskset -c 1 "$TETHER" bench fanout "${urls[0]}" --hub "${urls[1]}" -m "$members" -p 1 -s "$size" -r "$rate" \
+    -d "$duration" -w 1 --json --quiet)
+after=("$(cpu "$redis_pid")" "$(cpu "${hub_pids[0]}")" "$(cpu "${hub_pids[1]}")")
+elapsed=$(python3 -c "import time; print(time.time() - $started)")
+python3 - "$report" "$ticks" "$elapsed" "${before[@]}" "${after[@]}" > "$OUT/fanout-redis.json" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); ticks = float(sys.argv[2]); elapsed = float(sys.argv[3])
+b = [float(x) for x in sys.argv[4:7]]; a = [float(x) for x in sys.argv[7:10]]
+used = [(y - x) / ticks for x, y in zip(b, a)]
+# CPU over the whole run (connects, warm-up, window, the 2 s drain), as a
+# share of a core, beside the deliveries per second of the window.
+r["run_s"] = round(elapsed, 2)
+for name, u in zip(["redis", "hub1", "hub2"], used):
+    r[name + "_cpu_s"] = round(u, 3)
+    r[name + "_core_share"] = round(u / elapsed, 3)
+print(json.dumps(r))
+PY
+cat "$OUT/fanout-redis.json"

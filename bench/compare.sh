@@ -63,8 +63,8 @@ declare -A SERVER=(
     [raw-tcp]="$PEERS/raw_tcp --listen 127.0.0.1:0"
     # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
     [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
-    [node-ws-rooms]="node $ROOT/bench/peers/node_ws_rooms.js --listen 127.0.0.1:0"
-    [python-websockets-rooms]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_rooms.py --listen 127.0.0.1:0"
+    [node-ws-rooms]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0 --rooms"
+    [python-websockets-rooms]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0 --rooms"
 )
 export NODE_PATH="$TETHER_BENCH_NODE_PATH"
 servers=(tether tether-mt fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp

@@ -5,24 +5,16 @@
 # lost and duplicated deliveries, and the CPU time of each hub and of Redis
 # over the whole run (connects, warm-up, window, drain), from /proc.
 #
-#   bench/fanout-redis.sh [--members N] [--rate R] [--size S] [--duration SECS]
+#   bench/fanout-redis.sh
 #
-# Defaults: 500 members, 1 publisher at 100 msg/s, 64 B: 50,000 deliveries/s.
-# Writes target/bench/fanout-redis.json. Not part of the test command.
+# The row is fixed: 500 members, 1 publisher at 100 msg/s, 64 B, for 5 s
+# (50,000 deliveries/s); MEMBERS, RATE, SIZE and DURATION in the
+# environment change it. Writes target/bench/fanout-redis.json. Not part of
+# the test command.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-members=500 rate=100 size=64 duration=5
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --members) members="$2"; shift ;;
-        --rate) rate="$2"; shift ;;
-        --size) size="$2"; shift ;;
-        --duration) duration="$2"; shift ;;
-        *) echo "usage: bench/fanout-redis.sh [--members N] [--rate R] [--size S] [--duration SECS]" >&2; exit 2 ;;
-    esac
-    shift
-done
+members=${MEMBERS:-500} rate=${RATE:-100} size=${SIZE:-64} duration=${DURATION:-5}
 log() { echo "[fanout-redis] $*" >&2; }
 command -v redis-server >/dev/null || { log "redis-server not found: run scripts/install-servers.sh"; exit 1; }
 cargo build --release --quiet -p tether-ws-cli

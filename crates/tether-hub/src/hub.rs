@@ -124,18 +124,25 @@ impl Hub {
     /// member, on every hub sharing the backplane. Returns once it is
     /// ordered, with its position.
     pub async fn publish(&self, room: &str, message: impl Into<Message>) -> Published {
-        self.publish_with_id(room, message.into(), None).await
+        self.publish_with_id(room, None, message.into(), None).await
     }
 
     /// Publishes once per `id`: a publish with an id the room saw recently
-    /// is not ordered again, and gets the position of the first.
-    pub(crate) async fn publish_with_id(&self, room: &str, message: Message, id: Option<&str>) -> Published {
+    /// is not ordered again, and gets the position of the first. A member's
+    /// session passes the room it holds, sparing the lookup by name.
+    pub(crate) async fn publish_with_id(
+        &self,
+        name: &str,
+        held: Option<&Arc<Mutex<Room>>>,
+        message: Message,
+        id: Option<&str>,
+    ) -> Published {
         if let Some(backplane) = &self.shared.backplane {
-            if let Some(published) = backplane.publish(room, &message, id).await {
+            if let Some(published) = backplane.publish(name, &message, id).await {
                 return published;
             }
         }
-        let handle = self.room(room);
+        let handle = held.cloned().unwrap_or_else(|| self.room(name));
         let mut room = lock(&handle);
         if let Some(offset) = id.and_then(|id| room.seen(id)) {
             let position = Position { epoch: room.position().epoch, offset };
@@ -231,7 +238,15 @@ impl Hub {
             });
         }
         let history = self.shared.config.history;
-        rooms.by_name.entry(name.into()).or_insert_with(|| Arc::new(Mutex::new(Room::new(history)))).clone()
+        // A room made while the backplane is away starts on a local epoch,
+        // like the rooms that were there when it went.
+        let away = self.shared.backplane.as_ref().is_some_and(|b| !b.is_up());
+        let make = || {
+            let mut room = Room::new(history);
+            room.detached = away;
+            Arc::new(Mutex::new(room))
+        };
+        rooms.by_name.entry(name.into()).or_insert_with(make).clone()
     }
 
     /// Adds a member to `room` (after what it missed since `resume`).

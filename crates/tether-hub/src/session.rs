@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::hub::Leave;
 use crate::member::{MemberQueue, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
-use crate::room::{Framing, Member};
+use crate::room::{Framing, Member, Room};
 use crate::{Hub, Join, MemberLimits};
 
 impl Hub {
@@ -46,11 +46,11 @@ impl Hub {
         let member = Arc::new(Member { id, framing: join.framing, queue: MemberQueue::new(limits.queue_bytes) });
         let (sender, receiver) = ws.split();
         let room = self.join(&join.room, member.clone(), join.resume).await;
-        let _leave = Leave { hub: self.clone(), room, member: member.clone() };
+        let leave = Leave { hub: self.clone(), room, member: member.clone() };
         tracing::debug!(room = %join.room, member = id, "joined");
 
         let writer = write_loop(&sender, &member.queue, &limits);
-        let reader = read_loop(self, &join, &member, &sender, receiver, &limits);
+        let reader = read_loop(self, &join, &leave.room, &member, &sender, receiver, &limits);
         tokio::pin!(writer, reader);
         let mut writing = true;
         // The reader decides the end: it sees the close handshake through,
@@ -95,6 +95,7 @@ where
 async fn read_loop<S>(
     hub: &Hub,
     join: &Join,
+    room: &Arc<Mutex<Room>>,
     member: &Member,
     sender: &Sender<S>,
     mut receiver: Receiver<S>,
@@ -126,11 +127,11 @@ where
         }
         match member.framing {
             Framing::Raw => {
-                hub.publish_with_id(&join.room, message, None).await;
+                hub.publish_with_id(&join.room, Some(room), message, None).await;
             }
             Framing::V1 => match protocol::parse_client(message) {
                 Ok((ClientHeader::Publish { id }, payload)) => {
-                    let published = hub.publish_with_id(&join.room, payload, Some(&id)).await;
+                    let published = hub.publish_with_id(&join.room, Some(room), payload, Some(&id)).await;
                     let ack = ServerHeader::Ack {
                         id,
                         epoch: epoch_text(published.position.epoch),

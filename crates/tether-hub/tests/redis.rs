@@ -186,6 +186,17 @@ async fn a_hanging_redis_is_detected_rooms_go_local_then_rejoin() {
     assert!(started.elapsed() < Duration::from_secs(5), "detected by a timeout, not waited on");
     assert_eq!(ack.unwrap()["local"], true, "the ack says the message is local only");
     assert!(!hub_a.backplane_up());
+    // A room first used during the outage is local too.
+    let mut newcomer = v1(&format!("{a}/rooms/new-during-outage")).await;
+    next(&mut newcomer).await; // joined
+    newcomer.send(publish("n-1", "hello")).await.unwrap();
+    loop {
+        let (header, _) = envelope(&next(&mut newcomer).await);
+        if header["type"] == "ack" {
+            assert_eq!(header["local"], true, "{header}");
+            break;
+        }
+    }
 
     redis.signal("-CONT");
     for _ in 0..500 {

@@ -29,11 +29,12 @@ pub(crate) struct Member {
     pub(crate) queue: MemberQueue,
 }
 
-/// A message in the room's history, with its frames built once.
+/// A message in the room's history, with its frames built once. Only the
+/// frames are kept: the message as received may be a slice of a large read
+/// buffer, which a history of a thousand messages would pin.
 #[derive(Debug)]
 struct Entry {
     offset: u64,
-    message: Message,
     raw: PreparedMessage,
     /// Built the first time a `tether.hub.v1` member needs it.
     v1: Option<PreparedMessage>,
@@ -45,7 +46,7 @@ impl Entry {
             Framing::Raw => &self.raw,
             Framing::V1 => {
                 let position = Position { epoch, offset: self.offset };
-                self.v1.get_or_insert_with(|| protocol::message_frame(position, &self.message))
+                self.v1.get_or_insert_with(|| protocol::message_frame(position, &self.raw.message()))
             }
         }
     }
@@ -172,8 +173,7 @@ impl Room {
 
     fn fan_out(&mut self, offset: u64, message: Message, id: Option<&str>) -> FanOut {
         self.last = offset;
-        let raw = PreparedMessage::new(&message);
-        let mut entry = Entry { offset, message, raw, v1: None };
+        let mut entry = Entry { offset, raw: PreparedMessage::new(&message), v1: None };
         let mut fan = FanOut::default();
         for member in &self.members {
             let frame = entry.frame(member.framing, self.epoch);
@@ -263,7 +263,7 @@ impl Room {
             return false;
         }
         for (offset, message) in missed.into_iter().filter(|(offset, _)| *offset <= self.last) {
-            let mut entry = Entry { offset, raw: PreparedMessage::new(&message), message, v1: None };
+            let mut entry = Entry { offset, raw: PreparedMessage::new(&message), v1: None };
             let _ = member.queue.push(entry.frame(member.framing, self.epoch), false);
         }
         let epoch = self.epoch;

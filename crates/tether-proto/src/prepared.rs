@@ -8,7 +8,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use crate::Message;
+use crate::{Message, Utf8Bytes};
 
 /// A data message encoded as one unmasked, uncompressed frame. Cloning it
 /// clones a reference, not the bytes.
@@ -16,6 +16,7 @@ use crate::Message;
 pub struct PreparedMessage {
     frame: Bytes,
     payload_len: usize,
+    text: bool,
 }
 
 impl PreparedMessage {
@@ -37,7 +38,7 @@ impl PreparedMessage {
         let mut frame = BytesMut::with_capacity(head_len + payload.len());
         frame.put_slice(&head[..head_len]);
         frame.put_slice(payload);
-        PreparedMessage { frame: frame.freeze(), payload_len: payload.len() }
+        PreparedMessage { frame: frame.freeze(), payload_len: payload.len(), text: opcode == OpCode::Text }
     }
 
     /// Frames a text message built from a header line and a payload in one
@@ -51,12 +52,24 @@ impl PreparedMessage {
         frame.put_slice(&frame_head[..head_len]);
         frame.put_slice(head);
         frame.put_slice(payload);
-        PreparedMessage { frame: frame.freeze(), payload_len: len }
+        PreparedMessage { frame: frame.freeze(), payload_len: len, text: opcode == OpCode::Text }
     }
 
     /// The encoded frame, header included.
     pub fn frame(&self) -> &Bytes {
         &self.frame
+    }
+
+    /// The message again, its payload a slice of the frame (no copy): what
+    /// keeps it keeps only the frame, not the buffer it was read into.
+    pub fn message(&self) -> Message {
+        let payload = self.frame.slice(self.frame.len() - self.payload_len..);
+        if self.text {
+            // Framed from a text message or a UTF-8 header and text payload.
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        }
     }
 
     /// The length of the message's payload.
@@ -77,6 +90,8 @@ mod tests {
         let big = PreparedMessage::new(&Message::binary(vec![7u8; 300]));
         assert_eq!(&big.frame()[..4], &[0x82, 126, 1, 44]);
         assert_eq!(big.payload_len(), 300);
+        assert_eq!(big.message(), Message::binary(vec![7u8; 300]));
+        assert_eq!(text.message(), Message::text("hi"));
         let joined = PreparedMessage::from_concat(OpCode::Text, b"{}\n", b"x");
         assert_eq!(&joined.frame()[..], &[0x81, 4, b'{', b'}', b'\n', b'x']);
     }

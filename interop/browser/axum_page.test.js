@@ -15,16 +15,9 @@ const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
 const { chromium } = require("playwright-core");
+const { REPO, SHOTS, CHROMIUM, FLAGS } = require("./chromium.js");
 
-const REPO = path.resolve(__dirname, "../..");
-const SHOTS = path.join(REPO, "target/screenshots");
 const BIN = process.env.AXUM_ECHO_BIN || path.join(REPO, "target/debug/examples/axum_echo");
-const CHROMIUM = process.env.TETHER_CHROMIUM || "/usr/bin/chromium";
-// As in page.test.js: without these Chromium reaches for the internet at start.
-const FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 // A 1x1 PNG (the page shows a binary message that starts like a PNG as a picture).
 const PNG_1X1 = Buffer.from(
   "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489" +

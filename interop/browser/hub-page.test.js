@@ -13,16 +13,9 @@ const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
 const { chromium } = require("playwright-core");
+const { REPO, SHOTS, CHROMIUM, FLAGS } = require("./chromium.js");
 
-const REPO = path.resolve(__dirname, "../..");
-const SHOTS = path.join(REPO, "target/screenshots");
 const BIN = process.env.TETHER_BIN || path.join(REPO, "target/debug/tether");
-const CHROMIUM = process.env.TETHER_CHROMIUM || "/usr/bin/chromium";
-// As in page.test.js: no background networking (no internet here).
-const FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 
 let hub; // the `tether hub` process
 let pageUrl; // http://127.0.0.1:PORT/

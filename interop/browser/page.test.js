@@ -15,18 +15,10 @@ const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
 const { chromium } = require("playwright-core");
+const { REPO, SHOTS, CHROMIUM, FLAGS } = require("./chromium.js");
 const { ansiToHtml } = require("./ansi.js");
 
-const REPO = path.resolve(__dirname, "../..");
-const SHOTS = path.join(REPO, "target/screenshots");
 const BIN = process.env.TETHER_BIN || path.join(REPO, "target/debug/tether");
-const CHROMIUM = process.env.TETHER_CHROMIUM || "/usr/bin/chromium";
-// Without the background-networking flags Chromium tries to reach the
-// internet at start, which this machine refuses.
-const FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 
 let server; // the `tether echo` process
 let pageUrl; // http://127.0.0.1:PORT/

@@ -60,6 +60,8 @@
 mod client;
 mod config;
 mod error;
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+pub mod http2;
 mod maybe_tls;
 pub mod proxy;
 mod reconnect;
@@ -73,6 +75,8 @@ mod websocket;
 pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 pub use config::{Backpressure, Config};
+#[cfg(feature = "http2")]
+pub use error::Http2Error;
 pub use error::{Error, ProxyError, TlsError};
 pub use maybe_tls::MaybeTlsStream;
 pub use proxy::{Proxy, ProxyKind};

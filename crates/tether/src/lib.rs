@@ -60,6 +60,8 @@
 mod client;
 mod config;
 mod error;
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+pub mod http2;
 mod maybe_tls;
 pub mod proxy;
 mod reconnect;

@@ -15,6 +15,7 @@ mod limits;
 mod origin;
 mod plain_http;
 mod serve;
+mod shared;
 
 pub use accept::{accept, accept_or_respond, accept_with, Accepted};
 pub use decision::{Accept, Reject};

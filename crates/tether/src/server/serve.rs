@@ -13,11 +13,12 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::connection::{self, Decide, HttpResponder, OnError, Shared};
+use super::connection;
 use super::decision::{Accept, Reject};
 #[cfg(feature = "http2")]
-use super::http2::Http2Settings;
+use super::http2::settings::Http2Settings;
 use super::limits::{take_slot, PerIp};
+use super::shared::{Decide, HttpResponder, OnError, Shared};
 use crate::timers::Shutdown;
 use crate::{Config, MaybeTlsStream, Request, WebSocket};
 

@@ -16,6 +16,7 @@
 
 mod request;
 mod rewind;
+pub(super) mod settings;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,46 +30,14 @@ use tokio::time::{sleep, timeout, Instant};
 
 pub(crate) use rewind::Rewind;
 
-use super::connection::Shared;
-use crate::{Config, Error, MaybeTlsStream, WebSocket};
+use super::shared::Shared;
+use crate::{Error, MaybeTlsStream, WebSocket};
 
 /// The ALPN protocol of HTTP/2 over TLS.
 pub(super) const ALPN: &[u8] = b"h2";
 
 /// The client's connection preface (RFC 9113 section 3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// How a server speaks HTTP/2.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Http2Settings {
-    /// `SETTINGS_MAX_CONCURRENT_STREAMS`.
-    pub(crate) max_streams: u32,
-    /// `SETTINGS_INITIAL_WINDOW_SIZE`: each stream's receive window.
-    pub(crate) stream_window: u32,
-}
-
-impl Http2Settings {
-    /// The connection's receive window: room for every stream's window, so
-    /// that stalled streams cannot stall the others (within the largest
-    /// window HTTP/2 allows).
-    pub(crate) fn connection_window(&self) -> u32 {
-        const MAX_WINDOW: u64 = (1 << 31) - 1;
-        (u64::from(self.max_streams) * u64::from(self.stream_window)).clamp(u64::from(self.stream_window), MAX_WINDOW)
-            as u32
-    }
-
-    fn builder(&self, config: &Config) -> h2::server::Builder {
-        let mut builder = h2::server::Builder::new();
-        builder
-            .initial_window_size(self.stream_window)
-            .initial_connection_window_size(self.connection_window())
-            .max_concurrent_streams(self.max_streams)
-            // A request's head has the same bound as over HTTP/1.1.
-            .max_header_list_size(u32::try_from(config.max_head_size).unwrap_or(u32::MAX))
-            .enable_connect_protocol();
-        builder
-    }
-}
 
 /// Reads until `buf` proves the client sent HTTP/2's preface (`true`) or
 /// something else (`false`, usually after the first byte).

@@ -16,8 +16,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
 use http::{Method, StatusCode};
 use tether_proto::handshake::server::Request;
 
-use super::super::connection::Shared;
 use super::super::decision::Reject;
+use super::super::shared::Shared;
 use crate::http2::H2Stream;
 use crate::{Error, MaybeTlsStream, WebSocket};
 

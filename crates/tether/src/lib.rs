@@ -37,7 +37,10 @@
 //! yourself; [`Server`] runs the accept loop over `ws://` or `wss://`
 //! ([`Server::serve_tls`]), with origin checks, per-address limits, a bound
 //! on handshakes in progress and a graceful shutdown that closes every
-//! connection with 1001.
+//! connection with 1001. With the `http2` feature (on by default) it also
+//! speaks HTTP/2 on the same port, WebSockets arriving as extended CONNECT
+//! streams (RFC 8441), as browsers open them next to a page served over
+//! HTTP/2.
 //!
 //! Inside a hyper 1 or axum 0.8 server (the opt-in features `hyper` and
 //! `axum`), [`upgrade`] and [`axum::WebSocketUpgrade`] take the upgrade

@@ -37,7 +37,10 @@
 //! yourself; [`Server`] runs the accept loop over `ws://` or `wss://`
 //! ([`Server::serve_tls`]), with origin checks, per-address limits, a bound
 //! on handshakes in progress and a graceful shutdown that closes every
-//! connection with 1001.
+//! connection with 1001. With the `http2` feature (on by default) it also
+//! speaks HTTP/2 on the same port, WebSockets arriving as extended CONNECT
+//! streams (RFC 8441), as browsers open them next to a page served over
+//! HTTP/2.
 //!
 //! Inside a hyper 1 or axum 0.8 server (the opt-in features `hyper` and
 //! `axum`), [`upgrade`] and [`axum::WebSocketUpgrade`] take the upgrade
@@ -60,6 +63,8 @@
 mod client;
 mod config;
 mod error;
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+pub mod http2;
 mod maybe_tls;
 pub mod proxy;
 mod reconnect;
@@ -73,6 +78,8 @@ mod websocket;
 pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 pub use config::{Backpressure, Config};
+#[cfg(feature = "http2")]
+pub use error::Http2Error;
 pub use error::{Error, ProxyError, TlsError};
 pub use maybe_tls::MaybeTlsStream;
 pub use proxy::{Proxy, ProxyKind};

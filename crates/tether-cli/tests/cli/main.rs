@@ -8,5 +8,6 @@ mod faults;
 mod hub;
 mod peers;
 mod proxies;
+mod static_files;
 mod support;
 mod tls;

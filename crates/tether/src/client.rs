@@ -101,6 +101,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Offers these subprotocols, after any offered already.
+    pub fn protocols<I>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.protocols.extend(protocols.into_iter().map(Into::into));
+        self
+    }
+
     /// Sets the `Origin` header.
     pub fn origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = Some(origin.into());

@@ -57,42 +57,67 @@
 // their features.
 #![cfg_attr(not(all(feature = "rustls", feature = "hyper", feature = "axum")), allow(rustdoc::broken_intra_doc_links))]
 
+// The tokio backend: sockets, TLS, proxies, the server. None of it exists
+// in the browser, whose WebSocket object does all of that itself.
+#[cfg(not(target_arch = "wasm32"))]
 mod client;
+#[cfg(not(target_arch = "wasm32"))]
 mod config;
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
 mod maybe_tls;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod proxy;
+#[cfg(not(target_arch = "wasm32"))]
 mod reconnect;
+#[cfg(not(target_arch = "wasm32"))]
 mod server;
+#[cfg(not(target_arch = "wasm32"))]
 mod target;
+#[cfg(not(target_arch = "wasm32"))]
 mod timers;
-#[cfg(feature = "rustls")]
+#[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
 pub mod tls;
+// The browser backend: the same names over the page's WebSocket object.
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+#[cfg(not(target_arch = "wasm32"))]
 mod websocket;
 
 pub use bytes::Bytes;
+#[cfg(not(target_arch = "wasm32"))]
 pub use client::{connect, connect_with, ClientBuilder};
+#[cfg(not(target_arch = "wasm32"))]
 pub use config::{Backpressure, Config};
 pub use error::{Error, ProxyError, TlsError};
-pub use maybe_tls::MaybeTlsStream;
-pub use proxy::{Proxy, ProxyKind};
-pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
-#[cfg(feature = "axum")]
-pub use server::axum;
-pub use server::{
-    accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject, Server, ShutdownHandle,
-};
-#[cfg(feature = "hyper")]
-pub use server::{upgrade, Upgraded, Upgrading};
-pub use tether_proto::handshake::client::Response;
-pub use tether_proto::handshake::server::Request;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::*;
 pub use tether_proto::handshake::HandshakeError;
-pub use tether_proto::{
-    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Message, PreparedMessage, ProtocolError, Role, SendError,
-    State, Utf8Bytes,
-};
-pub use websocket::split::{Receiver, Sender};
-pub use websocket::WebSocket;
+pub use tether_proto::{CloseCode, CloseFrame, Message, ProtocolError, SendError, State, Utf8Bytes};
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{connect, connect_with, ClientBuilder, Config, Receiver, Sender, WebSocket};
+
+/// What only the tokio backend has, re-exported at the crate root.
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    pub use crate::maybe_tls::MaybeTlsStream;
+    pub use crate::proxy::{Proxy, ProxyKind};
+    pub use crate::reconnect::{
+        ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient,
+    };
+    #[cfg(feature = "axum")]
+    pub use crate::server::axum;
+    pub use crate::server::{
+        accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject, Server, ShutdownHandle,
+    };
+    #[cfg(feature = "hyper")]
+    pub use crate::server::{upgrade, Upgraded, Upgrading};
+    pub use crate::websocket::split::{Receiver, Sender};
+    pub use crate::websocket::WebSocket;
+    pub use tether_proto::handshake::client::Response;
+    pub use tether_proto::handshake::server::Request;
+    pub use tether_proto::{DeflateConfig, DeflateParams, PreparedMessage, Role};
+}
 
 /// The protocol engine, for those who drive it themselves.
 pub use tether_proto as proto;

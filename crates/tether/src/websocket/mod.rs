@@ -80,7 +80,7 @@ use wakers::WakerSet;
 /// The split halves behave the same: [`Receiver`](crate::Receiver) as `next()`,
 /// [`Sender`](crate::Sender)'s `send` and `flush` as above.
 #[derive(Debug)]
-pub struct WebSocket<S> {
+pub struct WebSocket<S = crate::MaybeTlsStream> {
     /// Boxed: a connection is moved through layers of futures (the
     /// handshake, the handler, the application's own async functions), and
     /// each layer would otherwise hold a copy of the whole state.

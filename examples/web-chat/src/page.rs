@@ -141,9 +141,9 @@ impl Page {
             let shown = match session::first_message(&url).await {
                 Ok(Some(message)) => page.show("image: ", message),
                 Ok(None) => page.line("image: the server closed without sending one", "error").map(drop),
-                Err(e) => {
-                    page.line(&["Network error: cannot get ", &url, " (", &e.to_string(), ")"].concat(), "error").map(drop)
-                }
+                Err(e) => page
+                    .line(&["Network error: cannot get ", &url, " (", &e.to_string(), ")"].concat(), "error")
+                    .map(drop),
             };
             page.report(shown);
         });
@@ -157,7 +157,8 @@ impl Page {
             Message::Binary(bytes) => {
                 let entry = self.line(&[prefix, "<binary ", &bytes.len().to_string(), " bytes>"].concat(), "binary")?;
                 if bytes.starts_with(PNG_MAGIC) {
-                    entry.append_child(&self.picture(&bytes)?)?;
+                    let picture = self.picture(&bytes)?;
+                    entry.append_child(&picture)?;
                 }
                 Ok(())
             }

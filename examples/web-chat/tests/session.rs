@@ -31,7 +31,7 @@ where
 /// Echoes; a client of `/image` first gets [`PICTURE`].
 async fn echo(tcp: tokio::net::TcpStream) {
     let Ok(mut ws) = tether::accept(tcp).await else { return };
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
     if ws.request_path() == Some("/image") && ws.send(Message::binary(PICTURE)).await.is_err() {
         return;
     }

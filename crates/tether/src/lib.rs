@@ -72,6 +72,8 @@
     allow(rustdoc::broken_intra_doc_links)
 )]
 
+#[macro_use]
+mod shared;
 // The tokio backend: sockets, TLS, proxies, the server. None of it exists
 // in the browser, whose WebSocket object does all of that itself.
 #[cfg(not(target_arch = "wasm32"))]

@@ -255,6 +255,10 @@ async fn backpressure_against_a_server_that_stops_reading(urls: &Urls) {
         let mut flush = pin!(tx.flush());
         let _ = poll_fn(|cx| Poll::Ready(flush.as_mut().poll(cx))).await;
     }
+    // The transport took bytes until the server's window closed: what stays
+    // buffered here is the bound's worth of what was sent.
+    let total = sent as usize * CHUNK;
+    assert!(total > 4 * LIMIT, "only {total} bytes left before the buffer stayed full");
     assert!(tx.buffered_amount() <= LIMIT + CHUNK, "{} bytes buffered", tx.buffered_amount());
     // The producer now waits...
     let mut waiting = pin!(tx.send(chunk(sent)));

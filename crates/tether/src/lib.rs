@@ -52,11 +52,28 @@
 //!
 //! Timers (connect, close and handshake timeouts) need a tokio runtime with
 //! the time driver enabled, as `#[tokio::main]` provides.
+//!
+//! In the browser (`wasm32-unknown-unknown`, default features) the crate
+//! drives the page's own `WebSocket` object with the same names:
+//! [`connect`], [`connect_with`] (subprotocols and a [`Config`]),
+//! [`WebSocket`] as `Stream` + `Sink`, `split` into [`Receiver`] and a
+//! cloneable [`Sender`], `close`, `close_frame`, [`Message`], [`CloseCode`],
+//! [`Error`] and the [`prelude`], so the five steps above compile for both.
+//! There sends wait while the socket's `bufferedAmount` is over the
+//! configured bound, unread messages are queued up to a bound, and what a
+//! page cannot do (headers, proxies, TLS settings, pings, close codes
+//! outside 1000 and 3000–4999) is absent or a typed error. The repository's
+//! `docs/wasm.md` tables every difference between the two backends.
 #![forbid(unsafe_code)]
 // The docs link to the TLS, hyper and axum items, which only exist with
-// their features.
-#![cfg_attr(not(all(feature = "rustls", feature = "hyper", feature = "axum")), allow(rustdoc::broken_intra_doc_links))]
+// their features, and to the server, which the browser build lacks.
+#![cfg_attr(
+    any(target_arch = "wasm32", not(all(feature = "rustls", feature = "hyper", feature = "axum"))),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
+#[macro_use]
+mod shared;
 // The tokio backend: sockets, TLS, proxies, the server. None of it exists
 // in the browser, whose WebSocket object does all of that itself.
 #[cfg(not(target_arch = "wasm32"))]

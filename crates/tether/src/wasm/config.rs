@@ -51,33 +51,11 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Sets the largest message accepted.
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.protocol.max_message_size = bytes;
-        self
-    }
-
-    /// Sets the send buffer bound.
-    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
-        self.write_buffer_size = bytes;
-        self
-    }
+    common_config_setters!();
 
     /// Sets the bound on received bytes not read yet.
     pub fn receive_buffer_size(mut self, bytes: usize) -> Self {
         self.receive_buffer_size = bytes;
-        self
-    }
-
-    /// Sets the connect timeout.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets the closing handshake timeout.
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
         self
     }
 }

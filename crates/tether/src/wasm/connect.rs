@@ -37,21 +37,7 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Offers a subprotocol; call again to offer more, in order of preference.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocols.push(protocol.into());
-        self
-    }
-
-    /// Offers these subprotocols, after any offered already.
-    pub fn protocols<I>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        self.protocols.extend(protocols.into_iter().map(Into::into));
-        self
-    }
+    subprotocol_offers!();
 
     /// Sets limits and timeouts.
     pub fn config(mut self, config: Config) -> Self {

@@ -25,6 +25,7 @@ mod connect;
 mod socket;
 mod split;
 mod timer;
+mod traits;
 
 pub use config::Config;
 pub use connect::{connect, connect_with, ClientBuilder};

@@ -4,10 +4,8 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
-use futures_core::Stream;
-use futures_sink::Sink;
 use tether_proto::{CloseCode, CloseFrame, Message, State};
 
 use super::conn::Conn;
@@ -112,36 +110,5 @@ impl WebSocket {
     /// Splits into a receiving half and a cloneable sending half.
     pub fn split(self) -> (Sender, Receiver) {
         (Sender { conn: self.conn.clone() }, Receiver { conn: self.conn })
-    }
-}
-
-impl Stream for WebSocket {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.conn.poll_next(cx)
-    }
-}
-
-/// `poll_ready` waits while `bufferedAmount` is at the bound; `poll_flush`
-/// is ready at once (the browser has taken the bytes and says no more);
-/// `poll_close` sends close 1000.
-impl Sink<Message> for WebSocket {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.conn.poll_ready(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.conn.send(item)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(self.conn.start_close(CloseCode::NORMAL, ""))
     }
 }

@@ -3,12 +3,8 @@
 //! `send(&self)` for any task of the page).
 
 use std::future::poll_fn;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
-use futures_core::Stream;
-use futures_sink::Sink;
 use tether_proto::{CloseCode, CloseFrame, Message};
 
 use super::conn::Conn;
@@ -55,26 +51,6 @@ impl Sender {
     }
 }
 
-impl Sink<Message> for Sender {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.conn.poll_ready(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.conn.send(item)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(self.conn.start_close(CloseCode::NORMAL, ""))
-    }
-}
-
 /// The receiving half of a split [`WebSocket`](super::WebSocket): a
 /// [`Stream`] of messages.
 #[derive(Debug)]
@@ -96,13 +72,5 @@ impl Receiver {
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<String> {
         self.conn.protocol().map(str::to_owned)
-    }
-}
-
-impl Stream for Receiver {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.conn.poll_next(cx)
     }
 }

@@ -27,6 +27,8 @@ enum Refused {
     /// Missing, not a regular file, or outside the directory once symlinks
     /// are followed (404: the answer does not tell which).
     NotFound,
+    /// A directory named without the final `/` (301 to the name with it).
+    Directory,
 }
 
 impl StaticDir {
@@ -41,8 +43,9 @@ impl StaticDir {
     }
 
     /// Answers a plain HTTP request: the file for GET and HEAD (`index.html`
-    /// for a directory), 400 for a path that tries to leave the directory,
-    /// 404 for what is not there, 405 for other methods.
+    /// for a directory, and a redirect to `DIR/` for `DIR`), 400 for a path
+    /// that tries to leave the directory, 404 for what is not there, 405 for
+    /// other methods.
     ///
     /// The file is read synchronously: the server's responder is a plain
     /// function, and the files of a web app are small and local.
@@ -52,10 +55,19 @@ impl StaticDir {
             response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
             return response;
         }
-        let file = match self.resolve(request.uri().path()) {
+        let path = request.uri().path();
+        let file = match self.resolve(path) {
             Ok(file) => file,
             Err(Refused::BadPath) => return text(StatusCode::BAD_REQUEST, "bad path\n"),
             Err(Refused::NotFound) => return text(StatusCode::NOT_FOUND, "not found\n"),
+            Err(Refused::Directory) => {
+                // `/app` -> `/app/`, so the page's relative URLs resolve inside it.
+                let mut response = text(StatusCode::MOVED_PERMANENTLY, "moved\n");
+                if let Ok(location) = http::HeaderValue::from_str(&[path, "/"].concat()) {
+                    response.headers_mut().insert(http::header::LOCATION, location);
+                }
+                return response;
+            }
         };
         match std::fs::read(&file) {
             Ok(body) => {
@@ -85,6 +97,9 @@ impl StaticDir {
         }
         let mut file = file.canonicalize().map_err(|_| Refused::NotFound)?;
         if file.is_dir() {
+            if !path.ends_with('/') {
+                return Err(if file.starts_with(&self.root) { Refused::Directory } else { Refused::NotFound });
+            }
             file = file.join("index.html").canonicalize().map_err(|_| Refused::NotFound)?;
         }
         if !file.starts_with(&self.root) || !file.is_file() {
@@ -171,6 +186,8 @@ mod tests {
         assert_eq!(kind(&get(&site, Method::GET, "/pkg/app.js?v=2")), "text/javascript; charset=utf-8");
         assert_eq!(kind(&get(&site, Method::HEAD, "/a%20b.json")), "application/json");
         assert_eq!(status(&site, "/pkg/"), 404, "a directory without index.html");
+        let moved = get(&site, Method::GET, "/pkg");
+        assert_eq!((moved.status().as_u16(), moved.headers()["location"].to_str().unwrap()), (301, "/pkg/"));
         assert_eq!(status(&site, "/./pkg//app.js"), 200);
         assert_eq!(status(&site, "/inside.js"), 200, "a symlink that stays inside");
     }
@@ -185,7 +202,7 @@ mod tests {
             assert_eq!(status(&site, path), 400, "{path}");
         }
         // An absolute path stays under the directory; symlinks out are not followed out.
-        for path in ["//etc/passwd", "/etc/passwd", "/leak.txt", "/up/secret.txt", "/missing.wasm"] {
+        for path in ["//etc/passwd", "/etc/passwd", "/leak.txt", "/up/secret.txt", "/up", "/missing.wasm"] {
             assert_eq!(status(&site, path), 404, "{path}");
         }
         assert_eq!(status(&site, "*"), 400);

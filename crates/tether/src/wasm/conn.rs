@@ -112,9 +112,12 @@ impl Conn {
     /// the handlers. A URL or subprotocol the browser rejects is [`Error::Url`].
     pub(super) fn open(url: &str, protocols: &[String], config: Config) -> Result<Rc<Conn>, Error> {
         let bad = |reason: String| Error::Url { url: url.into(), reason: reason.into() };
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if !matches!(parsed.scheme(), "ws" | "wss") {
-            return Err(bad(format!("scheme {}:// is not ws:// or wss://", parsed.scheme())));
+        // Only the scheme is checked here; the browser parses the rest (its
+        // constructor throws a SyntaxError, below). Not with the `url`
+        // crate: its IDNA tables would more than double a page's .wasm.
+        let scheme = url.trim().split_once("://").map_or("", |(scheme, _)| scheme);
+        if !scheme.eq_ignore_ascii_case("ws") && !scheme.eq_ignore_ascii_case("wss") {
+            return Err(bad(format!("scheme {scheme}:// is not ws:// or wss://")));
         }
         let ws = if protocols.is_empty() {
             web_sys::WebSocket::new(url)

@@ -134,6 +134,15 @@ pub enum Error {
         /// The policy's limit.
         limit: usize,
     },
+    /// In the browser: the application left more than `limit` bytes of
+    /// received messages unread (see the wasm `Config::receive_buffer_size`);
+    /// the connection was closed with 1008. The tokio backend never queues
+    /// unread messages (it stops reading the socket), so it never reports this.
+    #[error("more than {limit} bytes received and not read: closed")]
+    ReceiveBufferFull {
+        /// The configured bound.
+        limit: usize,
+    },
     /// A reconnecting client is between connections and has no outbox.
     #[error("not connected (reconnecting); enable the outbox to queue messages meanwhile")]
     Disconnected,
@@ -233,7 +242,7 @@ impl Error {
     }
 
     /// The rustls error behind a TLS failure, if rustls raised it.
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     pub fn tls_cause(&self) -> Option<&rustls::Error> {
         match self {
             Error::Tls(e) => e.rustls_cause(),
@@ -243,7 +252,7 @@ impl Error {
 
     /// A TLS configuration error (an unreadable or unusable CA, certificate
     /// or key): [`TlsError::Config`].
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     pub(crate) fn tls_config(reason: impl Into<String>) -> Self {
         TlsError::Config(reason.into()).into()
     }

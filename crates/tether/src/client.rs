@@ -12,7 +12,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+use crate::http2::{Client as Http2Client, Http2Policy};
 use crate::target::Target;
+#[cfg(feature = "rustls")]
+use crate::tls::Alpn;
 #[cfg(feature = "rustls")]
 use crate::tls::ClientTls;
 use crate::{Config, Error, MaybeTlsStream, Proxy, WebSocket};
@@ -52,6 +56,8 @@ pub fn connect_with(url: &str) -> ClientBuilder {
         proxy: ProxyChoice::Environment,
         #[cfg(feature = "rustls")]
         tls: ClientTls::default(),
+        #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+        http2: Http2Policy::Never,
     }
 }
 
@@ -68,13 +74,15 @@ enum ProxyChoice {
 #[must_use = "a ClientBuilder does nothing until .connect() is awaited"]
 pub struct ClientBuilder {
     url: String,
-    config: Config,
+    pub(crate) config: Config,
     origin: Option<String>,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
     proxy: ProxyChoice,
     #[cfg(feature = "rustls")]
     tls: ClientTls,
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    http2: Http2Policy,
 }
 
 impl ClientBuilder {
@@ -139,8 +147,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to speak HTTP/2 (RFC 8441): HTTP/1.1 only by default; see
+    /// [`crate::http2`] for what each policy does over `wss://` and `ws://`.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub fn http2(mut self, policy: Http2Policy) -> Self {
+        self.http2 = policy;
+        self
+    }
+
     /// Connects over TCP (through the proxy, if any), sets up TLS for
-    /// `wss://`, and performs the handshake.
+    /// `wss://`, and performs the handshake: an HTTP/1.1 upgrade, or an
+    /// extended CONNECT over HTTP/2 as the [`http2`](Self::http2) policy says.
     ///
     /// [`Config::connect_timeout`] bounds name resolution, the TCP connect
     /// and the proxy's answer ([`Error::ConnectTimeout`]);
@@ -150,10 +167,47 @@ impl ClientBuilder {
         self.connect_with_response().await.map(|(ws, _)| ws)
     }
 
-    /// Like [`connect`](Self::connect), and also returns the server's `101`
-    /// response, to read the headers it added (cookies, server name...).
+    /// Like [`connect`](Self::connect), and also returns the server's
+    /// response (`101`, or `200` over HTTP/2), to read the headers it added
+    /// (cookies, server name...).
     pub async fn connect_with_response(self) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
         let target = Target::parse(&self.url)?;
+        let tcp = self.open(&target).await?;
+        let limit = self.config.handshake_timeout;
+        let upgrade = async {
+            let stream = self.secure(&target, tcp).await?;
+            #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+            if self.http2.speaks_h2(&stream, &target.host_header)? {
+                let request = self.request(&target);
+                let client = Http2Client::handshake(stream, self.clone(), &target).await?;
+                return client.extended_connect(&request, self.config).await;
+            }
+            handshake(stream, &self.request(&target), self.config).await
+        };
+        timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?
+    }
+
+    /// Opens an HTTP/2 connection to the URL's origin (`wss://`: TLS with
+    /// ALPN `h2` only; `ws://`: prior knowledge), whatever the
+    /// [`http2`](Self::http2) policy, on which many WebSockets open: see
+    /// [`http2::Client`](crate::http2::Client). The builder's headers,
+    /// subprotocols, origin and [`Config`] are the defaults of each WebSocket.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub async fn http2_client(mut self) -> Result<Http2Client, Error> {
+        self.http2 = Http2Policy::Only;
+        let target = Target::parse(&self.url)?;
+        let tcp = self.open(&target).await?;
+        let limit = self.config.handshake_timeout;
+        let setup = async {
+            let stream = self.secure(&target, tcp).await?;
+            self.http2.speaks_h2(&stream, &target.host_header)?;
+            Http2Client::handshake(stream, self.clone(), &target).await
+        };
+        timeout(limit, setup).await.map_err(|_| Error::HandshakeTimeout(limit))?
+    }
+
+    /// The TCP connection to the server, directly or through the proxy.
+    async fn open(&self, target: &Target) -> Result<TcpStream, Error> {
         let proxy = match &self.proxy {
             ProxyChoice::Environment => {
                 super::proxy::from_env_with(target.tls, &target.host, |name| std::env::var(name).ok())?
@@ -161,23 +215,25 @@ impl ClientBuilder {
             ProxyChoice::Direct => None,
             ProxyChoice::Given(proxy) => Some(proxy.clone()),
         };
-        let tcp = open_tcp(&target, proxy.as_ref(), self.config.connect_timeout).await?;
-        let limit = self.config.handshake_timeout;
-        let request = self.request(&target);
-        let upgrade = async {
-            let stream = self.secure(&target, tcp).await?;
-            handshake(stream, &request, self.config).await
-        };
-        timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?
+        open_tcp(target, proxy.as_ref(), self.config.connect_timeout).await
     }
 
     #[cfg(feature = "rustls")]
     async fn secure(&self, target: &Target, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
         if target.tls {
-            crate::tls::connect(&self.tls, &target.host, tcp).await
+            crate::tls::connect(&self.tls, &target.host, tcp, self.alpn()).await
         } else {
             Ok(MaybeTlsStream::Plain(tcp))
         }
+    }
+
+    #[cfg(feature = "rustls")]
+    fn alpn(&self) -> Alpn {
+        #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+        let alpn = self.http2.alpn();
+        #[cfg(not(all(feature = "http2", not(target_arch = "wasm32"))))]
+        let alpn = Alpn::Http11;
+        alpn
     }
 
     #[cfg(not(feature = "rustls"))]
@@ -198,7 +254,7 @@ impl ClientBuilder {
         timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?.map(|(ws, _)| ws)
     }
 
-    fn request(&self, target: &Target) -> ClientRequest {
+    pub(crate) fn request(&self, target: &Target) -> ClientRequest {
         ClientRequest {
             host: target.host_header.clone(),
             path: target.path.clone(),

@@ -53,6 +53,10 @@ pub enum Http2Error {
     /// The shared HTTP/2 connection has ended: open a new one.
     #[error("the HTTP/2 connection is closed")]
     ConnectionClosed,
+    /// The shared HTTP/2 connection broke (a socket error: reset, or closed
+    /// without a GOAWAY).
+    #[error("the HTTP/2 connection was lost: {0}")]
+    ConnectionLost(Box<str>),
     /// The peer broke HTTP/2 (a bad preface or frame, or it does not speak
     /// HTTP/2 at all, as an HTTP/1.1 server given prior knowledge).
     #[error("HTTP/2 failed: {0}")]
@@ -74,7 +78,9 @@ impl Http2Error {
     /// (`ConnectionAborted`), for [`from_io`](Self::from_io) to give back.
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match self {
-            Http2Error::GoAway { .. } | Http2Error::ConnectionClosed => io::ErrorKind::ConnectionAborted,
+            Http2Error::GoAway { .. } | Http2Error::ConnectionClosed | Http2Error::ConnectionLost(_) => {
+                io::ErrorKind::ConnectionAborted
+            }
             Http2Error::Reset { .. } | Http2Error::RefusedStream => io::ErrorKind::ConnectionReset,
             _ => io::ErrorKind::Other,
         };

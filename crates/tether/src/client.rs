@@ -221,7 +221,17 @@ impl ClientBuilder {
     #[cfg(feature = "rustls")]
     async fn secure(&self, target: &Target, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
         if target.tls {
-            crate::tls::connect(&self.tls, &target.host, tcp, self.alpn()).await
+            let alpn = self.alpn();
+            let secured = crate::tls::connect(&self.tls, &target.host, tcp, alpn).await;
+            #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+            if let (Alpn::H2, Err(e)) = (alpn, &secured) {
+                // rustls servers refuse a client whose ALPN they share nothing with.
+                let no_alpn = rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol);
+                if e.tls_cause() == Some(&no_alpn) {
+                    return Err(crate::Http2Error::NotOffered { authority: target.host_header.clone().into() }.into());
+                }
+            }
+            secured
         } else {
             Ok(MaybeTlsStream::Plain(tcp))
         }

@@ -227,11 +227,14 @@ fn stream_error(e: h2::Error) -> Error {
     }
 }
 
-/// An error while setting up the connection: an error h2 raised itself
-/// means the server does not speak HTTP/2 (an HTTP/1.1 server given prior
-/// knowledge answers the preface with a 400).
+/// An error while setting up the connection: an error h2 raised itself,
+/// or a connection closed before the server's SETTINGS came, means the
+/// server does not speak HTTP/2 (an HTTP/1.1 server given prior knowledge
+/// answers the preface with a 400 and closes).
 fn setup_error(e: h2::Error, authority: &str) -> Error {
-    if e.is_io() || e.is_remote() {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset, UnexpectedEof};
+    let closed = e.get_io().is_some_and(|io| matches!(io.kind(), BrokenPipe | ConnectionReset | UnexpectedEof));
+    if e.is_remote() || (e.is_io() && !closed) {
         return stream_error(e);
     }
     Http2Error::Protocol(format!("{authority} does not speak HTTP/2 ({e})").into()).into()

@@ -95,3 +95,37 @@ async fn http2_extended_connect() {
     let (status, _) = conn.websocket("/other", &[]).await;
     assert_eq!(status, 404);
 }
+
+/// tether's own HTTP/2 client against hyper (prior knowledge): one shared
+/// connection, the subprotocol and compression negotiated, a refusal as
+/// its status.
+#[cfg(feature = "http2")]
+#[tokio::test]
+async fn tether_client_over_http2_with_prior_knowledge() {
+    use tether::http2::Http2Policy;
+    let addr = serve().await;
+    let builder = tether::connect_with(&format!("ws://{addr}/echo")).protocol("echo.v1");
+    let (mut ws, response) = builder.clone().http2(Http2Policy::Only).connect_with_response().await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.headers["x-served-by"], "hyper");
+    assert!(ws.get_ref().is_http2());
+    assert_eq!(ws.protocol(), Some("echo.v1"));
+    assert!(ws.compression().is_some());
+    ws.send(Message::text("over h2")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("/echo: over h2"));
+
+    let client = builder.http2_client().await.unwrap();
+    let mut first = client.connect("/echo").await.unwrap();
+    let mut second = client.connect("/echo").await.unwrap();
+    second.send(Message::text("2")).await.unwrap();
+    first.send(Message::text("1")).await.unwrap();
+    assert_eq!(first.next().await.unwrap().unwrap(), Message::text("/echo: 1"));
+    assert_eq!(second.next().await.unwrap().unwrap(), Message::text("/echo: 2"));
+    match client.connect("/other").await.unwrap_err() {
+        tether::Error::HttpStatus { status, body, .. } => {
+            assert_eq!(status, 404);
+            assert_eq!(&*body, b"no such endpoint");
+        }
+        other => panic!("{other}"),
+    }
+}

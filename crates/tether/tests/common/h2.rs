@@ -74,4 +74,3 @@ impl H2Client {
         (status, H2Stream::new(send, response.into_body()))
     }
 }
-

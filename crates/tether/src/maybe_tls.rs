@@ -1,5 +1,5 @@
 //! `MaybeTlsStream`: the transport under a connection: plain TCP, TLS over
-//! TCP, or (on a server) one HTTP/2 stream of a shared connection.
+//! TCP, or one HTTP/2 stream of a shared connection.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -10,9 +10,10 @@ use tokio::net::TcpStream;
 
 /// The stream [`connect`](crate::connect) returns a [`WebSocket`](crate::WebSocket)
 /// over: plain TCP for `ws://`, TLS over TCP for `wss://`. A server gets the
-/// TLS variant from [`ServerTls::accept`](crate::tls::ServerTls::accept), and
-/// [`Server`](crate::Server) hands its handlers the `H2` variant for a
-/// WebSocket that came as an HTTP/2 extended CONNECT (RFC 8441).
+/// TLS variant from [`ServerTls::accept`](crate::tls::ServerTls::accept).
+/// A WebSocket over HTTP/2 (RFC 8441) has the `H2` variant: one a client
+/// opened as an extended CONNECT, or one [`Server`](crate::Server) accepted
+/// as one.
 ///
 /// Through a proxy, the TCP connection is the one to the proxy, which
 /// tunnels it to the server.
@@ -37,7 +38,7 @@ pub enum MaybeTlsStream {
 
 impl MaybeTlsStream {
     /// The TCP connection underneath; `None` for an HTTP/2 stream, whose
-    /// connection is shared (and driven by the server's connection task).
+    /// connection is shared (and driven by its own task).
     pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
             MaybeTlsStream::Plain(s) => Some(s),

@@ -113,7 +113,9 @@ impl Server {
 
     /// Calls `report` with the client's address and the error for each
     /// connection whose TLS or WebSocket handshake failed (by default they
-    /// are dropped without a word): for a log line.
+    /// are dropped without a word): for a log line. On HTTP/2 that is each
+    /// extended CONNECT refused, and a connection whose preface and
+    /// settings did not come in time.
     pub fn on_handshake_error(mut self, report: impl Fn(SocketAddr, &crate::Error) + Send + Sync + 'static) -> Self {
         self.on_error = Some(Arc::new(report));
         self

@@ -5,7 +5,6 @@
 //! checks give.
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -86,7 +85,8 @@ fn send_whole(respond: &mut SendResponse<Bytes>, response: http::Response<Bytes>
     Ok(())
 }
 
-/// An h2 failure as tether reports it.
+/// An h2 failure as tether reports it (with its HTTP/2 code, see
+/// [`Error::http2`]).
 pub(super) fn h2_error(e: h2::Error) -> Error {
-    Error::Io(io::Error::other(e))
+    Error::Io(crate::http2::stream::to_io(e))
 }

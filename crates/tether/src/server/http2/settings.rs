@@ -38,7 +38,7 @@ impl Http2Settings {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::server::http2::settings::Http2Settings;
 
     #[test]
     fn the_connection_window_holds_every_stream_window_within_http2s_bound() {

@@ -292,3 +292,19 @@ async fn prior_knowledge_against_an_http1_server_says_it_does_not_speak_http2() 
     assert!(matches!(e.http2(), Some(Http2Error::Protocol(_))), "{e}");
     assert!(e.to_string().contains("does not speak HTTP/2"), "{e}");
 }
+
+#[tokio::test]
+async fn wss_over_http2_through_a_socks5_proxy() {
+    let pki = TestPki::new();
+    let mut server = serve(Some(server_tls(&pki))).await;
+    let proxy = FakeProxy::socks5(Behaviour::Tunnel(None)).await;
+    let proxy_url: Proxy = format!("socks5h://{}", proxy.addr).parse().unwrap();
+    let url = format!("wss://localhost:{}/echo", server.addr.port());
+    let connect =
+        tether::connect_with(&url).tls(common::trusting(&pki)).proxy(proxy_url).http2(Http2Policy::Only).connect();
+    let mut ws = timeout(LIMIT, connect).await.unwrap().unwrap();
+    assert!(ws.get_ref().is_http2() && ws.get_ref().is_tls());
+    assert!(server.http2.recv().await.unwrap());
+    echo(&mut ws, Message::text("tunnelled")).await;
+    assert_eq!(proxy.targets(), vec![format!("localhost:{}", server.addr.port())]);
+}

@@ -14,8 +14,7 @@ use std::io;
 pub enum Http2Error {
     /// The server's SETTINGS did not announce
     /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441): it speaks HTTP/2 but
-    /// takes no WebSocket over it. Use HTTP/1.1 (`Http2Policy::IfOffered`
-    /// over `wss://`, or `Never`).
+    /// takes no WebSocket over it. Use HTTP/1.1 (`Http2Policy::Never`).
     #[error("the HTTP/2 server at {authority} does not accept WebSockets (no SETTINGS_ENABLE_CONNECT_PROTOCOL)")]
     ExtendedConnectDisabled {
         /// The server's host and port.

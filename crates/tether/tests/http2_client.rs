@@ -36,9 +36,13 @@ struct Running {
 }
 
 async fn serve(tls: Option<ServerTls>) -> Running {
+    serve_with(tls, |server| server).await
+}
+
+async fn serve_with(tls: Option<ServerTls>, setup: impl FnOnce(Server) -> Server) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Server::from_listener(listener, tether::Config::default()).on_request(|req| {
+    let server = setup(Server::from_listener(listener, tether::Config::default())).on_request(|req| {
         let chosen = req.protocols().iter().find(|p| *p == "chat.v2").cloned();
         Ok(tether::Accept::new().protocol(chosen).header("x-served-by", "tether-test"))
     });
@@ -138,6 +142,7 @@ async fn a_hundred_websockets_share_one_connection_through_a_proxy_while_one_is_
     let proxy_url: Proxy = format!("http://{}", proxy.addr).parse().unwrap();
     let open = tether::connect_with(&format!("ws://{}/", server.addr)).proxy(proxy_url).http2_client();
     let client = timeout(LIMIT, open).await.unwrap().unwrap();
+    assert_eq!(client.max_streams(), 100, "the server's SETTINGS_MAX_CONCURRENT_STREAMS");
 
     // One WebSocket that neither side reads: its sender fills the windows
     // and waits.
@@ -198,6 +203,26 @@ async fn the_shared_client_reports_the_end_of_its_connection() {
     assert!(client.is_closed());
     let e = client.connect("/b").await.unwrap_err();
     assert!(e.http2().is_some() || matches!(e, Error::Io(_)), "{e}");
+}
+
+#[tokio::test]
+async fn connect_waits_for_a_free_stream_when_the_server_allows_no_more() {
+    let server = serve_with(None, |server| server.max_streams_per_connection(2)).await;
+    let client = Client::open(&format!("ws://{}", server.addr)).await.unwrap();
+    assert_eq!(client.max_streams(), 2);
+    let mut first = client.connect("/1").await.unwrap();
+    let _second = client.connect("/2").await.unwrap();
+    // Both streams are taken: the third is queued in h2 (not sent, so not
+    // refused) until one ends.
+    let third = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect("/3").await }
+    });
+    tokio::task::yield_now().await;
+    first.close(tether::CloseCode::NORMAL, "").await.unwrap();
+    drop(first);
+    let mut ws = timeout(LIMIT, third).await.unwrap().unwrap().expect("no REFUSED_STREAM: it waited");
+    echo(&mut ws, Message::text("third")).await;
 }
 
 /// What a misbehaving h2 server does with each extended CONNECT.

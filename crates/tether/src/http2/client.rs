@@ -194,8 +194,8 @@ impl Client {
         end.unwrap_or(Err(Http2Error::ConnectionClosed))
     }
 
-    /// How many more streams the server lets this connection open now
-    /// (`SETTINGS_MAX_CONCURRENT_STREAMS` less the open ones).
+    /// The most streams (WebSockets) the server lets this connection have
+    /// open at once (its `SETTINGS_MAX_CONCURRENT_STREAMS`).
     pub fn max_streams(&self) -> usize {
         self.send.current_max_send_streams()
     }

@@ -2,6 +2,8 @@
 //! HTTP/1.1 or HTTP/2 connection, extended CONNECT on), driven by a tether
 //! client over HTTP/1.1 and an h2 client over HTTP/2.
 
+// The raw HTTP/2 client runs tether's engine over `tether::http2::H2Stream`.
+#[cfg(feature = "http2")]
 #[path = "common/h2.rs"]
 mod h2_client;
 
@@ -83,6 +85,7 @@ async fn a_refusal_is_an_error_with_its_status() {
     }
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn http2_extended_connect() {
     let addr = serve().await;

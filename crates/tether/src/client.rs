@@ -58,6 +58,8 @@ pub fn connect_with(url: &str) -> ClientBuilder {
         tls: ClientTls::default(),
         #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
         http2: Http2Policy::Never,
+        #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+        http2_stream_window: crate::http2::STREAM_WINDOW,
     }
 }
 
@@ -83,6 +85,9 @@ pub struct ClientBuilder {
     tls: ClientTls,
     #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     http2: Http2Policy,
+    /// The receive window of each HTTP/2 stream.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub(crate) http2_stream_window: u32,
 }
 
 impl ClientBuilder {
@@ -152,6 +157,17 @@ impl ClientBuilder {
     #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     pub fn http2(mut self, policy: Http2Policy) -> Self {
         self.http2 = policy;
+        self
+    }
+
+    /// The receive window of each HTTP/2 stream (default
+    /// [`STREAM_WINDOW`](crate::http2::STREAM_WINDOW), 256 KiB, at most
+    /// 2 GiB - 1): what the server may send on one WebSocket ahead of its
+    /// reader. The connection's window is 100 of them (at most 2 GiB - 1),
+    /// so that one WebSocket nobody reads does not stall the others.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub fn http2_stream_window(mut self, bytes: u32) -> Self {
+        self.http2_stream_window = bytes;
         self
     }
 

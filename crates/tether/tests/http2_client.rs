@@ -85,7 +85,9 @@ async fn echo(ws: &mut WebSocket<tether::MaybeTlsStream>, message: Message) {
 async fn h2c_with_prior_knowledge_echoes_with_subprotocol_and_compression() {
     let mut server = serve(None).await;
     let url = format!("ws://{}/echo?x=1", server.addr);
-    let connect = tether::connect_with(&url).http2(Http2Policy::Only).protocol("chat.v2").connect_with_response();
+    // A small receive window: the 3 MiB echo below needs many WINDOW_UPDATEs.
+    let builder = tether::connect_with(&url).http2(Http2Policy::Only).http2_stream_window(16 * 1024);
+    let connect = builder.protocol("chat.v2").connect_with_response();
     let (mut ws, response) = timeout(LIMIT, connect).await.unwrap().unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.headers["x-served-by"], "tether-test");

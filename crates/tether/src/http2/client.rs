@@ -21,10 +21,24 @@ use crate::{ClientBuilder, Config, Error, Http2Error, MaybeTlsStream, WebSocket}
 /// server may send on one WebSocket that its reader has not taken yet.
 pub const STREAM_WINDOW: u32 = 256 * 1024;
 
-/// The connection's receive window: room for 100 stream windows, so that a
-/// WebSocket nobody reads (which holds at most [`STREAM_WINDOW`] of it)
-/// does not stall the others; h2's default is one stream window.
-pub const CONNECTION_WINDOW: u32 = 100 * STREAM_WINDOW;
+/// The connection's receive window by default: room for 100 stream
+/// windows, so that a WebSocket nobody reads (which holds at most one
+/// stream window of it) does not stall the others; h2's default is one
+/// stream window.
+pub const CONNECTION_WINDOW: u32 = connection_window(STREAM_WINDOW);
+
+/// The largest window HTTP/2 allows (RFC 9113 section 6.9.1).
+const MAX_WINDOW: u32 = (1 << 31) - 1;
+
+/// The connection window for a stream window: 100 of them, within HTTP/2's bound.
+const fn connection_window(stream: u32) -> u32 {
+    let total = 100 * stream as u64;
+    if total > MAX_WINDOW as u64 {
+        MAX_WINDOW
+    } else {
+        total as u32
+    }
+}
 
 /// One HTTP/2 connection to an origin (scheme, host and port) that opens
 /// WebSockets as streams: [`connect`](Self::connect) costs one round trip and
@@ -79,9 +93,10 @@ impl Client {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let authority = target.host_header.clone();
+        let stream_window = defaults.http2_stream_window.clamp(1, MAX_WINDOW);
         let (send, mut connection) = h2::client::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
+            .initial_window_size(stream_window)
+            .initial_connection_window_size(connection_window(stream_window))
             .enable_push(false)
             .max_header_list_size(u32::try_from(defaults.config.max_head_size).unwrap_or(u32::MAX))
             .handshake::<_, Bytes>(io)
@@ -245,5 +260,15 @@ fn ended(e: &h2::Error) -> Http2Error {
     match e.get_io() {
         Some(io) => Http2Error::ConnectionLost(io.to_string().into()),
         None => Http2Error::from_h2(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_connection_window_holds_100_stream_windows_within_http2s_bound() {
+        assert_eq!(super::CONNECTION_WINDOW, 100 * 256 * 1024);
+        assert_eq!(super::connection_window(65_535), 6_553_500);
+        assert_eq!(super::connection_window(1 << 30), (1 << 31) - 1);
     }
 }

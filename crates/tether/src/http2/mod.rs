@@ -49,7 +49,9 @@
 //! large, or one stalled WebSocket stalls the others (h2's and hyper's
 //! defaults make both 64 KiB). The client announces [`STREAM_WINDOW`]
 //! (256 KiB) per stream and [`CONNECTION_WINDOW`] (100 of those) for the
-//! connection; the server side does the same (see `docs/http2.md`). In the
+//! connection ([`ClientBuilder::http2_stream_window`](crate::ClientBuilder::http2_stream_window)
+//! changes the first; the second follows); the server side does the same
+//! (see `docs/http2.md`). In the
 //! other direction, writes wait for the server's windows: a WebSocket whose
 //! peer does not read sees `send` wait, as over TCP, and queues nothing more.
 

@@ -95,7 +95,10 @@ async fn h2c_with_prior_knowledge_echoes_with_subprotocol_and_compression() {
     assert_eq!(ws.protocol(), Some("chat.v2"));
     assert!(ws.compression().is_some());
     assert!(server.http2.recv().await.unwrap(), "the server saw an extended CONNECT");
+    // A ping's pong comes back over the stream before the echo after it.
+    ws.ping(b"h2-ping").await.unwrap();
     echo(&mut ws, Message::text("over h2c")).await;
+    assert_eq!(ws.last_pong().map(|p| &p[..]), Some(&b"h2-ping"[..]));
     // Larger than the windows of both sides: flow control moves it.
     let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
     echo(&mut ws, Message::binary(big)).await;

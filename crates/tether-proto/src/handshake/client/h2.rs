@@ -89,19 +89,16 @@ mod tests {
     use super::*;
     use crate::deflate::DeflateConfig;
 
+    /// The HTTP/1.1 tests' request, with headers HTTP/2 forbids and a deflate offer.
     fn request() -> ClientRequest {
-        ClientRequest {
-            host: "example.com:8443".into(),
-            path: "/chat?room=1".into(),
-            origin: Some("https://example.com".into()),
-            protocols: vec!["chat".into(), "superchat".into()],
-            headers: vec![
-                ("Authorization".into(), "Bearer x".into()),
-                ("Connection".into(), "keep-alive".into()),
-                ("Host".into(), "elsewhere".into()),
-            ],
-            deflate: Some(DeflateConfig::default()),
-        }
+        let mut request = super::super::tests::request();
+        request.host = "example.com:8443".into();
+        request.path = "/chat?room=1".into();
+        request.origin = Some("https://example.com".into());
+        request.headers.push(("Connection".into(), "keep-alive".into()));
+        request.headers.push(("Host".into(), "elsewhere".into()));
+        request.deflate = Some(DeflateConfig::default());
+        request
     }
 
     #[test]

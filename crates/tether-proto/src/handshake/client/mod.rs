@@ -192,7 +192,8 @@ fn is_token_byte(b: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn request() -> ClientRequest {
+    /// A request with every field set (shared with the HTTP/2 tests).
+    pub(super) fn request() -> ClientRequest {
         ClientRequest {
             host: "server.example.com".into(),
             path: "/chat".into(),

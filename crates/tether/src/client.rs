@@ -91,6 +91,8 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
+    subprotocol_offers!();
+
     /// Adds a request header (`Authorization`, `Cookie`, ...).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -105,12 +107,6 @@ impl ClientBuilder {
     /// The same settings for another URL.
     pub(crate) fn with_url(mut self, url: String) -> Self {
         self.url = url;
-        self
-    }
-
-    /// Offers a subprotocol; call again to offer more, in order of preference.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocols.push(protocol.into());
         self
     }
 

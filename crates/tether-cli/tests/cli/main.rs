@@ -10,5 +10,6 @@ mod http2_client;
 mod hub;
 mod peers;
 mod proxies;
+mod static_files;
 mod support;
 mod tls;

@@ -71,7 +71,6 @@ impl Http2Error {
         e.get_ref()?.downcast_ref::<Http2Error>().cloned()
     }
 
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     /// As an `io::Error` whose kind tells a reset stream
     /// (`ConnectionReset`) from a connection that went away
     /// (`ConnectionAborted`), for [`from_io`](Self::from_io) to give back.
@@ -86,7 +85,6 @@ impl Http2Error {
         io::Error::new(kind, self)
     }
 
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     /// A reset with `code` (the stream's own end; REFUSED_STREAM has its own variant).
     pub(crate) fn reset(code: u32, remote: bool) -> Http2Error {
         match code {
@@ -96,7 +94,6 @@ impl Http2Error {
     }
 
     /// Sorts an h2 error: a reset, a GOAWAY, or a protocol failure.
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     pub(crate) fn from_h2(e: &h2::Error) -> Http2Error {
         let remote = e.is_remote();
         match e.reason() {
@@ -166,7 +163,6 @@ mod tests {
         assert_eq!(e.to_string(), "HTTP/2 stream reset by this side: unknown code 0x42");
     }
 
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     #[test]
     fn h2_errors_are_sorted() {
         let refused = h2::Error::from(h2::Reason::REFUSED_STREAM);

@@ -16,6 +16,8 @@
 //!   deliveries per second, delivery latency, lost and duplicated messages.
 //! - [`idle_load`]: open and hold C connections; with a server pid, the
 //!   server's resident memory per connection.
+//! - `h2_load` (feature `http2`): echo and setup on tether's own client,
+//!   over HTTP/2 (many WebSockets per connection) or HTTP/1.1 alike.
 //!
 //! A server pid also lets a run read the server's CPU time over the measured
 //! window, for the headline figure: messages per server CPU-second.
@@ -34,6 +36,8 @@ mod target;
 
 pub mod echo_load;
 pub mod fanout_load;
+#[cfg(feature = "http2")]
+pub mod h2_load;
 pub mod idle_load;
 pub mod setup_load;
 

@@ -6,17 +6,21 @@ use std::time::Duration;
 
 use tether_bench::fanout_load::FanoutPlan;
 use tether_bench::idle_load::IdlePlan;
-use tether_bench::{echo_load, fanout_load, idle_load, setup_load, Report, Target};
+use tether_bench::{echo_load, fanout_load, h2_load, idle_load, setup_load, Report, Target};
 
 use crate::flags::bench::{BenchArgs, Workload};
 
 /// Runs a workload and prints its report(s); fails when any error happened.
 pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
     let (common_args, reports) = match &args.workload {
-        Workload::Echo { common, echo, size } => {
+        Workload::Echo { common, echo, client, size } => {
             let (mut target, c) = common.resolve()?;
-            target.deflate = echo.deflate;
-            (common, vec![echo_load::run(target, echo.plan(*size), &c).await?])
+            if let Some(transport) = client.transport() {
+                (common, vec![h2_load::echo(echo.tether_client_plan(*size, transport)?, &c).await?])
+            } else {
+                target.deflate = echo.deflate;
+                (common, vec![echo_load::run(target, echo.plan(*size), &c).await?])
+            }
         }
         Workload::Large { common, echo, sizes } => {
             let (mut target, c) = common.resolve()?;
@@ -30,9 +34,13 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
             let failed = reports.iter().any(|r| r.errors > 0);
             return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
         }
-        Workload::Setup { common, concurrency } => {
+        Workload::Setup { common, concurrency, client } => {
             let (target, c) = common.resolve()?;
-            (common, vec![setup_load::run(target, *concurrency, &c).await?])
+            let report = match client.transport() {
+                Some(transport) => h2_load::setup(*concurrency, transport, &c).await?,
+                None => setup_load::run(target, *concurrency, &c).await?,
+            };
+            (common, vec![report])
         }
         Workload::Fanout { common, hubs, members, publishers, size, rate, rooms } => {
             let (target, c) = common.resolve()?;

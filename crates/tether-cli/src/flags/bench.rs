@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use tether_bench::echo_load::EchoPlan;
+use tether_bench::h2_load::{self, Transport};
 use tether_bench::{Kind, RunOptions, Target};
 
 /// `tether bench WORKLOAD URL [options]`.
@@ -24,6 +25,8 @@ pub enum Workload {
         common: CommonArgs,
         #[command(flatten)]
         echo: EchoLoadArgs,
+        #[command(flatten)]
+        client: TetherClientArgs,
         /// Payload size (bytes; KiB and MiB suffixes allowed).
         #[arg(short, long, default_value = "20", value_parser = parse_size)]
         size: usize,
@@ -45,6 +48,8 @@ pub enum Workload {
         /// Connections being set up at once.
         #[arg(short = 'c', long, default_value_t = 10)]
         concurrency: usize,
+        #[command(flatten)]
+        client: TetherClientArgs,
     },
     /// Fan-out through a hub: M members in rooms of URL (ws://HOST/rooms/NAME),
     /// P of them publishing R messages/s in all; deliveries/s, delivery
@@ -144,6 +149,34 @@ pub struct EchoLoadArgs {
     rate: Option<f64>,
 }
 
+/// Flags that run the echo or setup workload on tether's own client
+/// (`tether_bench::h2_load`) instead of raw pre-built frames.
+#[derive(Args, Debug)]
+pub struct TetherClientArgs {
+    /// WebSockets over HTTP/2 (RFC 8441 extended CONNECT; prior knowledge
+    /// for ws://), on tether's client; the echo checks every byte.
+    #[arg(long)]
+    http2: bool,
+    /// WebSockets sharing one HTTP/2 connection (with --http2).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    streams_per_conn: usize,
+    /// tether's client over HTTP/1.1: the same client code as --http2, for
+    /// the row it is compared with.
+    #[arg(long, conflicts_with = "http2")]
+    tether_client: bool,
+}
+
+impl TetherClientArgs {
+    /// The transport, when the workload runs on tether's client.
+    pub fn transport(&self) -> Option<Transport> {
+        if self.http2 {
+            Some(Transport::Http2 { per_conn: self.streams_per_conn.max(1) })
+        } else {
+            self.tether_client.then_some(Transport::Http1)
+        }
+    }
+}
+
 impl CommonArgs {
     /// The target and the options every workload takes.
     pub fn resolve(&self) -> Result<(Target, RunOptions), String> {
@@ -163,6 +196,17 @@ impl CommonArgs {
 }
 
 impl EchoLoadArgs {
+    /// The plan of the echo on tether's client, which keeps one binary
+    /// message in flight per WebSocket and checks every byte.
+    pub fn tether_client_plan(&self, size: usize, transport: Transport) -> Result<h2_load::EchoPlan, String> {
+        if self.in_flight > 1 || self.rate.is_some() || self.deflate || self.kind != Kind::Binary {
+            return Err("--http2 and --tether-client echo binary messages one at a time: \
+                        no --in-flight, --rate, --deflate or --kind text"
+                .into());
+        }
+        Ok(h2_load::EchoPlan { conns: self.conns.max(1), size, messages: self.messages, transport })
+    }
+
     /// The echo workload's plan for messages of `size` bytes.
     pub fn plan(&self, size: usize) -> EchoPlan {
         EchoPlan {

@@ -65,15 +65,21 @@ declare -A SERVER=(
     [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
     [node-ws-rooms]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0 --rooms"
     [python-websockets-rooms]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0 --rooms"
+    # axum 0.8 (bench/peers, current-thread, HTTP/1.1 and h2c): its own WebSocket,
+    # and tether's extractor with compression off (on for the deflate rows only).
+    [axum-builtin]="$PEERS/axum_builtin --listen 127.0.0.1:0"
+    [axum-tether]="$PEERS/axum_tether --listen 127.0.0.1:0"
+    [axum-tether-deflate]="$PEERS/axum_tether --listen 127.0.0.1:0 --deflate"
 )
 export NODE_PATH="$TETHER_BENCH_NODE_PATH"
 servers=(tether tether-mt fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp
-    tether-hub node-ws-rooms python-websockets-rooms)
+    tether-hub node-ws-rooms python-websockets-rooms axum-builtin axum-tether axum-tether-deflate)
 
 # name -> generator arguments (URL and timing are added per run)
 workloads=(echo-100x20B echo-10x1KiB echo-10x16KiB echo-200x16KiB echo-500x16KiB
     pipelined-512x16x5B large-10x1MiB large-2x16MiB deflate-100x1KiB deflate-10x16KiB setup idle-10k
-    fanout-1x1000x64B fanout-10x100x1KiB fanout-1x10000x20B)
+    fanout-1x1000x64B fanout-10x100x1KiB fanout-1x10000x20B
+    h2-echo-100x20B h1-echo-100x20B h2-echo-10x16KiB h1-echo-10x16KiB h2-setup-16 h1-setup-16)
 declare -A WORKLOAD=(
     [echo-100x20B]="echo -c 100 -s 20"
     [echo-10x1KiB]="echo -c 10 -s 1KiB"
@@ -94,6 +100,15 @@ declare -A WORKLOAD=(
     [fanout-1x1000x64B]="fanout -m 1000 -p 1 -s 64 -r 200"
     [fanout-10x100x1KiB]="fanout -m 1000 -p 10 --rooms 10 -s 1KiB -r 1000"
     [fanout-1x10000x20B]="fanout -m 10000 -p 1 -s 20 -r 20 --source 4"
+    # HTTP/2 (h2c, RFC 8441) against HTTP/1.1, both on tether's client (every
+    # byte checked): h2 rows put all WebSockets on one connection; the setup
+    # rows open and close WebSockets, 16 at a time (h2: on one connection).
+    [h2-echo-100x20B]="echo -c 100 -s 20 --http2 --streams-per-conn 100"
+    [h1-echo-100x20B]="echo -c 100 -s 20 --tether-client"
+    [h2-echo-10x16KiB]="echo -c 10 -s 16KiB --http2 --streams-per-conn 10"
+    [h1-echo-10x16KiB]="echo -c 10 -s 16KiB --tether-client"
+    [h2-setup-16]="setup -c 16 --http2 --streams-per-conn 16"
+    [h1-setup-16]="setup -c 16 --tether-client"
 )
 
 if [[ -n "$only_servers" ]]; then IFS=, read -ra servers <<< "$only_servers"; fi
@@ -104,6 +119,8 @@ for w in "${workloads[@]}"; do [[ -n "${WORKLOAD[$w]:-}" ]] || { log "unknown wo
 # The raw TCP echo has no WebSocket: it runs the echo workloads only, as the physical limit.
 # The compressed echo runs on the servers that implement permessage-deflate.
 applies() {
+    local r=0; applies_axum_h2 "$1" "$2" || r=$?
+    [[ $r -lt 2 ]] && return $r
     case "$1" in
         *-rooms | tether-hub) [[ "$2" == fanout-* ]]; return ;;
     esac
@@ -113,6 +130,17 @@ applies() {
         echo-* | large-* | pipelined-*) true ;;
         *) [[ "$1" != raw-tcp ]] ;;
     esac
+}
+
+# The axum and HTTP/2 rows (issue 15): 0 applies, 1 does not, 2 not one of them.
+applies_axum_h2() {
+    case "$1:$2" in
+        axum-tether-deflate:deflate-*) return 0 ;;
+        axum-tether-deflate:*) return 1 ;;
+        tether:h[12]-* | tether-mt:h[12]-* | axum-tether:h[12]-* | axum-builtin:h[12]-*) return 0 ;;
+        *:h[12]-*) return 1 ;;
+    esac
+    return 2
 }
 
 # ---- running one server -----------------------------------------------------

@@ -12,6 +12,8 @@ pub fn listen_addr() -> SocketAddr {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" | "-l" => addr = args.next().unwrap_or_else(|| usage("--listen needs a value")),
+            // Read by the peers that take it (see `has_flag`).
+            "--deflate" => {}
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other:?}")),
         }
@@ -19,11 +21,16 @@ pub fn listen_addr() -> SocketAddr {
     addr.parse().unwrap_or_else(|_| usage(&format!("bad address {addr:?}")))
 }
 
+/// Whether `flag` (a switch such as `--deflate`) is on the command line.
+pub fn has_flag(flag: &str) -> bool {
+    std::env::args().skip(1).any(|a| a == flag)
+}
+
 fn usage(why: &str) -> ! {
     if !why.is_empty() {
         eprintln!("error: {why}");
     }
-    eprintln!("usage: {} [--listen ADDR]", std::env::args().next().unwrap_or_default());
+    eprintln!("usage: {} [--listen ADDR] [--deflate]", std::env::args().next().unwrap_or_default());
     std::process::exit(2)
 }
 

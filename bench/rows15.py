@@ -35,6 +35,20 @@ def score(run):
     return run.get("msg_per_server_cpu_s") or 0.0
 
 
+def generator_bound(run):
+    """The generator used over 90 % of its core: the server may be faster than shown."""
+    window = run.get("window_s") or 0
+    return bool(window) and (run.get("client_cpu_s") or 0) > 0.9 * window
+
+
+def note(runs):
+    bound = sorted({f"{r['server']} {r['workload']}" for r in runs if generator_bound(r)})
+    failed = sorted({f"{r['server']} {r['workload']}" for r in runs if r.get("errors")})
+    notes = ([f"generator-bound: {', '.join(bound)}"] if bound else []) + (
+        [f"errors, scored 0: {', '.join(failed)}"] if failed else [])
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def ratio(a, b, idle):
     if idle:
         a, b = b, a
@@ -67,16 +81,17 @@ def main():
     for label, a, b, applies in PAIRS:
         for w in filter(applies, workloads):
             pairs = [(by.get((a, w, n)), by.get((b, w, n))) for n in rounds]
-            rs = [ratio(score(x), score(y), w.startswith("idle-")) for x, y in pairs if x and y]
+            pairs = [(x, y) for x, y in pairs if x and y]
+            rs = [ratio(score(x), score(y), w.startswith("idle-")) for x, y in pairs]
             if rs:
-                out.append(f"| {label} | {w} | {summary(rs)} |")
+                out.append(f"| {label} | {w} | {summary(rs)}{note([r for p in pairs for r in p])} |")
     servers = list(dict.fromkeys(k[0] for k in by))
     for s in servers:
         for h2, h1 in H2_ROWS.items():
-            rs = [ratio(score(by[(s, h2, n)]), score(by[(s, h1, n)]), False)
-                  for n in rounds if (s, h2, n) in by and (s, h1, n) in by]
+            pairs = [(by[(s, h2, n)], by[(s, h1, n)]) for n in rounds if (s, h2, n) in by and (s, h1, n) in by]
+            rs = [ratio(score(x), score(y), False) for x, y in pairs]
             if rs:
-                out.append(f"| {s}: HTTP/2 ÷ HTTP/1.1 | {h2} ÷ {h1} | {summary(rs)} |")
+                out.append(f"| {s}: HTTP/2 ÷ HTTP/1.1 | {h2} ÷ {h1} | {summary(rs)}{note([r for p in pairs for r in p])} |")
     text = "\n".join(out) + "\n"
     print(text, end="")
     if args.out:

@@ -60,6 +60,8 @@ def summary(ratios):
     if not ratios:
         return "no data"
     med, lo, hi = statistics.median(ratios), min(ratios), max(ratios)
+    if len(ratios) < 2:
+        return f"{med:.2f}× (one round, no spread: direction only)"
     verdict = "tie" if lo <= 1.0 <= hi else ("ahead" if med > 1 else "behind")
     return f"{med:.2f}× ({lo:.2f}–{hi:.2f}, {len(ratios)} rounds): {verdict}"
 

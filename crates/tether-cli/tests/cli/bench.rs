@@ -35,3 +35,40 @@ async fn bench_smoke_run_against_tether_echo_checks_every_echo() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no connection"), "{out:?}");
 }
+
+/// `--http2` and `--tether-client`: the echo and setup workloads on
+/// tether's own client against `tether echo` (h2c with prior knowledge,
+/// then HTTP/1.1), every echoed byte checked; flags the path cannot honour
+/// are refused.
+#[tokio::test]
+async fn bench_over_http2_and_http1_on_tethers_client() {
+    let mut cmd = tether_bin();
+    cmd.args(["echo", "--listen", "127.0.0.1:0", "--threads", "1", "--quiet"]).stderr(Stdio::null());
+    let server = Server::start(cmd).await;
+    for (flag, transport, per_conn) in [("--http2", "http2", 3), ("--tether-client", "http1", 1)] {
+        let out = tether_bin()
+            .args(["bench", "echo", &server.url, "-c", "5", "-s", "2KiB", "-m", "30", flag])
+            .args(["--streams-per-conn", "3", "--json", "--quiet"])
+            .output();
+        let out = timeout(LIMIT, out).await.unwrap().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!((report["errors"].as_u64(), report["ops"].as_u64()), (Some(0), Some(150)), "{report}");
+        assert_eq!(report["transport"], transport);
+        assert_eq!(report["per_connection"], per_conn);
+        assert_eq!(report["check"], true);
+
+        let mut setup = tether_bin();
+        setup.args(["bench", "setup", &server.url, "-c", "4", "-d", "0.3", "-w", "0.1", flag, "--json", "--quiet"]);
+        let out = timeout(LIMIT, setup.output()).await.unwrap().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert!(report["setups_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        assert_eq!(report["transport"], transport);
+    }
+    let out = tether_bin().args(["bench", "echo", &server.url, "-k", "4", "--http2", "--quiet"]).output();
+    let out = timeout(LIMIT, out).await.unwrap().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one at a time"), "{out:?}");
+}

@@ -74,6 +74,7 @@ cases!(
     server_closes_with_4001,
     client_closes_with_1000,
     split_halves,
+    bad_urls,
     refused_connection,
     http_403,
     close_codes,
@@ -174,6 +175,14 @@ async fn split_halves(urls: &Urls) {
     assert!(rx.next().await.is_none());
     assert_eq!(rx.close_frame().map(|f| f.code), Some(CloseCode::NORMAL));
     assert!(matches!(tx.try_send("late"), Err(Error::Closed)));
+}
+
+async fn bad_urls(urls: &Urls) {
+    let http = urls.at("/echo").replacen("ws://", "http://", 1);
+    for url in [http.as_str(), "not a url", "ws://"] {
+        let error = tether::connect(url).await.expect_err(url);
+        assert!(matches!(error, Error::Url { .. }), "{url}: {error:?}");
+    }
 }
 
 async fn refused_connection(urls: &Urls) {

@@ -12,7 +12,7 @@ use std::pin::pin;
 use std::task::Poll;
 
 use tether::prelude::*;
-use tether::{Error, SendError};
+use tether::{Error, ProtocolError, SendError};
 
 #[path = "../examples/five_steps/mod.rs"]
 mod five_steps;
@@ -78,6 +78,7 @@ cases!(
     refused_connection,
     http_403,
     close_codes,
+    message_over_the_limit,
     backpressure_against_a_server_that_stops_reading,
     seed_five_steps,
 );
@@ -228,6 +229,52 @@ async fn close_codes(urls: &Urls) {
         going_away.expect("the tokio backend sends 1001");
         assert_eq!(ws.close_frame().map(|f| f.code), Some(CloseCode::GOING_AWAY));
     }
+}
+
+async fn message_over_the_limit(urls: &Urls) {
+    let config = tether::Config::default().max_message_size(1000);
+    let mut ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
+    assert_eq!(echo_of(&mut ws, Message::binary(vec![7; 1000])).await, Message::binary(vec![7; 1000]));
+    ws.send(Message::binary(vec![7; 1001])).await.expect("sending is not limited");
+    let error = ws.next().await.expect("the end").expect_err("the echo is over the limit");
+    assert!(matches!(error, Error::Protocol(ProtocolError::MessageTooLarge { max: 1000, .. })), "{error:?}");
+    assert!(ws.next().await.is_none());
+}
+
+/// Browser only: the tokio backend has no receive queue (it stops reading
+/// the socket instead), so an application that does not read never fails there.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn browser_receive_queue_is_bounded() {
+    const LIMIT: usize = 64 * 1024;
+    let urls = compiled_urls();
+    let config = tether::Config::default().receive_buffer_size(LIMIT);
+    let ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
+    let (tx, mut rx) = ws.split();
+    let mut control = tether::connect(&urls.at("/echo")).await.expect("connect");
+    // Send without reading: the echoes pile up until the bound closes the connection.
+    let mut sent = 0;
+    loop {
+        match tx.send(Message::binary(vec![1; 16 * 1024])).await {
+            Ok(()) => sent += 1,
+            Err(Error::Closed) => break,
+            Err(e) => panic!("send failed: {e}"),
+        }
+        assert!(sent < 64, "no overflow after {sent} echoes of 16 KiB");
+        assert_eq!(echo_of(&mut control, Message::text("tick")).await, Message::text("tick"));
+    }
+    // What was queued is delivered, then the typed error, then the end.
+    let mut delivered = 0;
+    let error = loop {
+        match rx.next().await.expect("an error before the end") {
+            Ok(_) => delivered += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(error, Error::ReceiveBufferFull { limit: LIMIT }), "{error:?}");
+    assert!((1..=LIMIT / (16 * 1024)).contains(&delivered), "{delivered} messages delivered");
+    assert!(rx.next().await.is_none());
+    assert_eq!(rx.close_code(), Some(CloseCode(4008)));
 }
 
 async fn backpressure_against_a_server_that_stops_reading(urls: &Urls) {

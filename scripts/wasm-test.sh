@@ -10,7 +10,8 @@
 # (scripts/install-ui-deps.sh), chromium-driver (apt), and wasm-bindgen-cli at
 # exactly the `wasm-bindgen` version of Cargo.lock, built once into
 # ${TETHER_CACHE:-$HOME/.cache/tether}/wasm-bindgen-cli/VERSION.
-# Then it builds the seed example for the browser too (docs/wasm.md).
+# Then it builds the seed example for the browser and runs it in Chromium
+# (interop/browser/seed.test.js, playwright-core; docs/wasm.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib/install.sh
@@ -92,4 +93,8 @@ cat >"$SEED_OUT/index.html" <<'HTML'
 <title>tether seed</title>
 <script type="module">import init from "./seed.js"; init();</script>
 HTML
-log "seed for the browser in $SEED_OUT (serve the directory, open index.html?url=ws://HOST:PORT/)"
+# ...and run in Chromium against the test server: the five steps, then a failure.
+SEED_DIR="$SEED_OUT" SEED_ECHO_URL="$BASE_URL/echo" SEED_REFUSED_URL="$REFUSED_URL" \
+NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \
+    node --test interop/browser/seed.test.js
+log "seed_bg.wasm (debug build): $(wc -c <"$SEED_OUT/seed_bg.wasm") bytes"

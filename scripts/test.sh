@@ -5,7 +5,8 @@
 #      TLS, proxies through tinyproxy and microsocks, hubs sharing rooms
 #      through redis-server, CLI, interop with Python `websockets` and
 #      Node `ws`, `tether chat` in tmux);
-#   2. the browser pages of `tether echo`, `tether hub` and the axum example
+#   2. the browser pages of `tether echo` (over HTTP/1.1 and HTTP/2), `tether hub`
+#      and the axum example
 #      in headless Chromium (playwright-core);
 #   3. Autobahn|Testsuite against tether as a server and as a client, and
 #      against the axum example as a server;
@@ -50,6 +51,8 @@ scripts/browser-test.sh
 stamp "browser tests passed"
 scripts/browser-test-axum.sh
 stamp "browser test of the axum example passed"
+scripts/browser-test-h2.sh
+stamp "browser test over HTTP/2 (RFC 8441) passed"
 
 scripts/autobahn.sh "${quick[@]}"
 stamp "Autobahn passed"

@@ -37,7 +37,10 @@
 //! yourself; [`Server`] runs the accept loop over `ws://` or `wss://`
 //! ([`Server::serve_tls`]), with origin checks, per-address limits, a bound
 //! on handshakes in progress and a graceful shutdown that closes every
-//! connection with 1001.
+//! connection with 1001. With the `http2` feature (on by default) it also
+//! speaks HTTP/2 on the same port, WebSockets arriving as extended CONNECT
+//! streams (RFC 8441), as browsers open them next to a page served over
+//! HTTP/2.
 //!
 //! Inside a hyper 1 or axum 0.8 server (the opt-in features `hyper` and
 //! `axum`), [`upgrade`] and [`axum::WebSocketUpgrade`] take the upgrade
@@ -81,6 +84,8 @@ mod client;
 #[cfg(not(target_arch = "wasm32"))]
 mod config;
 mod error;
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+pub mod http2;
 #[cfg(not(target_arch = "wasm32"))]
 mod maybe_tls;
 #[cfg(not(target_arch = "wasm32"))]
@@ -106,6 +111,8 @@ pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 #[cfg(not(target_arch = "wasm32"))]
 pub use config::{Backpressure, Config};
+#[cfg(feature = "http2")]
+pub use error::Http2Error;
 pub use error::{Error, ProxyError, TlsError};
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::*;

@@ -62,6 +62,10 @@ pub use rustls;
 /// The ALPN protocol both roles announce: a WebSocket upgrade is HTTP/1.1.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
 
+/// The ALPN protocol of HTTP/2 over TLS (RFC 9113 section 3.2).
+#[cfg(feature = "http2")]
+const ALPN_H2: &[u8] = b"h2";
+
 /// The provider every config of tether's is built with (see the module docs).
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
@@ -317,11 +321,16 @@ fn handshake_error(host: &str, error: io::Error) -> Error {
 /// A TLS server identity (certificate chain and key) that turns accepted
 /// TCP connections into TLS streams for [`accept`](crate::accept).
 ///
-/// It announces ALPN `http/1.1` and gives each TLS handshake 10 seconds
-/// unless told otherwise ([`ServerTls::handshake_timeout`]).
+/// It announces ALPN `http/1.1` (and `h2` first when
+/// [`Server::serve_tls`](crate::Server::serve_tls) uses it, which speaks
+/// both) and gives each TLS handshake 10 seconds unless told otherwise
+/// ([`ServerTls::handshake_timeout`]).
 #[derive(Clone)]
 pub struct ServerTls {
     acceptor: tokio_rustls::TlsAcceptor,
+    /// Kept to derive the configuration that also offers `h2`.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    config: Arc<ServerConfig>,
     timeout: Duration,
 }
 
@@ -360,7 +369,25 @@ impl ServerTls {
 
     /// Uses a rustls server config of your own, as given.
     pub fn from_rustls_config(config: Arc<ServerConfig>) -> Self {
-        ServerTls { acceptor: tokio_rustls::TlsAcceptor::from(config), timeout: Duration::from_secs(10) }
+        ServerTls {
+            acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
+            config,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The same identity offering ALPN `h2` before `http/1.1`, for a server
+    /// that speaks both. A configuration that does not offer `http/1.1`
+    /// (one of the application's own) is kept as it is.
+    #[cfg(feature = "http2")]
+    pub(crate) fn with_h2(&self) -> ServerTls {
+        let alpn = &self.config.alpn_protocols;
+        if !alpn.iter().any(|p| p == ALPN_HTTP11) || alpn.iter().any(|p| p == ALPN_H2) {
+            return self.clone();
+        }
+        let mut config = (*self.config).clone();
+        config.alpn_protocols.insert(0, ALPN_H2.to_vec());
+        ServerTls { timeout: self.timeout, ..ServerTls::from_rustls_config(Arc::new(config)) }
     }
 
     /// Sets the longest a TLS handshake may take (default 10 s).

@@ -34,7 +34,8 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
     bound.serve(&opts.serve, setup, Echo { quiet: opts.serve.quiet }).await
 }
 
-/// Echoes each connection, and logs a line when it ends unless quiet.
+/// Echoes each connection, and logs a line when it opens (with the protocol
+/// that carried it) and when it ends, unless quiet.
 #[derive(Clone, Copy)]
 struct Echo {
     quiet: bool,
@@ -50,5 +51,9 @@ impl Handler for Echo {
             let line = result.unwrap_or_else(|e| format!("error: {e}"));
             eprintln!("{peer}: {line}");
         }
+    }
+
+    fn log_opens(&self) -> bool {
+        !self.quiet
     }
 }

@@ -5,6 +5,7 @@ mod bench;
 mod chat_terminal;
 mod commands;
 mod faults;
+mod http2;
 mod hub;
 mod peers;
 mod proxies;

@@ -1,14 +1,19 @@
 //! The one error type of the tokio layer, [`Error`]: each variant says what
-//! a person can do. TLS and proxy failures are grouped in [`TlsError`] and
-//! [`ProxyError`], as rustls groups certificate errors; large or rare
+//! a person can do. TLS, proxy and HTTP/2 failures are grouped in
+//! [`TlsError`], [`ProxyError`] and [`Http2Error`], as rustls groups
+//! certificate errors; large or rare
 //! payloads are boxed, so a `Result<Message, Error>` stays small.
 
+#[cfg(feature = "http2")]
+mod http2;
 mod proxy;
 mod tls;
 
 use std::io;
 use std::time::Duration;
 
+#[cfg(feature = "http2")]
+pub use http2::Http2Error;
 pub use proxy::ProxyError;
 pub use tls::TlsError;
 
@@ -71,8 +76,13 @@ pub enum Error {
     /// handshake, or a configuration that could not be built.
     #[error(transparent)]
     Tls(Box<TlsError>),
+    /// WebSockets over HTTP/2 (RFC 8441) failed: the server does not take
+    /// them, refused the stream, or the stream or connection was reset.
+    #[cfg(feature = "http2")]
+    #[error(transparent)]
+    Http2(Box<Http2Error>),
     /// The server answered the upgrade request with another status than
-    /// 101 (a redirect, 401, 403, 404, 503...). The error shows the status
+    /// 101 (200 over HTTP/2): a redirect, 401, 403, 404, 503... The error shows the status
     /// and the start of the body.
     #[error("server answered {status}{}", describe_refusal(.headers, .body))]
     HttpStatus {
@@ -166,6 +176,13 @@ impl From<TlsError> for Error {
     }
 }
 
+#[cfg(feature = "http2")]
+impl From<Http2Error> for Error {
+    fn from(e: Http2Error) -> Self {
+        Error::Http2(Box::new(e))
+    }
+}
+
 impl From<SendError> for Error {
     fn from(e: SendError) -> Self {
         match e {
@@ -238,6 +255,17 @@ impl Error {
     #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     pub(crate) fn tls_config(reason: impl Into<String>) -> Self {
         TlsError::Config(reason.into()).into()
+    }
+
+    /// The HTTP/2 failure: [`Error::Http2`], or an [`Error::Io`] from a
+    /// stream that HTTP/2 reset or whose connection went away.
+    #[cfg(feature = "http2")]
+    pub fn http2(&self) -> Option<Http2Error> {
+        match self {
+            Error::Http2(e) => Some((**e).clone()),
+            Error::Io(e) => Http2Error::from_io(e),
+            _ => None,
+        }
     }
 
     /// Whether a timeout (connect, handshake or close) caused this error.

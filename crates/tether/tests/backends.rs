@@ -10,9 +10,10 @@ use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use tether::prelude::*;
-use tether::{Error, ProtocolError, SendError};
+use tether::{ConnectionEvent, Error, ProtocolError, ReconnectPolicy, SendError};
 
 #[path = "../examples/five_steps/mod.rs"]
 mod five_steps;
@@ -81,6 +82,7 @@ cases!(
     message_over_the_limit,
     backpressure_against_a_server_that_stops_reading,
     seed_five_steps,
+    reconnecting_client,
 );
 
 /// The browser cannot read the environment: `scripts/wasm-test.sh` sets
@@ -335,6 +337,38 @@ async fn seed_five_steps(urls: &Urls) {
     let lines = RefCell::new(Vec::new());
     five_steps::five_steps(&urls.at("/echo"), |line| lines.borrow_mut().push(line)).await.expect("five steps");
     assert_eq!(lines.into_inner(), ["echo: Hello!", "echo: 4 bytes of binary", "closed: 1000 bye"]);
+}
+
+async fn reconnecting_client(urls: &Urls) {
+    let policy = ReconnectPolicy::default().delays(Duration::from_millis(10), Duration::from_millis(50));
+    let mut client = tether::connect_with(&urls.at("/drop-after-one")).reconnect(policy).start();
+    let mut events = client.events().expect("the events, once");
+    let sender = client.sender();
+    // The server drops each connection after one echo: the client comes back.
+    for round in ["one", "two", "three"] {
+        loop {
+            match events.next().await.expect("events until closed") {
+                ConnectionEvent::Open => break,
+                ConnectionEvent::Closed { reason } => panic!("closed: {reason:?}"),
+                _ => {}
+            }
+        }
+        sender.send(round).await.expect("connected");
+        assert_eq!(client.next().await, Some(Message::text(round)));
+        loop {
+            match events.next().await.expect("events until closed") {
+                ConnectionEvent::Reconnecting { attempt, .. } => break assert_eq!(attempt, 1),
+                ConnectionEvent::Closed { reason } => panic!("closed: {reason:?}"),
+                _ => {}
+            }
+        }
+    }
+    client.close(CloseCode::NORMAL, "").await;
+    loop {
+        if let ConnectionEvent::Closed { reason } = events.next().await.expect("a Closed event") {
+            break assert_eq!(reason, None, "a deliberate close");
+        }
+    }
 }
 
 /// Bytes no compressor can shrink (xorshift), the same for the same `seed`.

@@ -53,6 +53,8 @@ scripts/browser-test-axum.sh
 stamp "browser test of the axum example passed"
 scripts/browser-test-h2.sh
 stamp "browser test over HTTP/2 (RFC 8441) passed"
+scripts/web-chat-test.sh
+stamp "web chat (Rust, wasm) in Chromium passed"
 
 scripts/autobahn.sh "${quick[@]}"
 stamp "Autobahn passed"

@@ -112,7 +112,7 @@ pub use bytes::Bytes;
 pub use client::{connect, connect_with, ClientBuilder};
 #[cfg(not(target_arch = "wasm32"))]
 pub use config::{Backpressure, Config};
-#[cfg(feature = "http2")]
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
 pub use error::Http2Error;
 pub use error::{Error, ProxyError, TlsError};
 #[cfg(not(target_arch = "wasm32"))]

@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::flags::{self, EchoArgs};
 use crate::serving::{self, Handler};
+use crate::static_files::StaticDir;
 use crate::{echo_server, pages};
 
 /// Binds, prints the URL as the first stdout line, and serves until SIGINT
@@ -18,6 +19,7 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         .iter()
         .map(|h| flags::header(h).map(|(n, v)| (n.to_owned(), v.to_owned())))
         .collect::<Result<_, _>>()?;
+    let files = opts.static_dir.as_deref().map(StaticDir::new).transpose()?;
     let bound = serving::bind("echo", &opts.listen).await?;
     let protocols = opts.protocols;
     let setup = move |mut server: tether::Server| {
@@ -28,8 +30,11 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
                 Ok(headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
             });
         }
-        // The chat page on GET /, its WebSocket on the same port.
-        server.respond_http(pages::respond_echo)
+        // The chat page (or the files of --static) on GET, the WebSocket on the same port.
+        match files {
+            Some(files) => server.respond_http(move |request| files.respond(request)),
+            None => server.respond_http(pages::respond_echo),
+        }
     };
     bound.serve(&opts.serve, setup, Echo { quiet: opts.serve.quiet }).await
 }

@@ -9,5 +9,6 @@ mod http2;
 mod hub;
 mod peers;
 mod proxies;
+mod static_files;
 mod support;
 mod tls;

@@ -112,11 +112,11 @@ impl Conn {
     /// the handlers. A URL or subprotocol the browser rejects is [`Error::Url`].
     pub(super) fn open(url: &str, protocols: &[String], config: Config) -> Result<Rc<Conn>, Error> {
         let bad = |reason: String| Error::Url { url: url.into(), reason: reason.into() };
-        // The browser parses the rest (and would also take http:// and
-        // https://, which the tokio backend refuses). No URL crate here: its
-        // IDNA tables would weigh more than the whole backend.
-        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme).to_ascii_lowercase();
-        if !matches!(scheme.as_str(), "ws" | "wss") {
+        // Only the scheme is checked here; the browser parses the rest (its
+        // constructor throws a SyntaxError, below). Not with the `url`
+        // crate: its IDNA tables would more than double a page's .wasm.
+        let scheme = url.trim().split_once("://").map_or("", |(scheme, _)| scheme);
+        if !scheme.eq_ignore_ascii_case("ws") && !scheme.eq_ignore_ascii_case("wss") {
             return Err(bad(format!("scheme {scheme}:// is not ws:// or wss://")));
         }
         let ws = if protocols.is_empty() {

@@ -19,7 +19,8 @@
 //!
 //! `wss://` URLs use [`ClientTls::new`] unless told otherwise: Mozilla's
 //! root certificates (the `webpki-roots` crate), the host of the URL as the
-//! server name (SNI and certificate check), and ALPN `http/1.1`.
+//! server name (SNI and certificate check), and ALPN `http/1.1` (with an
+//! HTTP/2 policy, `h2` as well or instead; see [`crate::http2`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tether::Error> {
@@ -122,7 +123,9 @@ impl ClientTls {
 
     /// Uses a rustls config of your own (any crypto provider, client
     /// certificates, session resumption...). It is used as given: set its
-    /// `alpn_protocols` to `[b"http/1.1"]` if the server expects ALPN.
+    /// `alpn_protocols` to `[b"http/1.1"]` if the server expects ALPN (and
+    /// put `b"h2"` first for WebSockets over HTTP/2: with an HTTP/2 policy,
+    /// the protocol the server picks decides).
     /// The other builder calls replace it with tether's own config.
     pub fn from_rustls_config(config: Arc<ClientConfig>) -> Self {
         ClientTls { custom: Some(config), ..Self::default() }
@@ -243,7 +246,7 @@ fn build_client(
         }
         builder.with_root_certificates(store).with_no_client_auth()
     };
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    config.alpn_protocols = Alpn::Http11.protocols();
     Ok(Arc::new(config))
 }
 
@@ -287,10 +290,41 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// The ALPN protocols a client offers, in order of preference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// `http/1.1` only: the upgrade is HTTP/1.1.
+    Http11,
+    /// `h2`, then `http/1.1`: the server picks.
+    #[cfg(feature = "http2")]
+    H2OrHttp11,
+    /// `h2` only.
+    #[cfg(feature = "http2")]
+    H2,
+}
+
+impl Alpn {
+    fn protocols(self) -> Vec<Vec<u8>> {
+        match self {
+            Alpn::Http11 => vec![ALPN_HTTP11.to_vec()],
+            #[cfg(feature = "http2")]
+            Alpn::H2OrHttp11 => vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
+            #[cfg(feature = "http2")]
+            Alpn::H2 => vec![ALPN_H2.to_vec()],
+        }
+    }
+}
+
 /// The client side of the TLS handshake, over a TCP stream that already
-/// reaches the server (directly or through a proxy tunnel).
-pub(crate) async fn connect(tls: &ClientTls, host: &str, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
-    let config = tls.build()?;
+/// reaches the server (directly or through a proxy tunnel), offering
+/// `alpn` with tether's own configs (a custom config is used as given).
+pub(crate) async fn connect(tls: &ClientTls, host: &str, tcp: TcpStream, alpn: Alpn) -> Result<MaybeTlsStream, Error> {
+    let mut config = tls.build()?;
+    if tls.custom.is_none() && alpn != Alpn::Http11 {
+        let mut own = (*config).clone();
+        own.alpn_protocols = alpn.protocols();
+        config = Arc::new(own);
+    }
     let name = ServerName::try_from(host.to_owned())
         .map_err(|e| Error::tls_config(format!("{host:?} cannot be a TLS server name: {e}")))?;
     let stream =

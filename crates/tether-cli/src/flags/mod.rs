@@ -170,6 +170,11 @@ pub struct ConnectArgs {
     /// Do not offer permessage-deflate compression.
     #[arg(long)]
     pub no_deflate: bool,
+    /// Open the WebSocket over HTTP/2 (RFC 8441 extended CONNECT): for
+    /// wss:// ALPN h2 (an error if the server does not pick it), for ws://
+    /// cleartext HTTP/2 with prior knowledge. The protocol used goes to stderr.
+    #[arg(long)]
+    pub http2: bool,
     #[command(flatten)]
     pub keepalive: Keepalive,
     /// Reconnect when the connection drops (backoff with jitter); lines

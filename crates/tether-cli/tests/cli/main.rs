@@ -6,6 +6,7 @@ mod chat_terminal;
 mod commands;
 mod faults;
 mod http2;
+mod http2_client;
 mod hub;
 mod peers;
 mod proxies;

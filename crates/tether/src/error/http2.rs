@@ -14,8 +14,7 @@ use std::io;
 pub enum Http2Error {
     /// The server's SETTINGS did not announce
     /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441): it speaks HTTP/2 but
-    /// takes no WebSocket over it. Use HTTP/1.1 (`Http2Policy::IfOffered`
-    /// over `wss://`, or `Never`).
+    /// takes no WebSocket over it. Use HTTP/1.1 (`Http2Policy::Never`).
     #[error("the HTTP/2 server at {authority} does not accept WebSockets (no SETTINGS_ENABLE_CONNECT_PROTOCOL)")]
     ExtendedConnectDisabled {
         /// The server's host and port.
@@ -53,6 +52,10 @@ pub enum Http2Error {
     /// The shared HTTP/2 connection has ended: open a new one.
     #[error("the HTTP/2 connection is closed")]
     ConnectionClosed,
+    /// The shared HTTP/2 connection broke (a socket error: reset, or closed
+    /// without a GOAWAY).
+    #[error("the HTTP/2 connection was lost: {0}")]
+    ConnectionLost(Box<str>),
     /// The peer broke HTTP/2 (a bad preface or frame, or it does not speak
     /// HTTP/2 at all, as an HTTP/1.1 server given prior knowledge).
     #[error("HTTP/2 failed: {0}")]
@@ -68,20 +71,20 @@ impl Http2Error {
         e.get_ref()?.downcast_ref::<Http2Error>().cloned()
     }
 
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     /// As an `io::Error` whose kind tells a reset stream
     /// (`ConnectionReset`) from a connection that went away
     /// (`ConnectionAborted`), for [`from_io`](Self::from_io) to give back.
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match self {
-            Http2Error::GoAway { .. } | Http2Error::ConnectionClosed => io::ErrorKind::ConnectionAborted,
+            Http2Error::GoAway { .. } | Http2Error::ConnectionClosed | Http2Error::ConnectionLost(_) => {
+                io::ErrorKind::ConnectionAborted
+            }
             Http2Error::Reset { .. } | Http2Error::RefusedStream => io::ErrorKind::ConnectionReset,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)
     }
 
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     /// A reset with `code` (the stream's own end; REFUSED_STREAM has its own variant).
     pub(crate) fn reset(code: u32, remote: bool) -> Http2Error {
         match code {
@@ -91,7 +94,6 @@ impl Http2Error {
     }
 
     /// Sorts an h2 error: a reset, a GOAWAY, or a protocol failure.
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     pub(crate) fn from_h2(e: &h2::Error) -> Http2Error {
         let remote = e.is_remote();
         match e.reason() {
@@ -161,7 +163,6 @@ mod tests {
         assert_eq!(e.to_string(), "HTTP/2 stream reset by this side: unknown code 0x42");
     }
 
-    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     #[test]
     fn h2_errors_are_sorted() {
         let refused = h2::Error::from(h2::Reason::REFUSED_STREAM);

@@ -4,7 +4,7 @@
 //! certificate errors; large or rare
 //! payloads are boxed, so a `Result<Message, Error>` stays small.
 
-#[cfg(feature = "http2")]
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
 mod http2;
 mod proxy;
 mod tls;
@@ -12,7 +12,7 @@ mod tls;
 use std::io;
 use std::time::Duration;
 
-#[cfg(feature = "http2")]
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
 pub use http2::Http2Error;
 pub use proxy::ProxyError;
 pub use tls::TlsError;
@@ -78,7 +78,7 @@ pub enum Error {
     Tls(Box<TlsError>),
     /// WebSockets over HTTP/2 (RFC 8441) failed: the server does not take
     /// them, refused the stream, or the stream or connection was reset.
-    #[cfg(feature = "http2")]
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     #[error(transparent)]
     Http2(Box<Http2Error>),
     /// The server answered the upgrade request with another status than
@@ -176,7 +176,7 @@ impl From<TlsError> for Error {
     }
 }
 
-#[cfg(feature = "http2")]
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
 impl From<Http2Error> for Error {
     fn from(e: Http2Error) -> Self {
         Error::Http2(Box::new(e))
@@ -259,7 +259,7 @@ impl Error {
 
     /// The HTTP/2 failure: [`Error::Http2`], or an [`Error::Io`] from a
     /// stream that HTTP/2 reset or whose connection went away.
-    #[cfg(feature = "http2")]
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
     pub fn http2(&self) -> Option<Http2Error> {
         match self {
             Error::Http2(e) => Some((**e).clone()),

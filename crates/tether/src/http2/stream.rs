@@ -70,21 +70,10 @@ impl H2Stream {
     /// An h2 error of this stream as an `io::Error`; a broken pipe after a
     /// GOAWAY becomes the GOAWAY.
     fn error(&mut self, e: h2::Error) -> io::Error {
-        let broken = e.get_io().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe);
-        if let (true, Some(conn)) = (broken, self.conn.as_mut()) {
-            let mut cx = Context::from_waker(Waker::noop());
-            if let Poll::Ready(Err(goaway)) = conn.poll_ready(&mut cx) {
-                if goaway.is_go_away() {
-                    return to_io(goaway);
-                }
-            }
+        match self.conn.as_mut() {
+            Some(conn) => to_io(connection_error(conn, e)),
+            None => to_io(e),
         }
-        to_io(e)
-    }
-
-    /// The stream's identifier on its connection.
-    pub fn stream_id(&self) -> u32 {
-        self.send.stream_id().as_u32()
     }
 
     /// Writes up to the send capacity the peer's windows allow now, taking
@@ -202,6 +191,21 @@ impl AsyncWrite for H2Stream {
         };
         Poll::Ready(if clean { Ok(()) } else { Err(e) })
     }
+}
+
+/// The GOAWAY that came before the connection ended, in place of the
+/// broken pipe h2 reports to each stream then (`conn` sees the connection's
+/// error); any other error as it is.
+pub(crate) fn connection_error(conn: &mut SendRequest<Bytes>, e: h2::Error) -> h2::Error {
+    if e.get_io().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe) {
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(Err(goaway)) = conn.poll_ready(&mut cx) {
+            if goaway.is_go_away() {
+                return goaway;
+            }
+        }
+    }
+    e
 }
 
 /// An h2 error as an `io::Error` carrying an [`Http2Error`] (see

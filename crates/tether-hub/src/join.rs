@@ -57,8 +57,9 @@ fn parse_position(text: &str) -> Option<Position> {
 
 impl Hub {
     /// Accepts an upgrade to a room (choosing `tether.hub.v1` when the
-    /// client offers it) or refuses it with 404 (not a room) or 400 (a bad
-    /// name or position); for [`tether::Server::on_request`]. To check a
+    /// client offers it, and compression per [`HubConfig::deflate`](crate::HubConfig::deflate))
+    /// or refuses it with 404 (not a room) or 400 (a bad name or position);
+    /// for [`tether::Server::on_request`]. To check a
     /// token or the origin first, call it from your own function.
     pub fn decide(&self, request: &Request) -> Result<Accept, Reject> {
         let uri = request.head().uri();
@@ -68,7 +69,7 @@ impl Hub {
             return Err(Reject::new(status, reason));
         }
         let v1 = request.protocols().iter().any(|p| p == PROTOCOL);
-        Ok(Accept::new().protocol(v1.then(|| PROTOCOL.to_owned())))
+        Ok(Accept::new().protocol(v1.then(|| PROTOCOL.to_owned())).deflate(self.shared.config.deflate))
     }
 }
 

@@ -134,8 +134,7 @@ impl PreparedMessage {
             .filter(|packed| packed.len() < self.payload_len)
             .map(|packed| {
                 let opcode = if self.text { OpCode::Text } else { OpCode::Binary };
-                let header =
-                    FrameHeader { fin: true, rsv: RSV1, opcode, mask: None, payload_len: packed.len() as u64 };
+                let header = FrameHeader { fin: true, rsv: RSV1, opcode, mask: None, payload_len: packed.len() as u64 };
                 let mut head = [0u8; MAX_HEADER_LEN];
                 let head_len = header.encode(&mut head);
                 let mut frame = BytesMut::with_capacity(head_len + packed.len());

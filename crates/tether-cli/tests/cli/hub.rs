@@ -75,7 +75,15 @@ struct Member {
 
 impl Member {
     async fn join(peer: Peer, url: &str) -> Member {
-        let mut cmd = peer.command();
+        Member::spawn(peer.command(), peer, url).await
+    }
+
+    /// A member with permessage-deflate offered.
+    async fn join_compressed(peer: Peer, url: &str) -> Member {
+        Member::spawn(peer.command_with_deflate(), peer, url).await
+    }
+
+    async fn spawn(mut cmd: tokio::process::Command, peer: Peer, url: &str) -> Member {
         cmd.args(["member", url]).stdin(Stdio::piped()).stdout(Stdio::piped()).kill_on_drop(true);
         let mut child = cmd.spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
@@ -362,4 +370,54 @@ async fn tether_connect_reconnect_resumes_on_another_hub() {
     drop(stdin);
     let status = timeout(LIMIT, client.wait()).await.unwrap().unwrap();
     assert!(status.success());
+}
+
+/// Two `tether hub` processes on one `redis-server`, with Python
+/// `websockets` and Node `ws` members on both, most of them compressing:
+/// every member gets every message, its own included, in one order, and a
+/// large message arrives whole through the shared compressed frames.
+#[tokio::test]
+async fn python_and_node_members_on_two_hubs_get_one_order_compressed_or_not() {
+    let redis = tether_testkit::redis::RedisServer::start();
+    let url = redis.url();
+    let hubs = [tether_hub(&["--redis", &url]).await, tether_hub(&["--redis", &url]).await];
+    let room = |hub: &Server| format!("{}rooms/mixed", hub.url);
+    let mut members = vec![
+        Member::join_compressed(Peer::Python, &room(&hubs[0])).await,
+        Member::join_compressed(Peer::Node, &room(&hubs[0])).await,
+        Member::join(Peer::Python, &room(&hubs[1])).await,
+        Member::join_compressed(Peer::Node, &room(&hubs[1])).await,
+        Member::join_compressed(Peer::Python, &room(&hubs[1])).await,
+    ];
+    wait_members(&hubs[0], "mixed", 2).await;
+    wait_members(&hubs[1], "mixed", 3).await;
+
+    let large = "compress me ".repeat(400);
+    let mut expected = Vec::new();
+    for (i, member) in members.iter_mut().enumerate() {
+        member.send(&format!("text:member {i} says hi")).await;
+        expected.push(format!("text member {i} says hi"));
+    }
+    members[3].send(&format!("text:{large}")).await;
+    expected.push(format!("text {large}"));
+    members[0].send("binary:00ff").await;
+    expected.push("binary 00ff".into());
+
+    let mut seen = Vec::new();
+    for member in &mut members {
+        let mut got = Vec::new();
+        for _ in 0..expected.len() {
+            got.push(member.line().await);
+        }
+        seen.push(got);
+    }
+    for other in &seen[1..] {
+        assert_eq!(&seen[0], other, "one order on both hubs, for every member");
+    }
+    let mut got = seen[0].clone();
+    got.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(got, expected, "every message once, the sender's own included");
+    let (_, metrics) = get(&hubs[1], "/metrics").await;
+    assert_eq!(metric(&metrics, "tether_hub_backplane_failures_total"), 0);
 }

@@ -10,8 +10,9 @@ use std::time::Instant;
 use tether::Message;
 
 use crate::backplane::Backplane;
+use crate::latency::Latency;
 use crate::room::{FanOut, Member, Room};
-use crate::{HubConfig, Position, Published};
+use crate::{HubConfig, LatencyHistogram, Position, Published};
 
 /// Rooms and their members, in one process. Cheap to clone: clones share
 /// the rooms.
@@ -78,6 +79,7 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) redis_failures: AtomicU64,
+    pub(crate) latency: Latency,
 }
 
 /// A snapshot of a hub's counters (see [`Hub::stats`]).
@@ -102,6 +104,8 @@ pub struct HubStats {
     pub refused: u64,
     /// Times the link to the backplane failed (rooms went local).
     pub backplane_failures: u64,
+    /// How long room messages took from fan-out to each member's socket.
+    pub delivery_latency: LatencyHistogram,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -217,6 +221,7 @@ impl Hub {
             dropped: c.dropped.load(Relaxed),
             refused: c.refused.load(Relaxed),
             backplane_failures: c.redis_failures.load(Relaxed),
+            delivery_latency: c.latency.snapshot(),
         }
     }
 

@@ -49,6 +49,7 @@ pub mod client;
 mod config;
 mod hub;
 mod join;
+mod latency;
 mod member;
 pub mod protocol;
 #[cfg(feature = "redis")]
@@ -59,6 +60,7 @@ mod session;
 pub use config::{HubConfig, MemberLimits};
 pub use hub::{Hub, HubStats};
 pub use join::{Join, ROOMS_PATH};
+pub use latency::{LatencyHistogram, LATENCY_BOUNDS};
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, MEMBER_COUNT_TTL};
 pub use room::Framing;

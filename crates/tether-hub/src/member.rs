@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use tether::PreparedMessage;
 use tokio::sync::Notify;
@@ -26,9 +27,18 @@ pub(crate) struct MemberQueue {
     limit: usize,
 }
 
+/// A frame waiting for its member.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) frame: PreparedMessage,
+    /// When the room fanned it out, for the latency histogram (room
+    /// messages only: not replays on resume, acks or notices).
+    pub(crate) at: Option<Instant>,
+}
+
 #[derive(Debug, Default)]
 struct QueueState {
-    frames: VecDeque<PreparedMessage>,
+    frames: VecDeque<Queued>,
     bytes: usize,
     stopped: Option<Stop>,
 }
@@ -53,9 +63,15 @@ impl MemberQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a frame. `lossy`: over the bound, drop the oldest frames (or
-    /// this one, if it alone is over the bound) instead of stopping.
+    /// Queues a frame that is not timed (a replay, an ack, a notice).
     pub(crate) fn push(&self, frame: &PreparedMessage, lossy: bool) -> Pushed {
+        self.push_at(frame, lossy, None)
+    }
+
+    /// Queues a frame fanned out `at`. `lossy`: over the bound, drop the
+    /// oldest frames (or this one, if it alone is over the bound) instead
+    /// of stopping.
+    pub(crate) fn push_at(&self, frame: &PreparedMessage, lossy: bool, at: Option<Instant>) -> Pushed {
         let len = frame.frame().len();
         let mut state = self.lock();
         if state.stopped.is_some() {
@@ -74,12 +90,12 @@ impl MemberQueue {
             }
             while state.bytes + len > self.limit {
                 let Some(old) = state.frames.pop_front() else { break };
-                state.bytes -= old.frame().len();
+                state.bytes -= old.frame.frame().len();
                 dropped += 1;
             }
         }
         state.bytes += len;
-        state.frames.push_back(frame.clone());
+        state.frames.push_back(Queued { frame: frame.clone(), at });
         drop(state);
         self.ready.notify_one();
         Pushed::Queued { dropped }
@@ -94,7 +110,7 @@ impl MemberQueue {
     /// Waits for frames; moves them all into `batch` (emptied first).
     /// `Err` once the queue has stopped (the frames still queued are given
     /// out first when the member only left, not when it overflowed).
-    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<PreparedMessage>) -> Result<(), Stop> {
+    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Queued>) -> Result<(), Stop> {
         batch.clear();
         loop {
             let notified = self.ready.notified();
@@ -147,7 +163,7 @@ mod tests {
         assert_eq!(q.push(&frame(120), true), Pushed::Queued { dropped: 1 }, "alone over the bound: itself");
         let mut batch = VecDeque::new();
         q.next_batch(&mut batch).await.unwrap();
-        assert_eq!(batch.iter().map(|f| f.frame().len()).collect::<Vec<_>>(), [90]);
+        assert_eq!(batch.iter().map(|f| f.frame.frame().len()).collect::<Vec<_>>(), [90]);
     }
 
     #[tokio::test]

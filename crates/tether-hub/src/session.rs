@@ -13,6 +13,7 @@ use tether::{CloseCode, Error, Receiver, Sender, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::hub::Leave;
+use crate::latency::Latency;
 use crate::member::{MemberQueue, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
 use crate::room::{Framing, Member, Room};
@@ -49,7 +50,7 @@ impl Hub {
         let leave = Leave { hub: self.clone(), room, member: member.clone() };
         tracing::debug!(room = %join.room, member = id, "joined");
 
-        let writer = write_loop(&sender, &member.queue, &limits);
+        let writer = write_loop(&sender, &member.queue, &limits, &self.shared.counters.latency);
         let reader = read_loop(self, &join, &leave.room, &member, &sender, receiver, &limits);
         tokio::pin!(writer, reader);
         let mut writing = true;
@@ -68,7 +69,12 @@ impl Hub {
 
 /// Hands queued frames to the connection, a batch per write; closes the
 /// member if its queue overflowed.
-async fn write_loop<S>(sender: &Sender<S>, queue: &MemberQueue, limits: &MemberLimits) -> Result<(), Error>
+async fn write_loop<S>(
+    sender: &Sender<S>,
+    queue: &MemberQueue,
+    limits: &MemberLimits,
+    latency: &Latency,
+) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -76,11 +82,16 @@ where
     loop {
         match queue.next_batch(&mut batch).await {
             Ok(()) => {
-                for frame in &batch {
-                    sender.feed_prepared(frame)?;
+                for queued in &batch {
+                    sender.feed_prepared(&queued.frame)?;
+                }
+                sender.flush().await?;
+                // Written: one clock read for the batch.
+                let written = Instant::now();
+                for at in batch.iter().filter_map(|q| q.at) {
+                    latency.record(written.saturating_duration_since(at), 1);
                 }
                 batch.clear();
-                sender.flush().await?;
             }
             Err(Stop::Overflow) => {
                 tracing::info!("member closed: queue over {} bytes", limits.queue_bytes);

@@ -89,12 +89,33 @@ async fn every_member_gets_every_message_of_its_room_in_one_order() {
     hub.publish("other", Message::text("only here")).await;
     assert_eq!(next(&mut elsewhere).await, Message::text("only here"), "rooms are apart");
 
+    // Each frame written is timed once: 3 messages × 2 members + 1 elsewhere.
+    let latency = written(&hub, 7).await;
+    assert!(latency.sum > Duration::ZERO && latency.sum < Duration::from_secs(7 * 10));
+    assert_eq!(latency.cumulative().last(), Some((None, 7)));
+
     a.close(CloseCode::NORMAL, "").await.unwrap();
     members(&hub, "lobby", 1).await;
     b.close(CloseCode::NORMAL, "").await.unwrap();
     members(&hub, "lobby", 0).await;
     let stats = hub.stats();
     assert_eq!((stats.published, stats.delivered), (4, 7));
+    assert_eq!(stats.delivery_latency.count, 7);
+}
+
+/// Waits until the hub has timed `n` frames written to members (the writer
+/// records a frame once its socket took it, which may be just after the
+/// member read it).
+async fn written(hub: &Hub, n: u64) -> tether_hub::LatencyHistogram {
+    for _ in 0..1000 {
+        let latency = hub.stats().delivery_latency;
+        if latency.count >= n {
+            assert_eq!(latency.count, n);
+            return latency;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{} frames timed, not {n}", hub.stats().delivery_latency.count);
 }
 
 #[tokio::test]
@@ -183,7 +204,16 @@ async fn a_member_that_does_not_read_is_closed_and_the_room_goes_on() {
     let mut stalled = raw(&base, "busy").await;
     let mut fast = raw(&base, "busy").await;
     members(&hub, "busy", 2).await;
-    let payload = vec![7u8; 64 << 10];
+    // Incompressible: compressed, the frames would all fit in the socket's buffers.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let payload: Vec<u8> = (0..64 << 10)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
     let mut received = 0;
     for _ in 0..400 {
         hub.publish("busy", Message::binary(payload.clone())).await;

@@ -156,6 +156,23 @@ async fn python_and_node_members_share_a_room_then_sigterm_closes_them_with_1001
     assert!(moved("tether_hub_bytes_out_total") >= 15 * 2);
     assert_eq!(metric(&after, "tether_hub_rooms"), 1);
     assert!(after.contains("# TYPE tether_hub_deliveries_total counter\n"));
+    // Every frame written is timed once in the latency histogram (the
+    // writer records it just after the socket took it: wait for the last).
+    let timed = async {
+        loop {
+            let (_, page) = get(&hub, "/metrics").await;
+            let count = metric(&page, "tether_hub_delivery_latency_seconds_count");
+            if count >= 15 {
+                return (count, page);
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let (count, page) = timeout(LIMIT, timed).await.expect("15 frames timed");
+    assert_eq!(count, 15);
+    let inf = page.lines().find(|l| l.starts_with("tether_hub_delivery_latency_seconds_bucket{le=\"+Inf\"}"));
+    assert_eq!(inf, Some("tether_hub_delivery_latency_seconds_bucket{le=\"+Inf\"} 15"));
+    assert!(page.contains("# TYPE tether_hub_delivery_latency_seconds histogram\n"));
 
     signal(&hub.child, "TERM");
     for member in &mut members {

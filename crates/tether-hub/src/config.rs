@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tether::{CloseCode, DeflateConfig};
 
+use crate::access::{PublishAttempt, PublishHook, Refusal};
+
 /// Settings of a [`Hub`](crate::Hub).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -25,6 +27,11 @@ pub struct HubConfig {
     /// compressor, and `client_no_context_takeover`, so that the hub drops
     /// a member's decompressor after each message it publishes.
     pub deflate: Option<DeflateConfig>,
+    /// Asked about every message a member publishes, before it is ordered
+    /// (default: none, every publish within the limits goes through).
+    /// Application publishes ([`Hub::publish`](crate::Hub::publish)) are
+    /// not asked: the application checks its own.
+    pub publish_hook: Option<PublishHook>,
 }
 
 impl Default for HubConfig {
@@ -34,6 +41,7 @@ impl Default for HubConfig {
             room_ttl: Duration::from_secs(600),
             member: MemberLimits::default(),
             deflate: Some(Self::default_deflate()),
+            publish_hook: None,
         }
     }
 }
@@ -48,6 +56,26 @@ impl HubConfig {
     /// Sets (or turns off) members' permessage-deflate.
     pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
         self.deflate = deflate;
+        self
+    }
+
+    /// Sets the publish hook: `decide` allows (`Ok`) or refuses each
+    /// member's publish, knowing the room, the member and the message.
+    ///
+    /// ```
+    /// use tether_hub::{HubConfig, Refusal};
+    /// let config = HubConfig::default().on_publish(|attempt| {
+    ///     if attempt.room.starts_with("announcements") && attempt.user != Some("admin") {
+    ///         return Err(Refusal::new("only admins post announcements"));
+    ///     }
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn on_publish(
+        mut self,
+        decide: impl Fn(&PublishAttempt<'_>) -> Result<(), Refusal> + Send + Sync + 'static,
+    ) -> Self {
+        self.publish_hook = Some(PublishHook::new(decide));
         self
     }
 

@@ -26,6 +26,11 @@ pub struct Join {
     /// The position of the last message the client saw, to receive what it
     /// missed since (`since=EPOCH:OFFSET` in the query).
     pub resume: Option<Position>,
+    /// Who the member is, as the application established it (a token it
+    /// checked at the handshake, say): `None` from [`Join::parse`]; set it
+    /// before [`Hub::serve_join`] to show it to the publish hook
+    /// ([`PublishAttempt::user`](crate::PublishAttempt::user)).
+    pub user: Option<String>,
 }
 
 impl Join {
@@ -45,7 +50,7 @@ impl Join {
             }
         }
         let framing = if protocol == Some(PROTOCOL) { Framing::V1 } else { Framing::Raw };
-        Ok(Join { room: room.to_owned(), framing, resume })
+        Ok(Join { room: room.to_owned(), framing, resume, user: None })
     }
 }
 

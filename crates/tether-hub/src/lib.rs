@@ -44,6 +44,7 @@
 //! Redis is away, rooms go on locally under a local epoch.
 #![forbid(unsafe_code)]
 
+mod access;
 mod backplane;
 pub mod client;
 mod config;
@@ -57,6 +58,7 @@ mod redis;
 mod room;
 mod session;
 
+pub use access::{PublishAttempt, PublishHook, Refusal};
 pub use config::{HubConfig, MemberLimits};
 pub use hub::{Hub, HubStats};
 pub use join::{Join, ROOMS_PATH};

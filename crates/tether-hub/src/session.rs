@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use tether::{CloseCode, Error, Receiver, Sender, WebSocket};
+use tether::{CloseCode, Error, Message, Receiver, Sender, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::hub::Leave;
@@ -17,7 +17,7 @@ use crate::latency::Latency;
 use crate::member::{MemberQueue, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
 use crate::room::{Framing, Member, Room};
-use crate::{Hub, Join, MemberLimits};
+use crate::{Hub, Join, MemberLimits, PublishAttempt, Refusal};
 
 impl Hub {
     /// Runs one member until its connection ends: joins the room its
@@ -138,10 +138,20 @@ where
         }
         match member.framing {
             Framing::Raw => {
+                if let Err(refusal) = check(hub, join, member, &message) {
+                    closing = true;
+                    sender.close(CloseCode::POLICY_VIOLATION, truncate(&refusal.reason)).await?;
+                    continue;
+                }
                 hub.publish_with_id(&join.room, Some(room), message, None).await;
             }
             Framing::V1 => match protocol::parse_client(message) {
                 Ok((ClientHeader::Publish { id }, payload)) => {
+                    if let Err(Refusal { reason }) = check(hub, join, member, &payload) {
+                        let refused = ServerHeader::Refused { id, reason };
+                        let _ = member.queue.push(&protocol::control_frame(&refused), false);
+                        continue;
+                    }
                     let published = hub.publish_with_id(&join.room, Some(room), payload, Some(&id)).await;
                     let ack = ServerHeader::Ack {
                         id,
@@ -160,6 +170,22 @@ where
         }
     }
     Ok(())
+}
+
+/// Asks the hub's publish hook, if it has one, about `message`.
+fn check(hub: &Hub, join: &Join, member: &Member, message: &Message) -> Result<(), Refusal> {
+    let Some(hook) = &hub.shared.config.publish_hook else { return Ok(()) };
+    let attempt = PublishAttempt {
+        room: &join.room,
+        member: member.id,
+        user: join.user.as_deref(),
+        framing: member.framing,
+        message,
+    };
+    hook.check(&attempt).inspect_err(|refusal| {
+        hub.shared.counters.refused.fetch_add(1, Relaxed);
+        tracing::info!(room = %join.room, member = member.id, reason = %refusal.reason, "publish refused");
+    })
 }
 
 /// A token bucket: `per_second` publishes a second, bursts of as many.

@@ -192,7 +192,7 @@ impl Hub {
     pub async fn total_members(&self, room: &str) -> usize {
         let local = self.member_count(room);
         match &self.shared.backplane {
-            Some(backplane) if backplane.is_up() => backplane.total_members(room).await.unwrap_or(local),
+            Some(backplane) if backplane.is_up() => backplane.total_members(room, local).await.unwrap_or(local),
             _ => local,
         }
     }

@@ -60,8 +60,13 @@ use crate::{Hub, Position, Published};
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RedisOptions {
-    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`.
+    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`, or `rediss://...` for
+    /// TLS (the server's certificate checked against the system's roots,
+    /// or [`root_cert`](Self::root_cert)). A USER logs in as that ACL user.
     pub url: String,
+    /// The CA certificates (PEM) a `rediss://` server's certificate must
+    /// chain to, instead of the system's roots.
+    pub root_cert: Option<Vec<u8>>,
     /// Prefix of every key and channel (default `tether:hub:`).
     pub prefix: String,
     /// The longest a command may take before the link counts as failed
@@ -80,6 +85,12 @@ impl RedisOptions {
         self
     }
 
+    /// Trusts only the CA certificates of `pem` for `rediss://`.
+    pub fn root_cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_cert = Some(pem.into());
+        self
+    }
+
     /// Sets the prefix of every key and channel.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -90,6 +101,7 @@ impl RedisOptions {
     pub fn new(url: impl Into<String>) -> Self {
         RedisOptions {
             url: url.into(),
+            root_cert: None,
             prefix: "tether:hub:".into(),
             timeout: Duration::from_secs(1),
             history: 1000,
@@ -197,7 +209,13 @@ impl Hub {
     /// remade after a failure) in the background, and rooms work locally
     /// while it is down. Needs a tokio runtime.
     pub fn with_redis(config: crate::HubConfig, options: RedisOptions) -> Result<Hub, redis::RedisError> {
-        let client = Client::open(options.url.as_str())?;
+        let client = match &options.root_cert {
+            Some(pem) => {
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) };
+                Client::build_with_tls(options.url.as_str(), certificates)?
+            }
+            None => Client::open(options.url.as_str())?,
+        };
         let (watch, requests) = mpsc::unbounded_channel();
         let mut engine = None;
         let shared = Arc::new_cyclic(|hub| {
@@ -243,8 +261,8 @@ impl Backplane for RedisEngine {
         self.missed(room, since).map(|r| r.map(|(_, missed)| missed)).boxed()
     }
 
-    fn total_members<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Option<usize>> {
-        self.count_members(room, None).map(Result::ok).boxed()
+    fn total_members<'a>(&'a self, room: &'a str, ours: usize) -> BoxFuture<'a, Option<usize>> {
+        self.count_members(room, Some(ours)).map(Result::ok).boxed()
     }
 
     fn is_up(&self) -> bool {

@@ -36,6 +36,10 @@ pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
     /// is up to date for this hub at least.
     fn total_members<'a>(&'a self, room: &'a str, ours: usize) -> BoxFuture<'a, Option<usize>>;
 
+    /// The total last read for `room` and this hub's count then, without
+    /// asking the backplane (for synchronous callers).
+    fn known_total(&self, room: &str) -> Option<(usize, usize)>;
+
     /// Whether the backplane works now.
     fn is_up(&self) -> bool;
 }

@@ -197,6 +197,20 @@ impl Hub {
         }
     }
 
+    /// The members of `room` on every hub as last read from the backplane
+    /// (every second, and by [`total_members`](Self::total_members)), with
+    /// this hub's own count as it is now; this hub's alone without a
+    /// backplane or while it is away. Does not wait: for pages and metrics.
+    pub fn members_everywhere(&self, room: &str) -> usize {
+        let local = self.member_count(room);
+        match &self.shared.backplane {
+            Some(backplane) if backplane.is_up() => {
+                backplane.known_total(room).map_or(local, |(total, ours)| total.saturating_sub(ours) + local)
+            }
+            _ => local,
+        }
+    }
+
     /// The rooms this hub holds, with their members on this hub.
     pub fn rooms(&self) -> Vec<(Box<str>, usize)> {
         self.shared.room_counts()

@@ -32,7 +32,7 @@ impl Hub {
         let join = Join::parse(ws.request_path().unwrap_or_default(), ws.request_query(), ws.protocol());
         match join {
             Ok(join) => self.serve_join(ws, join).await,
-            Err(reason) => ws.close(CloseCode::POLICY_VIOLATION, truncate(&reason)).await,
+            Err(reason) => Box::pin(ws.close(CloseCode::POLICY_VIOLATION, truncate(&reason))).await,
         }
     }
 
@@ -42,16 +42,16 @@ impl Hub {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let limits = self.shared.config.member.clone();
+        let limits = &self.shared.config.member;
         let id = self.shared.next_member.fetch_add(1, Relaxed);
         let member = Arc::new(Member { id, framing: join.framing, queue: MemberQueue::new(limits.queue_bytes) });
         let (sender, receiver) = ws.split();
-        let room = self.join(&join.room, member.clone(), join.resume).await;
+        let room = Box::pin(self.join(&join.room, member.clone(), join.resume)).await;
         let leave = Leave { hub: self.clone(), room, member: member.clone() };
         tracing::debug!(room = %join.room, member = id, "joined");
 
-        let writer = write_loop(&sender, &member.queue, &limits, &self.shared.counters.latency);
-        let reader = read_loop(self, &join, &leave.room, &member, &sender, receiver, &limits);
+        let writer = write_loop(&sender, &member.queue, limits, &self.shared.counters.latency);
+        let reader = read_loop(self, &join, &leave.room, &member, &sender, receiver, limits);
         tokio::pin!(writer, reader);
         let mut writing = true;
         // The reader decides the end: it sees the close handshake through,
@@ -91,11 +91,13 @@ where
                 for at in batch.iter().filter_map(|q| q.at) {
                     latency.record(written.saturating_duration_since(at), 1);
                 }
-                batch.clear();
+                // Freed, not kept: a member at rest holds no queue capacity
+                // (the queue swaps its frames with this empty one).
+                batch = VecDeque::new();
             }
             Err(Stop::Overflow) => {
                 tracing::info!("member closed: queue over {} bytes", limits.queue_bytes);
-                return sender.close(limits.overflow_code, "slow consumer: too much queued").await;
+                return Box::pin(sender.close(limits.overflow_code, "slow consumer: too much queued")).await;
             }
             Err(Stop::Left) => return Ok(()),
         }
@@ -133,17 +135,17 @@ where
             hub.shared.counters.refused.fetch_add(1, Relaxed);
             tracing::info!(room = %join.room, member = member.id, reason, "member closed");
             closing = true;
-            sender.close(code, reason).await?;
+            Box::pin(sender.close(code, reason)).await?;
             continue;
         }
         match member.framing {
             Framing::Raw => {
                 if let Err(refusal) = check(hub, join, member, &message) {
                     closing = true;
-                    sender.close(CloseCode::POLICY_VIOLATION, truncate(&refusal.reason)).await?;
+                    Box::pin(sender.close(CloseCode::POLICY_VIOLATION, truncate(&refusal.reason))).await?;
                     continue;
                 }
-                hub.publish_with_id(&join.room, Some(room), message, None).await;
+                Box::pin(hub.publish_with_id(&join.room, Some(room), message, None)).await;
             }
             Framing::V1 => match protocol::parse_client(message) {
                 Ok((ClientHeader::Publish { id }, payload)) => {
@@ -152,7 +154,7 @@ where
                         let _ = member.queue.push(&protocol::control_frame(&refused), false);
                         continue;
                     }
-                    let published = hub.publish_with_id(&join.room, Some(room), payload, Some(&id)).await;
+                    let published = Box::pin(hub.publish_with_id(&join.room, Some(room), payload, Some(&id))).await;
                     let ack = ServerHeader::Ack {
                         id,
                         epoch: epoch_text(published.position.epoch),
@@ -164,7 +166,8 @@ where
                 Err(reason) => {
                     hub.shared.counters.refused.fetch_add(1, Relaxed);
                     closing = true;
-                    sender.close(CloseCode::POLICY_VIOLATION, &format!("bad {}: {reason}", protocol::PROTOCOL)).await?;
+                    let reason = format!("bad {}: {reason}", protocol::PROTOCOL);
+                    Box::pin(sender.close(CloseCode::POLICY_VIOLATION, &reason)).await?;
                 }
             },
         }

@@ -305,6 +305,14 @@ async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(total, 4, "both hubs' members counted");
+    // Without waiting on Redis: what the last refresh read.
+    for _ in 0..300 {
+        if hub_a.members_everywhere("count") == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hub_a.members_everywhere("count"), 4);
 
     doomed.shutdown_background();
     let killed = std::time::Instant::now();
@@ -320,4 +328,11 @@ async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
     let gone = killed.elapsed();
     assert!(gone <= tether_hub::MEMBER_COUNT_TTL + Duration::from_millis(500), "{gone:?}");
     assert_eq!(hub_a.member_count("count"), 1);
+    for _ in 0..300 {
+        if hub_a.members_everywhere("count") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hub_a.members_everywhere("count"), 1, "the next refresh forgets the dead hub too");
 }

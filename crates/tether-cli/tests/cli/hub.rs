@@ -389,15 +389,19 @@ async fn tether_connect_reconnect_resumes_on_another_hub() {
     assert!(status.success());
 }
 
-/// Two `tether hub` processes on one `redis-server`, with Python
-/// `websockets` and Node `ws` members on both, most of them compressing:
+/// Three `tether hub` processes on one `redis-server`, with Python
+/// `websockets` and Node `ws` members on each, most of them compressing:
 /// every member gets every message, its own included, in one order, and a
 /// large message arrives whole through the shared compressed frames.
 #[tokio::test]
-async fn python_and_node_members_on_two_hubs_get_one_order_compressed_or_not() {
+async fn python_and_node_members_on_three_hubs_get_one_order_compressed_or_not() {
     let redis = tether_testkit::redis::RedisServer::start();
     let url = redis.url();
-    let hubs = [tether_hub(&["--redis", &url]).await, tether_hub(&["--redis", &url]).await];
+    let hubs = [
+        tether_hub(&["--redis", &url]).await,
+        tether_hub(&["--redis", &url]).await,
+        tether_hub(&["--redis", &url]).await,
+    ];
     let room = |hub: &Server| format!("{}rooms/mixed", hub.url);
     let mut members = vec![
         Member::join_compressed(Peer::Python, &room(&hubs[0])).await,
@@ -405,9 +409,11 @@ async fn python_and_node_members_on_two_hubs_get_one_order_compressed_or_not() {
         Member::join(Peer::Python, &room(&hubs[1])).await,
         Member::join_compressed(Peer::Node, &room(&hubs[1])).await,
         Member::join_compressed(Peer::Python, &room(&hubs[1])).await,
+        Member::join(Peer::Node, &room(&hubs[2])).await,
     ];
     wait_members(&hubs[0], "mixed", 2).await;
     wait_members(&hubs[1], "mixed", 3).await;
+    wait_members(&hubs[2], "mixed", 1).await;
 
     let large = "compress me ".repeat(400);
     let mut expected = Vec::new();
@@ -429,7 +435,7 @@ async fn python_and_node_members_on_two_hubs_get_one_order_compressed_or_not() {
         seen.push(got);
     }
     for other in &seen[1..] {
-        assert_eq!(&seen[0], other, "one order on both hubs, for every member");
+        assert_eq!(&seen[0], other, "one order on every hub, for every member");
     }
     let mut got = seen[0].clone();
     got.sort_unstable();

@@ -31,11 +31,12 @@ pub fn respond(hub: &Hub, connections: &Connections, request: &http::Request<()>
     }
 }
 
-/// `{"room":"lobby","members":2,"epoch":"...","offset":7}`; no epoch and
-/// offset for a room the hub does not hold. Room names need no escaping
-/// ([`Join::parse`] allows `A-Z a-z 0-9 - _ . :` only).
+/// `{"room":"lobby","members":2,"epoch":"...","offset":7}`: the members on
+/// every hub sharing the backplane (as last counted, this hub's as now), no
+/// epoch and offset for a room the hub does not hold. Room names need no
+/// escaping ([`Join::parse`] allows `A-Z a-z 0-9 - _ . :` only).
 fn room_info(hub: &Hub, room: &str) -> String {
-    let members = hub.member_count(room);
+    let members = hub.members_everywhere(room);
     match hub.position(room) {
         Some(at) => format!(
             "{{\"room\":\"{room}\",\"members\":{members},\"epoch\":\"{}\",\"offset\":{}}}\n",

@@ -37,6 +37,8 @@
 //! offset again (members of `tether.hub.v1` get a gap notice) and pub/sub
 //! subscriptions are restored.
 
+mod scripts;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
@@ -50,6 +52,7 @@ use redis::{AsyncConnectionConfig, Client, Script};
 use tether::{Message, Utf8Bytes};
 use tokio::sync::{mpsc, oneshot};
 
+use self::scripts::{MEMBERS, POSITION, PUBLISH};
 use crate::backplane::{Backplane, Logged};
 use crate::hub::{lock, Shared};
 use crate::protocol::{epoch_text, parse_epoch};
@@ -110,60 +113,6 @@ impl RedisOptions {
     }
 }
 
-const PUBLISH: &str = r#"
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
-  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-end
-if ARGV[4] ~= '' then
-  local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
-  if seen then return {epoch, tonumber(seen), 1} end
-end
-local offset = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '0-' .. offset, 'k', ARGV[2], 'p', ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[4], offset, ARGV[4])
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[5]) - 1)
-end
-for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
-redis.call('PUBLISH', ARGV[7], epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-return {epoch, offset, 0}
-"#;
-
-/// The room's position, making its epoch if Redis has none.
-const POSITION: &str = r#"
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch, 'EX', ARGV[2])
-  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-end
-return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
-"#;
-
-/// Counts a room's members on every hub: each hub writes its own count
-/// with an expiry (Redis's clock) and reads the sum of those not expired,
-/// so a hub that died drops out within [`MEMBER_COUNT_TTL`].
-const MEMBERS: &str = r#"
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-if ARGV[2] == '0' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-elseif ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now_ms + tonumber(ARGV[3])))
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-local total = 0
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local count, expires = string.match(all[i + 1], '(%d+):(%d+)')
-  if tonumber(expires) > now_ms then total = total + tonumber(count) else redis.call('HDEL', KEYS[1], all[i]) end
-end
-return total
-"#;
-
 /// How long a hub's member count stands without being refreshed: the
 /// members of a hub that was killed leave the total within this time.
 pub const MEMBER_COUNT_TTL: Duration = Duration::from_secs(5);
@@ -189,6 +138,9 @@ pub(crate) struct RedisEngine {
     watch: mpsc::UnboundedSender<Watch>,
     /// Rooms whose announcements this hub receives.
     watched: Mutex<HashMap<Box<str>, ()>>,
+    /// The last total of each room read from Redis, with this hub's count
+    /// written with it.
+    totals: Mutex<HashMap<Box<str>, (usize, usize)>>,
 }
 
 impl std::fmt::Debug for RedisEngine {
@@ -233,6 +185,7 @@ impl Hub {
                 relink: tokio::sync::Notify::new(),
                 watch,
                 watched: Mutex::new(HashMap::new()),
+                totals: Mutex::new(HashMap::new()),
             });
             engine = Some(link.clone());
             Shared { config, backplane: Some(link as Arc<dyn Backplane>), ..Shared::default() }
@@ -262,7 +215,11 @@ impl Backplane for RedisEngine {
     }
 
     fn total_members<'a>(&'a self, room: &'a str, ours: usize) -> BoxFuture<'a, Option<usize>> {
-        self.count_members(room, Some(ours)).map(Result::ok).boxed()
+        self.count_members(room, ours).map(Result::ok).boxed()
+    }
+
+    fn known_total(&self, room: &str) -> Option<(usize, usize)> {
+        lock(&self.totals).get(room).copied()
     }
 
     fn is_up(&self) -> bool {
@@ -365,16 +322,19 @@ impl RedisEngine {
         }
     }
 
-    /// Writes this hub's member count of `room` (if given) and reads the total.
-    async fn count_members(&self, room: &str, ours: Option<usize>) -> redis::RedisResult<usize> {
+    /// Writes this hub's member count of `room` and reads the total.
+    async fn count_members(&self, room: &str, ours: usize) -> redis::RedisResult<usize> {
         let mut conn = self.connection().await?;
-        self.members
+        let total = self
+            .members
             .key(self.key(room, "members"))
             .arg(&self.hub_id)
-            .arg(ours.map_or(String::new(), |n| n.to_string()))
+            .arg(ours)
             .arg(MEMBER_COUNT_TTL.as_millis() as u64)
             .invoke_async(&mut conn)
-            .await
+            .await?;
+        lock(&self.totals).insert(room.into(), (total, ours));
+        Ok(total)
     }
 
     /// Refreshes this hub's member count of every room it holds.
@@ -383,7 +343,7 @@ impl RedisEngine {
         let counts: Vec<(Box<str>, usize)> = shared.room_counts();
         drop(shared);
         for (room, count) in counts {
-            self.count_members(&room, Some(count)).await?;
+            self.count_members(&room, count).await?;
         }
         Ok(())
     }

@@ -32,10 +32,17 @@ OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 
 server_pid=""
-stop() { [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=""; }
+stop() {
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=""
+}
 trap stop EXIT
 
 start() { # command... ; sets server_pid and url
+    rm -f "$OUT/hub-memory.url"
     "$BIN" "$@" --listen 127.0.0.1:0 --threads 1 --quiet > "$OUT/hub-memory.url" &
     server_pid=$!
     for _ in $(seq 200); do [[ -s "$OUT/hub-memory.url" ]] && break; sleep 0.05; done

@@ -1,23 +1,24 @@
-//! A member's session: joins its room, then runs two loops on one task —
-//! the writer hands the frames fanned out to the member to its connection
-//! in batches, the reader publishes what the member sends, within its
-//! limits — and leaves the room however the session ends.
+//! A member's session: joins its room, then one loop on the member's
+//! connection — it hands the frames fanned out to the member to the
+//! connection in batches, and publishes what the member sends, within its
+//! limits — and leaves the room however the session ends. One loop on the
+//! whole connection, not two on split halves: a member at rest holds
+//! little more than an idle connection.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt;
-use tether::{CloseCode, Error, Message, Receiver, Sender, WebSocket};
+use futures_util::SinkExt;
+use tether::{CloseCode, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::hub::Leave;
-use crate::latency::Latency;
-use crate::member::{MemberQueue, Stop};
+use crate::member::{MemberQueue, Queued, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
-use crate::room::{Framing, Member, Room};
-use crate::{Hub, Join, MemberLimits, PublishAttempt, Refusal};
+use crate::room::{Framing, Member};
+use crate::{Hub, Join, PublishAttempt, Refusal};
 
 impl Hub {
     /// Runs one member until its connection ends: joins the room its
@@ -38,112 +39,132 @@ impl Hub {
 
     /// Runs one member in the room and framing of `join`, whatever the
     /// request said.
-    pub async fn serve_join<S>(&self, ws: WebSocket<S>, join: Join) -> Result<(), Error>
+    pub async fn serve_join<S>(&self, mut ws: WebSocket<S>, join: Join) -> Result<(), Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let limits = &self.shared.config.member;
         let id = self.shared.next_member.fetch_add(1, Relaxed);
         let member = Arc::new(Member { id, framing: join.framing, queue: MemberQueue::new(limits.queue_bytes) });
-        let (sender, receiver) = ws.split();
+        // Boxed: the join's state is not kept for the member's lifetime.
         let room = Box::pin(self.join(&join.room, member.clone(), join.resume)).await;
-        let leave = Leave { hub: self.clone(), room, member: member.clone() };
+        let leave = Leave { hub: self.clone(), room, member };
         tracing::debug!(room = %join.room, member = id, "joined");
-
-        let writer = write_loop(&sender, &member.queue, limits, &self.shared.counters.latency);
-        let reader = read_loop(self, &join, &leave.room, &member, &sender, receiver, limits);
-        tokio::pin!(writer, reader);
-        let mut writing = true;
-        // The reader decides the end: it sees the close handshake through,
-        // also after the writer closed a member that overflowed.
-        let result = loop {
-            tokio::select! {
-                result = &mut reader => break result,
-                _ = &mut writer, if writing => writing = false,
-            }
-        };
+        let rate = limits.publish_rate.map(RateLimit::new);
+        let result = Session { hub: self, join: &join, leave: &leave, rate, closing: false }.run(&mut ws).await;
         tracing::debug!(room = %join.room, member = id, "left");
         result
     }
 }
 
-/// Hands queued frames to the connection, a batch per write; closes the
-/// member if its queue overflowed.
-async fn write_loop<S>(
-    sender: &Sender<S>,
-    queue: &MemberQueue,
-    limits: &MemberLimits,
-    latency: &Latency,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut batch = VecDeque::new();
-    loop {
-        match queue.next_batch(&mut batch).await {
-            Ok(()) => {
-                for queued in &batch {
-                    sender.feed_prepared(&queued.frame)?;
-                }
-                sender.flush().await?;
-                // Written: one clock read for the batch.
-                let written = Instant::now();
-                for at in batch.iter().filter_map(|q| q.at) {
-                    latency.record(written.saturating_duration_since(at), 1);
-                }
-                // Freed, not kept: a member at rest holds no queue capacity
-                // (the queue swaps its frames with this empty one).
-                batch = VecDeque::new();
-            }
-            Err(Stop::Overflow) => {
-                tracing::info!("member closed: queue over {} bytes", limits.queue_bytes);
-                return Box::pin(sender.close(limits.overflow_code, "slow consumer: too much queued")).await;
-            }
-            Err(Stop::Left) => return Ok(()),
-        }
-    }
+/// One member's connection, while it is in its room.
+struct Session<'a> {
+    hub: &'a Hub,
+    join: &'a Join,
+    leave: &'a Leave,
+    rate: Option<RateLimit>,
+    /// We sent our close: nothing more is written or published, the
+    /// connection is read until the peer answers.
+    closing: bool,
 }
 
-/// Publishes what the member sends, until the connection ends.
-async fn read_loop<S>(
-    hub: &Hub,
-    join: &Join,
-    room: &Arc<Mutex<Room>>,
-    member: &Member,
-    sender: &Sender<S>,
-    mut receiver: Receiver<S>,
-    limits: &MemberLimits,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut rate = limits.publish_rate.map(RateLimit::new);
-    let mut closing = false;
-    while let Some(message) = receiver.next().await {
-        let message = message?;
-        if closing {
-            continue; // sent before the peer saw our close
+/// What the loop woke up for.
+enum Turn {
+    Read(Option<Result<Message, Error>>),
+    Batch(Result<(), Stop>),
+}
+
+impl Session<'_> {
+    fn member(&self) -> &Member {
+        &self.leave.member
+    }
+
+    /// Until the connection ends: reading decides the end, seeing the
+    /// close handshake through, also after a member was closed for
+    /// overflowing its queue.
+    async fn run<S>(&mut self, ws: &mut WebSocket<S>) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut batch = VecDeque::new();
+        loop {
+            // Both are cancel-safe: the one not chosen has taken nothing.
+            let turn = tokio::select! {
+                read = ws.next_message() => Turn::Read(read),
+                stop = self.leave.member.queue.next_batch(&mut batch), if !self.closing => Turn::Batch(stop),
+            };
+            match turn {
+                Turn::Read(None) => return Ok(()),
+                Turn::Read(Some(message)) => {
+                    let message = message?;
+                    // Once closing, what the peer sent before seeing our close is dropped.
+                    if !self.closing {
+                        // Boxed: a member at rest does not keep room for it.
+                        Box::pin(self.publish(ws, message)).await?;
+                    }
+                }
+                Turn::Batch(Ok(())) => {
+                    if self.write(ws, &batch).await.is_err() {
+                        // Reading tells how the connection ended.
+                        self.closing = true;
+                    }
+                    // Freed, not kept: a member at rest holds no queue
+                    // capacity (the queue swaps its frames with this empty one).
+                    batch = VecDeque::new();
+                }
+                Turn::Batch(Err(Stop::Overflow)) => {
+                    let limits = &self.hub.shared.config.member;
+                    tracing::info!(member = self.member().id, "member closed: queue over {} bytes", limits.queue_bytes);
+                    self.closing = true;
+                    Box::pin(ws.begin_close(limits.overflow_code, "slow consumer: too much queued")).await?;
+                }
+                Turn::Batch(Err(Stop::Left)) => self.closing = true,
+            }
         }
+    }
+
+    /// Hands a batch of queued frames to the connection, one write, and
+    /// times each room message from fan-out to written.
+    async fn write<S>(&self, ws: &mut WebSocket<S>, batch: &VecDeque<Queued>) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        for queued in batch {
+            ws.feed_prepared(&queued.frame)?;
+        }
+        SinkExt::<Message>::flush(ws).await?;
+        // Written: one clock read for the batch.
+        let written = Instant::now();
+        for at in batch.iter().filter_map(|q| q.at) {
+            self.hub.shared.counters.latency.record(written.saturating_duration_since(at), 1);
+        }
+        Ok(())
+    }
+
+    /// Publishes what the member sent, within its limits and the hook's say.
+    async fn publish<S>(&mut self, ws: &mut WebSocket<S>, message: Message) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (hub, join, room) = (self.hub, self.join, &self.leave.room);
+        let limits = &hub.shared.config.member;
         let refusal = if message.as_bytes().len() > limits.max_message {
             Some((limits.too_big_code, "message too big"))
-        } else if rate.as_mut().is_some_and(|r| !r.take(Instant::now())) {
+        } else if self.rate.as_mut().is_some_and(|r| !r.take(Instant::now())) {
             Some((limits.rate_code, "publishing too fast"))
         } else {
             None
         };
         if let Some((code, reason)) = refusal {
             hub.shared.counters.refused.fetch_add(1, Relaxed);
-            tracing::info!(room = %join.room, member = member.id, reason, "member closed");
-            closing = true;
-            Box::pin(sender.close(code, reason)).await?;
-            continue;
+            tracing::info!(room = %join.room, member = self.member().id, reason, "member closed");
+            return self.close(ws, code, reason).await;
         }
+        let member = self.member();
         match member.framing {
             Framing::Raw => {
                 if let Err(refusal) = check(hub, join, member, &message) {
-                    closing = true;
-                    Box::pin(sender.close(CloseCode::POLICY_VIOLATION, truncate(&refusal.reason))).await?;
-                    continue;
+                    return self.close(ws, CloseCode::POLICY_VIOLATION, truncate(&refusal.reason)).await;
                 }
                 Box::pin(hub.publish_with_id(&join.room, Some(room), message, None)).await;
             }
@@ -152,7 +173,7 @@ where
                     if let Err(Refusal { reason }) = check(hub, join, member, &payload) {
                         let refused = ServerHeader::Refused { id, reason };
                         let _ = member.queue.push(&protocol::control_frame(&refused), false);
-                        continue;
+                        return Ok(());
                     }
                     let published = Box::pin(hub.publish_with_id(&join.room, Some(room), payload, Some(&id))).await;
                     let ack = ServerHeader::Ack {
@@ -165,14 +186,22 @@ where
                 }
                 Err(reason) => {
                     hub.shared.counters.refused.fetch_add(1, Relaxed);
-                    closing = true;
                     let reason = format!("bad {}: {reason}", protocol::PROTOCOL);
-                    Box::pin(sender.close(CloseCode::POLICY_VIOLATION, &reason)).await?;
+                    return self.close(ws, CloseCode::POLICY_VIOLATION, &reason).await;
                 }
             },
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Sends our close; the loop reads on until the peer answers.
+    async fn close<S>(&mut self, ws: &mut WebSocket<S>, code: CloseCode, reason: &str) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.closing = true;
+        Box::pin(ws.begin_close(code, reason)).await
+    }
 }
 
 /// Asks the hub's publish hook, if it has one, about `message`.

@@ -49,14 +49,14 @@ fn metric(page: &str, name: &str) -> u64 {
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
-/// Waits until `room` has `count` members: a member that saw its handshake
-/// through may not have joined its room yet.
+/// Waits until `room` has `count` members on this hub: a member that saw
+/// its handshake through may not have joined its room yet.
 async fn wait_members(server: &Server, room: &str, count: u64) {
     let wait = async {
         loop {
             let (_, body) = get(server, &format!("/rooms/{room}/info")).await;
             let info: Value = serde_json::from_str(&body).unwrap();
-            if info["members"] == count {
+            if info["here"] == count {
                 return;
             }
             tokio::task::yield_now().await;

@@ -46,6 +46,7 @@ start() { # command... ; sets server_pid and url
     "$BIN" "$@" --listen 127.0.0.1:0 --threads 1 --quiet > "$OUT/hub-memory.url" &
     server_pid=$!
     for _ in $(seq 200); do [[ -s "$OUT/hub-memory.url" ]] && break; sleep 0.05; done
+    [[ -s "$OUT/hub-memory.url" ]] || { log "tether $1 did not start"; exit 1; }
     url="$(head -n1 "$OUT/hub-memory.url")"
 }
 

@@ -3,11 +3,12 @@
 //! or, in a lossy room, its oldest frames are dropped.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Mutex;
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use tether::PreparedMessage;
-use tokio::sync::Notify;
 
 /// Why a member's queue stopped taking frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,8 +23,6 @@ pub(crate) enum Stop {
 #[derive(Debug)]
 pub(crate) struct MemberQueue {
     state: Mutex<QueueState>,
-    /// Wakes the member's writer when frames arrive or the queue stops.
-    ready: Notify,
     limit: usize,
 }
 
@@ -41,6 +40,10 @@ struct QueueState {
     frames: VecDeque<Queued>,
     bytes: usize,
     stopped: Option<Stop>,
+    /// The member's session, waiting for frames: one waker under the
+    /// queue's lock, rather than a `Notify` and its waiter in every
+    /// member's future (a member at rest is mostly this wait).
+    waiting: Option<Waker>,
 }
 
 /// What a push did.
@@ -56,7 +59,7 @@ pub(crate) enum Pushed {
 
 impl MemberQueue {
     pub(crate) fn new(limit: usize) -> Self {
-        MemberQueue { state: Mutex::new(QueueState::default()), ready: Notify::new(), limit }
+        MemberQueue { state: Mutex::new(QueueState::default()), limit }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
@@ -81,8 +84,7 @@ impl MemberQueue {
         if state.bytes + len > self.limit {
             if !lossy {
                 state.stopped = Some(Stop::Overflow);
-                drop(state);
-                self.ready.notify_one();
+                wake(state);
                 return Pushed::Overflowed;
             }
             if len > self.limit {
@@ -96,15 +98,15 @@ impl MemberQueue {
         }
         state.bytes += len;
         state.frames.push_back(Queued { frame: frame.clone(), at });
-        drop(state);
-        self.ready.notify_one();
+        wake(state);
         Pushed::Queued { dropped }
     }
 
     /// Stops the queue: the writer ends once it has seen it.
     pub(crate) fn stop(&self, why: Stop) {
-        self.lock().stopped.get_or_insert(why);
-        self.ready.notify_one();
+        let mut state = self.lock();
+        state.stopped.get_or_insert(why);
+        wake(state);
     }
 
     /// Waits for frames; moves them all into `batch` (emptied first).
@@ -112,24 +114,35 @@ impl MemberQueue {
     /// out first when the member only left, not when it overflowed).
     pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Queued>) -> Result<(), Stop> {
         batch.clear();
-        loop {
-            let notified = self.ready.notified();
-            {
-                let mut state = self.lock();
-                if state.stopped == Some(Stop::Overflow) {
-                    return Err(Stop::Overflow);
-                }
-                if !state.frames.is_empty() {
-                    std::mem::swap(&mut state.frames, batch);
-                    state.bytes = 0;
-                    return Ok(());
-                }
-                if let Some(stop) = state.stopped {
-                    return Err(stop);
-                }
+        poll_fn(|cx| {
+            let mut state = self.lock();
+            if state.stopped == Some(Stop::Overflow) {
+                return Poll::Ready(Err(Stop::Overflow));
             }
-            notified.await;
-        }
+            if !state.frames.is_empty() {
+                std::mem::swap(&mut state.frames, batch);
+                state.bytes = 0;
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(stop) = state.stopped {
+                return Poll::Ready(Err(stop));
+            }
+            match &mut state.waiting {
+                Some(waker) => waker.clone_from(cx.waker()),
+                None => state.waiting = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Wakes the session waiting on the queue, if any, once the lock is let go.
+fn wake(mut state: std::sync::MutexGuard<'_, QueueState>) {
+    let waiting = state.waiting.take();
+    drop(state);
+    if let Some(waker) = waiting {
+        waker.wake();
     }
 }
 

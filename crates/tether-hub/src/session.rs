@@ -6,10 +6,12 @@
 //! little more than an idle connection.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::Either;
 use futures_util::SinkExt;
 use tether::{CloseCode, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -26,14 +28,17 @@ impl Hub {
     /// of the room to it, publishes every message it sends to the room (it
     /// receives its own too), and leaves. A request that names no room is
     /// closed with 1008.
-    pub async fn serve<S>(&self, mut ws: WebSocket<S>) -> Result<(), Error>
+    pub fn serve<'a, S>(&'a self, mut ws: WebSocket<S>) -> impl Future<Output = Result<(), Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + 'a,
     {
-        let join = Join::parse(ws.request_path().unwrap_or_default(), ws.request_query(), ws.protocol());
-        match join {
-            Ok(join) => self.serve_join(ws, join).await,
-            Err(reason) => Box::pin(ws.close(CloseCode::POLICY_VIOLATION, truncate(&reason))).await,
+        // Not an `async fn`: its future would keep the parsed request
+        // beside the session's own copy, for every member's lifetime.
+        match Join::parse(ws.request_path().unwrap_or_default(), ws.request_query(), ws.protocol()) {
+            Ok(join) => Either::Left(self.serve_join(ws, join)),
+            Err(reason) => {
+                Either::Right(async move { Box::pin(ws.close(CloseCode::POLICY_VIOLATION, truncate(&reason))).await })
+            }
         }
     }
 

@@ -3,9 +3,10 @@
 //! or, in a lossy room, its oldest frames are dropped.
 
 use std::collections::VecDeque;
+#[cfg(test)]
 use std::future::poll_fn;
 use std::sync::Mutex;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use tether::PreparedMessage;
@@ -109,31 +110,51 @@ impl MemberQueue {
         wake(state);
     }
 
-    /// Waits for frames; moves them all into `batch` (emptied first).
-    /// `Err` once the queue has stopped (the frames still queued are given
-    /// out first when the member only left, not when it overflowed).
+    /// Frames, if any: moves them all into `batch` (which must be empty),
+    /// or registers `cx` to be woken when some arrive. `Err` once the queue
+    /// has stopped (the frames still queued are given out first when the
+    /// member only left, not when it overflowed).
+    pub(crate) fn poll_next_batch(&self, cx: &mut Context<'_>, batch: &mut VecDeque<Queued>) -> Poll<Result<(), Stop>> {
+        let mut state = self.lock();
+        if state.stopped == Some(Stop::Overflow) {
+            return Poll::Ready(Err(Stop::Overflow));
+        }
+        if !state.frames.is_empty() {
+            std::mem::swap(&mut state.frames, batch);
+            state.bytes = 0;
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(stop) = state.stopped {
+            return Poll::Ready(Err(stop));
+        }
+        register(&mut state, cx);
+        Poll::Pending
+    }
+
+    /// Ready once the queue has overflowed; otherwise registers `cx` to be
+    /// woken when it changes.
+    pub(crate) fn poll_overflow(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if state.stopped == Some(Stop::Overflow) {
+            return Poll::Ready(());
+        }
+        register(&mut state, cx);
+        Poll::Pending
+    }
+
+    /// Waits for frames (see [`poll_next_batch`](Self::poll_next_batch)).
+    #[cfg(test)]
     pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Queued>) -> Result<(), Stop> {
         batch.clear();
-        poll_fn(|cx| {
-            let mut state = self.lock();
-            if state.stopped == Some(Stop::Overflow) {
-                return Poll::Ready(Err(Stop::Overflow));
-            }
-            if !state.frames.is_empty() {
-                std::mem::swap(&mut state.frames, batch);
-                state.bytes = 0;
-                return Poll::Ready(Ok(()));
-            }
-            if let Some(stop) = state.stopped {
-                return Poll::Ready(Err(stop));
-            }
-            match &mut state.waiting {
-                Some(waker) => waker.clone_from(cx.waker()),
-                None => state.waiting = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
+        poll_fn(|cx| self.poll_next_batch(cx, batch)).await
+    }
+}
+
+/// Notes the session's waker, to be woken by the next push or stop.
+fn register(state: &mut QueueState, cx: &Context<'_>) {
+    match &mut state.waiting {
+        Some(waker) => waker.clone_from(cx.waker()),
+        None => state.waiting = Some(cx.waker().clone()),
     }
 }
 

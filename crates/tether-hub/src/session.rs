@@ -6,13 +6,15 @@
 //! little more than an idle connection.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use futures_util::future::Either;
-use futures_util::SinkExt;
+use futures_util::{FutureExt, Sink, StreamExt};
 use tether::{CloseCode, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -75,7 +77,11 @@ struct Session<'a> {
 
 /// What the loop woke up for.
 enum Turn {
+    /// The member sent something, or the connection ended.
     Read(Option<Result<Message, Error>>),
+    /// Writing failed: reading will tell how the connection ended.
+    WriteFailed,
+    /// Frames to write (taken from the queue), or the queue stopped.
     Batch(Result<(), Stop>),
 }
 
@@ -91,13 +97,44 @@ impl Session<'_> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        // The frames handed to the connection and not yet written out.
         let mut batch = VecDeque::new();
         loop {
-            // Both are cancel-safe: the one not chosen has taken nothing.
-            let turn = tokio::select! {
-                read = ws.next_message() => Turn::Read(read),
-                stop = self.leave.member.queue.next_batch(&mut batch), if !self.closing => Turn::Batch(stop),
-            };
+            let (closing, queue) = (self.closing, &self.leave.member.queue);
+            let latency = &self.hub.shared.counters.latency;
+            let turn = poll_fn(|cx| {
+                // Reading first: it also writes out what is queued and runs
+                // the connection's timers (keepalive, the closing deadline),
+                // so a member that stopped reading is timed out even while
+                // its writes wait.
+                if let Poll::Ready(read) = ws.poll_next_unpin(cx) {
+                    return Poll::Ready(Turn::Read(read));
+                }
+                if closing {
+                    return Poll::Pending;
+                }
+                // The next batch only once the last one is written: what
+                // waits stays in the member's queue, under its bound.
+                match Sink::<Message>::poll_flush(Pin::new(&mut *ws), cx) {
+                    // Still writing: but a queue that overflowed meanwhile
+                    // closes the member now, not once its socket drains.
+                    Poll::Pending => return queue.poll_overflow(cx).map(|()| Turn::Batch(Err(Stop::Overflow))),
+                    Poll::Ready(Err(_)) => return Poll::Ready(Turn::WriteFailed),
+                    Poll::Ready(Ok(())) => {}
+                }
+                if !batch.is_empty() {
+                    // Written: one clock read for the batch.
+                    let written = Instant::now();
+                    for at in batch.iter().filter_map(|q: &Queued| q.at) {
+                        latency.record(written.saturating_duration_since(at), 1);
+                    }
+                    // Freed, not kept: a member at rest holds no queue
+                    // capacity (the queue swaps its frames with this empty one).
+                    batch = VecDeque::new();
+                }
+                queue.poll_next_batch(cx, &mut batch).map(Turn::Batch)
+            })
+            .await;
             match turn {
                 Turn::Read(None) => return Ok(()),
                 Turn::Read(Some(message)) => {
@@ -108,42 +145,24 @@ impl Session<'_> {
                         Box::pin(self.publish(ws, message)).await?;
                     }
                 }
+                // Reading tells how the connection ended.
+                Turn::WriteFailed => self.closing = true,
                 Turn::Batch(Ok(())) => {
-                    if self.write(ws, &batch).await.is_err() {
-                        // Reading tells how the connection ended.
-                        self.closing = true;
+                    for queued in &batch {
+                        if ws.feed_prepared(&queued.frame).is_err() {
+                            self.closing = true;
+                            break;
+                        }
                     }
-                    // Freed, not kept: a member at rest holds no queue
-                    // capacity (the queue swaps its frames with this empty one).
-                    batch = VecDeque::new();
                 }
                 Turn::Batch(Err(Stop::Overflow)) => {
                     let limits = &self.hub.shared.config.member;
                     tracing::info!(member = self.member().id, "member closed: queue over {} bytes", limits.queue_bytes);
-                    self.closing = true;
-                    Box::pin(ws.begin_close(limits.overflow_code, "slow consumer: too much queued")).await?;
+                    self.close(ws, limits.overflow_code, "slow consumer: too much queued")?;
                 }
                 Turn::Batch(Err(Stop::Left)) => self.closing = true,
             }
         }
-    }
-
-    /// Hands a batch of queued frames to the connection, one write, and
-    /// times each room message from fan-out to written.
-    async fn write<S>(&self, ws: &mut WebSocket<S>, batch: &VecDeque<Queued>) -> Result<(), Error>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        for queued in batch {
-            ws.feed_prepared(&queued.frame)?;
-        }
-        SinkExt::<Message>::flush(ws).await?;
-        // Written: one clock read for the batch.
-        let written = Instant::now();
-        for at in batch.iter().filter_map(|q| q.at) {
-            self.hub.shared.counters.latency.record(written.saturating_duration_since(at), 1);
-        }
-        Ok(())
     }
 
     /// Publishes what the member sent, within its limits and the hook's say.
@@ -163,13 +182,13 @@ impl Session<'_> {
         if let Some((code, reason)) = refusal {
             hub.shared.counters.refused.fetch_add(1, Relaxed);
             tracing::info!(room = %join.room, member = self.member().id, reason, "member closed");
-            return self.close(ws, code, reason).await;
+            return self.close(ws, code, reason);
         }
         let member = self.member();
         match member.framing {
             Framing::Raw => {
                 if let Err(refusal) = check(hub, join, member, &message) {
-                    return self.close(ws, CloseCode::POLICY_VIOLATION, truncate(&refusal.reason)).await;
+                    return self.close(ws, CloseCode::POLICY_VIOLATION, truncate(&refusal.reason));
                 }
                 Box::pin(hub.publish_with_id(&join.room, Some(room), message, None)).await;
             }
@@ -192,20 +211,23 @@ impl Session<'_> {
                 Err(reason) => {
                     hub.shared.counters.refused.fetch_add(1, Relaxed);
                     let reason = format!("bad {}: {reason}", protocol::PROTOCOL);
-                    return self.close(ws, CloseCode::POLICY_VIOLATION, &reason).await;
+                    return self.close(ws, CloseCode::POLICY_VIOLATION, &reason);
                 }
             },
         }
         Ok(())
     }
 
-    /// Sends our close; the loop reads on until the peer answers.
-    async fn close<S>(&mut self, ws: &mut WebSocket<S>, code: CloseCode, reason: &str) -> Result<(), Error>
+    /// Queues our close; the loop writes it out and reads on until the
+    /// peer answers (or the closing deadline passes). Not waited for here:
+    /// a member that does not read could hold the session forever.
+    fn close<S>(&mut self, ws: &mut WebSocket<S>, code: CloseCode, reason: &str) -> Result<(), Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         self.closing = true;
-        Box::pin(ws.begin_close(code, reason)).await
+        // The first poll queues the close frame and writes what it can.
+        ws.begin_close(code, reason).now_or_never().unwrap_or(Ok(()))
     }
 }
 

@@ -297,3 +297,48 @@ async fn only_rooms_are_served() {
     let err = tether::connect(&format!("{base}/rooms/bad%20name")).await.unwrap_err();
     assert_eq!(err.http_status(), Some(http::StatusCode::BAD_REQUEST));
 }
+
+/// A member that never reads, not even its close: once its socket is full
+/// and its queue overflows, the hub queues the close and the closing
+/// deadline ends the session (the member leaves its room), instead of a
+/// write that waits forever.
+#[tokio::test]
+async fn a_member_that_never_reads_leaves_by_the_closing_deadline() {
+    let limits = MemberLimits::default().queue(256 << 10, CloseCode::TRY_AGAIN_LATER);
+    let hub = Hub::new(HubConfig::default().member(limits));
+    let config = tether::Config::default().close_timeout(Duration::from_millis(500));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = tether::Server::from_listener(listener, config);
+    let addr = server.local_addr().unwrap();
+    let (decide, serve) = (hub.clone(), hub.clone());
+    tokio::spawn(server.on_request(move |r| decide.decide(r)).serve(move |ws, _| {
+        let hub = serve.clone();
+        async move {
+            let _ = hub.serve(ws).await;
+        }
+    }));
+    // A handshake by hand, and then not a byte read.
+    let mut deaf = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /rooms/deaf HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut deaf, request.as_bytes()).await.unwrap();
+    members(&hub, "deaf", 1).await;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    while hub.stats().overflowed == 0 {
+        // Incompressible, so that the socket's buffers fill.
+        let payload: Vec<u8> = (0..64 << 10)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        hub.publish("deaf", Message::binary(payload)).await;
+        tokio::task::yield_now().await;
+    }
+    members(&hub, "deaf", 0).await;
+    drop(deaf);
+}

@@ -104,6 +104,8 @@ pub struct HubStats {
     pub refused: u64,
     /// Times the link to the backplane failed (rooms went local).
     pub backplane_failures: u64,
+    /// The link to the backplane works now (false without one).
+    pub backplane_up: bool,
     /// How long room messages took from fan-out to each member's socket.
     pub delivery_latency: LatencyHistogram,
 }
@@ -235,6 +237,7 @@ impl Hub {
             dropped: c.dropped.load(Relaxed),
             refused: c.refused.load(Relaxed),
             backplane_failures: c.redis_failures.load(Relaxed),
+            backplane_up: self.backplane_up(),
             delivery_latency: c.latency.snapshot(),
         }
     }

@@ -65,6 +65,17 @@ async fn wait_members(server: &Server, room: &str, count: u64) {
     timeout(LIMIT, wait).await.unwrap_or_else(|_| panic!("{room} never had {count} members"));
 }
 
+/// Waits until the hub's link to Redis is up: until then its rooms are
+/// local, and what is published there does not reach the other hubs.
+async fn wait_backplane(server: &Server) {
+    let wait = async {
+        while metric(&get(server, "/metrics").await.1, "tether_hub_backplane_up") != 1 {
+            tokio::task::yield_now().await;
+        }
+    };
+    timeout(LIMIT, wait).await.expect("the hub reached Redis");
+}
+
 /// A peer in member mode (interop/peers/README.md): commands on stdin,
 /// what it receives on stdout.
 struct Member {
@@ -307,6 +318,8 @@ async fn two_hubs_share_rooms_through_redis_and_a_killed_hubs_member_resumes_on_
     let url = redis.url();
     let hub_a = tether_hub(&["--redis", &url]).await;
     let hub_b = tether_hub(&["--redis", &url]).await;
+    wait_backplane(&hub_a).await;
+    wait_backplane(&hub_b).await;
     let room_a = format!("{}rooms/shared", hub_a.url);
     let room_b = format!("{}rooms/shared", hub_b.url);
     let mut on_a = tether::connect_with(&room_a).protocol(PROTOCOL).connect().await.unwrap();
@@ -353,6 +366,8 @@ async fn tether_connect_reconnect_resumes_on_another_hub() {
     let url = redis.url();
     let hub_a = tether_hub(&["--redis", &url]).await;
     let hub_b = tether_hub(&["--redis", &url]).await;
+    wait_backplane(&hub_a).await;
+    wait_backplane(&hub_b).await;
     let room_a = format!("{}rooms/away", hub_a.url);
     let room_b = format!("{}rooms/away", hub_b.url);
     let mut cmd = crate::support::connect_command(&["--reconnect", &room_a, "--also", &room_b]);
@@ -402,6 +417,9 @@ async fn python_and_node_members_on_three_hubs_get_one_order_compressed_or_not()
         tether_hub(&["--redis", &url]).await,
         tether_hub(&["--redis", &url]).await,
     ];
+    for hub in &hubs {
+        wait_backplane(hub).await;
+    }
     let room = |hub: &Server| format!("{}rooms/mixed", hub.url);
     let mut members = vec![
         Member::join_compressed(Peer::Python, &room(&hubs[0])).await,

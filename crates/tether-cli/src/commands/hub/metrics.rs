@@ -42,7 +42,7 @@ enum Kind {
 /// named `..._total`.
 pub fn render(stats: &HubStats, connections: &Connections) -> String {
     use Kind::{Counter, Gauge};
-    let samples: [(&str, Kind, &str, u64); 11] = [
+    let samples: [(&str, Kind, &str, u64); 12] = [
         ("connections", Gauge, "WebSocket connections open now.", connections.open.load(Relaxed)),
         ("connections_total", Counter, "WebSocket connections accepted.", connections.total.load(Relaxed)),
         ("members", Gauge, "Room members now.", stats.members),
@@ -54,6 +54,7 @@ pub fn render(stats: &HubStats, connections: &Connections) -> String {
         ("frames_dropped_total", Counter, "Frames dropped from the queues of lossy rooms' members.", stats.dropped),
         ("publishes_refused_total", Counter, "Publishes refused (limits, bad envelopes).", stats.refused),
         ("backplane_failures_total", Counter, "Times the link to the backplane failed.", stats.backplane_failures),
+        ("backplane_up", Gauge, "1 while the link to the backplane (Redis) works, else 0.", stats.backplane_up.into()),
     ];
     let mut out = String::new();
     for (name, kind, help, value) in samples {

@@ -205,15 +205,7 @@ async fn a_member_that_does_not_read_is_closed_and_the_room_goes_on() {
     let mut fast = raw(&base, "busy").await;
     members(&hub, "busy", 2).await;
     // Incompressible: compressed, the frames would all fit in the socket's buffers.
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let payload: Vec<u8> = (0..64 << 10)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect();
+    let payload = incompressible(64 << 10, 0x2545_f491_4f6c_dd1d);
     let mut received = 0;
     for _ in 0..400 {
         hub.publish("busy", Message::binary(payload.clone())).await;
@@ -328,17 +320,23 @@ async fn a_member_that_never_reads_leaves_by_the_closing_deadline() {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     while hub.stats().overflowed == 0 {
         // Incompressible, so that the socket's buffers fill.
-        let payload: Vec<u8> = (0..64 << 10)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        seed += 1;
+        let payload = incompressible(64 << 10, seed);
         hub.publish("deaf", Message::binary(payload)).await;
         tokio::task::yield_now().await;
     }
     members(&hub, "deaf", 0).await;
     drop(deaf);
+}
+
+/// `len` bytes that deflate cannot shrink (xorshift from `seed`).
+fn incompressible(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
 }

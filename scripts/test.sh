@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 quick=()
-fuzz_seconds=60
+fuzz_seconds=30
 soak_seconds=60
 case "${1:-}" in
   --quick) quick=(--quick); fuzz_seconds=10; soak_seconds=10 ;;

@@ -17,8 +17,10 @@ use crate::flags::serve::{Listen, ServeOptions};
 
 /// Runs one upgraded connection, over TCP or TLS alike.
 pub trait Handler: Clone + Send + Sync + 'static {
-    /// Serves `ws`, from `peer`, until it ends.
-    fn handle<S>(&self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
+    /// Serves `ws`, from `peer`, until it ends. Takes the handler by value
+    /// (a clone per connection): the future it returns is the connection's
+    /// task, and a borrow would keep a second copy of the handler in it.
+    fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 }
@@ -79,22 +81,8 @@ impl Bound {
             shutdown.shutdown();
         });
         let served = match self.tls {
-            Some(tls) => {
-                server
-                    .serve_tls(tls, move |ws, peer| {
-                        let handler = handler.clone();
-                        async move { handler.handle(ws, peer).await }
-                    })
-                    .await
-            }
-            None => {
-                server
-                    .serve(move |ws, peer| {
-                        let handler = handler.clone();
-                        async move { handler.handle(ws, peer).await }
-                    })
-                    .await
-            }
+            Some(tls) => server.serve_tls(tls, move |ws, peer| handler.clone().handle(ws, peer)).await,
+            None => server.serve(move |ws, peer| handler.clone().handle(ws, peer)).await,
         };
         served.map_err(|e| e.to_string())?;
         eprintln!("tether {name}: stopped");

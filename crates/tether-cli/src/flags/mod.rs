@@ -115,6 +115,11 @@ pub struct EchoArgs {
     /// Add a header to every upgrade response, as "Name: value" (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
+    /// Flush every echoed message on its own, as most libraries' echo
+    /// loops do (by default a burst read at once is echoed with one write):
+    /// for benchmarks that compare the loops.
+    #[arg(long)]
+    pub flush_each: bool,
     #[command(flatten)]
     pub serve: ServeOptions,
 }

@@ -251,9 +251,10 @@ impl Server {
                         }
                     };
                     let Ok(permit) = handshakes.clone().try_acquire_owned() else { continue };
+                    // Boxed: rarely set, and the task holds it to the end.
                     let slot = match self.per_ip {
                         Some(max) => match take_slot(&per_ip, peer.ip(), max) {
-                            Some(slot) => Some(slot),
+                            Some(slot) => Some(Box::new(slot)),
                             None => continue,
                         },
                         None => None,
@@ -262,9 +263,12 @@ impl Server {
                     let secured = secure(tcp);
                     let (config, http) = (self.config, self.http.clone());
                     let (decide, on_error) = (decide.clone(), self.on_error.clone());
+                    let shutdown = self.shutdown.clone();
                     // Built here and boxed, so the task keeps neither the
                     // handshake's state nor what it consumed (the socket, the
-                    // config) for the whole life of the connection.
+                    // config, the permit, the shutdown signal, the peer's
+                    // address) for the whole life of the connection: what
+                    // the task's future holds, every idle connection holds.
                     let handshake = Box::pin(async move {
                         let upgraded = async {
                             let stream = secured.await?;
@@ -280,19 +284,20 @@ impl Server {
                                 None => crate::accept_with(stream, config, decide).await.map(Some),
                             }
                         };
-                        upgraded.await.unwrap_or_else(|e: crate::Error| {
+                        let accepted = upgraded.await.unwrap_or_else(|e: crate::Error| {
                             if let Some(report) = on_error {
                                 report(peer, &e);
                             }
                             None
-                        })
-                    });
-                    let (shutdown, handler) = (self.shutdown.clone(), handler.clone());
-                    tasks.spawn(async move {
-                        let accepted = handshake.await;
+                        });
                         drop(permit);
-                        let Some(mut ws) = accepted else { return };
+                        let mut ws = accepted?;
                         ws.close_on(&shutdown);
+                        Some((ws, peer))
+                    });
+                    let handler = handler.clone();
+                    tasks.spawn(async move {
+                        let Some((ws, peer)) = handshake.await else { return };
                         handler(ws, peer).await;
                         drop(slot);
                     });

@@ -47,6 +47,7 @@ impl Handler for Echo {
     // Not an `async fn`: that would keep its arguments twice in the future
     // (as arguments and as locals), and this future is what every idle
     // connection's task holds.
+    #[allow(clippy::manual_async_fn)]
     fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

@@ -9,6 +9,8 @@
 #   --axum         the server role against the axum_echo example (tether in
 #                  axum), without the compression cases (implies --quick)
 #
+# With both roles, they run side by side (one wstest process each).
+#
 # Reports: target/autobahn/{server,client}/index.html (+ index.json),
 #          target/autobahn/summary.json, logs in target/autobahn/*.log
 #          (target/autobahn-axum/ with --axum).
@@ -205,9 +207,7 @@ run_server_role() {
   fi
   alive "$srv" || log "server role: warning: the echo server died during the run"
   stop_group "$srv"
-  SERVER_SECS="$(elapsed "$t0")"
-  log "server role: done in ${SERVER_SECS} s"
-  summarize server "$SERVER_SECS" || rc=1
+  log "server role: done in $(elapsed "$t0" | tee "$OUT/server.secs") s"
   return "$rc"
 }
 
@@ -244,24 +244,48 @@ run_client_role() {
     for ((i = 0; i < 100; i++)); do [[ -f "$OUT/client/index.json" ]] && break; sleep 0.1; done
   fi
   stop_group "$ws"
-  CLIENT_SECS="$(elapsed "$t0")"
-  log "client role: done in ${CLIENT_SECS} s"
-  summarize client "$CLIENT_SECS" || rc=1
+  log "client role: done in $(elapsed "$t0" | tee "$OUT/client.secs") s"
   return "$rc"
 }
 
 # --- main ---------------------------------------------------------------------
+# The two roles share nothing but the machine, and each wstest is one Python
+# process on one core: with both roles they run side by side, which halves
+# the wall time on two cores. Each role runs in a subshell with its own
+# cleanup; the summary is written afterwards, one role at a time.
+declare -A ROLE_PID
+ROLE_SUBSHELLS=()
+stop_roles() {
+  local pid
+  for pid in "${ROLE_SUBSHELLS[@]+"${ROLE_SUBSHELLS[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  cleanup
+}
+trap stop_roles EXIT
+for role in "${ROLES[@]}"; do
+  (
+    PGIDS=()
+    trap cleanup EXIT
+    trap 'exit 143' TERM
+    "run_${role}_role"
+  ) &
+  ROLE_PID[$role]=$!
+  ROLE_SUBSHELLS+=("$!")
+done
+
 STATUS=0
 declare -A RESULT
 for role in "${ROLES[@]}"; do
-  if "run_${role}_role"; then RESULT[$role]=pass; else RESULT[$role]=FAIL; STATUS=1; fi
+  rc=0
+  wait "${ROLE_PID[$role]}" || rc=$?
+  secs="$(cat "$OUT/$role.secs" 2>/dev/null || echo 0)"
+  summarize "$role" "$secs" || rc=1
+  if ((rc == 0)); then RESULT[$role]=pass; else RESULT[$role]=FAIL; STATUS=1; fi
 done
 
 echo
 echo "Autobahn ($MODE) results, reports under ${OUT#"$ROOT"/}/:"
 for role in "${ROLES[@]}"; do
-  secs=SERVER_SECS; [[ $role == client ]] && secs=CLIENT_SECS
-  printf '  %-6s %-4s  %6s s   %s\n' "$role" "${RESULT[$role]}" "${!secs:-?}" \
+  printf '  %-6s %-4s  %6s s   %s\n' "$role" "${RESULT[$role]}" "$(cat "$OUT/$role.secs" 2>/dev/null || echo '?')" \
     "${OUT#"$ROOT"/}/$role/index.html"
 done
 exit "$STATUS"

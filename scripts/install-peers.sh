@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Idempotently install the interop peers' dependencies (Python `websockets`,
-# Node `ws` + `bufferutil`) into a cache directory outside the repo.
+# Idempotently install the interop peers' dependencies (Python `websockets`
+# and `h2`, Node `ws` + `bufferutil`) into a cache directory outside the repo.
 #
-#   ${TETHER_CACHE:-$HOME/.cache/tether}/peers/venv/bin/python   -> runs interop/peers/py_peer.py
+#   ${TETHER_CACHE:-$HOME/.cache/tether}/peers/venv/bin/python   -> runs interop/peers/py_peer.py and py_h2_peer.py
 #   ${TETHER_CACHE:-$HOME/.cache/tether}/peers/node/node_modules -> NODE_PATH for interop/peers/node_peer.js
 #
 # On success the script prints `export` lines on stdout (everything else goes
@@ -14,6 +14,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 
 WEBSOCKETS_VERSION="16.1.1"
+H2_VERSION="4.4.1"               # HTTP/2 frame by frame: interop/peers/py_h2_peer.py
 WS_VERSION="8.23.0"
 BUFFERUTIL_VERSION="4.1.0"
 NODE_GYP_BUILD_VERSION="4.8.4"   # bufferutil's only dependency, pinned via "overrides"
@@ -24,8 +25,8 @@ VENV="$PEERS/venv"
 NODE_DIR="$PEERS/node"
 
 install_venv "python peer deps" "$VENV" "$PEERS/.python.stamp" \
-    "import websockets; assert websockets.__version__ == '$WEBSOCKETS_VERSION', websockets.__version__" \
-    "websockets==$WEBSOCKETS_VERSION"
+    "import websockets, h2; assert websockets.__version__ == '$WEBSOCKETS_VERSION', websockets.__version__; assert h2.__version__ == '$H2_VERSION', h2.__version__" \
+    "websockets==$WEBSOCKETS_VERSION" "h2==$H2_VERSION"
 
 install_node_modules "node peer deps" "$NODE_DIR" "$PEERS/.node.stamp" \
     "ws@$WS_VERSION bufferutil@$BUFFERUTIL_VERSION node-gyp-build@$NODE_GYP_BUILD_VERSION" ws "{

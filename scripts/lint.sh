@@ -5,7 +5,9 @@
 #      checks the whole workspace, tests and examples included;
 #   2. clippy passes for each cargo feature of each crate on its own, and with
 #      none (cargo-hack), so no feature depends on another by accident;
-#   3. the publishable crates package, and each builds from its packaged
+#   3. the browser build: tether and the web chat build for
+#      wasm32-unknown-unknown and pass clippy there;
+#   4. the publishable crates package, and each builds from its packaged
 #      files alone (what a user of the registry gets).
 # Installs the toolchain and cargo-hack when missing; a second run installs
 # nothing.
@@ -28,6 +30,17 @@ stamp "Rust $msrv checks the workspace"
 cargo hack --version >/dev/null 2>&1 || cargo install --locked cargo-hack
 cargo hack --each-feature --workspace clippy --locked --all-targets -- -D warnings
 stamp "clippy passes for each feature"
+
+# ---- the browser build -------------------------------------------------------
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || rustup target add wasm32-unknown-unknown >&2
+cargo build --locked -p tether-ws --target wasm32-unknown-unknown
+cargo clippy --locked -p tether-ws -p tether-web-chat --target wasm32-unknown-unknown -- -D warnings
+# The browser tests compile the test server's URLs in: any URL does for clippy.
+TETHER_BACKENDS_URL=ws://127.0.0.1:1 TETHER_BACKENDS_REFUSED=ws://127.0.0.1:1/ \
+  cargo clippy --locked -p tether-ws --target wasm32-unknown-unknown --test backends --example seed -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --locked -p tether-ws --no-deps --target wasm32-unknown-unknown
+stamp "tether and the web chat build for wasm32 and pass clippy there"
 
 # ---- packaging ----------------------------------------------------------------
 # The workspace members that may be published (`publish = false` leaves one out).

@@ -5,8 +5,9 @@
 #      TLS, proxies through tinyproxy and microsocks, hubs sharing rooms
 #      through redis-server, CLI, interop with Python `websockets` and
 #      Node `ws`, `tether chat` in tmux);
-#   2. the browser pages of `tether echo`, `tether hub` and the axum example
-#      in headless Chromium (playwright-core);
+#   2. in headless Chromium: the pages of `tether echo` (over HTTP/1.1 and
+#      HTTP/2), `tether hub` and the axum example (playwright-core), and the
+#      wasm backend: the shared backend tests, the seed page, the Rust web chat;
 #   3. Autobahn|Testsuite against tether as a server and as a client, and
 #      against the axum example as a server;
 #   4. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak;
@@ -50,6 +51,12 @@ scripts/browser-test.sh
 stamp "browser tests passed"
 scripts/browser-test-axum.sh
 stamp "browser test of the axum example passed"
+scripts/browser-test-h2.sh
+stamp "browser test over HTTP/2 (RFC 8441) passed"
+scripts/wasm-test.sh
+stamp "wasm backend (tests/backends.rs and the seed page) in Chromium passed"
+scripts/web-chat-test.sh
+stamp "web chat (Rust, wasm) in Chromium passed"
 
 scripts/autobahn.sh "${quick[@]}"
 stamp "Autobahn passed"

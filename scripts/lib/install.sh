@@ -70,3 +70,34 @@ install_node_modules() {
     if [[ -n "$check" ]]; then NODE_PATH="$dir/node_modules" node -e "$check"; fi
     printf '%s' "$want" >"$stamp"
 }
+
+# install_wasm_bindgen_cli LOCKFILE: wasm-bindgen-cli at exactly the version
+# of the `wasm-bindgen` crate in LOCKFILE (the CLI refuses a .wasm made by
+# another version), built by cargo once into
+# $CACHE/wasm-bindgen-VERSION/bin; sets WASM_BINDGEN to the binary. With
+# --locked first, and without it if the registry lacks a crate version the
+# CLI's own lock file names. Call after install_setup.
+install_wasm_bindgen_cli() {
+    local lockfile=$1 version dir
+    version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$lockfile")
+    [[ -n "$version" ]] || { log "no wasm-bindgen in $lockfile"; exit 1; }
+    dir="$CACHE/wasm-bindgen-$version"
+    WASM_BINDGEN="$dir/bin/wasm-bindgen"
+    if [[ -x "$WASM_BINDGEN" ]] && [[ "$("$WASM_BINDGEN" --version)" == "wasm-bindgen $version" ]]; then
+        log "wasm-bindgen-cli $version up to date"
+        return
+    fi
+    log "building wasm-bindgen-cli $version with cargo (once; cached in $dir)"
+    mkdir -p "$dir"
+    (
+        exec 8>"$dir.lock"
+        flock -w 1800 8 || { log "timed out waiting for $dir.lock"; exit 1; }
+        [[ -x "$WASM_BINDGEN" ]] && exit 0
+        # Built in a scratch target directory, not the project's: only the binary is kept.
+        export CARGO_TARGET_DIR="$dir/build"
+        cargo install --quiet --locked --root "$dir" --version "=$version" wasm-bindgen-cli >&2 ||
+            cargo install --quiet --root "$dir" --version "=$version" wasm-bindgen-cli >&2
+        rm -rf "$dir/build"
+    )
+    "$WASM_BINDGEN" --version >&2
+}

@@ -7,6 +7,7 @@
 //! - `serving`: what the server commands (`echo`, `hub`) share: binding,
 //!   TLS, limits, the graceful shutdown on signals;
 //! - `pages`: the browser pages of `echo` and `hub`;
+//! - `static_files`: the files of `echo --static DIR`;
 //! - `output`: how received messages are printed.
 //!
 //! The load generator behind `tether bench` is the crate `tether-bench`.
@@ -17,6 +18,7 @@ mod flags;
 mod output;
 mod pages;
 mod serving;
+mod static_files;
 
 use std::process::ExitCode;
 

@@ -1,21 +1,22 @@
 //! What the server commands (`tether echo`, `tether hub`) share: bind and
 //! print the URL, wss:// with a certificate, the origin allow-list and the
-//! per-address cap, logging of failed handshakes, and the graceful shutdown
-//! on SIGINT or SIGTERM (close 1001 to everyone, then exit 0).
+//! per-address cap, logging of failed handshakes (and, for handlers that
+//! ask, of each WebSocket's protocol), and the graceful shutdown on SIGINT or
+//! SIGTERM (close 1001 to everyone, then exit 0).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use tether::tls::ServerTls;
-use tether::{Server, WebSocket};
+use tether::{MaybeTlsStream, Server, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::flags;
 use crate::flags::serve::{Listen, ServeOptions};
 
-/// Runs one upgraded connection, over TCP or TLS alike.
+/// Runs one upgraded connection, over TCP, TLS or an HTTP/2 stream alike.
 pub trait Handler: Clone + Send + Sync + 'static {
     /// Serves `ws`, from `peer`, until it ends. Takes the handler by value
     /// (a clone per connection): the future it returns is the connection's
@@ -23,6 +24,21 @@ pub trait Handler: Clone + Send + Sync + 'static {
     fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Whether each WebSocket's opening is logged on stderr with the
+    /// protocol that carried it ([`opened`]).
+    fn log_opens(&self) -> bool {
+        false
+    }
+}
+
+/// The line logged when a WebSocket opens: its path and how it came, e.g.
+/// `WebSocket /chat over HTTP/2 (extended CONNECT, TLS)`.
+pub fn opened(ws: &WebSocket<MaybeTlsStream>) -> String {
+    let io = ws.get_ref();
+    let how = if io.is_http2() { "HTTP/2 (extended CONNECT" } else { "HTTP/1.1 (upgrade" };
+    let tls = if io.is_tls() { ", TLS" } else { "" };
+    format!("WebSocket {} over {how}{tls})", ws.request_path().unwrap_or("/"))
 }
 
 /// A server command's listener, bound, with its URL printed.
@@ -80,9 +96,16 @@ impl Bound {
             eprintln!("tether {name}: {signal}: closing connections (1001)");
             shutdown.shutdown();
         });
+        let run = move |ws: WebSocket<MaybeTlsStream>, peer: SocketAddr| {
+            let handler = handler.clone();
+            if handler.log_opens() {
+                eprintln!("{peer}: {}", opened(&ws));
+            }
+            handler.handle(ws, peer)
+        };
         let served = match self.tls {
-            Some(tls) => server.serve_tls(tls, move |ws, peer| handler.clone().handle(ws, peer)).await,
-            None => server.serve(move |ws, peer| handler.clone().handle(ws, peer)).await,
+            Some(tls) => server.serve_tls(tls, run).await,
+            None => server.serve(run).await,
         };
         served.map_err(|e| e.to_string())?;
         eprintln!("tether {name}: stopped");

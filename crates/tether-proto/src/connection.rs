@@ -202,6 +202,12 @@ impl Connection {
         self.timers = None;
     }
 
+    /// Whether this connection holds a compressor now (for tests of memory).
+    #[cfg(test)]
+    pub(crate) fn holds_compressor(&self) -> bool {
+        self.deflate.as_ref().is_some_and(|d| d.holds_compressor())
+    }
+
     /// The permessage-deflate parameters in force, if it was negotiated.
     pub fn deflate_params(&self) -> Option<&DeflateParams> {
         self.deflate_params.as_ref()
@@ -492,7 +498,11 @@ impl Connection {
 
     /// Queues a message framed once for many connections, without a copy
     /// of a large one. Server side only: a client masks each frame with a
-    /// key of its own, so its frames cannot be shared. Never compressed.
+    /// key of its own, so its frames cannot be shared. Compressed when
+    /// permessage-deflate is on with `server_no_context_takeover` and the
+    /// message reaches the threshold: the compressed frame is built once per
+    /// window size and shared too (see [`PreparedMessage`]); otherwise sent
+    /// plain, and this connection never holds a compressor for it.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
@@ -500,7 +510,9 @@ impl Connection {
         if self.role == Role::Client {
             return Err(SendError::PreparedOnClient);
         }
-        self.out.push_encoded(message.frame().clone());
+        let settings = self.deflate.as_ref().and_then(|d| d.shared_settings(message.payload_len()));
+        let frame = settings.and_then(|(bits, level)| message.deflated(bits, level));
+        self.out.push_encoded(frame.unwrap_or_else(|| message.frame().clone()));
         Ok(())
     }
 

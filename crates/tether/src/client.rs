@@ -12,7 +12,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+use crate::http2::{Client as Http2Client, Http2Policy};
 use crate::target::Target;
+#[cfg(feature = "rustls")]
+use crate::tls::Alpn;
 #[cfg(feature = "rustls")]
 use crate::tls::ClientTls;
 use crate::{Config, Error, MaybeTlsStream, Proxy, WebSocket};
@@ -52,6 +56,10 @@ pub fn connect_with(url: &str) -> ClientBuilder {
         proxy: ProxyChoice::Environment,
         #[cfg(feature = "rustls")]
         tls: ClientTls::default(),
+        #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+        http2: Http2Policy::Never,
+        #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+        http2_stream_window: crate::http2::STREAM_WINDOW,
     }
 }
 
@@ -68,16 +76,23 @@ enum ProxyChoice {
 #[must_use = "a ClientBuilder does nothing until .connect() is awaited"]
 pub struct ClientBuilder {
     url: String,
-    config: Config,
+    pub(crate) config: Config,
     origin: Option<String>,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
     proxy: ProxyChoice,
     #[cfg(feature = "rustls")]
     tls: ClientTls,
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    http2: Http2Policy,
+    /// The receive window of each HTTP/2 stream.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub(crate) http2_stream_window: u32,
 }
 
 impl ClientBuilder {
+    subprotocol_offers!();
+
     /// Adds a request header (`Authorization`, `Cookie`, ...).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -92,12 +107,6 @@ impl ClientBuilder {
     /// The same settings for another URL.
     pub(crate) fn with_url(mut self, url: String) -> Self {
         self.url = url;
-        self
-    }
-
-    /// Offers a subprotocol; call again to offer more, in order of preference.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocols.push(protocol.into());
         self
     }
 
@@ -139,8 +148,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to speak HTTP/2 (RFC 8441): HTTP/1.1 only by default; see
+    /// [`crate::http2`] for what each policy does over `wss://` and `ws://`.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub fn http2(mut self, policy: Http2Policy) -> Self {
+        self.http2 = policy;
+        self
+    }
+
+    /// The receive window of each HTTP/2 stream (default
+    /// [`STREAM_WINDOW`](crate::http2::STREAM_WINDOW), 256 KiB, at most
+    /// 2 GiB - 1): what the server may send on one WebSocket ahead of its
+    /// reader. The connection's window is 100 of them (at most 2 GiB - 1),
+    /// so that one WebSocket nobody reads does not stall the others.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub fn http2_stream_window(mut self, bytes: u32) -> Self {
+        self.http2_stream_window = bytes;
+        self
+    }
+
     /// Connects over TCP (through the proxy, if any), sets up TLS for
-    /// `wss://`, and performs the handshake.
+    /// `wss://`, and performs the handshake: an HTTP/1.1 upgrade, or an
+    /// extended CONNECT over HTTP/2 as the [`http2`](Self::http2) policy says.
     ///
     /// [`Config::connect_timeout`] bounds name resolution, the TCP connect
     /// and the proxy's answer ([`Error::ConnectTimeout`]);
@@ -150,10 +179,47 @@ impl ClientBuilder {
         self.connect_with_response().await.map(|(ws, _)| ws)
     }
 
-    /// Like [`connect`](Self::connect), and also returns the server's `101`
-    /// response, to read the headers it added (cookies, server name...).
+    /// Like [`connect`](Self::connect), and also returns the server's
+    /// response (`101`, or `200` over HTTP/2), to read the headers it added
+    /// (cookies, server name...).
     pub async fn connect_with_response(self) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
         let target = Target::parse(&self.url)?;
+        let tcp = self.open(&target).await?;
+        let limit = self.config.handshake_timeout;
+        let upgrade = async {
+            let stream = self.secure(&target, tcp).await?;
+            #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+            if self.http2.speaks_h2(&stream, &target.host_header)? {
+                let request = self.request(&target);
+                let client = Http2Client::handshake(stream, self.clone(), &target).await?;
+                return client.extended_connect(&request, self.config).await;
+            }
+            handshake(stream, &self.request(&target), self.config).await
+        };
+        timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?
+    }
+
+    /// Opens an HTTP/2 connection to the URL's origin (`wss://`: TLS with
+    /// ALPN `h2` only; `ws://`: prior knowledge), whatever the
+    /// [`http2`](Self::http2) policy, on which many WebSockets open: see
+    /// [`http2::Client`](crate::http2::Client). The builder's headers,
+    /// subprotocols, origin and [`Config`] are the defaults of each WebSocket.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub async fn http2_client(mut self) -> Result<Http2Client, Error> {
+        self.http2 = Http2Policy::Only;
+        let target = Target::parse(&self.url)?;
+        let tcp = self.open(&target).await?;
+        let limit = self.config.handshake_timeout;
+        let setup = async {
+            let stream = self.secure(&target, tcp).await?;
+            self.http2.speaks_h2(&stream, &target.host_header)?;
+            Http2Client::handshake(stream, self.clone(), &target).await
+        };
+        timeout(limit, setup).await.map_err(|_| Error::HandshakeTimeout(limit))?
+    }
+
+    /// The TCP connection to the server, directly or through the proxy.
+    async fn open(&self, target: &Target) -> Result<TcpStream, Error> {
         let proxy = match &self.proxy {
             ProxyChoice::Environment => {
                 super::proxy::from_env_with(target.tls, &target.host, |name| std::env::var(name).ok())?
@@ -161,23 +227,35 @@ impl ClientBuilder {
             ProxyChoice::Direct => None,
             ProxyChoice::Given(proxy) => Some(proxy.clone()),
         };
-        let tcp = open_tcp(&target, proxy.as_ref(), self.config.connect_timeout).await?;
-        let limit = self.config.handshake_timeout;
-        let request = self.request(&target);
-        let upgrade = async {
-            let stream = self.secure(&target, tcp).await?;
-            handshake(stream, &request, self.config).await
-        };
-        timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?
+        open_tcp(target, proxy.as_ref(), self.config.connect_timeout).await
     }
 
     #[cfg(feature = "rustls")]
     async fn secure(&self, target: &Target, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
         if target.tls {
-            crate::tls::connect(&self.tls, &target.host, tcp).await
+            let alpn = self.alpn();
+            let secured = crate::tls::connect(&self.tls, &target.host, tcp, alpn).await;
+            #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+            if let (Alpn::H2, Err(e)) = (alpn, &secured) {
+                // rustls servers refuse a client whose ALPN they share nothing with.
+                let no_alpn = rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol);
+                if e.tls_cause() == Some(&no_alpn) {
+                    return Err(crate::Http2Error::NotOffered { authority: target.host_header.clone().into() }.into());
+                }
+            }
+            secured
         } else {
             Ok(MaybeTlsStream::Plain(tcp))
         }
+    }
+
+    #[cfg(feature = "rustls")]
+    fn alpn(&self) -> Alpn {
+        #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+        let alpn = self.http2.alpn();
+        #[cfg(not(all(feature = "http2", not(target_arch = "wasm32"))))]
+        let alpn = Alpn::Http11;
+        alpn
     }
 
     #[cfg(not(feature = "rustls"))]
@@ -198,7 +276,7 @@ impl ClientBuilder {
         timeout(limit, upgrade).await.map_err(|_| Error::HandshakeTimeout(limit))?.map(|(ws, _)| ws)
     }
 
-    fn request(&self, target: &Target) -> ClientRequest {
+    pub(crate) fn request(&self, target: &Target) -> ClientRequest {
         ClientRequest {
             host: target.host_header.clone(),
             path: target.path.clone(),

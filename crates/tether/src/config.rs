@@ -89,27 +89,11 @@ impl Default for Config {
 }
 
 impl Config {
+    common_config_setters!();
+
     /// Sets the largest frame accepted.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.protocol.max_frame_size = bytes;
-        self
-    }
-
-    /// Sets the largest message accepted.
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.protocol.max_message_size = bytes;
-        self
-    }
-
-    /// Sets the send buffer bound.
-    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
-        self.write_buffer_size = bytes;
-        self
-    }
-
-    /// Sets the connect timeout.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
         self
     }
 
@@ -141,12 +125,6 @@ impl Config {
     /// Sets the slow-consumer policy.
     pub fn backpressure(mut self, policy: Backpressure) -> Self {
         self.backpressure = policy;
-        self
-    }
-
-    /// Sets the closing handshake timeout.
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
         self
     }
 }

@@ -37,7 +37,10 @@
 //! yourself; [`Server`] runs the accept loop over `ws://` or `wss://`
 //! ([`Server::serve_tls`]), with origin checks, per-address limits, a bound
 //! on handshakes in progress and a graceful shutdown that closes every
-//! connection with 1001.
+//! connection with 1001. With the `http2` feature (on by default) it also
+//! speaks HTTP/2 on the same port, WebSockets arriving as extended CONNECT
+//! streams (RFC 8441), as browsers open them next to a page served over
+//! HTTP/2.
 //!
 //! Inside a hyper 1 or axum 0.8 server (the opt-in features `hyper` and
 //! `axum`), [`upgrade`] and [`axum::WebSocketUpgrade`] take the upgrade
@@ -52,47 +55,92 @@
 //!
 //! Timers (connect, close and handshake timeouts) need a tokio runtime with
 //! the time driver enabled, as `#[tokio::main]` provides.
+//!
+//! In the browser (`wasm32-unknown-unknown`, default features) the crate
+//! drives the page's own `WebSocket` object with the same names:
+//! [`connect`], [`connect_with`] (subprotocols and a [`Config`]),
+//! [`WebSocket`] as `Stream` + `Sink`, `split` into [`Receiver`] and a
+//! cloneable [`Sender`], `close`, `close_frame`, [`Message`], [`CloseCode`],
+//! [`Error`] and the [`prelude`], so the five steps above compile for both.
+//! There sends wait while the socket's `bufferedAmount` is over the
+//! configured bound, unread messages are queued up to a bound, and what a
+//! page cannot do (headers, proxies, TLS settings, pings, close codes
+//! outside 1000 and 3000–4999) is absent or a typed error. The
+//! [`ReconnectingClient`] runs there too, on the page's tasks. The repository's
+//! `docs/wasm.md` tables every difference between the two backends.
 #![forbid(unsafe_code)]
 // The docs link to the TLS, hyper and axum items, which only exist with
-// their features.
-#![cfg_attr(not(all(feature = "rustls", feature = "hyper", feature = "axum")), allow(rustdoc::broken_intra_doc_links))]
+// their features, and to the server, which the browser build lacks.
+#![cfg_attr(
+    any(target_arch = "wasm32", not(all(feature = "rustls", feature = "hyper", feature = "axum"))),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
+#[macro_use]
+mod shared;
+// The tokio backend: sockets, TLS, proxies, the server. None of it exists
+// in the browser, whose WebSocket object does all of that itself.
+#[cfg(not(target_arch = "wasm32"))]
 mod client;
+#[cfg(not(target_arch = "wasm32"))]
 mod config;
 mod error;
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+pub mod http2;
+#[cfg(not(target_arch = "wasm32"))]
 mod maybe_tls;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod proxy;
 mod reconnect;
+mod runtime;
+#[cfg(not(target_arch = "wasm32"))]
 mod server;
+#[cfg(not(target_arch = "wasm32"))]
 mod target;
+#[cfg(not(target_arch = "wasm32"))]
 mod timers;
-#[cfg(feature = "rustls")]
+#[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
 pub mod tls;
+// The browser backend: the same names over the page's WebSocket object.
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+#[cfg(not(target_arch = "wasm32"))]
 mod websocket;
 
 pub use bytes::Bytes;
+#[cfg(not(target_arch = "wasm32"))]
 pub use client::{connect, connect_with, ClientBuilder};
+#[cfg(not(target_arch = "wasm32"))]
 pub use config::{Backpressure, Config};
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+pub use error::Http2Error;
 pub use error::{Error, ProxyError, TlsError};
-pub use maybe_tls::MaybeTlsStream;
-pub use proxy::{Proxy, ProxyKind};
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::*;
 pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
-#[cfg(feature = "axum")]
-pub use server::axum;
-pub use server::{
-    accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject, Server, ShutdownHandle,
-};
-#[cfg(feature = "hyper")]
-pub use server::{upgrade, Upgraded, Upgrading};
-pub use tether_proto::handshake::client::Response;
-pub use tether_proto::handshake::server::Request;
 pub use tether_proto::handshake::HandshakeError;
-pub use tether_proto::{
-    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Message, PreparedMessage, ProtocolError, Role, SendError,
-    State, Utf8Bytes,
-};
-pub use websocket::split::{Receiver, Sender};
-pub use websocket::WebSocket;
+pub use tether_proto::{CloseCode, CloseFrame, Message, ProtocolError, SendError, State, Utf8Bytes};
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{connect, connect_with, ClientBuilder, Config, Receiver, Sender, WebSocket};
+
+/// What only the tokio backend has, re-exported at the crate root.
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    pub use crate::maybe_tls::MaybeTlsStream;
+    pub use crate::proxy::{Proxy, ProxyKind};
+    #[cfg(feature = "axum")]
+    pub use crate::server::axum;
+    pub use crate::server::{
+        accept, accept_or_respond, accept_with, allow_origins, Accept, Accepted, Reject, Server, ShutdownHandle,
+    };
+    #[cfg(feature = "hyper")]
+    pub use crate::server::{upgrade, Upgraded, Upgrading};
+    pub use crate::websocket::split::{Receiver, Sender};
+    pub use crate::websocket::WebSocket;
+    pub use tether_proto::handshake::client::Response;
+    pub use tether_proto::handshake::server::Request;
+    pub use tether_proto::{DeflateConfig, DeflateParams, PreparedMessage, Role};
+}
 
 /// The protocol engine, for those who drive it themselves.
 pub use tether_proto as proto;

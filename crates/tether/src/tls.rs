@@ -19,7 +19,8 @@
 //!
 //! `wss://` URLs use [`ClientTls::new`] unless told otherwise: Mozilla's
 //! root certificates (the `webpki-roots` crate), the host of the URL as the
-//! server name (SNI and certificate check), and ALPN `http/1.1`.
+//! server name (SNI and certificate check), and ALPN `http/1.1` (with an
+//! HTTP/2 policy, `h2` as well or instead; see [`crate::http2`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tether::Error> {
@@ -61,6 +62,10 @@ pub use rustls;
 
 /// The ALPN protocol both roles announce: a WebSocket upgrade is HTTP/1.1.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// The ALPN protocol of HTTP/2 over TLS (RFC 9113 section 3.2).
+#[cfg(feature = "http2")]
+const ALPN_H2: &[u8] = b"h2";
 
 /// The provider every config of tether's is built with (see the module docs).
 fn provider() -> Arc<CryptoProvider> {
@@ -118,7 +123,9 @@ impl ClientTls {
 
     /// Uses a rustls config of your own (any crypto provider, client
     /// certificates, session resumption...). It is used as given: set its
-    /// `alpn_protocols` to `[b"http/1.1"]` if the server expects ALPN.
+    /// `alpn_protocols` to `[b"http/1.1"]` if the server expects ALPN (and
+    /// put `b"h2"` first for WebSockets over HTTP/2: with an HTTP/2 policy,
+    /// the protocol the server picks decides).
     /// The other builder calls replace it with tether's own config.
     pub fn from_rustls_config(config: Arc<ClientConfig>) -> Self {
         ClientTls { custom: Some(config), ..Self::default() }
@@ -239,7 +246,7 @@ fn build_client(
         }
         builder.with_root_certificates(store).with_no_client_auth()
     };
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    config.alpn_protocols = Alpn::Http11.protocols();
     Ok(Arc::new(config))
 }
 
@@ -283,10 +290,41 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// The ALPN protocols a client offers, in order of preference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// `http/1.1` only: the upgrade is HTTP/1.1.
+    Http11,
+    /// `h2`, then `http/1.1`: the server picks.
+    #[cfg(feature = "http2")]
+    H2OrHttp11,
+    /// `h2` only.
+    #[cfg(feature = "http2")]
+    H2,
+}
+
+impl Alpn {
+    fn protocols(self) -> Vec<Vec<u8>> {
+        match self {
+            Alpn::Http11 => vec![ALPN_HTTP11.to_vec()],
+            #[cfg(feature = "http2")]
+            Alpn::H2OrHttp11 => vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
+            #[cfg(feature = "http2")]
+            Alpn::H2 => vec![ALPN_H2.to_vec()],
+        }
+    }
+}
+
 /// The client side of the TLS handshake, over a TCP stream that already
-/// reaches the server (directly or through a proxy tunnel).
-pub(crate) async fn connect(tls: &ClientTls, host: &str, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
-    let config = tls.build()?;
+/// reaches the server (directly or through a proxy tunnel), offering
+/// `alpn` with tether's own configs (a custom config is used as given).
+pub(crate) async fn connect(tls: &ClientTls, host: &str, tcp: TcpStream, alpn: Alpn) -> Result<MaybeTlsStream, Error> {
+    let mut config = tls.build()?;
+    if tls.custom.is_none() && alpn != Alpn::Http11 {
+        let mut own = (*config).clone();
+        own.alpn_protocols = alpn.protocols();
+        config = Arc::new(own);
+    }
     let name = ServerName::try_from(host.to_owned())
         .map_err(|e| Error::tls_config(format!("{host:?} cannot be a TLS server name: {e}")))?;
     let stream =
@@ -317,11 +355,16 @@ fn handshake_error(host: &str, error: io::Error) -> Error {
 /// A TLS server identity (certificate chain and key) that turns accepted
 /// TCP connections into TLS streams for [`accept`](crate::accept).
 ///
-/// It announces ALPN `http/1.1` and gives each TLS handshake 10 seconds
-/// unless told otherwise ([`ServerTls::handshake_timeout`]).
+/// It announces ALPN `http/1.1` (and `h2` first when
+/// [`Server::serve_tls`](crate::Server::serve_tls) uses it, which speaks
+/// both) and gives each TLS handshake 10 seconds unless told otherwise
+/// ([`ServerTls::handshake_timeout`]).
 #[derive(Clone)]
 pub struct ServerTls {
     acceptor: tokio_rustls::TlsAcceptor,
+    /// Kept to derive the configuration that also offers `h2`.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    config: Arc<ServerConfig>,
     timeout: Duration,
 }
 
@@ -360,7 +403,25 @@ impl ServerTls {
 
     /// Uses a rustls server config of your own, as given.
     pub fn from_rustls_config(config: Arc<ServerConfig>) -> Self {
-        ServerTls { acceptor: tokio_rustls::TlsAcceptor::from(config), timeout: Duration::from_secs(10) }
+        ServerTls {
+            acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
+            config,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The same identity offering ALPN `h2` before `http/1.1`, for a server
+    /// that speaks both. A configuration that does not offer `http/1.1`
+    /// (one of the application's own) is kept as it is.
+    #[cfg(feature = "http2")]
+    pub(crate) fn with_h2(&self) -> ServerTls {
+        let alpn = &self.config.alpn_protocols;
+        if !alpn.iter().any(|p| p == ALPN_HTTP11) || alpn.iter().any(|p| p == ALPN_H2) {
+            return self.clone();
+        }
+        let mut config = (*self.config).clone();
+        config.alpn_protocols.insert(0, ALPN_H2.to_vec());
+        ServerTls { timeout: self.timeout, ..ServerTls::from_rustls_config(Arc::new(config)) }
     }
 
     /// Sets the longest a TLS handshake may take (default 10 s).

@@ -6,6 +6,8 @@
 #[path = "../examples/axum_echo.rs"]
 #[allow(dead_code)] // its `main` is the example's, not ours
 mod axum_echo;
+// The raw HTTP/2 client runs tether's engine over `tether::http2::H2Stream`.
+#[cfg(feature = "http2")]
 #[path = "common/h2.rs"]
 mod h2_client;
 
@@ -20,6 +22,7 @@ use tether::axum::WebSocketUpgrade;
 use tether::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+#[cfg(feature = "http2")]
 use tokio::sync::mpsc;
 
 /// Serves `app` on a loopback port; returns `host:port`.
@@ -127,6 +130,7 @@ async fn invalid_requests_get_405_400_and_426() {
     assert!(v8.to_ascii_lowercase().contains("sec-websocket-version: 13\r\n"), "{v8}");
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn on_failed_upgrade_is_called_when_the_connection_is_not_handed_over() {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -157,6 +161,7 @@ async fn on_failed_upgrade_is_called_when_the_connection_is_not_handed_over() {
     assert!(!error.is_empty());
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn websockets_over_http2_extended_connect() {
     let addr = serve(axum_echo::app()).await;

@@ -1,7 +1,8 @@
 //! Peers nobody here wrote against the `axum_echo` example's router: the
 //! clients of Python `websockets` and Node `ws` (`interop/peers`, installed
 //! by `scripts/install-peers.sh`, which the test command runs first) run
-//! their checks over HTTP/1.1, as they do against `tether echo`.
+//! their checks over HTTP/1.1, as they do against `tether echo`, and Python's
+//! `h2` package over cleartext HTTP/2.
 
 #[path = "../examples/axum_echo.rs"]
 #[allow(dead_code)] // its `main` is the example's, not ours
@@ -23,15 +24,21 @@ fn cache() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/tether"))
 }
 
-/// The Python peer, as `scripts/install-peers.sh` installs it.
-fn python() -> Command {
+/// The Python peer `script` (in `interop/peers`), run by the venv
+/// `scripts/install-peers.sh` installs.
+fn python_script(script: &str) -> Command {
     let python = std::env::var_os("TETHER_PEER_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| cache().join("peers/venv/bin/python"));
     assert!(python.exists(), "{} missing: run scripts/install-peers.sh", python.display());
     let mut cmd = Command::new(python);
-    cmd.arg(repo().join("interop/peers/py_peer.py"));
+    cmd.arg(repo().join("interop/peers").join(script));
     cmd
+}
+
+/// The Python peer on `websockets`.
+fn python() -> Command {
+    python_script("py_peer.py")
 }
 
 /// The Node peer, as `scripts/install-peers.sh` installs it.
@@ -73,4 +80,20 @@ async fn python_client_against_axum_echo() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_client_against_axum_echo() {
     peer_client("Node", node()).await;
+}
+
+/// Python's `h2` package drives extended CONNECT frame by frame against the
+/// example over cleartext HTTP/2 with prior knowledge (axum's `http2`
+/// feature), malformed requests included (`interop/peers/py_h2_peer.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_h2_drives_extended_connect_against_axum_echo_over_h2c() {
+    let url = axum_echo().await;
+    let run = python_script("py_h2_peer.py").args(["client", &url, "--page", "/"]).kill_on_drop(true).output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "py_h2_peer failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let checks = ["settings", "echo_text", "echo_binary", "ping", "multiplexed", "close", "no_protocol"];
+    for check in checks.iter().chain(&["wrong_protocol", "no_version", "wrong_version", "page"]) {
+        assert!(stdout.lines().any(|l| l == format!("ok {check}")), "no `ok {check}` in\n{stdout}");
+    }
 }

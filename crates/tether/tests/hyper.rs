@@ -2,6 +2,8 @@
 //! HTTP/1.1 or HTTP/2 connection, extended CONNECT on), driven by a tether
 //! client over HTTP/1.1 and an h2 client over HTTP/2.
 
+// The raw HTTP/2 client runs tether's engine over `tether::http2::H2Stream`.
+#[cfg(feature = "http2")]
 #[path = "common/h2.rs"]
 mod h2_client;
 
@@ -83,6 +85,7 @@ async fn a_refusal_is_an_error_with_its_status() {
     }
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn http2_extended_connect() {
     let addr = serve().await;
@@ -94,4 +97,38 @@ async fn http2_extended_connect() {
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("/echo: over h2"));
     let (status, _) = conn.websocket("/other", &[]).await;
     assert_eq!(status, 404);
+}
+
+/// tether's own HTTP/2 client against hyper (prior knowledge): one shared
+/// connection, the subprotocol and compression negotiated, a refusal as
+/// its status.
+#[cfg(feature = "http2")]
+#[tokio::test]
+async fn tether_client_over_http2_with_prior_knowledge() {
+    use tether::http2::Http2Policy;
+    let addr = serve().await;
+    let builder = tether::connect_with(&format!("ws://{addr}/echo")).protocol("echo.v1");
+    let (mut ws, response) = builder.clone().http2(Http2Policy::Only).connect_with_response().await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.headers["x-served-by"], "hyper");
+    assert!(ws.get_ref().is_http2());
+    assert_eq!(ws.protocol(), Some("echo.v1"));
+    assert!(ws.compression().is_some());
+    ws.send(Message::text("over h2")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("/echo: over h2"));
+
+    let client = builder.http2_client().await.unwrap();
+    let mut first = client.connect("/echo").await.unwrap();
+    let mut second = client.connect("/echo").await.unwrap();
+    second.send(Message::text("2")).await.unwrap();
+    first.send(Message::text("1")).await.unwrap();
+    assert_eq!(first.next().await.unwrap().unwrap(), Message::text("/echo: 1"));
+    assert_eq!(second.next().await.unwrap().unwrap(), Message::text("/echo: 2"));
+    match client.connect("/other").await.unwrap_err() {
+        tether::Error::HttpStatus { status, body, .. } => {
+            assert_eq!(status, 404);
+            assert_eq!(&*body, b"no such endpoint");
+        }
+        other => panic!("{other}"),
+    }
 }

@@ -485,7 +485,8 @@ async fn accept_or_respond_serves_plain_http_and_websocket_on_one_port() {
     assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
     assert!(outcome(&mut outcomes).await.starts_with("error: WebSocket handshake failed"));
     let answer = raw_exchange(addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{answer}");
+    assert!(answer.contains("allow: GET\r\n"), "{answer}");
     assert!(outcome(&mut outcomes).await.starts_with("error:"));
 
     let mut ws = tether::connect(&format!("ws://{addr}/")).await.unwrap();

@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::flags::{self, EchoArgs};
 use crate::serving::{self, Handler};
+use crate::static_files::StaticDir;
 use crate::{echo_server, pages};
 
 /// Binds, prints the URL as the first stdout line, and serves until SIGINT
@@ -19,6 +20,7 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
         .iter()
         .map(|h| flags::header(h).map(|(n, v)| (n.to_owned(), v.to_owned())))
         .collect::<Result<_, _>>()?;
+    let files = opts.static_dir.as_deref().map(StaticDir::new).transpose()?;
     let bound = serving::bind("echo", &opts.listen).await?;
     let protocols = opts.protocols;
     let setup = move |mut server: tether::Server| {
@@ -29,14 +31,18 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
                 Ok(headers.iter().fold(Accept::new().protocol(chosen), |a, (n, v)| a.header(n, v)))
             });
         }
-        // The chat page on GET /, its WebSocket on the same port.
-        server.respond_http(pages::respond_echo)
+        // The chat page (or the files of --static) on GET, the WebSocket on the same port.
+        match files {
+            Some(files) => server.respond_http(move |request| files.respond(request)),
+            None => server.respond_http(pages::respond_echo),
+        }
     };
     let echo = Echo { quiet: opts.serve.quiet, flush_each: opts.flush_each };
     bound.serve(&opts.serve, setup, echo).await
 }
 
-/// Echoes each connection, and logs a line when it ends unless quiet.
+/// Echoes each connection, and logs a line when it opens (with the protocol
+/// that carried it) and when it ends, unless quiet.
 #[derive(Clone, Copy)]
 struct Echo {
     quiet: bool,
@@ -59,5 +65,9 @@ impl Handler for Echo {
                 eprintln!("{peer}: {line}");
             }
         }
+    }
+
+    fn log_opens(&self) -> bool {
+        !self.quiet
     }
 }

@@ -30,6 +30,7 @@ Examples:
   tether echo --listen 127.0.0.1:0         serve an echo server on a free port (URL on stdout)
   tether echo --tls-cert cert.pem --tls-key key.pem   serve wss:// instead
                                            open http://ADDR/ in a browser for the chat page
+  tether echo --static target/web-chat     serve the web chat's files (scripts/build-web-chat.sh)
   tether hub --listen 127.0.0.1:0          serve rooms: ws://ADDR/rooms/NAME joins NAME
   tether chat ws://127.0.0.1:9001/rooms/lobby        chat in a room of a hub
   tether connect ws://127.0.0.1:9001/      type lines, see the echoes; Ctrl-D closes cleanly
@@ -45,8 +46,9 @@ Examples:
 pub enum Command {
     /// Run a WebSocket echo server: text comes back as text, binary as binary.
     ///
-    /// Plain HTTP `GET /` serves a chat page for browsers; a WebSocket on
-    /// `/image` first receives a generated PNG as a binary message.
+    /// Plain HTTP `GET /` serves a chat page for browsers (or, with
+    /// --static DIR, the files of DIR); a WebSocket on `/image` first
+    /// receives a generated PNG as a binary message.
     ///
     /// The first line on stdout is the server's URL; one line per connection
     /// is logged on stderr when it ends.
@@ -120,6 +122,11 @@ pub struct EchoArgs {
     /// for benchmarks that compare the loops.
     #[arg(long)]
     pub flush_each: bool,
+    /// Serve the files of DIR over plain HTTP on the WebSocket port, in
+    /// place of the built-in chat page (DIR/index.html at /), e.g. the web
+    /// chat built by scripts/build-web-chat.sh.
+    #[arg(long = "static", value_name = "DIR")]
+    pub static_dir: Option<PathBuf>,
     #[command(flatten)]
     pub serve: ServeOptions,
 }
@@ -168,6 +175,11 @@ pub struct ConnectArgs {
     /// Do not offer permessage-deflate compression.
     #[arg(long)]
     pub no_deflate: bool,
+    /// Open the WebSocket over HTTP/2 (RFC 8441 extended CONNECT): for
+    /// wss:// ALPN h2 (an error if the server does not pick it), for ws://
+    /// cleartext HTTP/2 with prior knowledge. The protocol used goes to stderr.
+    #[arg(long)]
+    pub http2: bool,
     #[command(flatten)]
     pub keepalive: Keepalive,
     /// Reconnect when the connection drops (backoff with jitter); lines

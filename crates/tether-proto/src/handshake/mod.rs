@@ -117,18 +117,21 @@ fn snippet(body: &Bytes) -> String {
 
 impl HandshakeError {
     /// The status a server answers this failure with: the application's
-    /// own for a refusal, 426 for a version mismatch, 400 for the rest.
+    /// own for a refusal, 426 for a version mismatch, 405 for a method
+    /// other than GET (CONNECT on HTTP/2), 400 for the rest.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Rejected { status, .. } => *status,
             Self::UnsupportedVersion(_) => StatusCode::UPGRADE_REQUIRED,
+            Self::Method(_) | Self::MethodNotConnect(_) => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     /// The response a server sends for this failure, as `http` types: the
-    /// status, `Sec-WebSocket-Version: 13` after a version mismatch, and a
-    /// plain-text body that says why (a refusal keeps its own headers and body).
+    /// status, `Sec-WebSocket-Version: 13` after a version mismatch, `Allow`
+    /// with a 405, and a plain-text body that says why (a refusal keeps its
+    /// own headers and body).
     pub fn to_http(&self) -> http::Response<Bytes> {
         let (headers, body) = match self {
             Self::Rejected { headers, body, .. } => ((**headers).clone(), body.clone()),
@@ -141,8 +144,15 @@ impl HandshakeError {
         let mut response = http::Response::new(body);
         *response.status_mut() = self.status();
         *response.headers_mut() = headers;
-        if let Self::UnsupportedVersion(_) = self {
-            response.headers_mut().insert("sec-websocket-version", http::HeaderValue::from_static("13"));
+        let extra = match self {
+            Self::UnsupportedVersion(_) => Some(("sec-websocket-version", "13")),
+            // RFC 9110, 15.5.6: a 405 lists the methods that would work.
+            Self::Method(_) => Some(("allow", "GET")),
+            Self::MethodNotConnect(_) => Some(("allow", "CONNECT")),
+            _ => None,
+        };
+        if let Some((name, value)) = extra {
+            response.headers_mut().insert(name, http::HeaderValue::from_static(value));
         }
         response
     }

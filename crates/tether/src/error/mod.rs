@@ -1,14 +1,19 @@
 //! The one error type of the tokio layer, [`Error`]: each variant says what
-//! a person can do. TLS and proxy failures are grouped in [`TlsError`] and
-//! [`ProxyError`], as rustls groups certificate errors; large or rare
+//! a person can do. TLS, proxy and HTTP/2 failures are grouped in
+//! [`TlsError`], [`ProxyError`] and [`Http2Error`], as rustls groups
+//! certificate errors; large or rare
 //! payloads are boxed, so a `Result<Message, Error>` stays small.
 
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+mod http2;
 mod proxy;
 mod tls;
 
 use std::io;
 use std::time::Duration;
 
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+pub use http2::Http2Error;
 pub use proxy::ProxyError;
 pub use tls::TlsError;
 
@@ -71,8 +76,13 @@ pub enum Error {
     /// handshake, or a configuration that could not be built.
     #[error(transparent)]
     Tls(Box<TlsError>),
+    /// WebSockets over HTTP/2 (RFC 8441) failed: the server does not take
+    /// them, refused the stream, or the stream or connection was reset.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    #[error(transparent)]
+    Http2(Box<Http2Error>),
     /// The server answered the upgrade request with another status than
-    /// 101 (a redirect, 401, 403, 404, 503...). The error shows the status
+    /// 101 (200 over HTTP/2): a redirect, 401, 403, 404, 503... The error shows the status
     /// and the start of the body.
     #[error("server answered {status}{}", describe_refusal(.headers, .body))]
     HttpStatus {
@@ -124,6 +134,15 @@ pub enum Error {
         /// The policy's limit.
         limit: usize,
     },
+    /// In the browser: the application left more than `limit` bytes of
+    /// received messages unread (see the wasm `Config::receive_buffer_size`);
+    /// the connection was closed with 1008. The tokio backend never queues
+    /// unread messages (it stops reading the socket), so it never reports this.
+    #[error("more than {limit} bytes received and not read: closed")]
+    ReceiveBufferFull {
+        /// The configured bound.
+        limit: usize,
+    },
     /// A reconnecting client is between connections and has no outbox.
     #[error("not connected (reconnecting); enable the outbox to queue messages meanwhile")]
     Disconnected,
@@ -154,6 +173,13 @@ impl From<ProxyError> for Error {
 impl From<TlsError> for Error {
     fn from(e: TlsError) -> Self {
         Error::Tls(Box::new(e))
+    }
+}
+
+#[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+impl From<Http2Error> for Error {
+    fn from(e: Http2Error) -> Self {
+        Error::Http2(Box::new(e))
     }
 }
 
@@ -216,7 +242,7 @@ impl Error {
     }
 
     /// The rustls error behind a TLS failure, if rustls raised it.
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     pub fn tls_cause(&self) -> Option<&rustls::Error> {
         match self {
             Error::Tls(e) => e.rustls_cause(),
@@ -226,9 +252,20 @@ impl Error {
 
     /// A TLS configuration error (an unreadable or unusable CA, certificate
     /// or key): [`TlsError::Config`].
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     pub(crate) fn tls_config(reason: impl Into<String>) -> Self {
         TlsError::Config(reason.into()).into()
+    }
+
+    /// The HTTP/2 failure: [`Error::Http2`], or an [`Error::Io`] from a
+    /// stream that HTTP/2 reset or whose connection went away.
+    #[cfg(all(feature = "http2", not(target_arch = "wasm32")))]
+    pub fn http2(&self) -> Option<Http2Error> {
+        match self {
+            Error::Http2(e) => Some((**e).clone()),
+            Error::Io(e) => Http2Error::from_io(e),
+            _ => None,
+        }
     }
 
     /// Whether a timeout (connect, handshake or close) caused this error.

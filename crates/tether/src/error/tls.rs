@@ -1,6 +1,6 @@
 //! [`TlsError`]: why TLS failed, from configuration to the handshake.
 
-#[cfg(feature = "rustls")]
+#[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
 use std::io;
 
 /// Why TLS failed; inside [`Error::Tls`](crate::Error::Tls). The rustls
@@ -11,7 +11,7 @@ pub enum TlsError {
     /// The server's certificate is not signed by a trusted certificate
     /// authority (self-signed, a private CA, or a missing intermediate):
     /// trust its CA with [`ClientTls::add_ca_pem_file`](crate::tls::ClientTls::add_ca_pem_file).
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     #[error("TLS: the certificate of {host} is not signed by a trusted certificate authority ({source})")]
     UnknownIssuer {
         /// The server name that was checked.
@@ -21,7 +21,7 @@ pub enum TlsError {
     },
     /// The server's certificate is valid, but for other names than the one
     /// in the URL: connect by a name the certificate lists.
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     #[error("TLS: the certificate of {host} is not valid for that name ({source})")]
     NameMismatch {
         /// The server name that was checked.
@@ -30,7 +30,7 @@ pub enum TlsError {
         source: rustls::Error,
     },
     /// The server's certificate has expired (or the local clock is wrong).
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     #[error("TLS: the certificate of {host} has expired ({source})")]
     Expired {
         /// The server name that was checked.
@@ -42,7 +42,7 @@ pub enum TlsError {
     /// version or cipher suite, an alert from the peer, a peer that does not
     /// speak TLS, another certificate problem. When rustls raised it,
     /// [`TlsError::rustls_cause`] gives the rustls error.
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     #[error("TLS handshake with {host} failed: {source}")]
     Handshake {
         /// The server name (client side) or the peer address (server side).
@@ -58,7 +58,7 @@ pub enum TlsError {
 
 impl TlsError {
     /// The rustls error behind this failure, if rustls raised it.
-    #[cfg(feature = "rustls")]
+    #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
     pub fn rustls_cause(&self) -> Option<&rustls::Error> {
         match self {
             TlsError::UnknownIssuer { source, .. }

@@ -50,7 +50,8 @@ where
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
     let limit = config.handshake_timeout;
-    timeout(limit, handshake(stream, config, decide)).await.map_err(|_| Error::HandshakeTimeout(limit))?
+    let buf = BytesMut::with_capacity(1024);
+    timeout(limit, handshake(stream, buf, config, decide)).await.map_err(|_| Error::HandshakeTimeout(limit))?
 }
 
 /// Performs the server handshake like [`accept_with`], and also answers
@@ -86,7 +87,8 @@ where
     H: FnOnce(&http::Request<()>) -> http::Response<Bytes>,
 {
     let limit = config.handshake_timeout;
-    timeout(limit, handshake_or_respond(stream, config, decide, respond))
+    let buf = BytesMut::with_capacity(1024);
+    timeout(limit, handshake_or_respond(stream, buf, config, decide, respond))
         .await
         .map_err(|_| Error::HandshakeTimeout(limit))?
 }
@@ -110,25 +112,38 @@ pub enum Accepted<S> {
     },
 }
 
-async fn handshake<S, F>(mut io: S, config: Config, decide: F) -> Result<WebSocket<S>, Error>
+/// The handshake of [`accept_with`], without its timeout; `buf` holds
+/// what was read from `io` already (by a server telling HTTP/2 apart).
+pub(super) async fn handshake<S, F>(
+    mut io: S,
+    mut buf: BytesMut,
+    config: Config,
+    decide: F,
+) -> Result<WebSocket<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let mut buf = BytesMut::with_capacity(1024);
     match read_head(&mut io, &mut buf, config.max_head_size).await? {
         Ok(request) => upgrade(io, buf, request, config, decide).await,
         Err(e) => Err(refuse(io, e).await),
     }
 }
 
-async fn handshake_or_respond<S, F, H>(mut io: S, config: Config, decide: F, respond: H) -> Result<Accepted<S>, Error>
+/// The handshake of [`accept_or_respond`], without its timeout; `buf` as
+/// in [`handshake`].
+pub(super) async fn handshake_or_respond<S, F, H>(
+    mut io: S,
+    mut buf: BytesMut,
+    config: Config,
+    decide: F,
+    respond: H,
+) -> Result<Accepted<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
     H: FnOnce(&http::Request<()>) -> http::Response<Bytes>,
 {
-    let mut buf = BytesMut::with_capacity(1024);
     match read_head(&mut io, &mut buf, config.max_head_size).await? {
         Ok(request) => Ok(Accepted::WebSocket(upgrade(io, buf, request, config, decide).await?)),
         // The upgrade checks failed; a well-formed request that never asked
@@ -148,23 +163,25 @@ where
 
 /// Reads until `buf` holds a complete upgrade request, which is consumed
 /// from it (what follows is WebSocket data), or until the head is proven
-/// invalid (then `buf` holds the bytes read so far).
+/// invalid (then `buf` holds the bytes read so far). What `buf` already
+/// holds is looked at before reading more.
 async fn read_head<S>(io: &mut S, buf: &mut BytesMut, max_head: usize) -> Result<Result<Request, HandshakeError>, Error>
 where
     S: AsyncRead + Unpin,
 {
     loop {
-        let n = io.read_buf(buf).await?;
-        match read_request(buf, max_head) {
-            Ok(Some((request, head_len))) => {
-                buf.advance(head_len);
-                return Ok(Ok(request));
+        if !buf.is_empty() {
+            match read_request(buf, max_head) {
+                Ok(Some((request, head_len))) => {
+                    buf.advance(head_len);
+                    return Ok(Ok(request));
+                }
+                Ok(None) => {}
+                Err(e) => return Ok(Err(e)),
             }
-            Ok(None) if n == 0 => {
-                return Err(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "client left during the handshake")))
-            }
-            Ok(None) => {}
-            Err(e) => return Ok(Err(e)),
+        }
+        if io.read_buf(buf).await? == 0 {
+            return Err(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "client left during the handshake")));
         }
     }
 }

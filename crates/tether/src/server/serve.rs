@@ -1,6 +1,7 @@
 //! A WebSocket server that owns its accept loop, so it can shut down
-//! gracefully: stop accepting, close every connection with 1001, wait for the
-//! closing handshakes up to a deadline, then drop the rest.
+//! gracefully: stop accepting, close every connection with 1001 (and send
+//! GOAWAY on HTTP/2 connections), wait for the closing handshakes up to a
+//! deadline, then drop the rest.
 
 use std::future::Future;
 use std::io;
@@ -8,15 +9,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::connection;
 use super::decision::{Accept, Reject};
+#[cfg(feature = "http2")]
+use super::http2::settings::Http2Settings;
 use super::limits::{take_slot, PerIp};
+use super::shared::{Decide, HttpResponder, OnError, Shared};
 use crate::timers::Shutdown;
-use crate::{Config, Request, WebSocket};
+use crate::{Config, MaybeTlsStream, Request, WebSocket};
 
 /// Accepts connections and runs a handler for each upgraded one.
 ///
@@ -52,16 +56,9 @@ pub struct Server {
     http: Option<HttpResponder>,
     decide: Option<Decide>,
     on_error: Option<OnError>,
+    #[cfg(feature = "http2")]
+    http2: Option<Http2Settings>,
 }
-
-/// Answers plain HTTP requests on the WebSocket port.
-type HttpResponder = Arc<dyn Fn(&http::Request<()>) -> http::Response<bytes::Bytes> + Send + Sync>;
-
-/// Accepts or refuses each handshake, as the `decide` of [`accept_with`](crate::accept_with).
-type Decide = Arc<dyn Fn(&Request) -> Result<Accept, Reject> + Send + Sync>;
-
-/// Hears of each failed handshake.
-type OnError = Arc<dyn Fn(SocketAddr, &crate::Error) + Send + Sync>;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,12 +103,19 @@ impl Server {
             http: None,
             decide: None,
             on_error: None,
+            #[cfg(feature = "http2")]
+            http2: Some(Http2Settings {
+                max_streams: Self::DEFAULT_MAX_STREAMS,
+                stream_window: Self::DEFAULT_STREAM_WINDOW,
+            }),
         }
     }
 
     /// Calls `report` with the client's address and the error for each
     /// connection whose TLS or WebSocket handshake failed (by default they
-    /// are dropped without a word): for a log line.
+    /// are dropped without a word): for a log line. On HTTP/2 that is each
+    /// extended CONNECT refused, and a connection whose preface and
+    /// settings did not come in time.
     pub fn on_handshake_error(mut self, report: impl Fn(SocketAddr, &crate::Error) + Send + Sync + 'static) -> Self {
         self.on_error = Some(Arc::new(report));
         self
@@ -145,7 +149,9 @@ impl Server {
     }
 
     /// Drops new connections from an address that already has `max` open
-    /// (default: no limit).
+    /// (default: no limit). It counts TCP connections: an HTTP/2 connection
+    /// is one, whatever number of WebSockets it carries (those are bounded
+    /// by [`max_streams_per_connection`](Self::max_streams_per_connection)).
     pub fn max_connections_per_ip(mut self, max: usize) -> Self {
         self.per_ip = Some(max);
         self
@@ -154,6 +160,12 @@ impl Server {
     /// Drops new connections while `max` handshakes are in progress
     /// (default [`Self::DEFAULT_MAX_HANDSHAKES`]). With the handshake timeout
     /// this bounds what slow or idle handshakes (slowloris) can hold.
+    ///
+    /// A handshake is one per TCP connection: the TLS handshake, then the
+    /// HTTP/1.1 upgrade, or HTTP/2's preface and settings (an HTTP/2
+    /// connection stops counting then: its extended CONNECTs are answered
+    /// as they come, each in one HEADERS frame, and one without any stream
+    /// for the handshake timeout is sent GOAWAY).
     pub fn max_pending_handshakes(mut self, max: usize) -> Self {
         self.max_handshakes = max;
         self
@@ -162,6 +174,55 @@ impl Server {
     /// How long a shutdown waits for the closing handshakes (default 5 s).
     pub fn grace_period(mut self, grace: Duration) -> Self {
         self.grace = grace;
+        self
+    }
+
+    /// Default bound on the WebSockets (and requests) at once on one
+    /// HTTP/2 connection (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+    #[cfg(feature = "http2")]
+    pub const DEFAULT_MAX_STREAMS: u32 = 100;
+
+    /// Default receive window of one HTTP/2 stream, in bytes; the
+    /// connection's is this times the streams allowed (see
+    /// [`max_streams_per_connection`](Self::max_streams_per_connection)).
+    #[cfg(feature = "http2")]
+    pub const DEFAULT_STREAM_WINDOW: u32 = 256 * 1024;
+
+    /// Speaks HTTP/2 next to HTTP/1.1 (the default) or not: ALPN `h2` over
+    /// TLS, the preface in cleartext, extended CONNECT for WebSockets.
+    #[cfg(feature = "http2")]
+    pub fn http2(mut self, enabled: bool) -> Self {
+        self.http2 = enabled.then_some(self.http2.unwrap_or(Http2Settings {
+            max_streams: Self::DEFAULT_MAX_STREAMS,
+            stream_window: Self::DEFAULT_STREAM_WINDOW,
+        }));
+        self
+    }
+
+    /// Bounds the streams open at once on one HTTP/2 connection (default
+    /// [`Self::DEFAULT_MAX_STREAMS`]); the client is told so and further
+    /// streams are refused. [`max_connections_per_ip`](Self::max_connections_per_ip)
+    /// counts TCP connections, so an address can hold up to both limits
+    /// multiplied in WebSockets.
+    #[cfg(feature = "http2")]
+    pub fn max_streams_per_connection(mut self, max: u32) -> Self {
+        if let Some(settings) = &mut self.http2 {
+            settings.max_streams = max.max(1);
+        }
+        self
+    }
+
+    /// Sets each HTTP/2 stream's receive window (default
+    /// [`Self::DEFAULT_STREAM_WINDOW`], at least 64 KiB - 1, as HTTP/2's
+    /// own default). The connection's window is this times the streams
+    /// allowed, up to 2 GiB - 1, so one stalled WebSocket does not stall
+    /// the others; it is also the most unread data a connection can leave
+    /// in the server.
+    #[cfg(feature = "http2")]
+    pub fn http2_stream_window(mut self, bytes: u32) -> Self {
+        if let Some(settings) = &mut self.http2 {
+            settings.stream_window = bytes.clamp(65_535, (1 << 31) - 1);
+        }
         self
     }
 
@@ -176,29 +237,44 @@ impl Server {
     }
 
     /// Accepts until shut down, running `handler` on its own task for each
-    /// connection that completes the handshake (failed handshakes are
+    /// WebSocket that completes the handshake (failed handshakes are
     /// answered and dropped). Returns once a shutdown has finished: every
     /// handler returned, or the grace period ran out and the rest were dropped.
+    ///
+    /// With the `http2` feature (on by default) a connection that opens
+    /// with HTTP/2's preface (prior knowledge, "h2c") speaks HTTP/2: each of
+    /// its extended CONNECT streams is a WebSocket (as [`MaybeTlsStream::H2`]),
+    /// each GET a request for [`respond_http`](Self::respond_http). Others
+    /// are HTTP/1.1 ([`MaybeTlsStream::Plain`]). Browsers never use h2c;
+    /// [`http2(false)`](Self::http2) keeps to HTTP/1.1.
     ///
     /// Handlers should keep reading their stream: that is where the 1001
     /// close goes out and the peer's answer comes in.
     pub async fn serve<F, Fut>(self, handler: F) -> io::Result<()>
     where
-        F: Fn(WebSocket<TcpStream>, SocketAddr) -> Fut + Send + Sync + 'static,
+        F: Fn(WebSocket<MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.run(|tcp| async move { Ok(tcp) }, handler).await
+        self.run(|tcp| async move { Ok(MaybeTlsStream::Plain(tcp)) }, handler).await
     }
 
     /// [`serve`](Self::serve) over TLS (`wss://`): each connection makes its
     /// TLS handshake with `tls` first, within the same bound on handshakes
     /// in progress ([`max_pending_handshakes`](Self::max_pending_handshakes)).
+    ///
+    /// With the `http2` feature the TLS handshake offers ALPN `h2` before
+    /// `http/1.1` (unless `tls` came from a rustls config of your own that
+    /// does not offer `http/1.1`); a client that picks `h2` gets HTTP/2, as
+    /// browsers do for an `https://` page and then for its same-origin
+    /// `wss://` WebSockets (RFC 8441).
     #[cfg(feature = "rustls")]
     pub async fn serve_tls<F, Fut>(self, tls: crate::tls::ServerTls, handler: F) -> io::Result<()>
     where
-        F: Fn(WebSocket<crate::MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
+        F: Fn(WebSocket<MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        #[cfg(feature = "http2")]
+        let tls = if self.http2.is_some() { tls.with_h2() } else { tls };
         self.run(
             move |tcp| {
                 let tls = tls.clone();
@@ -224,17 +300,24 @@ impl Server {
     }
 
     /// The accept loop; `secure` turns each accepted TCP connection into
-    /// the transport the WebSocket runs on (itself, or TLS over it).
-    async fn run<S, U, UF, F, Fut>(self, secure: U, handler: F) -> io::Result<()>
+    /// the transport the connection runs on (itself, or TLS over it).
+    async fn run<U, UF, F, Fut>(self, secure: U, handler: F) -> io::Result<()>
     where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         U: Fn(TcpStream) -> UF,
-        UF: Future<Output = Result<S, crate::Error>> + Send + 'static,
-        F: Fn(WebSocket<S>, SocketAddr) -> Fut + Send + Sync + 'static,
+        UF: Future<Output = Result<MaybeTlsStream, crate::Error>> + Send + 'static,
+        F: Fn(WebSocket<MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(handler);
-        let decide = self.decide_with_origins();
+        let shared = Arc::new(Shared {
+            config: self.config,
+            decide: self.decide_with_origins(),
+            http: self.http.clone(),
+            on_error: self.on_error.clone(),
+            shutdown: self.shutdown.clone(),
+            #[cfg(feature = "http2")]
+            http2: self.http2,
+            handler,
+        });
         let handshakes = Arc::new(Semaphore::new(self.max_handshakes));
         let per_ip: PerIp = Arc::default();
         let mut tasks = JoinSet::new();
@@ -251,7 +334,9 @@ impl Server {
                         }
                     };
                     let Ok(permit) = handshakes.clone().try_acquire_owned() else { continue };
-                    // Boxed: rarely set, and the task holds it to the end.
+                    // Per TCP connection: an HTTP/2 connection holds one
+                    // slot for all its streams. Boxed: rarely set, and the
+                    // task holds it to the end.
                     let slot = match self.per_ip {
                         Some(max) => match take_slot(&per_ip, peer.ip(), max) {
                             Some(slot) => Some(Box::new(slot)),
@@ -260,45 +345,9 @@ impl Server {
                         None => None,
                     };
                     let _ = tcp.set_nodelay(true);
-                    let secured = secure(tcp);
-                    let (config, http) = (self.config, self.http.clone());
-                    let (decide, on_error) = (decide.clone(), self.on_error.clone());
-                    let shutdown = self.shutdown.clone();
-                    // Built here and boxed, so the task keeps neither the
-                    // handshake's state nor what it consumed (the socket, the
-                    // config, the permit, the shutdown signal, the peer's
-                    // address) for the whole life of the connection: what
-                    // the task's future holds, every idle connection holds.
-                    let handshake = Box::pin(async move {
-                        let upgraded = async {
-                            let stream = secured.await?;
-                            let decide = |req: &Request| decide.as_ref().map_or(Ok(Accept::new()), |d| d(req));
-                            match http {
-                                Some(respond) => {
-                                    match crate::accept_or_respond(stream, config, decide, |r| respond(r)).await? {
-                                        crate::Accepted::WebSocket(ws) => Ok(Some(ws)),
-                                        // A plain HTTP request, answered.
-                                        crate::Accepted::Http { .. } => Ok(None),
-                                    }
-                                }
-                                None => crate::accept_with(stream, config, decide).await.map(Some),
-                            }
-                        };
-                        let accepted = upgraded.await.unwrap_or_else(|e: crate::Error| {
-                            if let Some(report) = on_error {
-                                report(peer, &e);
-                            }
-                            None
-                        });
-                        drop(permit);
-                        let mut ws = accepted?;
-                        ws.close_on(&shutdown);
-                        Some((ws, peer))
-                    });
-                    let handler = handler.clone();
+                    let served = connection::serve(secure(tcp), peer, shared.clone(), permit);
                     tasks.spawn(async move {
-                        let Some((ws, peer)) = handshake.await else { return };
-                        handler(ws, peer).await;
+                        served.await;
                         drop(slot);
                     });
                 }

@@ -49,6 +49,11 @@ use wakers::WakerSet;
 /// Keep polling the stream: that is what answers pings and completes the
 /// closing handshake.
 ///
+/// The transport defaults to [`MaybeTlsStream`](crate::MaybeTlsStream),
+/// what [`connect`](crate::connect) returns, so `tether::WebSocket` names a
+/// client connection in code that also builds for the browser, where
+/// `WebSocket` has no type parameter.
+///
 /// What one read of over 4 KiB brings is not copied: its messages are
 /// slices of a 128 KiB buffer that the connections of a thread share, so
 /// keeping one for long keeps that buffer too (copy it with
@@ -81,7 +86,7 @@ use wakers::WakerSet;
 /// The split halves behave the same: [`Receiver`](crate::Receiver) as `next()`,
 /// [`Sender`](crate::Sender)'s `send` and `flush` as above.
 #[derive(Debug)]
-pub struct WebSocket<S> {
+pub struct WebSocket<S = crate::MaybeTlsStream> {
     /// Boxed: a connection is moved through layers of futures (the
     /// handshake, the handler, the application's own async functions), and
     /// each layer would otherwise hold a copy of the whole state.

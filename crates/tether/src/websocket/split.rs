@@ -52,7 +52,7 @@ fn lock<S>(shared: &Shared<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
 /// [`flush`](Self::flush) is cancel-safe; [`try_send`](Self::try_send) does
 /// not wait.
 #[derive(Debug)]
-pub struct Sender<S> {
+pub struct Sender<S = crate::MaybeTlsStream> {
     shared: Shared<S>,
 }
 
@@ -164,7 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Sender<S> {
 /// received in part stays buffered in the shared connection, so a
 /// `select!` loop that drops the future mid-frame loses nothing.
 #[derive(Debug)]
-pub struct Receiver<S> {
+pub struct Receiver<S = crate::MaybeTlsStream> {
     shared: Shared<S>,
 }
 

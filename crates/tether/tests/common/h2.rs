@@ -1,44 +1,39 @@
-//! A WebSocket client over HTTP/2 extended CONNECT (RFC 8441) for the tests,
-//! on the h2 crate: tether's engine runs over one h2 stream.
+//! A raw HTTP/2 extended CONNECT (RFC 8441) client for the tests, on the h2
+//! crate, to send requests tether's own client would not (a wrong
+//! `:protocol`, a missing version); tether's engine runs over the stream
+//! ([`tether::http2::H2Stream`]).
 
-use std::io;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-use std::time::Duration;
-
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use h2::client::SendRequest;
-use h2::{RecvStream, SendStream};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tether::http2::H2Stream;
 use tokio::net::TcpStream;
 
 /// One cleartext HTTP/2 connection (prior knowledge).
 pub struct H2Client {
     send: SendRequest<Bytes>,
     authority: String,
+    /// Taken by the first settings check.
+    ping_pong: Option<h2::PingPong>,
 }
 
 impl H2Client {
     pub async fn connect(addr: &str) -> H2Client {
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        let (send, mut connection) = h2::client::handshake(tcp).await.unwrap();
+        let ping_pong = connection.ping_pong();
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        H2Client { send, authority: addr.to_owned() }
+        H2Client { send, authority: addr.to_owned(), ping_pong }
     }
 
     /// Whether the server announced extended CONNECT, once its SETTINGS came.
     pub async fn extended_connect_enabled(&mut self) -> bool {
-        self.send = self.send.clone().ready().await.unwrap();
-        // The server's SETTINGS may come after the connection is ready.
-        for _ in 0..100 {
-            if self.send.is_extended_connect_protocol_enabled() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        // The server's SETTINGS come before its answer to our PING.
+        if let Some(mut ping_pong) = self.ping_pong.take() {
+            ping_pong.ping(h2::Ping::opaque()).await.unwrap();
         }
-        false
+        self.send.is_extended_connect_protocol_enabled()
     }
 
     /// Opens a WebSocket at `path` (with `headers` replacing the defaults);
@@ -76,50 +71,6 @@ impl H2Client {
         let (response, send) = self.send.send_request(request, false).unwrap();
         let response = response.await.unwrap();
         let status = response.status().as_u16();
-        (status, H2Stream { send, recv: response.into_body(), buf: Bytes::new() })
-    }
-}
-
-/// One h2 stream as a byte stream.
-pub struct H2Stream {
-    send: SendStream<Bytes>,
-    recv: RecvStream,
-    /// What the last DATA frame brought and was not read yet.
-    buf: Bytes,
-}
-
-impl AsyncRead for H2Stream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        while self.buf.is_empty() {
-            match ready!(self.recv.poll_data(cx)) {
-                Some(Ok(data)) => {
-                    let _ = self.recv.flow_control().release_capacity(data.len());
-                    self.buf = data;
-                }
-                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
-                None => return Poll::Ready(Ok(())),
-            }
-        }
-        let n = self.buf.len().min(out.remaining());
-        out.put_slice(&self.buf[..n]);
-        self.buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for H2Stream {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        // Unbounded: h2 queues what the window does not allow yet (fine for tests).
-        self.send.send_data(Bytes::copy_from_slice(data), false).map_err(io::Error::other)?;
-        Poll::Ready(Ok(data.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let _ = self.send.send_data(Bytes::new(), true);
-        Poll::Ready(Ok(()))
+        (status, H2Stream::new(send, response.into_body()))
     }
 }

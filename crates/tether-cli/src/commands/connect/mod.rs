@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tether::http2::Http2Policy;
 use tether::tls::{ClientTls, Roots};
-use tether::{CloseCode, Error, Message, ProxyError, TlsError};
+use tether::{CloseCode, Error, Http2Error, Message, ProxyError, TlsError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::flags::{self, ConnectArgs};
@@ -32,6 +33,9 @@ pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
     if let Some(origin) = &opts.origin {
         builder = builder.origin(origin);
     }
+    if opts.http2 {
+        builder = builder.http2(Http2Policy::Only);
+    }
     match opts.proxy.as_deref() {
         None => {}
         Some("") => builder = builder.no_proxy(),
@@ -51,6 +55,9 @@ pub async fn run(opts: ConnectArgs) -> Result<ExitCode, String> {
         return reconnecting::run(builder, &opts.also, room, opts.binary).await;
     }
     let ws = builder.connect().await.map_err(|e| format!("cannot connect to {}: {e}{}", opts.url, hint(&e)))?;
+    if opts.http2 {
+        eprintln!("protocol: {}", if ws.get_ref().is_http2() { "HTTP/2 (extended CONNECT)" } else { "HTTP/1.1" });
+    }
     if let Some(p) = ws.protocol() {
         eprintln!("subprotocol: {p}");
     }
@@ -129,6 +136,13 @@ fn hint(e: &Error) -> &'static str {
             _ => "",
         },
         Error::Proxy(proxy) if matches!(**proxy, ProxyError::Auth { .. }) => " (put USER:PASSWORD@ in the proxy URL)",
+        Error::Http2(h2) => match **h2 {
+            Http2Error::NotOffered { .. } | Http2Error::ExtendedConnectDisabled { .. } => {
+                " (leave out --http2 to use HTTP/1.1)"
+            }
+            Http2Error::Protocol(_) => " (for ws://, --http2 needs a server that speaks cleartext HTTP/2)",
+            _ => "",
+        },
         Error::ConnectTimeout { .. } => " (raise --connect-timeout?)",
         Error::HandshakeTimeout(_) => " (raise --handshake-timeout?)",
         _ => "",

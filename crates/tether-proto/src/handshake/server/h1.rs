@@ -172,7 +172,8 @@ mod tests {
         assert!(resp.starts_with("HTTP/1.1 426 "));
         assert!(resp.contains("sec-websocket-version: 13\r\n"));
         let resp = String::from_utf8(bad("GET", "POST").response()).unwrap();
-        assert!(resp.starts_with("HTTP/1.1 400 "));
+        assert!(resp.starts_with("HTTP/1.1 405 "));
+        assert!(resp.contains("allow: GET\r\n"), "{resp}");
         assert!(resp.ends_with("method POST is not GET\n"));
     }
 

@@ -1,4 +1,8 @@
-//! The client's side of the opening handshake.
+//! The client's side of the opening handshake: the HTTP/1.1 upgrade here,
+//! the HTTP/2 extended CONNECT (RFC 8441) in [`h2`]; both check the server's
+//! choice of subprotocol and extensions with the same rules.
+
+pub mod h2;
 
 use std::fmt::Write as _;
 
@@ -30,7 +34,7 @@ pub struct ClientRequest {
 /// A successful upgrade response.
 #[derive(Clone, Debug)]
 pub struct Response {
-    /// Always 101.
+    /// 101 over HTTP/1.1; the 2xx (200) of an extended CONNECT over HTTP/2.
     pub status: StatusCode,
     /// The response headers.
     pub headers: HeaderMap,
@@ -44,9 +48,47 @@ pub struct Response {
 #[derive(Clone, Debug)]
 pub struct ClientHandshake {
     expected_accept: String,
+    offer: Offer,
+    max_head: usize,
+}
+
+/// What the client offered: the server's answer must pick from it.
+#[derive(Clone, Debug)]
+struct Offer {
     protocols: Vec<String>,
     deflate: Option<DeflateConfig>,
-    max_head: usize,
+}
+
+impl Offer {
+    /// Checks the offered subprotocols (tokens, RFC 7230).
+    fn new(request: &ClientRequest) -> Result<Offer, HandshakeError> {
+        for p in &request.protocols {
+            if p.is_empty() || !p.bytes().all(is_token_byte) {
+                return Err(HandshakeError::InvalidHeader(format!("subprotocol {p:?}")));
+            }
+        }
+        Ok(Offer { protocols: request.protocols.clone(), deflate: request.deflate })
+    }
+
+    /// The subprotocol and permessage-deflate parameters the server's
+    /// headers chose, if they chose among what was offered.
+    fn check(&self, headers: &HeaderMap) -> Result<(Option<String>, Option<DeflateParams>), HandshakeError> {
+        let protocol = match header_str(headers, "sec-websocket-protocol") {
+            None => None,
+            Some(p) if self.protocols.iter().any(|o| o == p) => Some(p.to_owned()),
+            Some(p) => return Err(HandshakeError::UnofferedProtocol(p.to_owned())),
+        };
+        let lines = headers.get_all("sec-websocket-extensions").iter().filter_map(|v| v.to_str().ok());
+        let extensions = parse_extensions(lines).map_err(HandshakeError::BadExtension)?;
+        let deflate = match &self.deflate {
+            Some(config) => DeflateParams::check_response(&extensions, config)?,
+            None => match extensions.first() {
+                Some(ext) => return Err(HandshakeError::UnofferedExtension(ext.name.clone())),
+                None => None,
+            },
+        };
+        Ok((protocol, deflate))
+    }
 }
 
 impl ClientHandshake {
@@ -61,6 +103,7 @@ impl ClientHandshake {
     /// Builds the upgrade request with the given key (for tests: keys must be random).
     pub fn with_key(request: &ClientRequest, key: [u8; 16]) -> Result<(Self, Vec<u8>), HandshakeError> {
         let key = base64::engine::general_purpose::STANDARD.encode(key);
+        let offer = Offer::new(request)?;
         let mut out = String::with_capacity(256);
         let path = if request.path.is_empty() { "/" } else { &request.path };
         if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
@@ -76,11 +119,6 @@ impl ClientHandshake {
             let _ = write!(out, "Origin: {}\r\n", checked_value(origin)?);
         }
         if !request.protocols.is_empty() {
-            for p in &request.protocols {
-                if p.is_empty() || !p.bytes().all(is_token_byte) {
-                    return Err(HandshakeError::InvalidHeader(format!("subprotocol {p:?}")));
-                }
-            }
             let _ = write!(out, "Sec-WebSocket-Protocol: {}\r\n", request.protocols.join(", "));
         }
         if let Some(config) = &request.deflate {
@@ -91,12 +129,8 @@ impl ClientHandshake {
             let _ = write!(out, "{name}: {}\r\n", checked_value(value)?);
         }
         out.push_str("\r\n");
-        let handshake = ClientHandshake {
-            expected_accept: accept_key(key.as_bytes()),
-            protocols: request.protocols.clone(),
-            deflate: request.deflate,
-            max_head: super::DEFAULT_MAX_HEAD,
-        };
+        let handshake =
+            ClientHandshake { expected_accept: accept_key(key.as_bytes()), offer, max_head: super::DEFAULT_MAX_HEAD };
         Ok((handshake, out.into_bytes()))
     }
 
@@ -139,20 +173,7 @@ impl ClientHandshake {
         if accept != self.expected_accept {
             return Err(HandshakeError::BadAccept { got: accept.to_owned(), expected: self.expected_accept.clone() });
         }
-        let protocol = match header_str(&headers, "sec-websocket-protocol") {
-            None => None,
-            Some(p) if self.protocols.iter().any(|o| o == p) => Some(p.to_owned()),
-            Some(p) => return Err(HandshakeError::UnofferedProtocol(p.to_owned())),
-        };
-        let lines = headers.get_all("sec-websocket-extensions").iter().filter_map(|v| v.to_str().ok());
-        let extensions = parse_extensions(lines).map_err(HandshakeError::BadExtension)?;
-        let deflate = match &self.deflate {
-            Some(config) => DeflateParams::check_response(&extensions, config)?,
-            None => match extensions.first() {
-                Some(ext) => return Err(HandshakeError::UnofferedExtension(ext.name.clone())),
-                None => None,
-            },
-        };
+        let (protocol, deflate) = self.offer.check(&headers)?;
         Ok(Some((Response { status, headers, protocol, deflate }, n)))
     }
 }
@@ -171,7 +192,8 @@ fn is_token_byte(b: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn request() -> ClientRequest {
+    /// A request with every field set (shared with the HTTP/2 tests).
+    pub(super) fn request() -> ClientRequest {
         ClientRequest {
             host: "server.example.com".into(),
             path: "/chat".into(),

@@ -66,8 +66,9 @@ struct Reader {
     header: Option<FrameHeader>,
     /// Payload bytes of that frame already unmasked and validated in place.
     processed: usize,
-    /// A fragmented data message in progress.
-    fragmented: Option<Fragmented>,
+    /// A fragmented data message in progress (boxed: rare, and every idle
+    /// connection would carry its size).
+    fragmented: Option<Box<Fragmented>>,
     /// UTF-8 state of the text message in progress.
     utf8: Utf8Validator,
 }
@@ -398,7 +399,7 @@ impl Connection {
             buf.extend_from_slice(&payload);
         }
         if !header.fin {
-            self.reader.fragmented = Some(Fragmented { text: is_text, compressed, buf });
+            self.reader.fragmented = Some(Box::new(Fragmented { text: is_text, compressed, buf }));
             return Ok(None);
         }
         if is_text {

@@ -65,7 +65,7 @@ struct Member {
 }
 
 impl Handler for Member {
-    async fn handle<S>(&self, ws: WebSocket<S>, peer: SocketAddr)
+    async fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {

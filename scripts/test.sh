@@ -64,6 +64,11 @@ stamp "Autobahn passed"
 scripts/autobahn.sh --axum
 stamp "Autobahn (axum example) passed"
 
+# The comparison's scoring: a server echoing wrong bytes scores zero, ratios
+# and ties as bench/RESULTS.md describes them (a short run of compare.sh).
+scripts/bench-trust-test.sh
+stamp "benchmark scoring checked"
+
 # Dependency audit: licenses, duplicates, sources (committed deny.toml).
 cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny
 cargo deny check bans licenses sources

@@ -1,51 +1,75 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of tether with the fastest peers, one command, one table.
 #
-#   bench/compare.sh            full run: 3 rounds, 5 s per workload after 1 s of warm-up
-#   bench/compare.sh --quick    3 shorter rounds (1.5 s + 0.5 s), idle memory once: about 10 minutes
-#   options: --rounds N, --servers a,b,..., --workloads a,b,...
+#   bench/compare.sh            full run: 5 rounds, 5 s per workload after 1 s of warm-up
+#   bench/compare.sh --quick    3 shorter rounds (1.5 s + 0.5 s), idle memory once: for direction only
+#   options: --rounds N, --servers a,b,..., --workloads a,b,..., --duration S, --warmup S,
+#            --out DIR (default target/bench), --tether PATH (use this tether
+#            binary and build nothing: only servers that need no build can run)
 #
 # Every server runs pinned to core 0 (`taskset -c 0`), the generator
 # (`tether bench`) to core 1. The generator reads the server's CPU time from
 # /proc/PID/stat over exactly the measured window, so the headline figure is
-# messages per server CPU-second, with raw msg/s beside it. Servers are
-# interleaved (a different order each round) and the medians over the rounds
-# are reported. Writes:
+# messages per server CPU-second, with raw msg/s beside it.
+#
+# What makes the table trustworthy:
+# - every echo row runs with `--check`: every echoed byte is compared with
+#   what was sent, and a run with any error scores zero (a server that
+#   echoes the right lengths with the wrong bytes gets nothing);
+# - servers are interleaved per workload: within a round, every server runs
+#   workload A back to back (each in a fresh process, in an order rotated
+#   each round), then workload B, so the runs a within-round ratio compares
+#   are seconds apart, not minutes;
+# - the ratio column is the median of the within-round ratios with their
+#   spread (lowest-highest); a spread that includes 1.00 prints as a tie.
+# Writes:
 #   target/bench/runs.jsonl    every run, as the generator reported it
 #   target/bench/compare.json  one row per server and workload (medians)
 #   target/bench/compare.md    the Markdown tables
-# Not part of the test command: it is slow and its numbers are noisy.
+# Not part of the test command: it is slow and its numbers are noisy
+# (scripts/bench-trust-test.sh checks the scoring).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 all_args="$*"
-rounds=3 duration=5 warmup=1 quick=0 only_servers="" only_workloads=""
+rounds="" duration=5 warmup=1 quick=0 only_servers="" only_workloads="" tether_bin="" out_dir=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 duration=1.5 warmup=0.5 ;;
         --rounds) rounds="$2"; shift ;;
         --servers) only_servers="$2"; shift ;;
         --workloads) only_workloads="$2"; shift ;;
-        *) echo "usage: bench/compare.sh [--quick] [--rounds N] [--servers a,b] [--workloads a,b]" >&2; exit 2 ;;
+        --duration) duration="$2"; shift ;;
+        --warmup) warmup="$2"; shift ;;
+        --out) out_dir="$2"; shift ;;
+        --tether) tether_bin="$(realpath "$2")"; shift ;;
+        *) echo "usage: bench/compare.sh [--quick] [--rounds N] [--servers a,b] [--workloads a,b]" \
+            "[--duration S] [--warmup S] [--out DIR] [--tether PATH]" >&2; exit 2 ;;
     esac
     shift
 done
+# Full runs need at least 5 rounds to judge a target; quick runs give a direction.
+[[ -n "$rounds" ]] || { [[ $quick == 1 ]] && rounds=3 || rounds=5; }
 
-OUT="$ROOT/target/bench"
+OUT="${out_dir:-$ROOT/target/bench}"
 mkdir -p "$OUT"
 log() { echo "[compare] $*" >&2; }
 [[ $(nproc) -ge 2 ]] || { log "needs two cores (server on 0, generator on 1)"; exit 1; }
 
 # ---- build and install ---------------------------------------------------
-log "building tether (release)"
-cargo build --release --quiet -p tether-ws-cli
-log "building the Rust peers (release, bench/peers)"
-(cd bench/peers && CARGO_TARGET_DIR="$ROOT/target/peers" cargo build --release --quiet)
-log "installing the Node and Python peers"
-eval "$(bench/peers/install.sh)"
+if [[ -z "$tether_bin" ]]; then
+    log "building tether (release)"
+    cargo build --release --quiet -p tether-ws-cli
+    log "building the Rust peers (release, bench/peers)"
+    (cd bench/peers && CARGO_TARGET_DIR="$ROOT/target/peers" cargo build --release --quiet)
+fi
+if [[ -z "$tether_bin" || "$only_servers" == *node* || "$only_servers" == *python* ]]; then
+    log "installing the Node and Python peers"
+    eval "$(bench/peers/install.sh)"
+fi
 
-TETHER="$ROOT/target/release/tether"
+TETHER="${tether_bin:-$ROOT/target/release/tether}"
 PEERS="$ROOT/target/peers/release"
 # 10,000 idle connections need as many descriptors in the server and in the generator.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -55,29 +79,34 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 declare -A SERVER=(
     [tether]="$TETHER echo --listen 127.0.0.1:0 --threads 1 --quiet"
     [tether-mt]="$TETHER echo --listen 127.0.0.1:0 --quiet"
+    # The peers' loop: every echoed message flushed on its own (tether's own
+    # loop feeds and lets the stream write a burst at once).
+    [tether-flush]="$TETHER echo --listen 127.0.0.1:0 --threads 1 --quiet --flush-each"
     [fastwebsockets]="$PEERS/fastwebsockets --listen 127.0.0.1:0"
     [tokio-tungstenite]="$PEERS/tokio_tungstenite --listen 127.0.0.1:0"
     [tokio-websockets]="$PEERS/tokio_websockets --listen 127.0.0.1:0"
     [node-ws]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0"
-    [python-websockets]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0"
+    [python-websockets]="${TETHER_BENCH_PYTHON:-python3} $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0"
     [raw-tcp]="$PEERS/raw_tcp --listen 127.0.0.1:0"
+    # Right lengths, one wrong byte per message: must score 0 (scripts/bench-trust-test.sh).
+    [wrong-echo]="python3 $ROOT/bench/peers/wrong_echo.py --listen 127.0.0.1:0"
     # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
     [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
     [node-ws-rooms]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0 --rooms"
-    [python-websockets-rooms]="$TETHER_BENCH_PYTHON $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0 --rooms"
+    [python-websockets-rooms]="${TETHER_BENCH_PYTHON:-python3} $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0 --rooms"
     # axum 0.8 (bench/peers, current-thread, HTTP/1.1 and h2c): its own WebSocket,
     # and tether's extractor with compression off (on for the deflate rows only).
     [axum-builtin]="$PEERS/axum_builtin --listen 127.0.0.1:0"
     [axum-tether]="$PEERS/axum_tether --listen 127.0.0.1:0"
     [axum-tether-deflate]="$PEERS/axum_tether --listen 127.0.0.1:0 --deflate"
 )
-export NODE_PATH="$TETHER_BENCH_NODE_PATH"
-servers=(tether tether-mt fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp
+export NODE_PATH="${TETHER_BENCH_NODE_PATH:-}"
+servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp
     tether-hub node-ws-rooms python-websockets-rooms axum-builtin axum-tether axum-tether-deflate)
 
 # name -> generator arguments (URL and timing are added per run)
 workloads=(echo-100x20B echo-10x1KiB echo-10x16KiB echo-200x16KiB echo-500x16KiB
-    pipelined-512x16x5B large-10x1MiB large-2x16MiB deflate-100x1KiB deflate-10x16KiB setup idle-10k
+    pipelined-512x16x5B large-10x1MiB large-2x16MiB deflate-100x1KiB deflate-10x16KiB setup idle-10k idle-10k-deflate
     fanout-1x1000x64B fanout-10x100x1KiB fanout-1x10000x20B
     h2-echo-100x20B h1-echo-100x20B h2-echo-10x16KiB h1-echo-10x16KiB h2-setup-16 h1-setup-16)
 declare -A WORKLOAD=(
@@ -94,6 +123,8 @@ declare -A WORKLOAD=(
     [deflate-10x16KiB]="echo -c 10 -s 16KiB --deflate"
     [setup]="setup -c 16"
     [idle-10k]="idle -c 10000 --source 4"
+    # The same after one compressed message each: compressor and decompressor state included.
+    [idle-10k-deflate]="idle -c 10000 --source 4 --deflate"
     # Fan-out through a room server (URL + rooms/bench): members x publishers
     # x size at a fixed publish rate, the same for every server, set so one
     # generator core keeps up; lost and duplicated deliveries are counted.
@@ -126,9 +157,10 @@ applies() {
     esac
     case "$2" in
         fanout-*) false ;;
-        deflate-*) [[ "$1" == tether || "$1" == tether-mt || "$1" == node-ws || "$1" == python-websockets ]] ;;
-        echo-* | large-* | pipelined-*) true ;;
-        *) [[ "$1" != raw-tcp ]] ;;
+        deflate-* | *-deflate) [[ "$1" == tether || "$1" == tether-mt || "$1" == node-ws || "$1" == python-websockets ]] ;;
+        pipelined-*) true ;;
+        echo-* | large-*) [[ "$1" != tether-flush ]] ;;
+        *) [[ "$1" != raw-tcp && "$1" != tether-flush && "$1" != wrong-echo ]] ;;
     esac
 }
 
@@ -170,6 +202,9 @@ trap 'stop_server' EXIT
 run_workload() { # server workload round
     local name="$1" work="$2" round="$3" timing=(-d "$duration" -w "$warmup") line
     [[ "$work" == idle-* ]] && timing=()
+    # Every echoed byte is compared with what was sent (the idle workload
+    # checks its one echo, setup has no payload, fan-out checks sequences).
+    case "$work" in echo-* | large-* | pipelined-* | deflate-*) timing+=(--check) ;; esac
     local url="$server_url"
     [[ "$work" == fanout-* ]] && url="${server_url%/}/rooms/bench"
     # shellcheck disable=SC2086
@@ -194,25 +229,21 @@ print("  %-18s %-20s %10.0f /s %10.0f /server-cpu-s%s errors %s" % (sys.argv[2],
 log "$rounds rounds, ${duration} s per workload after ${warmup} s warm-up; servers: ${servers[*]}"
 started=$(date +%s)
 for round in $(seq "$rounds"); do
-    # Rotate the order each round so no server always runs first or last.
-    shift_by=$(( (round - 1) % ${#servers[@]} ))
-    order=("${servers[@]:$shift_by}" "${servers[@]:0:$shift_by}")
-    log "round $round/$rounds: ${order[*]}"
-    for name in "${order[@]}"; do
-        # Throughput, setup: one server process for all of them.
+    log "round $round/$rounds"
+    for w in "${workloads[@]}"; do
+        # Idle memory: in quick mode, once.
+        [[ "$w" == idle-* && $quick == 1 && $round != 1 ]] && continue
         todo=()
-        for w in "${workloads[@]}"; do
-            [[ "$w" != idle-* ]] && applies "$name" "$w" && todo+=("$w")
-        done
-        if [[ ${#todo[@]} -gt 0 ]] && start_server "$name"; then
-            for w in "${todo[@]}"; do run_workload "$name" "$w" "$round"; done
-            stop_server
-        fi
-        # Idle memory: a fresh process, so earlier large buffers do not blur it.
-        # In quick mode, once.
-        for w in "${workloads[@]}"; do
-            if [[ "$w" == idle-* ]] && applies "$name" "$w" && [[ $quick == 0 || $round == 1 ]]; then
-                start_server "$name" && { run_workload "$name" "$w" "$round"; stop_server; }
+        for name in "${servers[@]}"; do applies "$name" "$w" && todo+=("$name"); done
+        [[ ${#todo[@]} -gt 0 ]] || continue
+        # Rotate the order each round so no server always runs first or last.
+        shift_by=$(( (round - 1) % ${#todo[@]} ))
+        order=("${todo[@]:$shift_by}" "${todo[@]:0:$shift_by}")
+        for name in "${order[@]}"; do
+            # A fresh process per run: no run inherits another's buffers or queues.
+            if start_server "$name"; then
+                run_workload "$name" "$w" "$round"
+                stop_server
             fi
         done
     done

@@ -11,6 +11,12 @@ a generator near 1.0 with a server below it means the generator was the limit),
 `server_user_share` (the part of the server's CPU time spent in user space, not
 in the kernel) and, for the echo workloads, `pct_of_raw_tcp` (payload MB/s
 against the raw TCP echo).
+
+Scoring rules: a throughput row (echo, large, pipelined, deflate) with any
+error in any round scores zero (its runs check every echoed byte, so a server
+that echoes wrong bytes gets nothing); the ratio against fastwebsockets is the
+median of the within-round ratios, with their spread, and a spread that
+includes 1.00 is printed as a tie.
 """
 
 import argparse
@@ -20,9 +26,12 @@ import os
 import statistics
 import subprocess
 
-FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn"]
+THROUGHPUT = ("echo-", "large-", "pipelined-", "deflate-")
+SCORES = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s"]
+FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn",
+          "kernel_tcp_buffers_kb_per_conn", "kernel_slab_kb_per_conn"]
 SERVER_ORDER = ["tether", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
-                "node-ws", "python-websockets", "raw-tcp", "tether-hub", "node-ws-rooms", "python-websockets-rooms"]
+                "node-ws", "python-websockets", "raw-tcp", "tether-flush", "tether-hub", "node-ws-rooms", "python-websockets-rooms"]
 
 
 def median(values):
@@ -59,6 +68,10 @@ def summarize(runs):
             row["lost"] = sum(r.get("lost") or 0 for r in rs)
             row["duplicated"] = sum(r.get("duplicated") or 0 for r in rs)
         row["rounds"] = len(rs)
+        if workload.startswith(THROUGHPUT) and row["errors"]:
+            # Wrong echoes (or a broken run) score nothing, whatever their rate.
+            for f in SCORES:
+                row[f] = 0
         shares = [r["client_cpu_s"] / r["window_s"] for r in rs if r.get("client_cpu_s") is not None and r.get("window_s")]
         row["client_cpu_share"] = round(median(shares), 2) if shares else None
         served = [r["server_cpu_s"] / r["window_s"] for r in rs if r.get("server_cpu_s") is not None and r.get("window_s")]
@@ -80,7 +93,46 @@ def summarize(runs):
         if r["workload"] not in workloads:
             workloads.append(r["workload"])
     rows.sort(key=lambda r: (workloads.index(r["workload"]), order.get(r["server"], 99), r["server"]))
+    for r in rows:
+        for f in ("msg_per_server_cpu_s", "msg_per_s"):
+            ratio = round_ratios(runs, r["server"], "fastwebsockets", r["workload"], f)
+            if ratio and r["server"] != "fastwebsockets":
+                r.setdefault("ratio_to_fastwebsockets", {})[f] = ratio
     return rows, workloads
+
+
+def round_ratios(runs, a, b, workload, field):
+    """`a` ÷ `b` on `field`, round by round (runs seconds apart), as the
+    median and the spread (lowest, highest), or None if no round has both."""
+    by_round = {}
+    for r in runs:
+        if r["workload"] == workload and r["server"] in (a, b):
+            by_round.setdefault(r.get("round"), {})[r["server"]] = r
+    ratios = []
+    for pair in by_round.values():
+        x, y = pair.get(a), pair.get(b)
+        if not x or not y:
+            continue
+        if workload.startswith(THROUGHPUT) and (x.get("errors") or y.get("errors")):
+            continue
+        if x.get(field) is not None and y.get(field):
+            ratios.append(x[field] / y[field])
+    if not ratios:
+        return None
+    return {"median": round(statistics.median(ratios), 3), "low": round(min(ratios), 3),
+            "high": round(max(ratios), 3), "rounds": len(ratios)}
+
+
+def ratio_cell(ratio):
+    """`0.95× (0.91–0.98)`; a spread that includes 1.00 is a tie."""
+    if not ratio:
+        return "–"
+    text = f"{ratio['median']:.2f}×"
+    if ratio["rounds"] > 1:
+        text += f" ({ratio['low']:.2f}–{ratio['high']:.2f})"
+        if ratio["low"] <= 1.0 <= ratio["high"]:
+            text = "tie: " + text
+    return text
 
 
 def fmt(v, digits=0):
@@ -93,7 +145,7 @@ def fmt(v, digits=0):
 
 def matrix(rows, workloads, servers, field, digits=0, ratio=False):
     by = {(r["server"], r["workload"]): r for r in rows}
-    head = ["workload"] + servers + (["tether ÷ fastwebsockets"] if ratio else [])
+    head = ["workload"] + servers + (["tether ÷ fastwebsockets (spread)"] if ratio else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for w in workloads:
         cells = [w]
@@ -106,11 +158,20 @@ def matrix(rows, workloads, servers, field, digits=0, ratio=False):
                 cell += f" ({r['errors']} err)"
             cells.append(cell)
         if ratio:
-            t, f = by.get(("tether", w)), by.get(("fastwebsockets", w))
-            ok = t and f and t.get(field) and f.get(field)
-            cells.append(f"{t[field] / f[field]:.2f}×" if ok else "–")
+            t = by.get(("tether", w))
+            cells.append(ratio_cell(t.get("ratio_to_fastwebsockets", {}).get(field)) if t else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def flush_ratios(rows):
+    """The pipelined rows with the same loop on both sides: tether-flush ÷ fastwebsockets."""
+    out = []
+    for r in rows:
+        ratio = r.get("ratio_to_fastwebsockets", {}).get("msg_per_server_cpu_s")
+        if r["server"] == "tether-flush" and ratio:
+            out.append(f"{r['workload']}, both flushing every echo: tether-flush ÷ fastwebsockets {ratio_cell(ratio)}.")
+    return ["", *out] if out else []
 
 
 def user_share(rows, workloads, servers):
@@ -165,17 +226,25 @@ def markdown(rows, workloads, meta):
     ws_servers = [s for s in servers if s != "raw-tcp"]
     out = [
         f"Measured {meta['date']} on {meta['cores']} cores ({meta['cpu']}) with `{meta['command']}`: "
-        f"{meta['rounds']} interleaved rounds, {meta['duration']} s per workload after {meta['warmup']} s "
-        "of warm-up, medians. Each server pinned to core 0 (`taskset -c 0`), the generator "
+        f"{meta['rounds']} rounds, {meta['duration']} s per workload after {meta['warmup']} s "
+        "of warm-up, medians. Within a round every server runs one workload back to back (a fresh process "
+        "each, the order rotated each round) before the next workload starts; the ratio column is the "
+        "median of those within-round ratios with their spread (lowest–highest), and a spread that "
+        "includes 1.00 is a tie. Every echo run compares every echoed byte with what was sent "
+        "(`--check`); a row with an error in any round scores 0. Each server pinned to core 0 (`taskset -c 0`), the generator "
         "(`tether bench`, one thread) to core 1. `tether` runs on a current-thread runtime "
         "(`--threads 1`) like the Rust peers; `tether-mt` is the default multi-thread runtime, "
         "still pinned to one core. `raw-tcp` echoes bytes with no WebSocket (read, then write back what "
         "was read): the reference for what loopback TCP costs; it is not a ceiling for large messages, "
-        "where a server that writes a whole message at once makes fewer, larger writes.",
+        "where a server that writes a whole message at once makes fewer, larger writes."
+        + (" Pipelined rows measure the echo loop as much as the library: `tether` feeds each echo and "
+           "writes a burst at once, `tether-flush` is tether with the peers' loop (every echo flushed on "
+           "its own)." if any(r["server"] == "tether-flush" for r in rows) else ""),
         "",
         "**Messages per server CPU-second** (echoed messages / CPU time the server used, from /proc/PID/stat):",
         "",
         matrix(rows, echo, servers, "msg_per_server_cpu_s", ratio=True),
+        *flush_ratios(rows),
         "",
         "**Messages per second** (closed loop, one message in flight per connection unless the workload says 16):",
         "",
@@ -227,16 +296,23 @@ def markdown(rows, workloads, meta):
     other = [w for w in workloads if w not in echo and w not in deflate and w not in fanout]
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]
-        out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection |",
-                "|---|---|---|---|---|"]
+        out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection "
+                "| kernel KiB per connection (TCP buffers + slab, both ends) | idle KiB after one compressed message |",
+                "|---|---|---|---|---|---|---|"]
         for s in ws_servers:
             setup = next((by[(s, w)] for w in other if w.startswith("setup") and (s, w) in by), None)
-            idle = next((by[(s, w)] for w in other if w.startswith("idle") and (s, w) in by), None)
+            idle = next((by[(s, w)] for w in other if w.startswith("idle") and not w.endswith("-deflate")
+                         and (s, w) in by), None)
+            idle_deflate = next((by[(s, w)] for w in other if w.startswith("idle") and w.endswith("-deflate")
+                                 and (s, w) in by), None)
             cells = [s]
             cells.append(fmt(setup["msg_per_s"]) if setup else "")
             cells.append(fmt(setup["msg_per_server_cpu_s"]) if setup else "")
             cells.append(f"{fmt(setup['p50_us'])} / {fmt(setup['p99_us'])}" if setup else "")
             cells.append(fmt(idle["rss_kb_per_conn"], 2) if idle else "")
+            kernel = (idle or {}).get("kernel_tcp_buffers_kb_per_conn"), (idle or {}).get("kernel_slab_kb_per_conn")
+            cells.append(f"{fmt(kernel[0], 2)} + {fmt(kernel[1], 2)}" if None not in kernel else "")
+            cells.append(fmt(idle_deflate["rss_kb_per_conn"], 2) if idle_deflate else "")
             out.append("| " + " | ".join(cells) + " |")
     errors = [r for r in rows if r["errors"]]
     # The generator limits a row when it used its whole core while the server did not.

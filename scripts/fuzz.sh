@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz tether-proto with cargo-fuzz (libFuzzer, nightly toolchain).
 #
-#   scripts/fuzz.sh                 every target for 60 s (the test command's smoke pass)
+#   scripts/fuzz.sh                 every target for 60 s (the test command gives each 30 s)
 #   scripts/fuzz.sh --seconds 900 connection inflate
 #   scripts/fuzz.sh --runs 10000000 --seconds 7200   the long run: stop at 10 M executions
 #

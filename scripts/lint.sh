@@ -36,6 +36,10 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown \
   || rustup target add wasm32-unknown-unknown >&2
 cargo build --locked -p tether-ws --target wasm32-unknown-unknown
 cargo clippy --locked -p tether-ws -p tether-web-chat --target wasm32-unknown-unknown -- -D warnings
+# The browser tests compile the test server's URLs in: any URL does for clippy.
+TETHER_BACKENDS_URL=ws://127.0.0.1:1 TETHER_BACKENDS_REFUSED=ws://127.0.0.1:1/ \
+  cargo clippy --locked -p tether-ws --target wasm32-unknown-unknown --test backends --example seed -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --locked -p tether-ws --no-deps --target wasm32-unknown-unknown
 stamp "tether and the web chat build for wasm32 and pass clippy there"
 
 # ---- packaging ----------------------------------------------------------------

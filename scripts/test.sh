@@ -5,9 +5,9 @@
 #      TLS, proxies through tinyproxy and microsocks, hubs sharing rooms
 #      through redis-server, CLI, interop with Python `websockets` and
 #      Node `ws`, `tether chat` in tmux);
-#   2. the browser pages of `tether echo` (over HTTP/1.1 and HTTP/2), `tether hub`
-#      and the axum example
-#      in headless Chromium (playwright-core);
+#   2. in headless Chromium: the pages of `tether echo` (over HTTP/1.1 and
+#      HTTP/2), `tether hub` and the axum example (playwright-core), and the
+#      wasm backend: the shared backend tests, the seed page, the Rust web chat;
 #   3. Autobahn|Testsuite against tether as a server and as a client, and
 #      against the axum example as a server;
 #   4. a dependency audit (cargo-deny), a fuzz smoke pass, a churn soak;
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 quick=()
-fuzz_seconds=60
+fuzz_seconds=30
 soak_seconds=60
 case "${1:-}" in
   --quick) quick=(--quick); fuzz_seconds=10; soak_seconds=10 ;;
@@ -53,6 +53,8 @@ scripts/browser-test-axum.sh
 stamp "browser test of the axum example passed"
 scripts/browser-test-h2.sh
 stamp "browser test over HTTP/2 (RFC 8441) passed"
+scripts/wasm-test.sh
+stamp "wasm backend (tests/backends.rs and the seed page) in Chromium passed"
 scripts/web-chat-test.sh
 stamp "web chat (Rust, wasm) in Chromium passed"
 
@@ -61,6 +63,11 @@ stamp "Autobahn passed"
 # The axum example in the server role, without the compression cases.
 scripts/autobahn.sh --axum
 stamp "Autobahn (axum example) passed"
+
+# The comparison's scoring: a server echoing wrong bytes scores zero, ratios
+# and ties as bench/RESULTS.md describes them (a short run of compare.sh).
+scripts/bench-trust-test.sh
+stamp "benchmark scoring checked"
 
 # Dependency audit: licenses, duplicates, sources (committed deny.toml).
 cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny

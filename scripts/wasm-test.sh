@@ -6,24 +6,26 @@
 # loopback port. The same file runs natively with
 # `cargo test -p tether-ws --test backends`.
 #
-# Installs what it needs first, idempotently: the rustup target, Chromium
-# (scripts/install-ui-deps.sh), chromium-driver (apt), and wasm-bindgen-cli at
-# exactly the `wasm-bindgen` version of Cargo.lock, built once into
-# ${TETHER_CACHE:-$HOME/.cache/tether}/wasm-bindgen-cli/VERSION.
-# Then it builds the seed example for the browser too (docs/wasm.md).
+# Installs what it needs first, idempotently: the rustup target and
+# wasm-bindgen-cli at exactly the `wasm-bindgen` version of Cargo.lock, built
+# once (scripts/install-wasm-tools.sh), Chromium (scripts/install-ui-deps.sh)
+# and chromium-driver (apt).
+# Then it builds the seed example for the browser and runs it in Chromium
+# (interop/browser/seed.test.js, playwright-core; docs/wasm.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib/install.sh
 source scripts/lib/install.sh
 
-# ---- the Rust target ----------------------------------------------------
-INSTALL_NAME=wasm-test
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    log "adding the rustup target wasm32-unknown-unknown"
-    rustup target add wasm32-unknown-unknown >&2
-fi
+# ---- the Rust target and wasm-bindgen-cli ---------------------------------
+# The target, and wasm-bindgen-cli at the wasm-bindgen version of Cargo.lock
+# (its bin/ also holds wasm-bindgen-test-runner).
+eval "$(scripts/install-wasm-tools.sh)"
+RUNNER="$(dirname "$WASM_BINDGEN")/wasm-bindgen-test-runner"
+[[ -x "$RUNNER" ]] || { echo "wasm-test: no $RUNNER" >&2; exit 1; }
 
 # ---- Chromium and its driver --------------------------------------------
+INSTALL_NAME=wasm-test
 eval "$(scripts/install-ui-deps.sh)"
 CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 if [[ ! -x "$CHROMEDRIVER" ]]; then
@@ -35,36 +37,21 @@ if [[ ! -x "$CHROMEDRIVER" ]]; then
     "${as_root[@]}" apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 chromium-driver >&2
 fi
 "$CHROMEDRIVER" --version >&2
-
-# ---- wasm-bindgen-cli, at the version of Cargo.lock -----------------------
-WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-[[ -n "$WASM_BINDGEN_VERSION" ]] || { log "no wasm-bindgen in Cargo.lock"; exit 1; }
-install_setup wasm-test "wasm-bindgen-cli/$WASM_BINDGEN_VERSION" 1800
-BINDGEN_DIR="$INSTALL_DIR"
-RUNNER="$BINDGEN_DIR/bin/wasm-bindgen-test-runner"
-if [[ -x "$RUNNER" ]] && "$BINDGEN_DIR/bin/wasm-bindgen" --version | grep -q " $WASM_BINDGEN_VERSION\$"; then
-    log "wasm-bindgen-cli $WASM_BINDGEN_VERSION present"
-else
-    log "building wasm-bindgen-cli $WASM_BINDGEN_VERSION (once)"
-    # --locked fails when its lock names a crate version the registry has
-    # withdrawn; then resolve afresh.
-    cargo install --quiet wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --locked --root "$BINDGEN_DIR" >&2 ||
-        cargo install --quiet wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --root "$BINDGEN_DIR" >&2
-fi
 # Chromium runs as root here: no sandbox, and the system binary.
-WEBDRIVER_JSON="$BINDGEN_DIR/webdriver.json"
+SCRATCH=$(mktemp -d)
+trap 'rm -rf "$SCRATCH"' EXIT
+WEBDRIVER_JSON="$SCRATCH/webdriver.json"
 cat >"$WEBDRIVER_JSON" <<JSON
 { "goog:chromeOptions": { "binary": "$TETHER_CHROMIUM", "args": ["--no-sandbox", "--headless=new", "--disable-gpu"] } }
 JSON
-flock -u 9 2>/dev/null || true
 
 # ---- the test server ----------------------------------------------------
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 cargo build --quiet -p tether-ws --example backend_server
-SERVER_OUT=$(mktemp)
+SERVER_OUT="$SCRATCH/server.out"
 "$TARGET_DIR/debug/examples/backend_server" >"$SERVER_OUT" &
 SERVER_PID=$!
-trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -f "$SERVER_OUT"' EXIT
+trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$SCRATCH"' EXIT
 for _ in $(seq 100); do
     [[ -s "$SERVER_OUT" ]] && break
     kill -0 "$SERVER_PID" || { log "the test server exited"; exit 1; }
@@ -84,7 +71,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$RUNNER" \
 # ---- the seed example, for the browser -------------------------------------
 cargo build --quiet -p tether-ws --target wasm32-unknown-unknown --example seed
 SEED_OUT="$TARGET_DIR/wasm-seed"
-"$BINDGEN_DIR/bin/wasm-bindgen" --target web --no-typescript --out-dir "$SEED_OUT" \
+"$WASM_BINDGEN" --target web --no-typescript --out-dir "$SEED_OUT" \
     "$TARGET_DIR/wasm32-unknown-unknown/debug/examples/seed.wasm"
 cat >"$SEED_OUT/index.html" <<'HTML'
 <!doctype html>
@@ -92,4 +79,8 @@ cat >"$SEED_OUT/index.html" <<'HTML'
 <title>tether seed</title>
 <script type="module">import init from "./seed.js"; init();</script>
 HTML
-log "seed for the browser in $SEED_OUT (serve the directory, open index.html?url=ws://HOST:PORT/)"
+# ...and run in Chromium against the test server: the five steps, then a failure.
+SEED_DIR="$SEED_OUT" SEED_ECHO_URL="$BASE_URL/echo" SEED_REFUSED_URL="$REFUSED_URL" \
+NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \
+    node --test interop/browser/seed.test.js
+log "seed_bg.wasm (debug build): $(wc -c <"$SEED_OUT/seed_bg.wasm") bytes"

@@ -1,6 +1,9 @@
 //! The idle workload: open C connections, echo one small message on each
 //! (so every connection has been used, as a real one would), hold them, and
-//! read the server's resident memory with and without them.
+//! read the server's resident memory with and without them, and the
+//! kernel's socket memory. With permessage-deflate (`Target::deflate`) the
+//! message is compressed, so the memory includes each connection's
+//! compressor and decompressor state.
 
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use tokio::time::Instant;
 use crate::connect::{self, Upgraded};
 use crate::echo_reader::EchoReader;
 use crate::frames::{FrameSet, Kind};
-use crate::proc_stat::{rss_kb, CpuWindow};
+use crate::proc_stat::{kernel_socket_kb, rss_kb, CpuWindow};
 use crate::report::{Errors, Report};
 use crate::target::{Sources, Target};
 use crate::RunOptions;
@@ -43,6 +46,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
     }
     tokio::time::sleep(SETTLE).await;
     let before = pid.as_deref().and_then(rss_kb);
+    let kernel_before = kernel_socket_kb();
 
     let cpu = CpuWindow::start(common.server_pid);
     let start = Instant::now();
@@ -58,6 +62,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
     }
     tokio::time::sleep(SETTLE).await;
     let after = pid.as_deref().and_then(rss_kb);
+    let kernel_after = kernel_socket_kb();
     tokio::time::sleep(plan.hold).await;
     let held = conns.len() as u64;
     let closing = futures_util::future::join_all(conns.into_iter().map(|c| connect::close(c.tcp, target.raw)));
@@ -66,7 +71,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
     Ok(Report {
         mode: "idle",
         url: common.url.clone(),
-        params: vec![("conns", json!(plan.conns)), ("size", json!(plan.size))],
+        params: vec![("conns", json!(plan.conns)), ("size", json!(plan.size)), ("deflate", json!(target.deflate))],
         window: opened,
         ops: held,
         held,
@@ -75,6 +80,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
         server_cpu,
         client_cpu_s: client_cpu,
         rss_kb: before.zip(after),
+        kernel: kernel_before.zip(kernel_after),
         ..Report::default()
     })
 }
@@ -84,9 +90,10 @@ async fn exchange(conn: &mut Upgraded, target: &Target, size: usize) -> Result<(
     if size == 0 {
         return Ok(());
     }
-    let Upgraded { tcp, leftover: buf, .. } = conn;
-    let frames = FrameSet::new(Kind::Binary, size, 1, 0, target.raw, false);
-    let mut reader = EchoReader::new(Kind::Binary, target.raw, true);
+    let Upgraded { tcp, leftover: buf, deflate } = conn;
+    let kind = if deflate.is_some() { Kind::Text } else { Kind::Binary };
+    let frames = FrameSet::new(kind, size, 1, 0, target.raw, deflate.is_some());
+    let mut reader = EchoReader::new(kind, target.raw, true).with_deflate(deflate.as_ref());
     let work = async {
         tcp.write_all(frames.wire()).await.map_err(|e| format!("write: {e}"))?;
         loop {

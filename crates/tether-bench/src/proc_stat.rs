@@ -58,6 +58,32 @@ pub fn rss_kb(pid: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The kernel's memory for sockets, machine-wide, in KiB: TCP buffer
+/// memory (`/proc/net/sockstat`, `TCP: ... mem` in pages) and the slab
+/// caches (`Slab` of `/proc/meminfo`: socket, inode, file and epoll
+/// structures live there). Read before and after opening connections, the
+/// difference is what they cost the kernel; it counts both ends of each
+/// loopback connection, and anything else the machine did meanwhile.
+pub fn kernel_socket_kb() -> Option<KernelMemory> {
+    let sockstat = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let tcp = sockstat.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = tcp.split_whitespace();
+    let pages: u64 = words.by_ref().skip_while(|w| *w != "mem").nth(1)?.parse().ok()?;
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let slab = meminfo.lines().find(|l| l.starts_with("Slab:"))?;
+    let slab_kb = slab.split_whitespace().nth(1)?.parse().ok()?;
+    Some(KernelMemory { tcp_buffers_kb: pages * 4, slab_kb })
+}
+
+/// One reading of [`kernel_socket_kb`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelMemory {
+    /// Memory held by TCP socket buffers (KiB).
+    pub tcp_buffers_kb: u64,
+    /// Memory in the kernel's slab caches (KiB).
+    pub slab_kb: u64,
+}
+
 /// CPU seconds of the server and of this process, read at the start of the
 /// window and subtracted at its end.
 #[derive(Debug)]
@@ -105,6 +131,7 @@ mod tests {
         // The window's system time is part of the process's whole.
         assert!(used.system <= cpu_time("self").unwrap().system, "{used:?}");
         assert!(rss_kb("self").unwrap() > 100);
+        assert!(kernel_socket_kb().expect("/proc/net/sockstat and /proc/meminfo").slab_kb > 0);
         assert_eq!(cpu_time("0"), None);
     }
 

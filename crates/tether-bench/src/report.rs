@@ -7,7 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::proc_stat::CpuTime;
+use crate::proc_stat::{CpuTime, KernelMemory};
 
 /// Latencies in nanoseconds, 1 ns to 1 hour at three significant digits.
 pub fn new_histogram() -> Histogram<u64> {
@@ -44,6 +44,8 @@ pub struct Report {
     pub rss_kb: Option<(u64, u64)>,
     /// Idle mode: connections held open.
     pub held: u64,
+    /// Idle mode: the kernel's socket memory before and with the connections held.
+    pub kernel: Option<(KernelMemory, KernelMemory)>,
 }
 
 impl Report {
@@ -65,6 +67,14 @@ impl Report {
     pub fn rss_kb_per_conn(&self) -> Option<f64> {
         let (before, after) = self.rss_kb?;
         (self.held > 0).then(|| (after as f64 - before as f64) / self.held as f64)
+    }
+
+    /// Kernel memory per held connection (KiB): TCP buffers and slab, both
+    /// ends of each loopback connection together.
+    pub fn kernel_kb_per_conn(&self) -> Option<(f64, f64)> {
+        let (before, after) = self.kernel?;
+        let per = |b: u64, a: u64| (a as f64 - b as f64) / self.held as f64;
+        (self.held > 0).then(|| (per(before.tcp_buffers_kb, after.tcp_buffers_kb), per(before.slab_kb, after.slab_kb)))
     }
 
     fn percentile_us(&self, q: f64) -> Option<f64> {
@@ -101,6 +111,9 @@ impl Report {
             obj.insert("rss_kb_before".into(), json!(self.rss_kb.map(|r| r.0)));
             obj.insert("rss_kb_after".into(), json!(self.rss_kb.map(|r| r.1)));
             obj.insert("rss_kb_per_conn".into(), json!(self.rss_kb_per_conn().map(|x| round(x, 2))));
+            let kernel = self.kernel_kb_per_conn();
+            obj.insert("kernel_tcp_buffers_kb_per_conn".into(), json!(kernel.map(|k| round(k.0, 2))));
+            obj.insert("kernel_slab_kb_per_conn".into(), json!(kernel.map(|k| round(k.1, 2))));
         }
         for (k, val) in &self.params {
             obj.insert((*k).to_owned(), val.clone());
@@ -118,6 +131,12 @@ impl Report {
                 let _ = writeln!(out, "  held:       {} connections", self.held);
                 if let (Some((b, a)), Some(per)) = (self.rss_kb, self.rss_kb_per_conn()) {
                     let _ = writeln!(out, "  server RSS: {b} KiB -> {a} KiB, {per:.2} KiB per connection");
+                }
+                if let Some((tcp, slab)) = self.kernel_kb_per_conn() {
+                    let _ = writeln!(
+                        out,
+                        "  kernel:     {tcp:.2} KiB TCP buffers + {slab:.2} KiB slab per connection (both ends, machine-wide)"
+                    );
                 }
             }
             mode => {

@@ -18,8 +18,10 @@ use crate::flags::serve::{Listen, ServeOptions};
 
 /// Runs one upgraded connection, over TCP, TLS or an HTTP/2 stream alike.
 pub trait Handler: Clone + Send + Sync + 'static {
-    /// Serves `ws`, from `peer`, until it ends.
-    fn handle<S>(&self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
+    /// Serves `ws`, from `peer`, until it ends. Takes the handler by value
+    /// (a clone per connection): the future it returns is the connection's
+    /// task, and a borrow would keep a second copy of the handler in it.
+    fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
@@ -99,7 +101,7 @@ impl Bound {
             if handler.log_opens() {
                 eprintln!("{peer}: {}", opened(&ws));
             }
-            async move { handler.handle(ws, peer).await }
+            handler.handle(ws, peer)
         };
         let served = match self.tls {
             Some(tls) => server.serve_tls(tls, run).await,

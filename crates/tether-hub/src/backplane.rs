@@ -31,8 +31,14 @@ pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
     /// (`"epoch changed"`, `"history trimmed"`, `"history unavailable"`).
     fn missed<'a>(&'a self, room: &'a str, since: Position) -> BoxFuture<'a, Result<Vec<Logged>, &'static str>>;
 
-    /// The members of `room` on every hub, if the backplane can tell now.
-    fn total_members<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Option<usize>>;
+    /// The members of `room` on every hub, if the backplane can tell now;
+    /// `ours` (this hub's count now) is recorded on the way, so the total
+    /// is up to date for this hub at least.
+    fn total_members<'a>(&'a self, room: &'a str, ours: usize) -> BoxFuture<'a, Option<usize>>;
+
+    /// The total last read for `room` and this hub's count then, without
+    /// asking the backplane (for synchronous callers).
+    fn known_total(&self, room: &str) -> Option<(usize, usize)>;
 
     /// Whether the backplane works now.
     fn is_up(&self) -> bool;

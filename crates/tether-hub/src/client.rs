@@ -23,6 +23,13 @@ pub enum Received {
         /// Ordered by the hub alone.
         local: bool,
     },
+    /// A publish of ours was refused by the hub (not ordered).
+    Refused {
+        /// Our message id.
+        id: String,
+        /// The hub's reason.
+        reason: String,
+    },
     /// What was missed while away cannot be given: the room's epoch changed
     /// or its history was trimmed. Messages go on from here.
     Gap(String),
@@ -67,6 +74,7 @@ impl Tracker {
             ServerHeader::Ack { id, epoch, offset, local } => {
                 Received::Ack { id, position: at(&epoch, offset)?, local }
             }
+            ServerHeader::Refused { id, reason } => Received::Refused { id, reason },
             ServerHeader::Gap { reason, epoch, offset } => {
                 self.position = Some(at(&epoch, offset)?);
                 Received::Gap(reason)

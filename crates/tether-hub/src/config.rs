@@ -1,9 +1,12 @@
-//! [`HubConfig`] and [`MemberLimits`]: how much history a room keeps and
-//! what a member may queue, send and publish before it is dropped.
+//! [`HubConfig`] and [`MemberLimits`]: how much history a room keeps,
+//! how members' connections compress, and what a member may queue, send
+//! and publish before it is dropped.
 
 use std::time::Duration;
 
-use tether::CloseCode;
+use tether::{CloseCode, DeflateConfig};
+
+use crate::access::{PublishAttempt, PublishHook, Refusal};
 
 /// Settings of a [`Hub`](crate::Hub).
 #[derive(Clone, Debug)]
@@ -16,15 +19,66 @@ pub struct HubConfig {
     pub room_ttl: Duration,
     /// The limits of each member.
     pub member: MemberLimits,
+    /// permessage-deflate for members' connections, in place of the
+    /// server's setting ([`Hub::decide`](crate::Hub::decide) applies it);
+    /// `None` turns compression off. The default ([`HubConfig::default_deflate`])
+    /// adds `server_no_context_takeover`, so that members with the same
+    /// window share one compressed frame per message and none holds a
+    /// compressor, and `client_no_context_takeover`, so that the hub drops
+    /// a member's decompressor after each message it publishes.
+    pub deflate: Option<DeflateConfig>,
+    /// Asked about every message a member publishes, before it is ordered
+    /// (default: none, every publish within the limits goes through).
+    /// Application publishes ([`Hub::publish`](crate::Hub::publish)) are
+    /// not asked: the application checks its own.
+    pub publish_hook: Option<PublishHook>,
 }
 
 impl Default for HubConfig {
     fn default() -> Self {
-        HubConfig { history: 1000, room_ttl: Duration::from_secs(600), member: MemberLimits::default() }
+        HubConfig {
+            history: 1000,
+            room_ttl: Duration::from_secs(600),
+            member: MemberLimits::default(),
+            deflate: Some(Self::default_deflate()),
+            publish_hook: None,
+        }
     }
 }
 
 impl HubConfig {
+    /// The hub's permessage-deflate settings: tether's defaults (level 6,
+    /// messages from 1 KiB) with no context takeover on either side.
+    pub fn default_deflate() -> DeflateConfig {
+        DeflateConfig::default().no_context_takeover(true).request_peer_no_context_takeover(true)
+    }
+
+    /// Sets (or turns off) members' permessage-deflate.
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
+    /// Sets the publish hook: `decide` allows (`Ok`) or refuses each
+    /// member's publish, knowing the room, the member and the message.
+    ///
+    /// ```
+    /// use tether_hub::{HubConfig, Refusal};
+    /// let config = HubConfig::default().on_publish(|attempt| {
+    ///     if attempt.room.starts_with("announcements") && attempt.user != Some("admin") {
+    ///         return Err(Refusal::new("only admins post announcements"));
+    ///     }
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn on_publish(
+        mut self,
+        decide: impl Fn(&PublishAttempt<'_>) -> Result<(), Refusal> + Send + Sync + 'static,
+    ) -> Self {
+        self.publish_hook = Some(PublishHook::new(decide));
+        self
+    }
+
     /// Sets the history kept per room.
     pub fn history(mut self, messages: usize) -> Self {
         self.history = messages;

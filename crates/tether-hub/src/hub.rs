@@ -10,8 +10,9 @@ use std::time::Instant;
 use tether::Message;
 
 use crate::backplane::Backplane;
+use crate::latency::Latency;
 use crate::room::{FanOut, Member, Room};
-use crate::{HubConfig, Position, Published};
+use crate::{HubConfig, LatencyHistogram, Position, Published};
 
 /// Rooms and their members, in one process. Cheap to clone: clones share
 /// the rooms.
@@ -78,6 +79,7 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) redis_failures: AtomicU64,
+    pub(crate) latency: Latency,
 }
 
 /// A snapshot of a hub's counters (see [`Hub::stats`]).
@@ -102,6 +104,10 @@ pub struct HubStats {
     pub refused: u64,
     /// Times the link to the backplane failed (rooms went local).
     pub backplane_failures: u64,
+    /// The link to the backplane works now (false without one).
+    pub backplane_up: bool,
+    /// How long room messages took from fan-out to each member's socket.
+    pub delivery_latency: LatencyHistogram,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -188,7 +194,21 @@ impl Hub {
     pub async fn total_members(&self, room: &str) -> usize {
         let local = self.member_count(room);
         match &self.shared.backplane {
-            Some(backplane) if backplane.is_up() => backplane.total_members(room).await.unwrap_or(local),
+            Some(backplane) if backplane.is_up() => backplane.total_members(room, local).await.unwrap_or(local),
+            _ => local,
+        }
+    }
+
+    /// The members of `room` on every hub as last read from the backplane
+    /// (every second, and by [`total_members`](Self::total_members)), with
+    /// this hub's own count as it is now; this hub's alone without a
+    /// backplane or while it is away. Does not wait: for pages and metrics.
+    pub fn members_everywhere(&self, room: &str) -> usize {
+        let local = self.member_count(room);
+        match &self.shared.backplane {
+            Some(backplane) if backplane.is_up() => {
+                backplane.known_total(room).map_or(local, |(total, ours)| total.saturating_sub(ours) + local)
+            }
             _ => local,
         }
     }
@@ -217,6 +237,8 @@ impl Hub {
             dropped: c.dropped.load(Relaxed),
             refused: c.refused.load(Relaxed),
             backplane_failures: c.redis_failures.load(Relaxed),
+            backplane_up: self.backplane_up(),
+            delivery_latency: c.latency.snapshot(),
         }
     }
 

@@ -26,6 +26,11 @@ pub struct Join {
     /// The position of the last message the client saw, to receive what it
     /// missed since (`since=EPOCH:OFFSET` in the query).
     pub resume: Option<Position>,
+    /// Who the member is, as the application established it (a token it
+    /// checked at the handshake, say): `None` from [`Join::parse`]; set it
+    /// before [`Hub::serve_join`] to show it to the publish hook
+    /// ([`PublishAttempt::user`](crate::PublishAttempt::user)).
+    pub user: Option<String>,
 }
 
 impl Join {
@@ -45,7 +50,7 @@ impl Join {
             }
         }
         let framing = if protocol == Some(PROTOCOL) { Framing::V1 } else { Framing::Raw };
-        Ok(Join { room: room.to_owned(), framing, resume })
+        Ok(Join { room: room.to_owned(), framing, resume, user: None })
     }
 }
 
@@ -57,8 +62,9 @@ fn parse_position(text: &str) -> Option<Position> {
 
 impl Hub {
     /// Accepts an upgrade to a room (choosing `tether.hub.v1` when the
-    /// client offers it) or refuses it with 404 (not a room) or 400 (a bad
-    /// name or position); for [`tether::Server::on_request`]. To check a
+    /// client offers it, and compression per [`HubConfig::deflate`](crate::HubConfig::deflate))
+    /// or refuses it with 404 (not a room) or 400 (a bad name or position);
+    /// for [`tether::Server::on_request`]. To check a
     /// token or the origin first, call it from your own function.
     pub fn decide(&self, request: &Request) -> Result<Accept, Reject> {
         let uri = request.head().uri();
@@ -68,7 +74,7 @@ impl Hub {
             return Err(Reject::new(status, reason));
         }
         let v1 = request.protocols().iter().any(|p| p == PROTOCOL);
-        Ok(Accept::new().protocol(v1.then(|| PROTOCOL.to_owned())))
+        Ok(Accept::new().protocol(v1.then(|| PROTOCOL.to_owned())).deflate(self.shared.config.deflate))
     }
 }
 

@@ -44,11 +44,13 @@
 //! Redis is away, rooms go on locally under a local epoch.
 #![forbid(unsafe_code)]
 
+mod access;
 mod backplane;
 pub mod client;
 mod config;
 mod hub;
 mod join;
+mod latency;
 mod member;
 pub mod protocol;
 #[cfg(feature = "redis")]
@@ -56,9 +58,11 @@ mod redis;
 mod room;
 mod session;
 
+pub use access::{PublishAttempt, PublishHook, Refusal};
 pub use config::{HubConfig, MemberLimits};
 pub use hub::{Hub, HubStats};
 pub use join::{Join, ROOMS_PATH};
+pub use latency::{LatencyHistogram, LATENCY_BOUNDS};
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, MEMBER_COUNT_TTL};
 pub use room::Framing;

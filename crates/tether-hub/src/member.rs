@@ -3,10 +3,13 @@
 //! or, in a lossy room, its oldest frames are dropped.
 
 use std::collections::VecDeque;
+#[cfg(test)]
+use std::future::poll_fn;
 use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use tether::PreparedMessage;
-use tokio::sync::Notify;
 
 /// Why a member's queue stopped taking frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,16 +24,27 @@ pub(crate) enum Stop {
 #[derive(Debug)]
 pub(crate) struct MemberQueue {
     state: Mutex<QueueState>,
-    /// Wakes the member's writer when frames arrive or the queue stops.
-    ready: Notify,
     limit: usize,
+}
+
+/// A frame waiting for its member.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) frame: PreparedMessage,
+    /// When the room fanned it out, for the latency histogram (room
+    /// messages only: not replays on resume, acks or notices).
+    pub(crate) at: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
 struct QueueState {
-    frames: VecDeque<PreparedMessage>,
+    frames: VecDeque<Queued>,
     bytes: usize,
     stopped: Option<Stop>,
+    /// The member's session, waiting for frames: one waker under the
+    /// queue's lock, rather than a `Notify` and its waiter in every
+    /// member's future (a member at rest is mostly this wait).
+    waiting: Option<Waker>,
 }
 
 /// What a push did.
@@ -46,16 +60,22 @@ pub(crate) enum Pushed {
 
 impl MemberQueue {
     pub(crate) fn new(limit: usize) -> Self {
-        MemberQueue { state: Mutex::new(QueueState::default()), ready: Notify::new(), limit }
+        MemberQueue { state: Mutex::new(QueueState::default()), limit }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a frame. `lossy`: over the bound, drop the oldest frames (or
-    /// this one, if it alone is over the bound) instead of stopping.
+    /// Queues a frame that is not timed (a replay, an ack, a notice).
     pub(crate) fn push(&self, frame: &PreparedMessage, lossy: bool) -> Pushed {
+        self.push_at(frame, lossy, None)
+    }
+
+    /// Queues a frame fanned out `at`. `lossy`: over the bound, drop the
+    /// oldest frames (or this one, if it alone is over the bound) instead
+    /// of stopping.
+    pub(crate) fn push_at(&self, frame: &PreparedMessage, lossy: bool, at: Option<Instant>) -> Pushed {
         let len = frame.frame().len();
         let mut state = self.lock();
         if state.stopped.is_some() {
@@ -65,8 +85,7 @@ impl MemberQueue {
         if state.bytes + len > self.limit {
             if !lossy {
                 state.stopped = Some(Stop::Overflow);
-                drop(state);
-                self.ready.notify_one();
+                wake(state);
                 return Pushed::Overflowed;
             }
             if len > self.limit {
@@ -74,46 +93,77 @@ impl MemberQueue {
             }
             while state.bytes + len > self.limit {
                 let Some(old) = state.frames.pop_front() else { break };
-                state.bytes -= old.frame().len();
+                state.bytes -= old.frame.frame().len();
                 dropped += 1;
             }
         }
         state.bytes += len;
-        state.frames.push_back(frame.clone());
-        drop(state);
-        self.ready.notify_one();
+        state.frames.push_back(Queued { frame: frame.clone(), at });
+        wake(state);
         Pushed::Queued { dropped }
     }
 
     /// Stops the queue: the writer ends once it has seen it.
     pub(crate) fn stop(&self, why: Stop) {
-        self.lock().stopped.get_or_insert(why);
-        self.ready.notify_one();
+        let mut state = self.lock();
+        state.stopped.get_or_insert(why);
+        wake(state);
     }
 
-    /// Waits for frames; moves them all into `batch` (emptied first).
-    /// `Err` once the queue has stopped (the frames still queued are given
-    /// out first when the member only left, not when it overflowed).
-    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<PreparedMessage>) -> Result<(), Stop> {
-        batch.clear();
-        loop {
-            let notified = self.ready.notified();
-            {
-                let mut state = self.lock();
-                if state.stopped == Some(Stop::Overflow) {
-                    return Err(Stop::Overflow);
-                }
-                if !state.frames.is_empty() {
-                    std::mem::swap(&mut state.frames, batch);
-                    state.bytes = 0;
-                    return Ok(());
-                }
-                if let Some(stop) = state.stopped {
-                    return Err(stop);
-                }
-            }
-            notified.await;
+    /// Frames, if any: moves them all into `batch` (which must be empty),
+    /// or registers `cx` to be woken when some arrive. `Err` once the queue
+    /// has stopped (the frames still queued are given out first when the
+    /// member only left, not when it overflowed).
+    pub(crate) fn poll_next_batch(&self, cx: &mut Context<'_>, batch: &mut VecDeque<Queued>) -> Poll<Result<(), Stop>> {
+        let mut state = self.lock();
+        if state.stopped == Some(Stop::Overflow) {
+            return Poll::Ready(Err(Stop::Overflow));
         }
+        if !state.frames.is_empty() {
+            std::mem::swap(&mut state.frames, batch);
+            state.bytes = 0;
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(stop) = state.stopped {
+            return Poll::Ready(Err(stop));
+        }
+        register(&mut state, cx);
+        Poll::Pending
+    }
+
+    /// Ready once the queue has overflowed; otherwise registers `cx` to be
+    /// woken when it changes.
+    pub(crate) fn poll_overflow(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if state.stopped == Some(Stop::Overflow) {
+            return Poll::Ready(());
+        }
+        register(&mut state, cx);
+        Poll::Pending
+    }
+
+    /// Waits for frames (see [`poll_next_batch`](Self::poll_next_batch)).
+    #[cfg(test)]
+    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Queued>) -> Result<(), Stop> {
+        batch.clear();
+        poll_fn(|cx| self.poll_next_batch(cx, batch)).await
+    }
+}
+
+/// Notes the session's waker, to be woken by the next push or stop.
+fn register(state: &mut QueueState, cx: &Context<'_>) {
+    match &mut state.waiting {
+        Some(waker) => waker.clone_from(cx.waker()),
+        None => state.waiting = Some(cx.waker().clone()),
+    }
+}
+
+/// Wakes the session waiting on the queue, if any, once the lock is let go.
+fn wake(mut state: std::sync::MutexGuard<'_, QueueState>) {
+    let waiting = state.waiting.take();
+    drop(state);
+    if let Some(waker) = waiting {
+        waker.wake();
     }
 }
 
@@ -147,7 +197,7 @@ mod tests {
         assert_eq!(q.push(&frame(120), true), Pushed::Queued { dropped: 1 }, "alone over the bound: itself");
         let mut batch = VecDeque::new();
         q.next_batch(&mut batch).await.unwrap();
-        assert_eq!(batch.iter().map(|f| f.frame().len()).collect::<Vec<_>>(), [90]);
+        assert_eq!(batch.iter().map(|f| f.frame.frame().len()).collect::<Vec<_>>(), [90]);
     }
 
     #[tokio::test]

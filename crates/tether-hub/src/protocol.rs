@@ -50,6 +50,14 @@ pub enum ServerHeader {
         /// The last offset ordered in the room now (the next message has this + 1).
         offset: u64,
     },
+    /// A publish of this client was refused by the hub's publish hook: not
+    /// ordered, not delivered. The member stays.
+    Refused {
+        /// The client's message id.
+        id: String,
+        /// Why, as the hook said.
+        reason: String,
+    },
     /// The room's position when the client joined without resuming.
     Joined {
         /// The room's epoch.

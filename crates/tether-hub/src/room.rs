@@ -175,9 +175,11 @@ impl Room {
         self.last = offset;
         let mut entry = Entry { offset, raw: PreparedMessage::new(&message), v1: None };
         let mut fan = FanOut::default();
+        // One clock read per message: every member's frame is timed from it.
+        let now = (!self.members.is_empty()).then(Instant::now);
         for member in &self.members {
             let frame = entry.frame(member.framing, self.epoch);
-            match member.queue.push(frame, self.lossy) {
+            match member.queue.push_at(frame, self.lossy, now) {
                 Pushed::Queued { dropped } => {
                     fan.delivered += 1;
                     fan.bytes += frame.frame().len() as u64;
@@ -347,7 +349,7 @@ mod tests {
     async fn received(member: &Member) -> Vec<Vec<u8>> {
         let mut batch = VecDeque::new();
         member.queue.next_batch(&mut batch).await.unwrap();
-        batch.iter().map(|f| f.frame()[2..].to_vec()).collect()
+        batch.iter().map(|f| f.frame.frame()[2..].to_vec()).collect()
     }
 
     #[tokio::test]
@@ -362,7 +364,7 @@ mod tests {
         let mut batch_b = VecDeque::new();
         a.queue.next_batch(&mut batch_a).await.unwrap();
         b.queue.next_batch(&mut batch_b).await.unwrap();
-        assert_eq!(batch_a[0].frame().as_ptr(), batch_b[0].frame().as_ptr(), "the same bytes, not a copy");
+        assert_eq!(batch_a[0].frame.frame().as_ptr(), batch_b[0].frame.frame().as_ptr(), "the same bytes, not a copy");
     }
 
     #[tokio::test]

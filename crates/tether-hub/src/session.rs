@@ -1,22 +1,28 @@
-//! A member's session: joins its room, then runs two loops on one task —
-//! the writer hands the frames fanned out to the member to its connection
-//! in batches, the reader publishes what the member sends, within its
-//! limits — and leaves the room however the session ends.
+//! A member's session: joins its room, then one loop on the member's
+//! connection — it hands the frames fanned out to the member to the
+//! connection in batches, and publishes what the member sends, within its
+//! limits — and leaves the room however the session ends. One loop on the
+//! whole connection, not two on split halves: a member at rest holds
+//! little more than an idle connection.
 
 use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
-use futures_util::StreamExt;
-use tether::{CloseCode, Error, Receiver, Sender, WebSocket};
+use futures_util::future::Either;
+use futures_util::{FutureExt, Sink, StreamExt};
+use tether::{CloseCode, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::hub::Leave;
-use crate::member::{MemberQueue, Stop};
+use crate::member::{MemberQueue, Queued, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
-use crate::room::{Framing, Member, Room};
-use crate::{Hub, Join, MemberLimits};
+use crate::room::{Framing, Member};
+use crate::{Hub, Join, PublishAttempt, Refusal};
 
 impl Hub {
     /// Runs one member until its connection ends: joins the room its
@@ -24,114 +30,176 @@ impl Hub {
     /// of the room to it, publishes every message it sends to the room (it
     /// receives its own too), and leaves. A request that names no room is
     /// closed with 1008.
-    pub async fn serve<S>(&self, mut ws: WebSocket<S>) -> Result<(), Error>
+    pub fn serve<'a, S>(&'a self, mut ws: WebSocket<S>) -> impl Future<Output = Result<(), Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + 'a,
     {
-        let join = Join::parse(ws.request_path().unwrap_or_default(), ws.request_query(), ws.protocol());
-        match join {
-            Ok(join) => self.serve_join(ws, join).await,
-            Err(reason) => ws.close(CloseCode::POLICY_VIOLATION, truncate(&reason)).await,
+        // Not an `async fn`: its future would keep the parsed request
+        // beside the session's own copy, for every member's lifetime.
+        match Join::parse(ws.request_path().unwrap_or_default(), ws.request_query(), ws.protocol()) {
+            Ok(join) => Either::Left(self.serve_join(ws, join)),
+            Err(reason) => {
+                Either::Right(async move { Box::pin(ws.close(CloseCode::POLICY_VIOLATION, truncate(&reason))).await })
+            }
         }
     }
 
     /// Runs one member in the room and framing of `join`, whatever the
     /// request said.
-    pub async fn serve_join<S>(&self, ws: WebSocket<S>, join: Join) -> Result<(), Error>
+    pub async fn serve_join<S>(&self, mut ws: WebSocket<S>, join: Join) -> Result<(), Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let limits = self.shared.config.member.clone();
+        let limits = &self.shared.config.member;
         let id = self.shared.next_member.fetch_add(1, Relaxed);
         let member = Arc::new(Member { id, framing: join.framing, queue: MemberQueue::new(limits.queue_bytes) });
-        let (sender, receiver) = ws.split();
-        let room = self.join(&join.room, member.clone(), join.resume).await;
-        let leave = Leave { hub: self.clone(), room, member: member.clone() };
+        // Boxed: the join's state is not kept for the member's lifetime.
+        let room = Box::pin(self.join(&join.room, member.clone(), join.resume)).await;
+        let leave = Leave { hub: self.clone(), room, member };
         tracing::debug!(room = %join.room, member = id, "joined");
-
-        let writer = write_loop(&sender, &member.queue, &limits);
-        let reader = read_loop(self, &join, &leave.room, &member, &sender, receiver, &limits);
-        tokio::pin!(writer, reader);
-        let mut writing = true;
-        // The reader decides the end: it sees the close handshake through,
-        // also after the writer closed a member that overflowed.
-        let result = loop {
-            tokio::select! {
-                result = &mut reader => break result,
-                _ = &mut writer, if writing => writing = false,
-            }
-        };
+        let rate = limits.publish_rate.map(RateLimit::new);
+        let result = Session { hub: self, join: &join, leave: &leave, rate, closing: false }.run(&mut ws).await;
         tracing::debug!(room = %join.room, member = id, "left");
         result
     }
 }
 
-/// Hands queued frames to the connection, a batch per write; closes the
-/// member if its queue overflowed.
-async fn write_loop<S>(sender: &Sender<S>, queue: &MemberQueue, limits: &MemberLimits) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut batch = VecDeque::new();
-    loop {
-        match queue.next_batch(&mut batch).await {
-            Ok(()) => {
-                for frame in &batch {
-                    sender.feed_prepared(frame)?;
-                }
-                batch.clear();
-                sender.flush().await?;
-            }
-            Err(Stop::Overflow) => {
-                tracing::info!("member closed: queue over {} bytes", limits.queue_bytes);
-                return sender.close(limits.overflow_code, "slow consumer: too much queued").await;
-            }
-            Err(Stop::Left) => return Ok(()),
-        }
-    }
+/// One member's connection, while it is in its room.
+struct Session<'a> {
+    hub: &'a Hub,
+    join: &'a Join,
+    leave: &'a Leave,
+    rate: Option<RateLimit>,
+    /// We sent our close: nothing more is written or published, the
+    /// connection is read until the peer answers.
+    closing: bool,
 }
 
-/// Publishes what the member sends, until the connection ends.
-async fn read_loop<S>(
-    hub: &Hub,
-    join: &Join,
-    room: &Arc<Mutex<Room>>,
-    member: &Member,
-    sender: &Sender<S>,
-    mut receiver: Receiver<S>,
-    limits: &MemberLimits,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut rate = limits.publish_rate.map(RateLimit::new);
-    let mut closing = false;
-    while let Some(message) = receiver.next().await {
-        let message = message?;
-        if closing {
-            continue; // sent before the peer saw our close
+/// What the loop woke up for.
+enum Turn {
+    /// The member sent something, or the connection ended.
+    Read(Option<Result<Message, Error>>),
+    /// Writing failed: reading will tell how the connection ended.
+    WriteFailed,
+    /// Frames to write (taken from the queue), or the queue stopped.
+    Batch(Result<(), Stop>),
+}
+
+impl Session<'_> {
+    fn member(&self) -> &Member {
+        &self.leave.member
+    }
+
+    /// Until the connection ends: reading decides the end, seeing the
+    /// close handshake through, also after a member was closed for
+    /// overflowing its queue.
+    async fn run<S>(&mut self, ws: &mut WebSocket<S>) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        // The frames handed to the connection and not yet written out.
+        let mut batch = VecDeque::new();
+        loop {
+            let (closing, queue) = (self.closing, &self.leave.member.queue);
+            let latency = &self.hub.shared.counters.latency;
+            let turn = poll_fn(|cx| {
+                // Reading first: it also writes out what is queued and runs
+                // the connection's timers (keepalive, the closing deadline),
+                // so a member that stopped reading is timed out even while
+                // its writes wait.
+                if let Poll::Ready(read) = ws.poll_next_unpin(cx) {
+                    return Poll::Ready(Turn::Read(read));
+                }
+                if closing {
+                    return Poll::Pending;
+                }
+                // The next batch only once the last one is written: what
+                // waits stays in the member's queue, under its bound.
+                match Sink::<Message>::poll_flush(Pin::new(&mut *ws), cx) {
+                    // Still writing: but a queue that overflowed meanwhile
+                    // closes the member now, not once its socket drains.
+                    Poll::Pending => return queue.poll_overflow(cx).map(|()| Turn::Batch(Err(Stop::Overflow))),
+                    Poll::Ready(Err(_)) => return Poll::Ready(Turn::WriteFailed),
+                    Poll::Ready(Ok(())) => {}
+                }
+                if !batch.is_empty() {
+                    // Written: one clock read for the batch.
+                    let written = Instant::now();
+                    for at in batch.iter().filter_map(|q: &Queued| q.at) {
+                        latency.record(written.saturating_duration_since(at), 1);
+                    }
+                    // Freed, not kept: a member at rest holds no queue
+                    // capacity (the queue swaps its frames with this empty one).
+                    batch = VecDeque::new();
+                }
+                queue.poll_next_batch(cx, &mut batch).map(Turn::Batch)
+            })
+            .await;
+            match turn {
+                Turn::Read(None) => return Ok(()),
+                Turn::Read(Some(message)) => {
+                    let message = message?;
+                    // Once closing, what the peer sent before seeing our close is dropped.
+                    if !self.closing {
+                        // Boxed: a member at rest does not keep room for it.
+                        Box::pin(self.publish(ws, message)).await?;
+                    }
+                }
+                // Reading tells how the connection ended.
+                Turn::WriteFailed => self.closing = true,
+                Turn::Batch(Ok(())) => {
+                    for queued in &batch {
+                        if ws.feed_prepared(&queued.frame).is_err() {
+                            self.closing = true;
+                            break;
+                        }
+                    }
+                }
+                Turn::Batch(Err(Stop::Overflow)) => {
+                    let limits = &self.hub.shared.config.member;
+                    tracing::info!(member = self.member().id, "member closed: queue over {} bytes", limits.queue_bytes);
+                    self.close(ws, limits.overflow_code, "slow consumer: too much queued")?;
+                }
+                Turn::Batch(Err(Stop::Left)) => self.closing = true,
+            }
         }
+    }
+
+    /// Publishes what the member sent, within its limits and the hook's say.
+    async fn publish<S>(&mut self, ws: &mut WebSocket<S>, message: Message) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (hub, join, room) = (self.hub, self.join, &self.leave.room);
+        let limits = &hub.shared.config.member;
         let refusal = if message.as_bytes().len() > limits.max_message {
             Some((limits.too_big_code, "message too big"))
-        } else if rate.as_mut().is_some_and(|r| !r.take(Instant::now())) {
+        } else if self.rate.as_mut().is_some_and(|r| !r.take(Instant::now())) {
             Some((limits.rate_code, "publishing too fast"))
         } else {
             None
         };
         if let Some((code, reason)) = refusal {
             hub.shared.counters.refused.fetch_add(1, Relaxed);
-            tracing::info!(room = %join.room, member = member.id, reason, "member closed");
-            closing = true;
-            sender.close(code, reason).await?;
-            continue;
+            tracing::info!(room = %join.room, member = self.member().id, reason, "member closed");
+            return self.close(ws, code, reason);
         }
+        let member = self.member();
         match member.framing {
             Framing::Raw => {
-                hub.publish_with_id(&join.room, Some(room), message, None).await;
+                if let Err(refusal) = check(hub, join, member, &message) {
+                    return self.close(ws, CloseCode::POLICY_VIOLATION, truncate(&refusal.reason));
+                }
+                Box::pin(hub.publish_with_id(&join.room, Some(room), message, None)).await;
             }
             Framing::V1 => match protocol::parse_client(message) {
                 Ok((ClientHeader::Publish { id }, payload)) => {
-                    let published = hub.publish_with_id(&join.room, Some(room), payload, Some(&id)).await;
+                    if let Err(Refusal { reason }) = check(hub, join, member, &payload) {
+                        let refused = ServerHeader::Refused { id, reason };
+                        let _ = member.queue.push(&protocol::control_frame(&refused), false);
+                        return Ok(());
+                    }
+                    let published = Box::pin(hub.publish_with_id(&join.room, Some(room), payload, Some(&id))).await;
                     let ack = ServerHeader::Ack {
                         id,
                         epoch: epoch_text(published.position.epoch),
@@ -142,13 +210,41 @@ where
                 }
                 Err(reason) => {
                     hub.shared.counters.refused.fetch_add(1, Relaxed);
-                    closing = true;
-                    sender.close(CloseCode::POLICY_VIOLATION, &format!("bad {}: {reason}", protocol::PROTOCOL)).await?;
+                    let reason = format!("bad {}: {reason}", protocol::PROTOCOL);
+                    return self.close(ws, CloseCode::POLICY_VIOLATION, &reason);
                 }
             },
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Queues our close; the loop writes it out and reads on until the
+    /// peer answers (or the closing deadline passes). Not waited for here:
+    /// a member that does not read could hold the session forever.
+    fn close<S>(&mut self, ws: &mut WebSocket<S>, code: CloseCode, reason: &str) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.closing = true;
+        // The first poll queues the close frame and writes what it can.
+        ws.begin_close(code, reason).now_or_never().unwrap_or(Ok(()))
+    }
+}
+
+/// Asks the hub's publish hook, if it has one, about `message`.
+fn check(hub: &Hub, join: &Join, member: &Member, message: &Message) -> Result<(), Refusal> {
+    let Some(hook) = &hub.shared.config.publish_hook else { return Ok(()) };
+    let attempt = PublishAttempt {
+        room: &join.room,
+        member: member.id,
+        user: join.user.as_deref(),
+        framing: member.framing,
+        message,
+    };
+    hook.check(&attempt).inspect_err(|refusal| {
+        hub.shared.counters.refused.fetch_add(1, Relaxed);
+        tracing::info!(room = %join.room, member = member.id, reason = %refusal.reason, "publish refused");
+    })
 }
 
 /// A token bucket: `per_second` publishes a second, bursts of as many.

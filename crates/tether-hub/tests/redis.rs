@@ -1,7 +1,8 @@
 //! Hubs sharing rooms through a real `redis-server` (started by each test on
 //! a free loopback port, without persistence): one order across hubs,
-//! resume on another hub, and the faults — Redis restarted (epoch changes)
-//! and Redis hanging (rooms go local, then rejoin).
+//! resume on another hub, and the faults — Redis restarted (epoch changes),
+//! Redis hanging (rooms go local, then rejoin), a hub killed (its members
+//! leave the counts) — and the ways in: `rediss://`, a password, an ACL user.
 #![cfg(feature = "redis")]
 
 use std::time::Duration;
@@ -15,7 +16,11 @@ use tether_testkit::redis::RedisServer as Redis;
 type Client = WebSocket<MaybeTlsStream>;
 
 async fn hub_on(redis: &Redis) -> (Hub, String) {
-    let options = RedisOptions::new(redis.url());
+    hub_with(RedisOptions::new(redis.url())).await
+}
+
+/// A hub on Redis with `options`, up, behind a server on a free port.
+async fn hub_with(options: RedisOptions) -> (Hub, String) {
     let hub = Hub::with_redis(HubConfig::default(), options).unwrap();
     for _ in 0..500 {
         if hub.backplane_up() {
@@ -217,4 +222,117 @@ async fn a_hanging_redis_is_detected_rooms_go_local_then_rejoin() {
         }
     }
     assert!(hub_a.stats().backplane_failures >= 1);
+}
+
+/// Two hubs share a room; a publish on one reaches a member of the other.
+async fn assert_shared(a: &Hub, b: &str, room: &str) {
+    let mut on_b = v1(&format!("{b}/rooms/{room}")).await;
+    assert_eq!(envelope(&next(&mut on_b).await).0["type"], "joined");
+    let published = a.publish(room, "across").await;
+    assert!(!published.local, "ordered by Redis");
+    let (_, offset, body) = next_message(&mut on_b).await;
+    assert_eq!((offset, body.as_str()), (published.position.offset, "across"));
+}
+
+#[tokio::test]
+async fn hubs_share_rooms_over_tls_to_redis() {
+    use tether_testkit::pki::{Leaf, TestPki};
+    let pki = TestPki::new();
+    let id = pki.identity(Leaf::Good);
+    let redis = Redis::start_tls(&id.cert, &id.key, &pki.ca);
+    assert!(redis.url().starts_with("rediss://"));
+    let ca = std::fs::read(&pki.ca).unwrap();
+    let (hub_a, _) = hub_with(RedisOptions::new(redis.url()).root_cert(ca.clone())).await;
+    let (_hub_b, b) = hub_with(RedisOptions::new(redis.url()).root_cert(ca)).await;
+    assert_shared(&hub_a, &b, "secure").await;
+}
+
+#[tokio::test]
+async fn hubs_log_in_with_a_password_or_as_an_acl_user_kept_to_the_hub_keys() {
+    // The default user needs a password; "hub" may touch only the hub's
+    // keys and channels, which is all a hub needs.
+    let redis = Redis::start_with(&[
+        "--requirepass",
+        "s3cret",
+        "--user",
+        "hub",
+        "on",
+        ">hub-pw",
+        "~tether:hub:*",
+        "&tether:hub:*",
+        "+@all",
+    ]);
+    let port = redis.port();
+    let (hub_b, b) = hub_with(RedisOptions::new(format!("redis://hub:hub-pw@127.0.0.1:{port}/"))).await;
+    let (hub_a, _) = hub_with(RedisOptions::new(format!("redis://:s3cret@127.0.0.1:{port}/"))).await;
+    assert_shared(&hub_a, &b, "guarded").await;
+    assert_eq!(hub_b.total_members("guarded").await, 1, "counts work for the ACL user too");
+    assert_eq!(hub_b.stats().backplane_failures, 0);
+}
+
+/// A hub in a runtime of its own, so that it can die at once: shutting the
+/// runtime down drops every task of the hub, with no goodbye to Redis.
+fn doomed_hub(redis: &Redis) -> (tokio::runtime::Runtime, String) {
+    let url = redis.url();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let (hub, base) = runtime.block_on(hub_with(RedisOptions::new(url)));
+        drop(hub); // its tasks hold what they need
+        (runtime, base)
+    })
+    .join()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
+    let redis = Redis::start();
+    let (hub_a, a) = hub_on(&redis).await;
+    let (doomed, b) = doomed_hub(&redis);
+    let mut members = Vec::new();
+    for base in [&a, &b, &b, &b] {
+        let mut ws = v1(&format!("{base}/rooms/count")).await;
+        assert_eq!(envelope(&next(&mut ws).await).0["type"], "joined");
+        members.push(ws);
+    }
+    // Each hub writes its count every second.
+    let mut total = 0;
+    for _ in 0..300 {
+        total = hub_a.total_members("count").await;
+        if total == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(total, 4, "both hubs' members counted");
+    // Without waiting on Redis: what the last refresh read.
+    for _ in 0..300 {
+        if hub_a.members_everywhere("count") == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hub_a.members_everywhere("count"), 4);
+
+    doomed.shutdown_background();
+    let killed = std::time::Instant::now();
+    loop {
+        let total = hub_a.total_members("count").await;
+        if total == 1 {
+            break;
+        }
+        assert_eq!(total, 4, "the dead hub's count stands until it expires");
+        assert!(killed.elapsed() < tether_hub::MEMBER_COUNT_TTL + Duration::from_secs(1), "not expired in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let gone = killed.elapsed();
+    assert!(gone <= tether_hub::MEMBER_COUNT_TTL + Duration::from_millis(500), "{gone:?}");
+    assert_eq!(hub_a.member_count("count"), 1);
+    for _ in 0..300 {
+        if hub_a.members_everywhere("count") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hub_a.members_everywhere("count"), 1, "the next refresh forgets the dead hub too");
 }

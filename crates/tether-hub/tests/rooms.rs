@@ -89,12 +89,33 @@ async fn every_member_gets_every_message_of_its_room_in_one_order() {
     hub.publish("other", Message::text("only here")).await;
     assert_eq!(next(&mut elsewhere).await, Message::text("only here"), "rooms are apart");
 
+    // Each frame written is timed once: 3 messages × 2 members + 1 elsewhere.
+    let latency = written(&hub, 7).await;
+    assert!(latency.sum > Duration::ZERO && latency.sum < Duration::from_secs(7 * 10));
+    assert_eq!(latency.cumulative().last(), Some((None, 7)));
+
     a.close(CloseCode::NORMAL, "").await.unwrap();
     members(&hub, "lobby", 1).await;
     b.close(CloseCode::NORMAL, "").await.unwrap();
     members(&hub, "lobby", 0).await;
     let stats = hub.stats();
     assert_eq!((stats.published, stats.delivered), (4, 7));
+    assert_eq!(stats.delivery_latency.count, 7);
+}
+
+/// Waits until the hub has timed `n` frames written to members (the writer
+/// records a frame once its socket took it, which may be just after the
+/// member read it).
+async fn written(hub: &Hub, n: u64) -> tether_hub::LatencyHistogram {
+    for _ in 0..1000 {
+        let latency = hub.stats().delivery_latency;
+        if latency.count >= n {
+            assert_eq!(latency.count, n);
+            return latency;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{} frames timed, not {n}", hub.stats().delivery_latency.count);
 }
 
 #[tokio::test]
@@ -183,7 +204,8 @@ async fn a_member_that_does_not_read_is_closed_and_the_room_goes_on() {
     let mut stalled = raw(&base, "busy").await;
     let mut fast = raw(&base, "busy").await;
     members(&hub, "busy", 2).await;
-    let payload = vec![7u8; 64 << 10];
+    // Incompressible: compressed, the frames would all fit in the socket's buffers.
+    let payload = incompressible(64 << 10, 0x2545_f491_4f6c_dd1d);
     let mut received = 0;
     for _ in 0..400 {
         hub.publish("busy", Message::binary(payload.clone())).await;
@@ -266,4 +288,55 @@ async fn only_rooms_are_served() {
     assert_eq!(err.http_status(), Some(http::StatusCode::NOT_FOUND));
     let err = tether::connect(&format!("{base}/rooms/bad%20name")).await.unwrap_err();
     assert_eq!(err.http_status(), Some(http::StatusCode::BAD_REQUEST));
+}
+
+/// A member that never reads, not even its close: once its socket is full
+/// and its queue overflows, the hub queues the close and the closing
+/// deadline ends the session (the member leaves its room), instead of a
+/// write that waits forever.
+#[tokio::test]
+async fn a_member_that_never_reads_leaves_by_the_closing_deadline() {
+    let limits = MemberLimits::default().queue(256 << 10, CloseCode::TRY_AGAIN_LATER);
+    let hub = Hub::new(HubConfig::default().member(limits));
+    let config = tether::Config::default().close_timeout(Duration::from_millis(500));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = tether::Server::from_listener(listener, config);
+    let addr = server.local_addr().unwrap();
+    let (decide, serve) = (hub.clone(), hub.clone());
+    tokio::spawn(server.on_request(move |r| decide.decide(r)).serve(move |ws, _| {
+        let hub = serve.clone();
+        async move {
+            let _ = hub.serve(ws).await;
+        }
+    }));
+    // A handshake by hand, and then not a byte read.
+    let mut deaf = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /rooms/deaf HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut deaf, request.as_bytes()).await.unwrap();
+    members(&hub, "deaf", 1).await;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    while hub.stats().overflowed == 0 {
+        // Incompressible, so that the socket's buffers fill.
+        seed += 1;
+        let payload = incompressible(64 << 10, seed);
+        hub.publish("deaf", Message::binary(payload)).await;
+        tokio::task::yield_now().await;
+    }
+    members(&hub, "deaf", 0).await;
+    drop(deaf);
+}
+
+/// `len` bytes that deflate cannot shrink (xorshift from `seed`).
+fn incompressible(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
 }

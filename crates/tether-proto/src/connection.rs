@@ -66,8 +66,9 @@ struct Reader {
     header: Option<FrameHeader>,
     /// Payload bytes of that frame already unmasked and validated in place.
     processed: usize,
-    /// A fragmented data message in progress.
-    fragmented: Option<Fragmented>,
+    /// A fragmented data message in progress (boxed: rare, and every idle
+    /// connection would carry its size).
+    fragmented: Option<Box<Fragmented>>,
     /// UTF-8 state of the text message in progress.
     utf8: Utf8Validator,
 }
@@ -199,6 +200,12 @@ impl Connection {
     /// Stops every timer (when the connection is over).
     pub fn stop_timers(&mut self) {
         self.timers = None;
+    }
+
+    /// Whether this connection holds a compressor now (for tests of memory).
+    #[cfg(test)]
+    pub(crate) fn holds_compressor(&self) -> bool {
+        self.deflate.as_ref().is_some_and(|d| d.holds_compressor())
     }
 
     /// The permessage-deflate parameters in force, if it was negotiated.
@@ -392,7 +399,7 @@ impl Connection {
             buf.extend_from_slice(&payload);
         }
         if !header.fin {
-            self.reader.fragmented = Some(Fragmented { text: is_text, compressed, buf });
+            self.reader.fragmented = Some(Box::new(Fragmented { text: is_text, compressed, buf }));
             return Ok(None);
         }
         if is_text {
@@ -491,7 +498,11 @@ impl Connection {
 
     /// Queues a message framed once for many connections, without a copy
     /// of a large one. Server side only: a client masks each frame with a
-    /// key of its own, so its frames cannot be shared. Never compressed.
+    /// key of its own, so its frames cannot be shared. Compressed when
+    /// permessage-deflate is on with `server_no_context_takeover` and the
+    /// message reaches the threshold: the compressed frame is built once per
+    /// window size and shared too (see [`PreparedMessage`]); otherwise sent
+    /// plain, and this connection never holds a compressor for it.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
@@ -499,7 +510,9 @@ impl Connection {
         if self.role == Role::Client {
             return Err(SendError::PreparedOnClient);
         }
-        self.out.push_encoded(message.frame().clone());
+        let settings = self.deflate.as_ref().and_then(|d| d.shared_settings(message.payload_len()));
+        let frame = settings.and_then(|(bits, level)| message.deflated(bits, level));
+        self.out.push_encoded(frame.unwrap_or_else(|| message.frame().clone()));
         Ok(())
     }
 

@@ -4,20 +4,54 @@
 //! A server's frames are not masked, so the same bytes are a valid frame on
 //! every connection: the header and payload are encoded here once, and each
 //! connection's queue takes a reference to them ([`Connection::send_prepared`](crate::Connection::send_prepared)).
+//!
+//! # With permessage-deflate
+//!
+//! A connection whose server side resets its compressor after every
+//! message (`server_no_context_takeover`, which a server may always add to
+//! its answer) can be sent a frame compressed alone, on a fresh window: the
+//! peer inflates it whatever came before. Such frames are built on first
+//! need, once per window size and level, and shared by every clone, so
+//! members with the same parameters share one compressed frame and none of
+//! them holds a compressor. A connection that keeps its compression context
+//! gets the plain frame: a frame it did not compress itself would put its
+//! compressor's window out of step with its peer's.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN, RSV1};
 use crate::{Message, Utf8Bytes};
 
-/// A data message encoded as one unmasked, uncompressed frame. Cloning it
-/// clones a reference, not the bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A data message encoded as one unmasked, uncompressed frame, and, built
+/// when first needed, compressed frames of it (see the module docs).
+/// Cloning it clones references, not the bytes.
+#[derive(Clone, Debug)]
 pub struct PreparedMessage {
     frame: Bytes,
     payload_len: usize,
     text: bool,
+    /// The compressed frames built so far, shared by the clones.
+    deflated: Arc<Mutex<Vec<Deflated>>>,
 }
+
+/// One compressed variant: its settings, and the frame (`None`: it would
+/// not be smaller than the plain one, or zlib failed; send the plain one).
+#[derive(Debug)]
+struct Deflated {
+    window_bits: u8,
+    level: u32,
+    frame: Option<Bytes>,
+}
+
+impl PartialEq for PreparedMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.frame == other.frame
+    }
+}
+
+impl Eq for PreparedMessage {}
 
 impl PreparedMessage {
     /// Frames `message` (a single frame, FIN set, no RSV bits).
@@ -38,7 +72,11 @@ impl PreparedMessage {
         let mut frame = BytesMut::with_capacity(head_len + payload.len());
         frame.put_slice(&head[..head_len]);
         frame.put_slice(payload);
-        PreparedMessage { frame: frame.freeze(), payload_len: payload.len(), text: opcode == OpCode::Text }
+        PreparedMessage::from_frame(frame.freeze(), payload.len(), opcode)
+    }
+
+    fn from_frame(frame: Bytes, payload_len: usize, opcode: OpCode) -> Self {
+        PreparedMessage { frame, payload_len, text: opcode == OpCode::Text, deflated: Arc::default() }
     }
 
     /// Frames a text message built from a header line and a payload in one
@@ -52,7 +90,7 @@ impl PreparedMessage {
         frame.put_slice(&frame_head[..head_len]);
         frame.put_slice(head);
         frame.put_slice(payload);
-        PreparedMessage { frame: frame.freeze(), payload_len: len, text: opcode == OpCode::Text }
+        PreparedMessage::from_frame(frame.freeze(), len, opcode)
     }
 
     /// The encoded frame, header included.
@@ -75,6 +113,44 @@ impl PreparedMessage {
     /// The length of the message's payload.
     pub fn payload_len(&self) -> usize {
         self.payload_len
+    }
+
+    /// The payload, without the frame header.
+    fn payload(&self) -> &[u8] {
+        &self.frame[self.frame.len() - self.payload_len..]
+    }
+
+    /// The frame compressed alone with `window_bits` at `level` (RSV1 set),
+    /// built on the first call for these settings and shared afterwards;
+    /// `None` when compression would not make it smaller.
+    pub(crate) fn deflated(&self, window_bits: u8, level: u32) -> Option<Bytes> {
+        // Held while compressing: members that want the same variant wait
+        // for it rather than compress it again.
+        let mut built = self.deflated.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(d) = built.iter().find(|d| d.window_bits == window_bits && d.level == level) {
+            return d.frame.clone();
+        }
+        let frame = crate::deflate::compress_alone(self.payload(), level, window_bits)
+            .filter(|packed| packed.len() < self.payload_len)
+            .map(|packed| {
+                let opcode = if self.text { OpCode::Text } else { OpCode::Binary };
+                let header = FrameHeader { fin: true, rsv: RSV1, opcode, mask: None, payload_len: packed.len() as u64 };
+                let mut head = [0u8; MAX_HEADER_LEN];
+                let head_len = header.encode(&mut head);
+                let mut frame = BytesMut::with_capacity(head_len + packed.len());
+                frame.put_slice(&head[..head_len]);
+                frame.put_slice(&packed);
+                frame.freeze()
+            });
+        built.push(Deflated { window_bits, level, frame: frame.clone() });
+        frame
+    }
+
+    /// How many compressed variants were built (one per distinct window
+    /// size and level among the connections it was sent on): the cost of
+    /// compression for this message, whatever the number of connections.
+    pub fn compressed_variants(&self) -> usize {
+        self.deflated.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
@@ -117,5 +193,54 @@ mod tests {
         }
         let mut client = Connection::new(Role::Client, Config::default());
         assert_eq!(client.send_prepared(&small), Err(SendError::PreparedOnClient));
+    }
+
+    fn wire(conn: &mut Connection) -> BytesMut {
+        let mut slices = [std::io::IoSlice::new(&[]); 8];
+        let out = conn.output();
+        let n = out.io_slices(&mut slices);
+        let bytes: BytesMut = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        out.advance(bytes.len());
+        bytes
+    }
+
+    /// Five connections, two window sizes among them: two compressions,
+    /// every peer inflates its frame, and no server connection keeps a
+    /// compressor. A connection that keeps its context gets the plain frame.
+    #[test]
+    fn a_prepared_message_is_compressed_once_per_window_size() {
+        use crate::{DeflateConfig, DeflateParams};
+        let text: String = (0..4000).map(|i| ["alpha ", "beta ", "gamma "][i % 3]).collect();
+        let message = PreparedMessage::new(&Message::text(text.clone()));
+        let shared = DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() };
+        let small_window = DeflateParams { server_max_window_bits: Some(10), ..shared };
+        let config = DeflateConfig::default();
+        for params in [shared, shared, small_window, shared, small_window] {
+            let mut server = Connection::new(Role::Server, Config::default()).with_deflate(params, &config);
+            server.send_prepared(&message).unwrap();
+            assert!(!server.holds_compressor(), "no compressor per connection");
+            let mut bytes = wire(&mut server);
+            assert_eq!(bytes[0], 0x80 | 0x40 | 0x01, "FIN, RSV1, text");
+            assert!(bytes.len() < text.len() / 4, "compressed: {} bytes", bytes.len());
+            let mut client = Connection::new(Role::Client, Config::default()).with_deflate(params, &config);
+            // The peer inflated something else before: a frame compressed
+            // alone still reads right.
+            let mut other = Connection::new(Role::Server, Config::default()).with_deflate(params, &config);
+            other.send(Message::text(text.replace("beta", "delta"))).unwrap();
+            let mut before = wire(&mut other);
+            assert!(matches!(client.read_event(&mut before).unwrap(), Some(Event::Message(_))));
+            assert_eq!(client.read_event(&mut bytes).unwrap(), Some(Event::Message(Message::text(text.clone()))));
+        }
+        assert_eq!(message.compressed_variants(), 2, "once per window size, not per connection");
+
+        let keeps_context = DeflateParams::default();
+        let mut server = Connection::new(Role::Server, Config::default()).with_deflate(keeps_context, &config);
+        server.send_prepared(&message).unwrap();
+        assert_eq!(&wire(&mut server)[..], &message.frame()[..], "plain");
+        let short = PreparedMessage::new(&Message::text("under the threshold"));
+        let mut server = Connection::new(Role::Server, Config::default()).with_deflate(shared, &config);
+        server.send_prepared(&short).unwrap();
+        assert_eq!(&wire(&mut server)[..], &short.frame()[..]);
+        assert_eq!((message.compressed_variants(), short.compressed_variants()), (2, 0));
     }
 }

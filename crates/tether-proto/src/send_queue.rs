@@ -13,10 +13,6 @@ use crate::mask::apply_mask;
 /// are and go out with a vectored write, without a copy.
 const INLINE_MAX: usize = 4096;
 
-/// Above this capacity an empty queue gives its buffer back, so an idle
-/// connection that once sent a large message holds little memory.
-const IDLE_CAPACITY: usize = 64 * 1024;
-
 /// Encoded frames in send order: `chunks`, then `tail`.
 ///
 /// Small frames are coalesced into `tail`; a large unmasked payload is kept as
@@ -95,11 +91,11 @@ impl SendQueue {
         }
         self.len -= n_total;
         if self.len == 0 {
-            if self.tail.capacity() > IDLE_CAPACITY {
-                self.tail = BytesMut::new();
-            } else {
-                self.tail.clear();
-            }
+            // An empty queue holds no allocation: most connections are idle
+            // most of the time, and one allocation per write costs less
+            // than a buffer kept by each of them.
+            self.tail = BytesMut::new();
+            self.chunks = VecDeque::new();
         }
     }
 
@@ -183,6 +179,21 @@ mod tests {
             q.advance(take);
         }
         out
+    }
+
+    #[test]
+    fn an_empty_queue_holds_no_allocation() {
+        let mut q = SendQueue::default();
+        q.push(&header(3, None), Payload::Borrowed(b"abc"));
+        q.push(&header(5000, None), Payload::Shared(Bytes::from(vec![1u8; 5000])));
+        assert!(q.tail.capacity() > 0 && q.chunks.capacity() > 0);
+        q.advance(4);
+        assert_eq!(q.len(), 5 + 4 + 5000 - 4, "not empty yet");
+        assert!(q.tail.capacity() > 0 || q.chunks.capacity() > 0);
+        let left = q.len();
+        q.advance(left);
+        assert!(q.is_empty());
+        assert_eq!((q.tail.capacity(), q.chunks.capacity()), (0, 0), "an idle connection holds no send buffer");
     }
 
     #[test]

@@ -65,7 +65,8 @@
 //! There sends wait while the socket's `bufferedAmount` is over the
 //! configured bound, unread messages are queued up to a bound, and what a
 //! page cannot do (headers, proxies, TLS settings, pings, close codes
-//! outside 1000 and 3000–4999) is absent or a typed error. The repository's
+//! outside 1000 and 3000–4999) is absent or a typed error. The
+//! [`ReconnectingClient`] runs there too, on the page's tasks. The repository's
 //! `docs/wasm.md` tables every difference between the two backends.
 #![forbid(unsafe_code)]
 // The docs link to the TLS, hyper and axum items, which only exist with
@@ -90,8 +91,8 @@ pub mod http2;
 mod maybe_tls;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod proxy;
-#[cfg(not(target_arch = "wasm32"))]
 mod reconnect;
+mod runtime;
 #[cfg(not(target_arch = "wasm32"))]
 mod server;
 #[cfg(not(target_arch = "wasm32"))]
@@ -116,6 +117,7 @@ pub use error::Http2Error;
 pub use error::{Error, ProxyError, TlsError};
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::*;
+pub use reconnect::{ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient};
 pub use tether_proto::handshake::HandshakeError;
 pub use tether_proto::{CloseCode, CloseFrame, Message, ProtocolError, SendError, State, Utf8Bytes};
 #[cfg(target_arch = "wasm32")]
@@ -126,9 +128,6 @@ pub use wasm::{connect, connect_with, ClientBuilder, Config, Receiver, Sender, W
 mod native {
     pub use crate::maybe_tls::MaybeTlsStream;
     pub use crate::proxy::{Proxy, ProxyKind};
-    pub use crate::reconnect::{
-        ConnectionEvent, Events, ReconnectBuilder, ReconnectPolicy, ReconnectSender, ReconnectingClient,
-    };
     #[cfg(feature = "axum")]
     pub use crate::server::axum;
     pub use crate::server::{

@@ -13,9 +13,10 @@ use futures_core::Stream;
 use futures_util::SinkExt;
 use tether_proto::{CloseCode, Message};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use crate::{ClientBuilder, Error, MaybeTlsStream, WebSocket};
+use crate::runtime::{self, Instant};
+
+use crate::{ClientBuilder, Error, WebSocket};
 
 /// When and how often to reconnect.
 #[derive(Clone, Copy, Debug)]
@@ -175,7 +176,8 @@ impl ReconnectBuilder {
         self
     }
 
-    /// Starts connecting on a background task (needs a tokio runtime).
+    /// Starts connecting on a background task: a tokio task (needs a tokio
+    /// runtime), or in the browser one of the page's (`spawn_local`).
     pub fn start(self) -> ReconnectingClient {
         let (commands_tx, commands) = mpsc::channel(self.policy.outbox.max(1));
         let (messages_tx, messages) = mpsc::channel(64);
@@ -193,7 +195,7 @@ impl ReconnectBuilder {
             connected: connected.clone(),
             outbox: VecDeque::new(),
         };
-        tokio::spawn(driver.run());
+        runtime::spawn(driver.run());
         ReconnectingClient {
             sender: ReconnectSender { commands: commands_tx, connected, outbox: self.policy.outbox > 0 },
             messages,
@@ -345,7 +347,7 @@ impl Driver {
                 let _ = self.events.send(closed(Some(why)));
                 return;
             }
-            let delay = self.policy.delay(attempt, fastrand::f64());
+            let delay = self.policy.delay(attempt, runtime::random());
             let _ = self.events.send(ConnectionEvent::Reconnecting { attempt, delay, reason });
             if !self.wait(delay).await {
                 let _ = self.events.send(closed(None));
@@ -357,7 +359,7 @@ impl Driver {
     /// Sleeps out a backoff delay while taking messages into the outbox.
     /// False when the application closed meanwhile.
     async fn wait(&mut self, delay: Duration) -> bool {
-        let sleep = tokio::time::sleep(delay);
+        let sleep = runtime::sleep(delay);
         tokio::pin!(sleep);
         loop {
             let room = self.outbox.len() < self.policy.outbox;
@@ -371,7 +373,7 @@ impl Driver {
         }
     }
 
-    async fn session(&mut self, mut ws: WebSocket<MaybeTlsStream>) -> SessionEnd {
+    async fn session(&mut self, mut ws: WebSocket) -> SessionEnd {
         // The hook's messages first, then what waited in the outbox, in order.
         let greeting = self.hook.as_mut().map(|hook| hook()).unwrap_or_default();
         for message in greeting {

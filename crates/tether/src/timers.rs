@@ -11,11 +11,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use tokio::time::{sleep_until, Instant, Sleep};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 /// The time to hand the protocol engine: tokio's clock, so that a paused
 /// test clock drives the timers as it drives the sleep.
@@ -60,48 +60,107 @@ impl Alarm {
     }
 }
 
-/// A server's shutdown signal: the token wakes every connection, the flag
-/// lets each check it with one atomic load instead of locking the token.
+/// A server's shutdown signal: the token wakes the accept loop, the flag
+/// lets each connection check it with one atomic load, and each open
+/// connection leaves its waker in a table instead of holding a future on
+/// the token (about 70 bytes less per idle connection).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Shutdown {
+    inner: Arc<ShutdownInner>,
+}
+
+#[derive(Debug, Default)]
+struct ShutdownInner {
     token: CancellationToken,
-    fired: Arc<AtomicBool>,
+    fired: AtomicBool,
+    waiters: Mutex<Waiters>,
+}
+
+/// The wakers of the connections watching a [`Shutdown`]: a slot each,
+/// reused once its connection is gone.
+#[derive(Debug, Default)]
+struct Waiters {
+    slots: Vec<Option<Waker>>,
+    free: Vec<u32>,
 }
 
 impl Shutdown {
     pub(crate) fn fire(&self) {
-        self.fired.store(true, Ordering::Release);
-        self.token.cancel();
-    }
-
-    pub(crate) fn is_fired(&self) -> bool {
-        self.fired.load(Ordering::Acquire)
+        self.inner.fired.store(true, Ordering::Release);
+        self.inner.token.cancel();
+        let wakers: Vec<Waker> = {
+            let mut waiters = self.inner.lock();
+            waiters.slots.iter_mut().filter_map(Option::take).collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     pub(crate) async fn fired(&self) {
-        self.token.cancelled().await
+        self.inner.token.cancelled().await
     }
 
     pub(crate) fn watch(&self) -> ShutdownWatch {
-        ShutdownWatch { signal: self.clone(), wait: Box::pin(self.token.clone().cancelled_owned()) }
+        let mut waiters = self.inner.lock();
+        let slot = match waiters.free.pop() {
+            Some(slot) => slot,
+            None => {
+                waiters.slots.push(None);
+                // More than 4 billion connections at once is not a case to serve.
+                u32::try_from(waiters.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        ShutdownWatch { signal: self.inner.clone(), slot }
     }
 }
 
-/// One connection's view of the [`Shutdown`] signal.
+impl ShutdownInner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One connection's view of the [`Shutdown`] signal: its slot in the table.
 #[derive(Debug)]
 pub(crate) struct ShutdownWatch {
-    signal: Shutdown,
-    wait: Pin<Box<WaitForCancellationFutureOwned>>,
+    signal: Arc<ShutdownInner>,
+    slot: u32,
 }
 
 impl ShutdownWatch {
-    /// As [`Alarm::may_be_due`] (the future registers the waker when polled).
+    /// As [`Alarm::may_be_due`]: false while the signal has not fired (the
+    /// waker left at the last poll will be woken when it does).
     pub(crate) fn may_be_due(&self) -> bool {
-        self.signal.is_fired()
+        self.signal.fired.load(Ordering::Acquire)
     }
 
+    /// Ready once the signal fired; else leaves `cx`'s waker in the slot.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.wait.as_mut().poll(cx)
+        if self.may_be_due() {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.signal.lock();
+        if let Some(slot) = waiters.slots.get_mut(self.slot as usize) {
+            match slot {
+                Some(waker) => waker.clone_from(cx.waker()),
+                None => *slot = Some(cx.waker().clone()),
+            }
+        }
+        drop(waiters);
+        // Fired between the check and the registration: the waker may have been missed.
+        if self.may_be_due() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for ShutdownWatch {
+    fn drop(&mut self) {
+        let mut waiters = self.signal.lock();
+        if let Some(slot) = waiters.slots.get_mut(self.slot as usize) {
+            *slot = None;
+            waiters.free.push(self.slot);
+        }
     }
 }
 
@@ -130,6 +189,26 @@ mod tests {
         assert!(alarm.may_be_due(Some(start)), "a moved deadline is polled");
         poll_fn(|cx| alarm.poll(later, cx)).await;
         assert_eq!(now() - start, Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_wakes_every_watcher_and_reuses_slots() {
+        let shutdown = Shutdown::default();
+        let mut first = shutdown.watch();
+        let second = shutdown.watch();
+        assert_eq!((first.slot, second.slot), (0, 1));
+        drop(second);
+        let mut third = shutdown.watch();
+        assert_eq!(third.slot, 1, "a closed connection's slot is reused");
+        assert!(poll_fn(|cx| Poll::Ready(first.poll(cx))).await.is_pending());
+        let waiting = tokio::spawn(async move { poll_fn(|cx| third.poll(cx)).await });
+        tokio::task::yield_now().await;
+        assert!(!first.may_be_due());
+        shutdown.fire();
+        assert!(first.may_be_due());
+        waiting.await.unwrap();
+        poll_fn(|cx| first.poll(cx)).await;
+        assert_eq!(shutdown.inner.lock().slots.iter().flatten().count(), 0, "every waker was taken");
     }
 
     /// A connection over an in-memory pipe, and the peer's end of it.

@@ -10,9 +10,10 @@ use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use tether::prelude::*;
-use tether::{Error, SendError};
+use tether::{ConnectionEvent, Error, ProtocolError, ReconnectPolicy, SendError};
 
 #[path = "../examples/five_steps/mod.rs"]
 mod five_steps;
@@ -74,11 +75,14 @@ cases!(
     server_closes_with_4001,
     client_closes_with_1000,
     split_halves,
+    bad_urls,
     refused_connection,
     http_403,
     close_codes,
+    message_over_the_limit,
     backpressure_against_a_server_that_stops_reading,
     seed_five_steps,
+    reconnecting_client,
 );
 
 /// The browser cannot read the environment: `scripts/wasm-test.sh` sets
@@ -176,6 +180,14 @@ async fn split_halves(urls: &Urls) {
     assert!(matches!(tx.try_send("late"), Err(Error::Closed)));
 }
 
+async fn bad_urls(urls: &Urls) {
+    let http = urls.at("/echo").replacen("ws://", "http://", 1);
+    for url in [http.as_str(), "not a url", "ws://"] {
+        let error = tether::connect(url).await.expect_err(url);
+        assert!(matches!(error, Error::Url { .. }), "{url}: {error:?}");
+    }
+}
+
 async fn refused_connection(urls: &Urls) {
     let error = tether::connect(&urls.refused).await.expect_err("nothing listens there");
     // The browser reports every failure before the handshake alike.
@@ -219,6 +231,52 @@ async fn close_codes(urls: &Urls) {
         going_away.expect("the tokio backend sends 1001");
         assert_eq!(ws.close_frame().map(|f| f.code), Some(CloseCode::GOING_AWAY));
     }
+}
+
+async fn message_over_the_limit(urls: &Urls) {
+    let config = tether::Config::default().max_message_size(1000);
+    let mut ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
+    assert_eq!(echo_of(&mut ws, Message::binary(vec![7; 1000])).await, Message::binary(vec![7; 1000]));
+    ws.send(Message::binary(vec![7; 1001])).await.expect("sending is not limited");
+    let error = ws.next().await.expect("the end").expect_err("the echo is over the limit");
+    assert!(matches!(error, Error::Protocol(ProtocolError::MessageTooLarge { max: 1000, .. })), "{error:?}");
+    assert!(ws.next().await.is_none());
+}
+
+/// Browser only: the tokio backend has no receive queue (it stops reading
+/// the socket instead), so an application that does not read never fails there.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn browser_receive_queue_is_bounded() {
+    const LIMIT: usize = 64 * 1024;
+    let urls = compiled_urls();
+    let config = tether::Config::default().receive_buffer_size(LIMIT);
+    let ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
+    let (tx, mut rx) = ws.split();
+    let mut control = tether::connect(&urls.at("/echo")).await.expect("connect");
+    // Send without reading: the echoes pile up until the bound closes the connection.
+    let mut sent = 0;
+    loop {
+        match tx.send(Message::binary(vec![1; 16 * 1024])).await {
+            Ok(()) => sent += 1,
+            Err(Error::Closed) => break,
+            Err(e) => panic!("send failed: {e}"),
+        }
+        assert!(sent < 64, "no overflow after {sent} echoes of 16 KiB");
+        assert_eq!(echo_of(&mut control, Message::text("tick")).await, Message::text("tick"));
+    }
+    // What was queued is delivered, then the typed error, then the end.
+    let mut delivered = 0;
+    let error = loop {
+        match rx.next().await.expect("an error before the end") {
+            Ok(_) => delivered += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(error, Error::ReceiveBufferFull { limit: LIMIT }), "{error:?}");
+    assert!((1..=LIMIT / (16 * 1024)).contains(&delivered), "{delivered} messages delivered");
+    assert!(rx.next().await.is_none());
+    assert_eq!(rx.close_code(), Some(CloseCode(4008)));
 }
 
 async fn backpressure_against_a_server_that_stops_reading(urls: &Urls) {
@@ -279,6 +337,38 @@ async fn seed_five_steps(urls: &Urls) {
     let lines = RefCell::new(Vec::new());
     five_steps::five_steps(&urls.at("/echo"), |line| lines.borrow_mut().push(line)).await.expect("five steps");
     assert_eq!(lines.into_inner(), ["echo: Hello!", "echo: 4 bytes of binary", "closed: 1000 bye"]);
+}
+
+async fn reconnecting_client(urls: &Urls) {
+    let policy = ReconnectPolicy::default().delays(Duration::from_millis(10), Duration::from_millis(50));
+    let mut client = tether::connect_with(&urls.at("/drop-after-one")).reconnect(policy).start();
+    let mut events = client.events().expect("the events, once");
+    let sender = client.sender();
+    // The server drops each connection after one echo: the client comes back.
+    for round in ["one", "two", "three"] {
+        loop {
+            match events.next().await.expect("events until closed") {
+                ConnectionEvent::Open => break,
+                ConnectionEvent::Closed { reason } => panic!("closed: {reason:?}"),
+                _ => {}
+            }
+        }
+        sender.send(round).await.expect("connected");
+        assert_eq!(client.next().await, Some(Message::text(round)));
+        loop {
+            match events.next().await.expect("events until closed") {
+                ConnectionEvent::Reconnecting { attempt, .. } => break assert_eq!(attempt, 1),
+                ConnectionEvent::Closed { reason } => panic!("closed: {reason:?}"),
+                _ => {}
+            }
+        }
+    }
+    client.close(CloseCode::NORMAL, "").await;
+    loop {
+        if let ConnectionEvent::Closed { reason } = events.next().await.expect("a Closed event") {
+            break assert_eq!(reason, None, "a deliberate close");
+        }
+    }
 }
 
 /// Bytes no compressor can shrink (xorshift), the same for the same `seed`.

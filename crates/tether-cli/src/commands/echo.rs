@@ -1,5 +1,6 @@
 //! `tether echo`: the local echo server, over ws:// or wss://.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -36,7 +37,8 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
             None => server.respond_http(pages::respond_echo),
         }
     };
-    bound.serve(&opts.serve, setup, Echo { quiet: opts.serve.quiet }).await
+    let echo = Echo { quiet: opts.serve.quiet, flush_each: opts.flush_each };
+    bound.serve(&opts.serve, setup, echo).await
 }
 
 /// Echoes each connection, and logs a line when it opens (with the protocol
@@ -44,17 +46,24 @@ pub async fn run(opts: EchoArgs) -> Result<ExitCode, String> {
 #[derive(Clone, Copy)]
 struct Echo {
     quiet: bool,
+    flush_each: bool,
 }
 
 impl Handler for Echo {
-    async fn handle<S>(&self, ws: WebSocket<S>, peer: SocketAddr)
+    // Not an `async fn`: that would keep its arguments twice in the future
+    // (as arguments and as locals), and this future is what every idle
+    // connection's task holds.
+    #[allow(clippy::manual_async_fn)]
+    fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let result = echo_server::serve(ws).await;
-        if !self.quiet {
-            let line = result.unwrap_or_else(|e| format!("error: {e}"));
-            eprintln!("{peer}: {line}");
+        async move {
+            let result = echo_server::serve(ws, self.flush_each).await;
+            if !self.quiet {
+                let line = result.unwrap_or_else(|e| format!("error: {e}"));
+                eprintln!("{peer}: {line}");
+            }
         }
     }
 

@@ -4,6 +4,8 @@
 
 pub mod demo_image;
 
+use std::future::poll_fn;
+
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 
@@ -13,7 +15,7 @@ pub async fn embedded(listener: TcpListener, config: tether::Config) {
     let server = tether::Server::from_listener(listener, config).respond_http(crate::pages::respond_echo);
     let _ = server
         .serve(|ws, _| async move {
-            let _ = serve(ws).await;
+            let _ = serve(ws, false).await;
         })
         .await;
 }
@@ -23,30 +25,40 @@ pub const IMAGE_PATH: &str = "/image";
 
 /// Serves one upgraded connection: a client of [`IMAGE_PATH`] first gets
 /// the demo picture, then everyone gets the echo; returns a one-line summary.
-pub async fn serve<S>(mut ws: tether::WebSocket<S>) -> Result<String, tether::Error>
+/// `flush_each` writes every echo on its own instead of a burst at once.
+pub async fn serve<S>(mut ws: tether::WebSocket<S>, flush_each: bool) -> Result<String, tether::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     if ws.request_path() == Some(IMAGE_PATH) {
         // Already compressed: deflating it again would only cost time.
-        ws.send_uncompressed(tether::Message::binary(demo_image::png())).await?;
+        // Boxed: this future lives only while the picture goes out, and
+        // held inline it would enlarge every connection's task for good.
+        Box::pin(ws.send_uncompressed(tether::Message::binary(demo_image::png()))).await?;
     }
-    echo_messages(&mut ws).await
+    echo_messages(&mut ws, flush_each).await
 }
 
 /// Echoes one upgraded connection until it closes; returns a one-line summary.
 /// Takes the connection by reference: the caller's future already holds
 /// it, and a second copy would double every idle connection's task.
-async fn echo_messages<S>(ws: &mut tether::WebSocket<S>) -> Result<String, tether::Error>
+async fn echo_messages<S>(ws: &mut tether::WebSocket<S>, flush_each: bool) -> Result<String, tether::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut count = 0u64;
-    // `feed` only queues: the stream writes the queue out once it has
-    // decoded everything already received, so a burst of messages is
-    // echoed with one write.
-    while let Some(message) = ws.next().await {
-        ws.feed(message?).await?;
+    // Room in the send queue is awaited before the next message is read, so
+    // no message is held across an await: the future stays small, and it is
+    // what every idle connection's task holds. `start_send` only queues: the
+    // stream writes the queue out once it has decoded everything already
+    // received, so a burst of messages is echoed with one write.
+    loop {
+        poll_fn(|cx| ws.poll_ready_unpin(cx)).await?;
+        let Some(message) = ws.next().await else { break };
+        ws.start_send_unpin(message?)?;
+        if flush_each {
+            ws.flush().await?;
+        }
         count += 1;
     }
     let close = ws.close_frame().map_or_else(|| "no code".to_owned(), |f| f.to_string());

@@ -91,6 +91,11 @@ pub enum Workload {
         /// Seconds to keep holding them after the memory reading.
         #[arg(long, default_value_t = 0.0, value_name = "SECS")]
         hold: f64,
+        /// Offer permessage-deflate (the server must accept it) and send the
+        /// one message compressed: the memory then includes each
+        /// connection's compressor and decompressor.
+        #[arg(long)]
+        deflate: bool,
     },
 }
 

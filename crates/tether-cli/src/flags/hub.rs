@@ -24,11 +24,15 @@ pub struct HubArgs {
     /// faster: closed with 1008. No limit by default.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub publish_rate: Option<u32>,
-    /// Share rooms with every hub on this Redis (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]):
+    /// Share rooms with every hub on this Redis (redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]):
     /// Redis orders each room's messages and keeps their history; while it
     /// is away, rooms go on locally and the hub reconnects by itself.
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
+    /// With a rediss:// URL: trust only the CA certificates in this PEM
+    /// file for Redis's certificate (default: the system's roots).
+    #[arg(long, value_name = "FILE", requires = "redis")]
+    pub redis_ca: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub serve: ServeOptions,
 }

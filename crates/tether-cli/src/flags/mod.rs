@@ -117,6 +117,11 @@ pub struct EchoArgs {
     /// Add a header to every upgrade response, as "Name: value" (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
+    /// Flush every echoed message on its own, as most libraries' echo
+    /// loops do (by default a burst read at once is echoed with one write):
+    /// for benchmarks that compare the loops.
+    #[arg(long)]
+    pub flush_each: bool,
     /// Serve the files of DIR over plain HTTP on the WebSocket port, in
     /// place of the built-in chat page (DIR/index.html at /), e.g. the web
     /// chat built by scripts/build-web-chat.sh.

@@ -72,3 +72,26 @@ async fn bench_over_http2_and_http1_on_tethers_client() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("one at a time"), "{out:?}");
 }
+
+/// The idle workload with a compressed message: the server must accept
+/// permessage-deflate, every echo is inflated and checked, and the report
+/// carries the server's memory and the kernel's socket memory.
+#[tokio::test]
+async fn idle_run_with_a_compressed_message_reports_memory() {
+    let mut cmd = tether_bin();
+    cmd.args(["echo", "--listen", "127.0.0.1:0", "--threads", "1", "--quiet"]).stderr(Stdio::null());
+    let server = Server::start(cmd).await;
+    let pid = server.child.id().expect("the server runs").to_string();
+    let out = tether_bin()
+        .args(["bench", "idle", &server.url, "-c", "20", "-s", "200", "--deflate", "--server-pid", &pid])
+        .args(["--json", "--quiet"])
+        .output();
+    let out = timeout(LIMIT, out).await.unwrap().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!((report["held"].as_u64(), report["deflate"].as_bool()), (Some(20), Some(true)), "{report}");
+    assert!(report["rss_kb_after"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["kernel_slab_kb_per_conn"].is_number(), "{report}");
+    assert!(report["kernel_tcp_buffers_kb_per_conn"].is_number(), "{report}");
+}

@@ -28,7 +28,7 @@ pub enum Peer {
 
 impl Peer {
     /// The peer with permessage-deflate on (accepted as a server, offered as a client).
-    fn command_with_deflate(self) -> Command {
+    pub fn command_with_deflate(self) -> Command {
         let mut cmd = self.command();
         cmd.env("PEER_DEFLATE", "1");
         cmd

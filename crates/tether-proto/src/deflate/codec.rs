@@ -72,31 +72,19 @@ impl Deflate {
         let level = self.level;
         let c =
             self.compressor.get_or_insert_with(|| Compress::new_with_window_bits(Compression::new(level), false, bits));
-        let mut out = Vec::with_capacity(input.len() / 2 + 64);
-        let start = c.total_in();
-        loop {
-            let consumed = (c.total_in() - start) as usize;
-            c.compress_vec(&input[consumed..], &mut out, FlushCompress::Sync).ok()?;
-            let done = (c.total_in() - start) as usize == input.len();
-            // A sync flush is complete once zlib stops filling the buffer.
-            if done && out.len() < out.capacity() {
-                break;
-            }
-            out.reserve(out.capacity().max(64));
-        }
-        if out.ends_with(&SYNC_FLUSH_TAIL) {
-            out.truncate(out.len() - SYNC_FLUSH_TAIL.len());
-        }
-        if out.is_empty() {
-            // An empty message right after a flush: zlib has nothing to
-            // write, but the peer appends the tail and must find a whole
-            // empty stored block, so send its first byte (RFC 7692 7.2.3.6).
-            out.push(0x00);
-        }
+        let out = sync_flush(c, input)?;
         if self.compress_reset {
             self.compressor = None;
         }
         Some(out)
+    }
+
+    /// The window and level our messages are compressed with, when each
+    /// message is compressed alone (no context takeover on our side) and
+    /// `len` bytes are worth compressing: such a connection can send a
+    /// frame compressed once for many ([`crate::PreparedMessage`]).
+    pub(crate) fn shared_settings(&self, len: usize) -> Option<(u8, u32)> {
+        (self.compress_reset && self.wants(len)).then_some((self.window_bits?, self.level))
     }
 
     /// Inflates one frame of a compressed message onto `out`, failing with
@@ -119,6 +107,44 @@ impl Deflate {
         }
         Ok(())
     }
+
+    #[cfg(test)]
+    pub(crate) fn holds_compressor(&self) -> bool {
+        self.compressor.is_some()
+    }
+}
+
+/// Compresses one message alone, on a fresh window: what any peer that
+/// agreed on `window_bits` or more can inflate, whatever it received before.
+pub(crate) fn compress_alone(input: &[u8], level: u32, window_bits: u8) -> Option<Vec<u8>> {
+    let mut c = Compress::new_with_window_bits(Compression::new(level.min(9)), false, window_bits.clamp(9, 15));
+    sync_flush(&mut c, input)
+}
+
+/// Compresses `input` as one message: a sync flush, its tail stripped.
+fn sync_flush(c: &mut Compress, input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() / 2 + 64);
+    let start = c.total_in();
+    loop {
+        let consumed = (c.total_in() - start) as usize;
+        c.compress_vec(&input[consumed..], &mut out, FlushCompress::Sync).ok()?;
+        let done = (c.total_in() - start) as usize == input.len();
+        // A sync flush is complete once zlib stops filling the buffer.
+        if done && out.len() < out.capacity() {
+            break;
+        }
+        out.reserve(out.capacity().max(64));
+    }
+    if out.ends_with(&SYNC_FLUSH_TAIL) {
+        out.truncate(out.len() - SYNC_FLUSH_TAIL.len());
+    }
+    if out.is_empty() {
+        // An empty message right after a flush: zlib has nothing to
+        // write, but the peer appends the tail and must find a whole
+        // empty stored block, so send its first byte (RFC 7692 7.2.3.6).
+        out.push(0x00);
+    }
+    Some(out)
 }
 
 /// Feeds all of `input` to `d`, appending output to `out`. Returns whether

@@ -14,7 +14,7 @@
 
 mod codec;
 
-pub(crate) use codec::Deflate;
+pub(crate) use codec::{compress_alone, Deflate};
 
 /// The four bytes a sync flush ends with (an empty stored block): the
 /// sender strips them from every compressed message and the receiver

@@ -30,34 +30,65 @@ enum Carried {
 /// Serves one connection: `secured` is its TCP connection (after TLS, if
 /// any). `permit` counts the connection among the handshakes in progress
 /// until its HTTP/1.1 upgrade, or HTTP/2's preface and settings, is done.
-pub(super) async fn serve<UF, F, Fut>(
+///
+/// Not an `async fn`: its arguments would stay in the connection's task
+/// for its whole life (twice: as arguments and as locals), and what that
+/// future holds, every idle connection holds.
+pub(super) fn serve<UF, F, Fut>(
     secured: UF,
     peer: SocketAddr,
     shared: Arc<Shared<F>>,
     permit: OwnedSemaphorePermit,
-) where
+) -> impl Future<Output = ()> + Send
+where
     UF: Future<Output = Result<MaybeTlsStream, Error>> + Send + 'static,
     F: Fn(WebSocket<MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     // Boxed, so the task keeps neither the handshake's state nor what it
-    // consumed for the whole life of the connection.
-    let opening = Box::pin(async {
-        let io = secured.await?;
-        let limit = shared.config.handshake_timeout;
-        timeout(limit, carried(io, &shared)).await.map_err(|_| Error::HandshakeTimeout(limit))?
-    });
-    match opening.await {
-        Err(e) => shared.report(peer, &e),
-        Ok(Carried::Answered) => {}
-        Ok(Carried::WebSocket(mut ws)) => {
-            drop(permit);
-            ws.close_on(&shared.shutdown);
-            (shared.handler)(ws, peer).await;
+    // consumed (the socket, the permit, the peer's address) for the whole
+    // life of the connection.
+    let opening = Box::pin(async move {
+        let carried = async {
+            let io = secured.await?;
+            let limit = shared.config.handshake_timeout;
+            timeout(limit, carried(io, &shared)).await.map_err(|_| Error::HandshakeTimeout(limit))?
+        };
+        match carried.await {
+            Err(e) => {
+                shared.report(peer, &e);
+                Opened::Done
+            }
+            Ok(Carried::Answered) => Opened::Done,
+            Ok(Carried::WebSocket(mut ws)) => {
+                drop(permit);
+                ws.close_on(&shared.shutdown);
+                Opened::WebSocket(ws, peer, shared)
+            }
+            #[cfg(feature = "http2")]
+            Ok(Carried::Http2(io)) => Opened::Http2(Box::pin(http2::serve(io, peer, shared, permit))),
         }
-        #[cfg(feature = "http2")]
-        Ok(Carried::Http2(io)) => http2::serve(io, peer, shared, permit).await,
+    });
+    async move {
+        match opening.await {
+            Opened::Done => {}
+            Opened::WebSocket(ws, peer, shared) => (shared.handler)(ws, peer).await,
+            #[cfg(feature = "http2")]
+            Opened::Http2(served) => served.await,
+        }
     }
+}
+
+/// What is left to run once a connection is open.
+enum Opened<F> {
+    /// Nothing: the handshake failed or a plain request was answered.
+    Done,
+    /// A WebSocket, for the application's handler.
+    WebSocket(WebSocket<MaybeTlsStream>, SocketAddr, Arc<Shared<F>>),
+    /// An HTTP/2 connection (boxed: rare, and held inline it would enlarge
+    /// every connection's task).
+    #[cfg(feature = "http2")]
+    Http2(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>),
 }
 
 /// Tells HTTP/2 from HTTP/1.1 and makes the latter's handshake.

@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tether_proto::handshake::server::Request;
 use tether_proto::handshake::HandshakeError;
-use tether_proto::{DeflateParams, Role};
+use tether_proto::{DeflateConfig, DeflateParams, Role};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{Config, WebSocket};
@@ -16,6 +16,8 @@ use crate::{Config, WebSocket};
 pub struct Accept {
     pub(super) protocol: Option<String>,
     pub(super) headers: HeaderMap,
+    /// permessage-deflate settings for this connection instead of the server's.
+    deflate: Option<Option<DeflateConfig>>,
 }
 
 impl Accept {
@@ -38,14 +40,24 @@ impl Accept {
         self
     }
 
+    /// Uses these permessage-deflate settings for this connection instead
+    /// of the server's [`Config::deflate`] (`None`: no compression). A room
+    /// server, for one, adds `server_no_context_takeover` so that its
+    /// members can share compressed frames ([`tether_proto::PreparedMessage`]).
+    pub fn deflate(mut self, settings: Option<DeflateConfig>) -> Self {
+        self.deflate = Some(settings);
+        self
+    }
+
     /// Negotiates permessage-deflate for `request` and builds the response
     /// that completes its handshake (101, or 200 on HTTP/2).
     pub(crate) fn agree(self, request: &Request, config: &Config) -> Result<Agreed, HandshakeError> {
-        let deflate = config.deflate.as_ref().and_then(|c| request.negotiate_deflate(c));
+        let settings = self.deflate.unwrap_or(config.deflate);
+        let deflate = settings.as_ref().and_then(|c| request.negotiate_deflate(c));
         let response = request.response(self.protocol.as_deref(), deflate.as_ref(), &self.headers)?;
         let uri = request.head().uri();
         let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()).to_owned();
-        Ok(Agreed { response, protocol: self.protocol, deflate, target })
+        Ok(Agreed { response, protocol: self.protocol, deflate, settings, target })
     }
 }
 
@@ -56,6 +68,8 @@ pub(crate) struct Agreed {
     pub(crate) response: http::Response<()>,
     protocol: Option<String>,
     deflate: Option<DeflateParams>,
+    /// The settings `deflate` was agreed under.
+    settings: Option<DeflateConfig>,
     target: String,
 }
 
@@ -66,6 +80,7 @@ impl Agreed {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        let config = config.deflate(self.settings);
         let mut ws = WebSocket::from_parts(io, Role::Server, leftover, config, self.protocol, self.deflate);
         ws.set_request_target(&self.target);
         ws

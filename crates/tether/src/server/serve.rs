@@ -335,10 +335,11 @@ impl Server {
                     };
                     let Ok(permit) = handshakes.clone().try_acquire_owned() else { continue };
                     // Per TCP connection: an HTTP/2 connection holds one
-                    // slot for all its streams.
+                    // slot for all its streams. Boxed: rarely set, and the
+                    // task holds it to the end.
                     let slot = match self.per_ip {
                         Some(max) => match take_slot(&per_ip, peer.ip(), max) {
-                            Some(slot) => Some(slot),
+                            Some(slot) => Some(Box::new(slot)),
                             None => continue,
                         },
                         None => None,

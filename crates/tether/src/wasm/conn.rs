@@ -175,16 +175,19 @@ impl Conn {
             st.queued -= message.len();
             return Poll::Ready(Some(Ok(message)));
         }
-        if st.reported {
+        // After the error of a limit we enforced, the end waits for the
+        // close event, so that `close_code` then says how it closed.
+        if st.reported && st.ended.is_some() {
             return Poll::Ready(None);
         }
-        let failure = st.failure;
-        let Some((_, clean)) = st.ended.or(failure.map(|_| (0, false))) else {
+        // That error itself comes without waiting for the close event.
+        if st.ended.is_none() && (st.failure.is_none() || st.reported) {
             st.reader = Some(cx.waker().clone());
             return Poll::Pending;
-        };
+        }
         st.reported = true;
-        Poll::Ready(match failure {
+        let clean = matches!(st.ended, Some((_, true)));
+        Poll::Ready(match st.failure {
             Some(failure) => Some(Err(failure.error())),
             None if clean => None,
             None => Some(Err(Error::Io(abnormal_eof()))),
@@ -330,10 +333,12 @@ impl Conn {
         }
         let len = message.len();
         let (max, limit) = (self.config.protocol.max_message_size, self.config.receive_buffer_size);
+        // Browsers refuse 1008 and 1009 from scripts: 4008 and 4009 say
+        // the same to a peer that looks.
         let failure = if len > max {
-            Some((Failure::TooLarge { size: len, max }, CloseCode::MESSAGE_TOO_BIG, "message too big"))
+            Some((Failure::TooLarge { size: len, max }, 4009, "message too big"))
         } else if !st.queue.is_empty() && st.queued + len > limit {
-            Some((Failure::Unread { limit }, CloseCode::POLICY_VIOLATION, "receive buffer full"))
+            Some((Failure::Unread { limit }, 4008, "receive buffer full"))
         } else {
             None
         };
@@ -346,9 +351,7 @@ impl Conn {
             Some((failure, code, reason)) => {
                 st.failure = Some(failure);
                 st.closing = true;
-                // Browsers refuse 1008 and 1009 from script: 4000 + the code
-                // says the same to a peer that looks (4008, 4009).
-                let _ = self.ws.close_with_code_and_reason(4000 + code.0 % 1000, reason);
+                let _ = self.ws.close_with_code_and_reason(code, reason);
                 st.reader.take()
             }
         };

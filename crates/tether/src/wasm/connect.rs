@@ -39,6 +39,17 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     subprotocol_offers!();
 
+    /// The URL it connects to.
+    pub(crate) fn target_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The same settings for another URL.
+    pub(crate) fn with_url(mut self, url: String) -> Self {
+        self.url = url;
+        self
+    }
+
     /// Sets limits and timeouts.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;

@@ -31,3 +31,4 @@ pub use config::Config;
 pub use connect::{connect, connect_with, ClientBuilder};
 pub use socket::WebSocket;
 pub use split::{Receiver, Sender};
+pub(crate) use timer::sleep;

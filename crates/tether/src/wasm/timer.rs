@@ -47,7 +47,7 @@ struct Flag {
 
 /// A future that completes after a delay. Dropping it clears the timer
 /// before its callback, so the callback never runs after the closure is freed.
-pub(super) struct Sleep {
+pub(crate) struct Sleep {
     flag: Rc<Flag>,
     id: JsValue,
     // Kept alive until the timer fired or was cleared.
@@ -68,6 +68,11 @@ impl Sleep {
         let id = schedule(&callback, delay);
         Sleep { flag, id, _callback: callback }
     }
+}
+
+/// A future that completes after `delay` (the reconnecting client's backoff).
+pub(crate) fn sleep(delay: Duration) -> Sleep {
+    Sleep::new(delay)
 }
 
 impl Future for Sleep {

@@ -14,6 +14,7 @@ mod tests;
 mod wakers;
 mod write;
 
+use std::borrow::Cow;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -132,7 +133,8 @@ struct Inner<S> {
     /// The waker `alarm` and `shutdown` were last polled with.
     timer_waker: Option<Waker>,
     /// The path and query the client asked for, on the server side.
-    request_target: Option<Box<str>>,
+    /// `/`, the most common, is not allocated: every idle connection would carry it.
+    request_target: Option<Cow<'static, str>>,
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
@@ -189,7 +191,10 @@ where
 
     /// Records the upgrade request's path and query (server side).
     pub(crate) fn set_request_target(&mut self, path_and_query: &str) {
-        self.s.request_target = Some(path_and_query.into());
+        self.s.request_target = Some(match path_and_query {
+            "/" => Cow::Borrowed("/"),
+            other => Cow::Owned(other.to_owned()),
+        });
     }
 
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).

@@ -4,6 +4,7 @@
 //!
 //! Paths: `/403` answers HTTP 403; `/close4001` closes at once with 4001
 //! and a reason; `/stall` reads nothing until some client opens `/resume`;
+//! `/drop-after-one` echoes one message, then drops the connection;
 //! any other path echoes, and picks the subprotocol `chat.v1` when offered.
 
 use std::sync::Arc;
@@ -61,6 +62,12 @@ async fn serve(tcp: TcpStream, release: Arc<watch::Sender<bool>>) {
             // the client's buffers fill up.
             let _ = release.subscribe().wait_for(|released| *released).await;
             while let Some(Ok(_)) = ws.next().await {}
+        }
+        "/drop-after-one" => {
+            if let Some(Ok(message)) = ws.next().await {
+                let _ = ws.send(message).await;
+            }
+            // Dropped without a close frame: the client sees the connection break.
         }
         "/resume" => {
             release.send_replace(true);

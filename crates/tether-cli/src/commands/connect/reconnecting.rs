@@ -98,6 +98,10 @@ pub async fn run(
                                 eprintln!("gap: what was published while away cannot be given ({reason})");
                                 continue;
                             }
+                            Ok(Received::Refused { reason, .. }) => {
+                                eprintln!("refused by the hub: {reason}");
+                                continue;
+                            }
                             Ok(_) => continue,
                             Err(e) => {
                                 eprintln!("not a {} message: {e}", protocol::PROTOCOL);

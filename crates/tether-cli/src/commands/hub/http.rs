@@ -31,18 +31,18 @@ pub fn respond(hub: &Hub, connections: &Connections, request: &http::Request<()>
     }
 }
 
-/// `{"room":"lobby","members":2,"epoch":"...","offset":7}`; no epoch and
-/// offset for a room the hub does not hold. Room names need no escaping
-/// ([`Join::parse`] allows `A-Z a-z 0-9 - _ . :` only).
+/// `{"room":"lobby","members":3,"here":2,"epoch":"...","offset":7}`:
+/// `members` on every hub sharing the backplane (as last counted, this
+/// hub's as now), `here` on this hub; no epoch and offset for a room the
+/// hub does not hold. Room names need no escaping ([`Join::parse`] allows
+/// `A-Z a-z 0-9 - _ . :` only).
 fn room_info(hub: &Hub, room: &str) -> String {
-    let members = hub.member_count(room);
+    let members = hub.members_everywhere(room);
+    let here = hub.member_count(room);
+    let counts = format!("{{\"room\":\"{room}\",\"members\":{members},\"here\":{here}");
     match hub.position(room) {
-        Some(at) => format!(
-            "{{\"room\":\"{room}\",\"members\":{members},\"epoch\":\"{}\",\"offset\":{}}}\n",
-            epoch_text(at.epoch),
-            at.offset
-        ),
-        None => format!("{{\"room\":\"{room}\",\"members\":{members}}}\n"),
+        Some(at) => format!("{counts},\"epoch\":\"{}\",\"offset\":{}}}\n", epoch_text(at.epoch), at.offset),
+        None => format!("{counts}}}\n"),
     }
 }
 
@@ -66,9 +66,10 @@ mod tests {
         let info = get(&hub, "/rooms/lobby/info");
         let info = std::str::from_utf8(info.body()).unwrap();
         assert!(
-            info.starts_with("{\"room\":\"lobby\",\"members\":0,\"epoch\":\"") && info.ends_with(",\"offset\":1}\n")
+            info.starts_with("{\"room\":\"lobby\",\"members\":0,\"here\":0,\"epoch\":\"")
+                && info.ends_with(",\"offset\":1}\n")
         );
-        assert_eq!(get(&hub, "/rooms/empty/info").body(), &b"{\"room\":\"empty\",\"members\":0}\n"[..]);
+        assert_eq!(get(&hub, "/rooms/empty/info").body(), &b"{\"room\":\"empty\",\"members\":0,\"here\":0}\n"[..]);
         assert_eq!(get(&hub, "/rooms/a%20b/info").status(), 400);
         assert_eq!(get(&hub, "/rooms/lobby").status(), 426);
         assert_eq!(get(&hub, "/favicon.ico").status(), 404);

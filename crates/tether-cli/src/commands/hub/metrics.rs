@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use tether_hub::HubStats;
+use tether_hub::{HubStats, LatencyHistogram};
 
 /// Connections the command has served: open now, and since it started.
 #[derive(Debug, Default)]
@@ -42,7 +42,7 @@ enum Kind {
 /// named `..._total`.
 pub fn render(stats: &HubStats, connections: &Connections) -> String {
     use Kind::{Counter, Gauge};
-    let samples: [(&str, Kind, &str, u64); 11] = [
+    let samples: [(&str, Kind, &str, u64); 12] = [
         ("connections", Gauge, "WebSocket connections open now.", connections.open.load(Relaxed)),
         ("connections_total", Counter, "WebSocket connections accepted.", connections.total.load(Relaxed)),
         ("members", Gauge, "Room members now.", stats.members),
@@ -54,6 +54,7 @@ pub fn render(stats: &HubStats, connections: &Connections) -> String {
         ("frames_dropped_total", Counter, "Frames dropped from the queues of lossy rooms' members.", stats.dropped),
         ("publishes_refused_total", Counter, "Publishes refused (limits, bad envelopes).", stats.refused),
         ("backplane_failures_total", Counter, "Times the link to the backplane failed.", stats.backplane_failures),
+        ("backplane_up", Gauge, "1 while the link to the backplane (Redis) works, else 0.", stats.backplane_up.into()),
     ];
     let mut out = String::new();
     for (name, kind, help, value) in samples {
@@ -67,7 +68,24 @@ pub fn render(stats: &HubStats, connections: &Connections) -> String {
             "# HELP tether_hub_{name} {help}\n# TYPE tether_hub_{name} {kind}\ntether_hub_{name} {value}\n"
         );
     }
+    latency(&mut out, &stats.delivery_latency);
     out
+}
+
+/// The delivery latency histogram: `_bucket` lines (cumulative, `le` in
+/// seconds), `_sum` and `_count`.
+fn latency(out: &mut String, histogram: &LatencyHistogram) {
+    let name = "tether_hub_delivery_latency_seconds";
+    let _ = write!(
+        out,
+        "# HELP {name} From this hub fanning a room message out to its frame written to a member's socket.\n\
+         # TYPE {name} histogram\n"
+    );
+    for (bound, count) in histogram.cumulative() {
+        let le = bound.map_or("+Inf".to_owned(), |b| b.as_secs_f64().to_string());
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    }
+    let _ = write!(out, "{name}_sum {}\n{name}_count {}\n", histogram.sum.as_secs_f64(), histogram.count);
 }
 
 #[cfg(test)]
@@ -80,6 +98,12 @@ mod tests {
         let open = connections.open();
         let text = render(&HubStats::default(), &connections);
         drop(open);
+        let (text, histogram) = text.split_at(text.find("# HELP tether_hub_delivery_latency").unwrap());
+        assert!(histogram.contains("# TYPE tether_hub_delivery_latency_seconds histogram\n"));
+        assert!(histogram.contains("tether_hub_delivery_latency_seconds_bucket{le=\"0.00005\"} 0\n"));
+        assert!(histogram.contains("tether_hub_delivery_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
+        assert!(histogram
+            .ends_with("tether_hub_delivery_latency_seconds_sum 0\ntether_hub_delivery_latency_seconds_count 0\n"));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len() % 3, 0);
         for chunk in lines.chunks(3) {

@@ -24,7 +24,11 @@ pub async fn run(opts: HubArgs) -> Result<ExitCode, String> {
     let hub = match opts.backplane() {
         Backplane::Local => Hub::new(opts.hub_config()),
         Backplane::Redis(url) => {
-            let options = RedisOptions::new(&url).history(opts.history);
+            let mut options = RedisOptions::new(&url).history(opts.history);
+            if let Some(file) = &opts.redis_ca {
+                let pem = std::fs::read(file).map_err(|e| format!("--redis-ca {}: {e}", file.display()))?;
+                options = options.root_cert(pem);
+            }
             Hub::with_redis(opts.hub_config(), options).map_err(|e| format!("--redis {url}: {e}"))?
         }
     };
@@ -61,7 +65,7 @@ struct Member {
 }
 
 impl Handler for Member {
-    async fn handle<S>(&self, ws: WebSocket<S>, peer: SocketAddr)
+    async fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {

@@ -37,6 +37,8 @@
 //! offset again (members of `tether.hub.v1` get a gap notice) and pub/sub
 //! subscriptions are restored.
 
+mod scripts;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
@@ -50,6 +52,7 @@ use redis::{AsyncConnectionConfig, Client, Script};
 use tether::{Message, Utf8Bytes};
 use tokio::sync::{mpsc, oneshot};
 
+use self::scripts::{MEMBERS, POSITION, PUBLISH};
 use crate::backplane::{Backplane, Logged};
 use crate::hub::{lock, Shared};
 use crate::protocol::{epoch_text, parse_epoch};
@@ -60,8 +63,13 @@ use crate::{Hub, Position, Published};
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RedisOptions {
-    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`.
+    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`, or `rediss://...` for
+    /// TLS (the server's certificate checked against the system's roots,
+    /// or [`root_cert`](Self::root_cert)). A USER logs in as that ACL user.
     pub url: String,
+    /// The CA certificates (PEM) a `rediss://` server's certificate must
+    /// chain to, instead of the system's roots.
+    pub root_cert: Option<Vec<u8>>,
     /// Prefix of every key and channel (default `tether:hub:`).
     pub prefix: String,
     /// The longest a command may take before the link counts as failed
@@ -80,6 +88,12 @@ impl RedisOptions {
         self
     }
 
+    /// Trusts only the CA certificates of `pem` for `rediss://`.
+    pub fn root_cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_cert = Some(pem.into());
+        self
+    }
+
     /// Sets the prefix of every key and channel.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -90,6 +104,7 @@ impl RedisOptions {
     pub fn new(url: impl Into<String>) -> Self {
         RedisOptions {
             url: url.into(),
+            root_cert: None,
             prefix: "tether:hub:".into(),
             timeout: Duration::from_secs(1),
             history: 1000,
@@ -97,60 +112,6 @@ impl RedisOptions {
         }
     }
 }
-
-const PUBLISH: &str = r#"
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
-  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-end
-if ARGV[4] ~= '' then
-  local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
-  if seen then return {epoch, tonumber(seen), 1} end
-end
-local offset = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '0-' .. offset, 'k', ARGV[2], 'p', ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[4], offset, ARGV[4])
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[5]) - 1)
-end
-for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
-redis.call('PUBLISH', ARGV[7], epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-return {epoch, offset, 0}
-"#;
-
-/// The room's position, making its epoch if Redis has none.
-const POSITION: &str = r#"
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch, 'EX', ARGV[2])
-  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-end
-return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
-"#;
-
-/// Counts a room's members on every hub: each hub writes its own count
-/// with an expiry (Redis's clock) and reads the sum of those not expired,
-/// so a hub that died drops out within [`MEMBER_COUNT_TTL`].
-const MEMBERS: &str = r#"
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-if ARGV[2] == '0' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-elseif ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now_ms + tonumber(ARGV[3])))
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-local total = 0
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local count, expires = string.match(all[i + 1], '(%d+):(%d+)')
-  if tonumber(expires) > now_ms then total = total + tonumber(count) else redis.call('HDEL', KEYS[1], all[i]) end
-end
-return total
-"#;
 
 /// How long a hub's member count stands without being refreshed: the
 /// members of a hub that was killed leave the total within this time.
@@ -177,6 +138,9 @@ pub(crate) struct RedisEngine {
     watch: mpsc::UnboundedSender<Watch>,
     /// Rooms whose announcements this hub receives.
     watched: Mutex<HashMap<Box<str>, ()>>,
+    /// The last total of each room read from Redis, with this hub's count
+    /// written with it.
+    totals: Mutex<HashMap<Box<str>, (usize, usize)>>,
 }
 
 impl std::fmt::Debug for RedisEngine {
@@ -197,7 +161,13 @@ impl Hub {
     /// remade after a failure) in the background, and rooms work locally
     /// while it is down. Needs a tokio runtime.
     pub fn with_redis(config: crate::HubConfig, options: RedisOptions) -> Result<Hub, redis::RedisError> {
-        let client = Client::open(options.url.as_str())?;
+        let client = match &options.root_cert {
+            Some(pem) => {
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) };
+                Client::build_with_tls(options.url.as_str(), certificates)?
+            }
+            None => Client::open(options.url.as_str())?,
+        };
         let (watch, requests) = mpsc::unbounded_channel();
         let mut engine = None;
         let shared = Arc::new_cyclic(|hub| {
@@ -215,6 +185,7 @@ impl Hub {
                 relink: tokio::sync::Notify::new(),
                 watch,
                 watched: Mutex::new(HashMap::new()),
+                totals: Mutex::new(HashMap::new()),
             });
             engine = Some(link.clone());
             Shared { config, backplane: Some(link as Arc<dyn Backplane>), ..Shared::default() }
@@ -243,8 +214,12 @@ impl Backplane for RedisEngine {
         self.missed(room, since).map(|r| r.map(|(_, missed)| missed)).boxed()
     }
 
-    fn total_members<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Option<usize>> {
-        self.count_members(room, None).map(Result::ok).boxed()
+    fn total_members<'a>(&'a self, room: &'a str, ours: usize) -> BoxFuture<'a, Option<usize>> {
+        self.count_members(room, ours).map(Result::ok).boxed()
+    }
+
+    fn known_total(&self, room: &str) -> Option<(usize, usize)> {
+        lock(&self.totals).get(room).copied()
     }
 
     fn is_up(&self) -> bool {
@@ -347,16 +322,19 @@ impl RedisEngine {
         }
     }
 
-    /// Writes this hub's member count of `room` (if given) and reads the total.
-    async fn count_members(&self, room: &str, ours: Option<usize>) -> redis::RedisResult<usize> {
+    /// Writes this hub's member count of `room` and reads the total.
+    async fn count_members(&self, room: &str, ours: usize) -> redis::RedisResult<usize> {
         let mut conn = self.connection().await?;
-        self.members
+        let total = self
+            .members
             .key(self.key(room, "members"))
             .arg(&self.hub_id)
-            .arg(ours.map_or(String::new(), |n| n.to_string()))
+            .arg(ours)
             .arg(MEMBER_COUNT_TTL.as_millis() as u64)
             .invoke_async(&mut conn)
-            .await
+            .await?;
+        lock(&self.totals).insert(room.into(), (total, ours));
+        Ok(total)
     }
 
     /// Refreshes this hub's member count of every room it holds.
@@ -365,7 +343,7 @@ impl RedisEngine {
         let counts: Vec<(Box<str>, usize)> = shared.room_counts();
         drop(shared);
         for (room, count) in counts {
-            self.count_members(&room, Some(count)).await?;
+            self.count_members(&room, count).await?;
         }
         Ok(())
     }

@@ -81,8 +81,13 @@ impl Agreed {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let config = config.deflate(self.settings);
+        // An extended CONNECT (HTTP/2) is answered 200, an upgrade 101.
+        let over_http2 = self.response.status() == http::StatusCode::OK;
         let mut ws = WebSocket::from_parts(io, Role::Server, leftover, config, self.protocol, self.deflate);
         ws.set_request_target(&self.target);
+        if over_http2 {
+            ws.await_peer_end();
+        }
         ws
     }
 }

@@ -122,6 +122,13 @@ struct Inner<S> {
     done: bool,
     /// Set once our side of TCP is shut down.
     shut_down: bool,
+    /// After the close, read until the peer ends its side too, whatever
+    /// the role: over an HTTP/2 stream, a server that let go first would
+    /// reset the stream (h2 sends `RST_STREAM` for a stream dropped before
+    /// both sides ended), and the client's `END_STREAM` would then arrive
+    /// on a reset stream: peers such as hyper count those and end the
+    /// connection with GOAWAY `ENHANCE_YOUR_CALM`.
+    await_peer_end: bool,
     /// Wakes the task at the next deadline of the connection's timers
     /// (keepalive, idle timeout, closing handshake), which `conn` keeps.
     alarm: Alarm,
@@ -179,6 +186,7 @@ where
             pending_error: None,
             done: false,
             shut_down: false,
+            await_peer_end: false,
             alarm: Alarm::default(),
             last_pong: None,
             shutdown: None,
@@ -195,6 +203,13 @@ where
             "/" => Cow::Borrowed("/"),
             other => Cow::Owned(other.to_owned()),
         });
+    }
+
+    /// After the closing handshake, waits for the peer to end its side of
+    /// the transport before ending the stream, on the server too (for
+    /// HTTP/2 streams; within the closing deadline).
+    pub(crate) fn await_peer_end(&mut self) {
+        self.s.await_peer_end = true;
     }
 
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).

@@ -95,7 +95,8 @@ where
     /// 7.1.1): the client waits for the server's FIN before closing. After a
     /// failure the peer may still be sending, so we read until it closes:
     /// closing with unread bytes would send a reset that can destroy our
-    /// close frame in flight.
+    /// close frame in flight. Over HTTP/2 the server reads until the
+    /// client's END_STREAM too (see `await_peer_end`).
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         if let Some(end) = self.poll_timers(cx) {
             return end;
@@ -109,7 +110,7 @@ where
         if role == Role::Server || failed {
             ready!(self.poll_shutdown(cx));
         }
-        if role == Role::Client || failed {
+        if role == Role::Client || failed || self.s.await_peer_end {
             loop {
                 self.s.read_buf.clear();
                 match ready!(self.poll_fill(cx)) {

@@ -25,6 +25,7 @@
 //! by those promises; on a plain `WebSocket`, while `bufferedAmount` is at
 //! the bound, re-checked by a timer since no event says it fell.
 
+mod common;
 mod config;
 mod conn;
 mod connect;

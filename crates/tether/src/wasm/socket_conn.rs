@@ -3,21 +3,20 @@
 //! fill, how it ended, and the wakers of the tasks waiting on it.
 //! Everything here runs on the page's one thread.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{OnceCell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use js_sys::Array;
-use tether_proto::{CloseCode, CloseFrame, Message, State};
+use tether_proto::{CloseCode, Message};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent};
 
-use super::conn::{
-    check_close, close_failed, connect_failed, end_of_stream, ended_result, message_of, refused_url, register,
-    wake_all, Failure,
+use super::common::{
+    check_close, close_failed, connect_failed, message_of, refused_url, register, wake_all, End, Failure, Peer,
 };
 use super::timer;
 use super::Config;
@@ -33,10 +32,8 @@ pub(super) struct SocketConn {
     pub(super) config: Config,
     pub(super) url: Box<str>,
     state: RefCell<Shared>,
-    /// The peer's close frame, once the close event brought one.
-    close_frame: OnceCell<CloseFrame>,
-    /// The agreed subprotocol, read once the connection opened.
-    protocol: OnceCell<Option<Box<str>>>,
+    /// The peer's close frame and the agreed subprotocol.
+    pub(super) peer: Peer,
     /// The event handlers; they hold only a `Weak` to this `Conn`.
     handlers: OnceCell<Handlers>,
 }
@@ -57,14 +54,8 @@ struct Shared {
     queue: VecDeque<Message>,
     /// Bytes in `queue`.
     queued: usize,
-    /// The close event: its code and `wasClean`.
-    ended: Option<(u16, bool)>,
-    /// Why we closed the connection ourselves, reported after the queue.
-    failure: Option<Failure>,
-    /// The stream has reported its end.
-    reported: bool,
-    /// `close` was called: nothing more may be sent.
-    closing: bool,
+    /// How it ended (`ended`: the close event's code and `wasClean`).
+    end: End,
     reader: Option<Waker>,
     /// Tasks waiting to open, to write or for the close.
     waiters: Vec<Waker>,
@@ -90,8 +81,7 @@ impl SocketConn {
             config,
             url: url.into(),
             state: RefCell::default(),
-            close_frame: OnceCell::new(),
-            protocol: OnceCell::new(),
+            peer: Peer::default(),
             handlers: OnceCell::new(),
         });
         let handlers = Handlers::new(Rc::downgrade(&conn));
@@ -107,11 +97,10 @@ impl SocketConn {
     pub(super) fn poll_open(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut st = self.state.borrow_mut();
         if st.opened {
-            let protocol = self.ws.protocol();
-            let _ = self.protocol.set((!protocol.is_empty()).then(|| protocol.into()));
+            self.peer.opened(self.ws.protocol());
             return Poll::Ready(Ok(()));
         }
-        if st.ended.is_some() {
+        if st.end.ended.is_some() {
             return Poll::Ready(Err(connect_failed(&self.url)));
         }
         register(&mut st.waiters, cx.waker());
@@ -126,8 +115,7 @@ impl SocketConn {
             st.queued -= message.len();
             return Poll::Ready(Some(Ok(message)));
         }
-        let (ended, failure) = (st.ended, st.failure);
-        match end_of_stream(ended, failure, &mut st.reported) {
+        match st.end.next() {
             Some(end) => Poll::Ready(end),
             None => {
                 st.reader = Some(cx.waker().clone());
@@ -139,7 +127,7 @@ impl SocketConn {
     /// Whether `send` may be called: open, and neither side started closing.
     fn sendable(&self) -> bool {
         let st = self.state.borrow();
-        self.ws.ready_state() == web_sys::WebSocket::OPEN && !st.closing && st.failure.is_none()
+        self.ws.ready_state() == web_sys::WebSocket::OPEN && !st.end.closing && st.end.failure.is_none()
     }
 
     /// Bytes handed to the browser and not yet sent.
@@ -195,10 +183,10 @@ impl SocketConn {
     pub(super) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         check_close(code, reason)?;
         let mut st = self.state.borrow_mut();
-        if st.closing || st.ended.is_some() || self.ws.ready_state() != web_sys::WebSocket::OPEN {
+        if st.end.closing || st.end.ended.is_some() || self.ws.ready_state() != web_sys::WebSocket::OPEN {
             return Ok(());
         }
-        st.closing = true;
+        st.end.closing = true;
         drop(st);
         self.ws.close_with_code_and_reason(code.0, reason).map_err(|e| close_failed(&e))
     }
@@ -211,41 +199,18 @@ impl SocketConn {
             st.queue.clear();
             st.queued = 0;
         }
-        let Some((_, clean)) = st.ended else {
-            register(&mut st.waiters, cx.waker());
-            return Poll::Pending;
-        };
-        if discard {
-            st.reported = true;
-        }
-        Poll::Ready(ended_result(st.failure, clean))
+        let st = &mut *st;
+        st.end.poll_closed(discard, &mut st.waiters, cx)
     }
 
-    /// The peer's close frame (none if it carried no code).
-    pub(super) fn close_frame(&self) -> Option<&CloseFrame> {
-        self.close_frame.get()
+    /// How the connection ends.
+    pub(super) fn end(&self) -> Ref<'_, End> {
+        Ref::map(self.state.borrow(), |st| &st.end)
     }
 
-    /// The peer's close code: 1005 for a close without one, 1006 if the
-    /// connection broke, `None` while it is open.
-    pub(super) fn close_code(&self) -> Option<CloseCode> {
-        self.state.borrow().ended.map(|(code, _)| CloseCode(code))
-    }
-
-    /// The subprotocol agreed in the handshake.
-    pub(super) fn protocol(&self) -> Option<&str> {
-        self.protocol.get()?.as_deref()
-    }
-
-    /// Where the closing handshake stands, in the tokio backend's terms.
-    pub(super) fn state(&self) -> State {
-        let st = self.state.borrow();
-        match st.ended {
-            Some((_, true)) => State::Closed,
-            Some((_, false)) => State::Failed,
-            None if st.closing || self.ws.ready_state() == web_sys::WebSocket::CLOSING => State::Closing,
-            None => State::Open,
-        }
+    /// Whether the browser is closing (beyond our own `close`).
+    pub(super) fn closing(&self) -> bool {
+        self.ws.ready_state() == web_sys::WebSocket::CLOSING
     }
 
     /// A message event: queue it, unless a limit says to close.
@@ -254,7 +219,7 @@ impl SocketConn {
             return;
         };
         let mut st = self.state.borrow_mut();
-        if st.failure.is_some() || st.ended.is_some() {
+        if st.end.failure.is_some() || st.end.ended.is_some() {
             return;
         }
         let len = message.len();
@@ -275,8 +240,8 @@ impl SocketConn {
                 st.reader.take()
             }
             Some((failure, code, reason)) => {
-                st.failure = Some(failure);
-                st.closing = true;
+                st.end.failure = Some(failure);
+                st.end.closing = true;
                 let _ = self.ws.close_with_code_and_reason(code, reason);
                 st.reader.take()
             }
@@ -290,11 +255,9 @@ impl SocketConn {
     /// The close event: record how it ended and wake everyone.
     fn on_close(&self, event: CloseEvent) {
         let (code, clean) = (event.code(), event.was_clean());
-        if clean && code != CloseCode::NO_STATUS.0 && code != CloseCode::ABNORMAL.0 {
-            let _ = self.close_frame.set(CloseFrame::new(CloseCode(code), event.reason()));
-        }
+        self.peer.closed(code, event.reason(), clean);
         let mut st = self.state.borrow_mut();
-        st.ended = Some((code, clean));
+        st.end.ended = Some((code, clean));
         let reader = st.reader.take();
         let waiters = std::mem::take(&mut st.waiters);
         drop(st);
@@ -309,12 +272,6 @@ impl SocketConn {
         let waiters = std::mem::take(&mut st.waiters);
         drop(st);
         wake_all(waiters);
-    }
-}
-
-impl std::fmt::Debug for SocketConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SocketConn").field("url", &self.url).field("state", &self.state()).finish_non_exhaustive()
     }
 }
 

@@ -4,20 +4,19 @@
 //! does not (receive backpressure, which a plain `WebSocket` cannot give);
 //! messages go out through its writable stream.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Ref, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use js_sys::{Array, Uint8Array};
-use tether_proto::{CloseCode, CloseFrame, Message, State};
+use tether_proto::{CloseCode, Message};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use super::conn::{
-    check_close, close_failed, connect_failed, end_of_stream, ended_result, message_of, refused_url, register,
-    wake_all, Failure,
+use super::common::{
+    check_close, close_failed, connect_failed, message_of, refused_url, register, wake_all, End, Failure, Peer,
 };
 use super::stream_js::{self, StreamReader, StreamWriter, WebSocketStream};
 use super::Config;
@@ -26,15 +25,13 @@ use crate::Error;
 /// One `WebSocketStream` and what its promises left for the Rust side.
 pub(super) struct StreamConn {
     pub(super) config: Config,
-    url: Box<str>,
+    pub(super) url: Box<str>,
     ws: WebSocketStream,
     /// This connection, for the tasks that wait on its promises.
     me: Weak<StreamConn>,
     state: RefCell<Shared>,
-    /// The peer's close frame, once `closed` brought one.
-    close_frame: OnceCell<CloseFrame>,
-    /// The agreed subprotocol, once `opened` resolved.
-    protocol: OnceCell<Option<Box<str>>>,
+    /// The peer's close frame and the agreed subprotocol.
+    pub(super) peer: Peer,
 }
 
 /// What the promise tasks and the application's tasks share.
@@ -48,14 +45,8 @@ struct Shared {
     read: Option<JsFuture>,
     /// The readable stream is done (closed or errored).
     read_done: bool,
-    /// `closed` settled: the close code and whether it was clean.
-    ended: Option<(u16, bool)>,
-    /// Why we closed the connection ourselves.
-    failure: Option<Failure>,
-    /// The stream has reported its end.
-    reported: bool,
-    /// `close` was called: nothing more may be sent.
-    closing: bool,
+    /// How it ended (`ended`: when `closed` settled).
+    end: End,
     /// Bytes written whose `write()` promise has not resolved yet: what
     /// `bufferedAmount` is on the other path.
     in_flight: usize,
@@ -91,8 +82,7 @@ impl StreamConn {
             ws,
             me: me.clone(),
             state: RefCell::default(),
-            close_frame: OnceCell::new(),
-            protocol: OnceCell::new(),
+            peer: Peer::default(),
         });
         let (opened, me) = (JsFuture::from(conn.ws.opened()), conn.me.clone());
         spawn_local(async move {
@@ -163,11 +153,11 @@ impl StreamConn {
     /// clean close or one error after any other end.
     pub(super) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         let mut st = self.state.borrow_mut();
-        if st.failure.is_none() {
+        if st.end.failure.is_none() {
             match Self::read(&mut st, cx) {
                 Read::Message(message) if message.len() > self.config.protocol.max_message_size => {
                     let (size, max) = (message.len(), self.config.protocol.max_message_size);
-                    st.failure = Some(Failure::TooLarge { size, max });
+                    st.end.failure = Some(Failure::TooLarge { size, max });
                     // Browsers refuse 1009 from scripts: 4009 says the same.
                     self.close_now(&mut st, 4009, "message too big");
                 }
@@ -178,8 +168,7 @@ impl StreamConn {
         } else {
             Self::drain(&mut st, cx);
         }
-        let (ended, failure) = (st.ended, st.failure);
-        match end_of_stream(ended, failure, &mut st.reported) {
+        match st.end.next() {
             Some(end) => Poll::Ready(end),
             None => {
                 st.reader_waker = Some(cx.waker().clone());
@@ -190,7 +179,7 @@ impl StreamConn {
 
     /// Whether `send` may be called: open, and neither side started closing.
     fn sendable(st: &Shared) -> bool {
-        st.opened == Some(true) && !st.closing && st.failure.is_none() && st.ended.is_none()
+        st.opened == Some(true) && !st.end.closing && st.end.failure.is_none() && st.end.ended.is_none()
     }
 
     /// Bytes handed to the writable stream whose `write()` has not resolved.
@@ -255,10 +244,10 @@ impl StreamConn {
     pub(super) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         check_close(code, reason)?;
         let mut st = self.state.borrow_mut();
-        if st.closing || st.ended.is_some() || st.opened != Some(true) {
+        if st.end.closing || st.end.ended.is_some() || st.opened != Some(true) {
             return Ok(());
         }
-        st.closing = true;
+        st.end.closing = true;
         drop(st);
         let info = stream_js::object(&[("closeCode", code.0.into()), ("reason", reason.into())]);
         self.ws.close(&info).map_err(|e| close_failed(&e))
@@ -266,7 +255,7 @@ impl StreamConn {
 
     /// Closes because of a limit we enforce.
     fn close_now(&self, st: &mut Shared, code: u16, reason: &str) {
-        st.closing = true;
+        st.end.closing = true;
         let info = stream_js::object(&[("closeCode", code.into()), ("reason", reason.into())]);
         let _ = self.ws.close(&info);
     }
@@ -278,41 +267,18 @@ impl StreamConn {
         if discard {
             Self::drain(&mut st, cx);
         }
-        let Some((_, clean)) = st.ended else {
-            register(&mut st.waiters, cx.waker());
-            return Poll::Pending;
-        };
-        if discard {
-            st.reported = true;
-        }
-        Poll::Ready(ended_result(st.failure, clean))
+        let st = &mut *st;
+        st.end.poll_closed(discard, &mut st.waiters, cx)
     }
 
-    /// The peer's close frame (none if it carried no code).
-    pub(super) fn close_frame(&self) -> Option<&CloseFrame> {
-        self.close_frame.get()
+    /// How the connection ends.
+    pub(super) fn end(&self) -> Ref<'_, End> {
+        Ref::map(self.state.borrow(), |st| &st.end)
     }
 
-    /// The peer's close code: 1005 for a close without one, 1006 if the
-    /// connection broke, `None` while it is open.
-    pub(super) fn close_code(&self) -> Option<CloseCode> {
-        self.state.borrow().ended.map(|(code, _)| CloseCode(code))
-    }
-
-    /// The subprotocol agreed in the handshake.
-    pub(super) fn protocol(&self) -> Option<&str> {
-        self.protocol.get()?.as_deref()
-    }
-
-    /// Where the closing handshake stands, in the tokio backend's terms.
-    pub(super) fn state(&self) -> State {
-        let st = self.state.borrow();
-        match st.ended {
-            Some((_, true)) => State::Closed,
-            Some((_, false)) => State::Failed,
-            None if st.closing => State::Closing,
-            None => State::Open,
-        }
+    /// Whether the browser is closing (beyond our own `close`).
+    pub(super) fn closing(&self) -> bool {
+        false
     }
 
     /// `opened` settled: take the reader, the writer and the subprotocol.
@@ -320,13 +286,13 @@ impl StreamConn {
         let streams = result.and_then(|info| {
             let reader = stream_js::call0(&stream_js::field(&info, "readable"), "getReader")?;
             let writer = stream_js::call0(&stream_js::field(&info, "writable"), "getWriter")?;
-            let protocol = stream_js::field(&info, "protocol").as_string().filter(|p| !p.is_empty());
+            let protocol = stream_js::field(&info, "protocol").as_string().unwrap_or_default();
             Ok((reader.unchecked_into::<StreamReader>(), writer.unchecked_into::<StreamWriter>(), protocol))
         });
         let mut st = self.state.borrow_mut();
         st.opened = Some(streams.is_ok());
         if let Ok((reader, writer, protocol)) = streams {
-            let _ = self.protocol.set(protocol.map(Into::into));
+            self.peer.opened(protocol);
             st.reader = Some(reader);
             st.writer = Some(writer);
         }
@@ -344,12 +310,9 @@ impl StreamConn {
         let code = stream_js::field(&info, "closeCode")
             .as_f64()
             .map_or(if clean { CloseCode::NO_STATUS.0 } else { CloseCode::ABNORMAL.0 }, |code| code as u16);
-        if clean && code != CloseCode::NO_STATUS.0 && code != CloseCode::ABNORMAL.0 {
-            let reason = stream_js::field(&info, "reason").as_string().unwrap_or_default();
-            let _ = self.close_frame.set(CloseFrame::new(CloseCode(code), reason));
-        }
+        self.peer.closed(code, stream_js::field(&info, "reason").as_string().unwrap_or_default(), clean);
         let mut st = self.state.borrow_mut();
-        st.ended = Some((code, clean));
+        st.end.ended = Some((code, clean));
         st.opened.get_or_insert(false);
         let reader = st.reader_waker.take();
         let waiters = std::mem::take(&mut st.waiters);
@@ -368,17 +331,11 @@ impl StreamConn {
     }
 }
 
-impl std::fmt::Debug for StreamConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamConn").field("url", &self.url).field("state", &self.state()).finish_non_exhaustive()
-    }
-}
-
 /// The last handle is gone: close a stream that is still open or opening
 /// (the browser would keep it).
 impl Drop for StreamConn {
     fn drop(&mut self) {
-        if self.state.get_mut().ended.is_none() {
+        if self.state.get_mut().end.ended.is_none() {
             let _ = self.ws.close(&JsValue::UNDEFINED);
         }
     }

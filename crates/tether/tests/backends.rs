@@ -321,17 +321,18 @@ async fn browser_path_as_chosen() {
 
 /// Browser only, `WebSocketStream` path: an application that does not read
 /// paces the socket, as the tokio backend does. Far more than the plain
-/// path's receive bound comes back unread without `ReceiveBufferFull`, and
-/// every message arrives, in order, once read.
+/// path's receive bound comes back unread without `ReceiveBufferFull`, the
+/// sender then stalls (the browser stopped reading, so the echo server
+/// stopped too), and every message arrives, in order, once read.
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen_test::wasm_bindgen_test]
 async fn browser_stream_paces_the_receive_side() {
     const LIMIT: usize = 64 * 1024;
     const CHUNK: usize = 16 * 1024;
-    const COUNT: u64 = 256;
+    const COUNT: u64 = 2048;
     let urls = compiled_urls();
     // The bound that ends the plain path's connection after 4 unread
-    // chunks; 256 of them (4 MiB) come back here.
+    // chunks; 2048 of them (32 MiB) come back here.
     let config = tether::Config::default().websocket_stream(true).receive_buffer_size(LIMIT);
     let ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
     assert!(ws.uses_websocket_stream(), "Chromium has WebSocketStream");
@@ -346,14 +347,23 @@ async fn browser_stream_paces_the_receive_side() {
             }
         };
         let reading = async {
-            // Read nothing until 8 chunks (twice the plain path's bound) went
-            // out: their echoes wait unread in the browser, or behind it.
-            let mut ticks = 0;
-            while sent.get() < 8 {
+            // Read nothing while the sender makes progress: until it sent
+            // everything, or an echo round trip on another connection saw
+            // it stuck (the paced peer waits for this side to read). On the
+            // plain path the echoes would overflow the bound meanwhile: 4008,
+            // and the next send fails.
+            let mut before = 0;
+            while sent.get() < COUNT && (before == 0 || sent.get() > before) {
+                before = sent.get();
                 assert_eq!(echo_of(&mut control, Message::text("tick")).await, Message::text("tick"));
-                ticks += 1;
-                assert!(ticks < 10_000, "only {} chunks sent", sent.get());
             }
+            // Far more than the plain path's bound went out unread, and the
+            // sender then stalled short of 32 MiB: the browser stopped reading
+            // the socket, and TCP the echo server (here it stalls near 9 MiB
+            // of loopback and browser buffers).
+            let unread = sent.get() as usize * CHUNK;
+            assert!(unread > 4 * LIMIT, "only {unread} bytes sent before reading");
+            assert!(sent.get() < COUNT, "all {unread} bytes went out unread: the browser did not pace");
             for n in 0..COUNT {
                 let message = rx.next().await.expect("no end").expect("no ReceiveBufferFull, no error");
                 assert_eq!(message, Message::binary(noise(CHUNK, n)), "message {n}");

@@ -61,12 +61,17 @@ read -r BASE_URL REFUSED_URL <"$SERVER_OUT"
 log "test server at $BASE_URL (refused: $REFUSED_URL)"
 
 # ---- the tests, in the browser -------------------------------------------
-# The page cannot read the environment: the URLs are compiled in.
-TETHER_BACKENDS_URL="$BASE_URL" TETHER_BACKENDS_REFUSED="$REFUSED_URL" \
-CHROMEDRIVER="$CHROMEDRIVER" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$WEBDRIVER_JSON" \
-WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}" \
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$RUNNER" \
-    cargo test -p tether-ws --target wasm32-unknown-unknown --test backends
+# The page cannot read the environment: the URLs, and the browser API the
+# cases use, are compiled in. Twice: through WebSocketStream (Chromium has
+# it), then through the plain WebSocket (TETHER_BACKENDS_PATH=websocket).
+for path in stream websocket; do
+    log "browser cases through the $path path"
+    TETHER_BACKENDS_URL="$BASE_URL" TETHER_BACKENDS_REFUSED="$REFUSED_URL" TETHER_BACKENDS_PATH="$path" \
+    CHROMEDRIVER="$CHROMEDRIVER" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$WEBDRIVER_JSON" \
+    WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$RUNNER" \
+        cargo test -p tether-ws --target wasm32-unknown-unknown --test backends
+done
 
 # ---- the seed example, for the browser -------------------------------------
 cargo build --quiet -p tether-ws --target wasm32-unknown-unknown --example seed

@@ -57,13 +57,16 @@
 //! the time driver enabled, as `#[tokio::main]` provides.
 //!
 //! In the browser (`wasm32-unknown-unknown`, default features) the crate
-//! drives the page's own `WebSocket` object with the same names:
+//! drives the browser's `WebSocketStream` where it has one (Chromium), else
+//! the page's own `WebSocket` object, with the same names:
 //! [`connect`], [`connect_with`] (subprotocols and a [`Config`]),
 //! [`WebSocket`] as `Stream` + `Sink`, `split` into [`Receiver`] and a
 //! cloneable [`Sender`], `close`, `close_frame`, [`Message`], [`CloseCode`],
 //! [`Error`] and the [`prelude`], so the five steps above compile for both.
-//! There sends wait while the socket's `bufferedAmount` is over the
-//! configured bound, unread messages are queued up to a bound, and what a
+//! There sends wait while the browser holds more than the configured bound;
+//! through `WebSocketStream` a message is read only when the application
+//! asks, so a page that does not read makes the peer wait, and elsewhere
+//! unread messages are queued up to a bound. What a
 //! page cannot do (headers, proxies, TLS settings, pings, close codes
 //! outside 1000 and 3000–4999) is absent or a typed error. The
 //! [`ReconnectingClient`] runs there too, on the page's tasks. The repository's

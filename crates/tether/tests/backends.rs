@@ -4,7 +4,9 @@
 //! (`scripts/wasm-test.sh`, through `wasm-bindgen-test`, with the server
 //! started by the script and its URLs compiled in). What the backends do
 //! alike is asserted once; the differences `docs/wasm.md` lists are
-//! asserted per backend, under `cfg(target_arch = "wasm32")`.
+//! asserted per backend, under `cfg(target_arch = "wasm32")`. In the
+//! browser the script runs them twice: through `WebSocketStream` and, with
+//! `TETHER_BACKENDS_PATH=websocket`, through the plain `WebSocket`.
 
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -96,13 +98,37 @@ fn compiled_urls() -> Urls {
     }
 }
 
+/// The settings of every case.
+#[cfg(not(target_arch = "wasm32"))]
+fn config() -> tether::Config {
+    tether::Config::default()
+}
+
+/// The settings of every case, with the browser API the script chose.
+#[cfg(target_arch = "wasm32")]
+fn config() -> tether::Config {
+    tether::Config::default().websocket_stream(use_stream())
+}
+
+/// Whether the browser cases go through `WebSocketStream` (the default)
+/// or the plain `WebSocket` (`TETHER_BACKENDS_PATH=websocket` at build time).
+#[cfg(target_arch = "wasm32")]
+fn use_stream() -> bool {
+    option_env!("TETHER_BACKENDS_PATH") != Some("websocket")
+}
+
+/// Connects with [`config`].
+async fn connect(url: &str) -> Result<tether::WebSocket, Error> {
+    tether::connect_with(url).config(config()).connect().await
+}
+
 async fn echo_of(ws: &mut tether::WebSocket, message: Message) -> Message {
     ws.send(message).await.expect("send");
     ws.next().await.expect("an echo, not the end").expect("an echo, not an error")
 }
 
 async fn text_binary_and_empty(urls: &Urls) {
-    let mut ws = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let mut ws = connect(&urls.at("/echo")).await.expect("connect");
     let messages =
         [Message::text("Hello!"), Message::binary(vec![0, 1, 2, 255]), Message::text(""), Message::binary(Vec::new())];
     for message in messages {
@@ -112,7 +138,7 @@ async fn text_binary_and_empty(urls: &Urls) {
 }
 
 async fn one_mebibyte(urls: &Urls) {
-    let mut ws = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let mut ws = connect(&urls.at("/echo")).await.expect("connect");
     let binary = Message::binary(noise(1 << 20, 0));
     assert_eq!(echo_of(&mut ws, binary.clone()).await, binary);
     let text = Message::text("ü".repeat(1 << 19));
@@ -122,7 +148,7 @@ async fn one_mebibyte(urls: &Urls) {
 }
 
 async fn utf8_text_stays_text(urls: &Urls) {
-    let mut ws = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let mut ws = connect(&urls.at("/echo")).await.expect("connect");
     let text = "héllo wörld ✓ 日本語 🎉 \u{10FFFF}";
     match echo_of(&mut ws, Message::text(text)).await {
         Message::Text(echo) => assert_eq!(echo, text),
@@ -135,18 +161,19 @@ async fn utf8_text_stays_text(urls: &Urls) {
 
 async fn subprotocol(urls: &Urls) {
     let ws = tether::connect_with(&urls.at("/echo"))
+        .config(config())
         .protocols(["x.unknown"])
         .protocol("chat.v1")
         .connect()
         .await
         .expect("connect");
     assert_eq!(ws.protocol(), Some("chat.v1"));
-    let plain = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let plain = connect(&urls.at("/echo")).await.expect("connect");
     assert_eq!(plain.protocol(), None);
 }
 
 async fn server_closes_with_4001(urls: &Urls) {
-    let mut ws = tether::connect(&urls.at("/close4001")).await.expect("connect");
+    let mut ws = connect(&urls.at("/close4001")).await.expect("connect");
     assert!(ws.next().await.is_none(), "a clean close ends the stream without an error");
     let frame = ws.close_frame().expect("the server's close frame");
     assert_eq!(frame.code, CloseCode(4001));
@@ -156,7 +183,7 @@ async fn server_closes_with_4001(urls: &Urls) {
 }
 
 async fn client_closes_with_1000(urls: &Urls) {
-    let mut ws = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let mut ws = connect(&urls.at("/echo")).await.expect("connect");
     assert_eq!(echo_of(&mut ws, Message::text("before")).await, Message::text("before"));
     ws.close(CloseCode::NORMAL, "bye").await.expect("a clean closing handshake");
     let frame = ws.close_frame().expect("the server's answer");
@@ -166,7 +193,7 @@ async fn client_closes_with_1000(urls: &Urls) {
 }
 
 async fn split_halves(urls: &Urls) {
-    let ws = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let ws = connect(&urls.at("/echo")).await.expect("connect");
     let (tx, mut rx) = ws.split();
     let other = tx.clone();
     tx.send("one").await.expect("send");
@@ -183,13 +210,13 @@ async fn split_halves(urls: &Urls) {
 async fn bad_urls(urls: &Urls) {
     let http = urls.at("/echo").replacen("ws://", "http://", 1);
     for url in [http.as_str(), "not a url", "ws://"] {
-        let error = tether::connect(url).await.expect_err(url);
+        let error = connect(url).await.expect_err(url);
         assert!(matches!(error, Error::Url { .. }), "{url}: {error:?}");
     }
 }
 
 async fn refused_connection(urls: &Urls) {
-    let error = tether::connect(&urls.refused).await.expect_err("nothing listens there");
+    let error = connect(&urls.refused).await.expect_err("nothing listens there");
     // The browser reports every failure before the handshake alike.
     #[cfg(target_arch = "wasm32")]
     assert!(matches!(error, Error::Connect { .. }), "{error:?}");
@@ -198,7 +225,7 @@ async fn refused_connection(urls: &Urls) {
 }
 
 async fn http_403(urls: &Urls) {
-    let error = tether::connect(&urls.at("/403")).await.expect_err("the server refuses");
+    let error = connect(&urls.at("/403")).await.expect_err("the server refuses");
     // The browser hides the status: the same error as a refused connection.
     #[cfg(target_arch = "wasm32")]
     {
@@ -210,7 +237,7 @@ async fn http_403(urls: &Urls) {
 }
 
 async fn close_codes(urls: &Urls) {
-    let mut ws = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let mut ws = connect(&urls.at("/echo")).await.expect("connect");
     // Codes no endpoint may send, and over-long reasons, fail on both.
     let no_status = ws.close(CloseCode::NO_STATUS, "").await;
     assert!(matches!(no_status, Err(Error::Send(SendError::InvalidCloseCode(1005)))), "{no_status:?}");
@@ -234,7 +261,7 @@ async fn close_codes(urls: &Urls) {
 }
 
 async fn message_over_the_limit(urls: &Urls) {
-    let config = tether::Config::default().max_message_size(1000);
+    let config = config().max_message_size(1000);
     let mut ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
     assert_eq!(echo_of(&mut ws, Message::binary(vec![7; 1000])).await, Message::binary(vec![7; 1000]));
     ws.send(Message::binary(vec![7; 1001])).await.expect("sending is not limited");
@@ -243,17 +270,18 @@ async fn message_over_the_limit(urls: &Urls) {
     assert!(ws.next().await.is_none());
 }
 
-/// Browser only: the tokio backend has no receive queue (it stops reading
-/// the socket instead), so an application that does not read never fails there.
+/// Browser only, plain `WebSocket` path: the tokio backend has no receive
+/// queue (it stops reading the socket instead), nor does the
+/// `WebSocketStream` path, so an application that does not read never fails there.
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen_test::wasm_bindgen_test]
 async fn browser_receive_queue_is_bounded() {
     const LIMIT: usize = 64 * 1024;
     let urls = compiled_urls();
-    let config = tether::Config::default().receive_buffer_size(LIMIT);
+    let config = config().websocket_stream(false).receive_buffer_size(LIMIT);
     let ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
     let (tx, mut rx) = ws.split();
-    let mut control = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let mut control = connect(&urls.at("/echo")).await.expect("connect");
     // Send without reading: the echoes pile up until the bound closes the connection.
     let mut sent = 0;
     loop {
@@ -279,13 +307,93 @@ async fn browser_receive_queue_is_bounded() {
     assert_eq!(rx.close_code(), Some(CloseCode(4008)));
 }
 
+/// Browser only: the script's choice of path is the one taken (Chromium
+/// has `WebSocketStream`).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn browser_path_as_chosen() {
+    let urls = compiled_urls();
+    let ws = connect(&urls.at("/echo")).await.expect("connect");
+    assert_eq!(ws.uses_websocket_stream(), use_stream());
+    let plain = tether::connect_with(&urls.at("/echo")).config(config().websocket_stream(false));
+    assert!(!plain.connect().await.expect("connect").uses_websocket_stream());
+}
+
+/// Browser only, `WebSocketStream` path: an application that does not read
+/// paces the socket, as the tokio backend does. Far more than the plain
+/// path's receive bound comes back unread without `ReceiveBufferFull`, the
+/// sender then stalls (the browser stopped reading, so the echo server
+/// stopped too), and every message arrives, in order, once read.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn browser_stream_paces_the_receive_side() {
+    const LIMIT: usize = 64 * 1024;
+    const CHUNK: usize = 16 * 1024;
+    const COUNT: u64 = 2048;
+    let urls = compiled_urls();
+    // The bound that ends the plain path's connection after 4 unread
+    // chunks; 2048 of them (32 MiB) come back here.
+    let config = tether::Config::default().websocket_stream(true).receive_buffer_size(LIMIT);
+    let ws = tether::connect_with(&urls.at("/echo")).config(config).connect().await.expect("connect");
+    assert!(ws.uses_websocket_stream(), "Chromium has WebSocketStream");
+    let (tx, mut rx) = ws.split();
+    let mut control = connect(&urls.at("/echo")).await.expect("connect");
+    let sent = std::cell::Cell::new(0_u64);
+    {
+        let sending = async {
+            for n in 0..COUNT {
+                tx.send(Message::binary(noise(CHUNK, n))).await.expect("send");
+                sent.set(n + 1);
+            }
+        };
+        let reading = async {
+            // Read nothing while the sender makes progress: until it sent
+            // everything, or an echo round trip on another connection saw
+            // it stuck (the paced peer waits for this side to read). On the
+            // plain path the echoes would overflow the bound meanwhile: 4008,
+            // and the next send fails.
+            let mut before = 0;
+            while sent.get() < COUNT && (before == 0 || sent.get() > before) {
+                before = sent.get();
+                assert_eq!(echo_of(&mut control, Message::text("tick")).await, Message::text("tick"));
+            }
+            // Far more than the plain path's bound went out unread, and the
+            // sender then stalled short of 32 MiB: the browser stopped reading
+            // the socket, and TCP the echo server (here it stalls near 9 MiB
+            // of loopback and browser buffers).
+            let unread = sent.get() as usize * CHUNK;
+            assert!(unread > 4 * LIMIT, "only {unread} bytes sent before reading");
+            assert!(sent.get() < COUNT, "all {unread} bytes went out unread: the browser did not pace");
+            for n in 0..COUNT {
+                let message = rx.next().await.expect("no end").expect("no ReceiveBufferFull, no error");
+                assert_eq!(message, Message::binary(noise(CHUNK, n)), "message {n}");
+            }
+        };
+        let (mut sending, mut reading) = (pin!(sending), pin!(reading));
+        let (mut sent_all, mut read_all) = (false, false);
+        poll_fn(|cx| {
+            sent_all = sent_all || sending.as_mut().poll(cx).is_ready();
+            read_all = read_all || reading.as_mut().poll(cx).is_ready();
+            if sent_all && read_all {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+    tx.close(CloseCode::NORMAL, "").await.expect("close");
+    assert!(rx.next().await.is_none());
+    control.close(CloseCode::NORMAL, "").await.expect("close");
+}
+
 async fn backpressure_against_a_server_that_stops_reading(urls: &Urls) {
     const LIMIT: usize = 64 * 1024;
     const CHUNK: usize = 16 * 1024;
-    let config = tether::Config::default().write_buffer_size(LIMIT);
+    let config = config().write_buffer_size(LIMIT);
     let ws = tether::connect_with(&urls.at("/stall")).config(config).connect().await.expect("connect");
     let (tx, _rx) = ws.split();
-    let mut control = tether::connect(&urls.at("/echo")).await.expect("connect");
+    let mut control = connect(&urls.at("/echo")).await.expect("connect");
     // Incompressible and each one different, so permessage-deflate (whose
     // window would find a repeated message) cannot shrink what queues up.
     let chunk = |n: u64| Message::binary(noise(CHUNK, n));
@@ -325,7 +433,7 @@ async fn backpressure_against_a_server_that_stops_reading(urls: &Urls) {
     assert!(tx.buffered_amount() <= LIMIT + CHUNK, "{} bytes buffered", tx.buffered_amount());
     // ...until the server reads again (the browser has no event for that:
     // the wasm backend's timer notices `bufferedAmount` fell).
-    let mut resume = tether::connect(&urls.at("/resume")).await.expect("connect");
+    let mut resume = connect(&urls.at("/resume")).await.expect("connect");
     assert!(resume.next().await.is_none());
     waiting.await.expect("the waiting send completes once the server reads");
     assert!(tx.buffered_amount() <= LIMIT + CHUNK, "{} bytes buffered", tx.buffered_amount());
@@ -341,7 +449,7 @@ async fn seed_five_steps(urls: &Urls) {
 
 async fn reconnecting_client(urls: &Urls) {
     let policy = ReconnectPolicy::default().delays(Duration::from_millis(10), Duration::from_millis(50));
-    let mut client = tether::connect_with(&urls.at("/drop-after-one")).reconnect(policy).start();
+    let mut client = tether::connect_with(&urls.at("/drop-after-one")).config(config()).reconnect(policy).start();
     let mut events = client.events().expect("the events, once");
     let sender = client.sender();
     // The server drops each connection after one echo: the client comes back.

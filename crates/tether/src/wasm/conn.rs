@@ -1,440 +1,115 @@
-//! The connection both handles share: the page's `WebSocket` object, the
-//! queue its `message` events fill, how it ended, and the wakers of the
-//! tasks waiting on it. Everything here runs on the page's one thread.
+//! The connection the handles share, over one of the browser's two APIs:
+//! [`SocketConn`] for the plain `WebSocket`, [`StreamConn`] for
+//! `WebSocketStream`, chosen at connect.
 
-use std::cell::{OnceCell, RefCell};
-use std::collections::VecDeque;
-use std::io;
-use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 
-use js_sys::{Array, ArrayBuffer, Uint8Array};
-use tether_proto::{CloseCode, CloseFrame, Message, ProtocolError, SendError, State};
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BinaryType, CloseEvent, MessageEvent};
+use tether_proto::{CloseCode, CloseFrame, Message, State};
 
-use super::timer;
+use super::socket_conn::SocketConn;
+use super::stream_conn::StreamConn;
 use super::Config;
-use crate::error::abnormal_eof;
 use crate::Error;
 
-/// How often a writer that waits for `bufferedAmount` to fall looks again:
-/// the browser has no event for it (libp2p's websocket-websys polls too).
-const BUFFER_POLL: Duration = Duration::from_millis(5);
-
-/// One browser WebSocket and what its events left for the Rust side.
-pub(super) struct Conn {
-    ws: web_sys::WebSocket,
-    pub(super) config: Config,
-    pub(super) url: Box<str>,
-    state: RefCell<Shared>,
-    /// The peer's close frame, once the close event brought one.
-    close_frame: OnceCell<CloseFrame>,
-    /// The agreed subprotocol, read once the connection opened.
-    protocol: OnceCell<Option<Box<str>>>,
-    /// The event handlers; they hold only a `Weak` to this `Conn`.
-    handlers: OnceCell<Handlers>,
+/// A browser connection, through `WebSocketStream` where the browser has
+/// it and [`Config::websocket_stream`] allows it, else a plain `WebSocket`.
+#[derive(Clone)]
+pub(super) enum Conn {
+    Socket(Rc<SocketConn>),
+    Stream(Rc<StreamConn>),
 }
 
-/// The JavaScript callbacks, kept alive as long as the socket may call them.
-struct Handlers {
-    open: Closure<dyn FnMut()>,
-    message: Closure<dyn FnMut(MessageEvent)>,
-    close: Closure<dyn FnMut(CloseEvent)>,
-    /// The timer callback that wakes writers waiting for buffer space.
-    poll: Closure<dyn FnMut()>,
-}
-
-/// What the event handlers and the tasks share.
-#[derive(Default)]
-struct Shared {
-    opened: bool,
-    queue: VecDeque<Message>,
-    /// Bytes in `queue`.
-    queued: usize,
-    /// The close event: its code and `wasClean`.
-    ended: Option<(u16, bool)>,
-    /// Why we closed the connection ourselves, reported after the queue.
-    failure: Option<Failure>,
-    /// The stream has reported its end.
-    reported: bool,
-    /// `close` was called: nothing more may be sent.
-    closing: bool,
-    reader: Option<Waker>,
-    /// Tasks waiting to open, to write or for the close.
-    waiters: Vec<Waker>,
-    /// The id of the armed buffer poll timer.
-    poll_timer: Option<JsValue>,
-}
-
-/// A limit of the receiving side that was passed.
-#[derive(Clone, Copy)]
-enum Failure {
-    Unread { limit: usize },
-    TooLarge { size: usize, max: usize },
-}
-
-impl Failure {
-    fn error(self) -> Error {
-        match self {
-            Failure::Unread { limit } => Error::ReceiveBufferFull { limit },
-            Failure::TooLarge { size, max } => {
-                Error::Protocol(ProtocolError::MessageTooLarge { size: size as u64, max })
-            }
+/// Calls the same method on whichever path the connection took.
+macro_rules! on_path {
+    ($conn:expr, $c:ident => $call:expr) => {
+        match $conn {
+            Conn::Socket($c) => $call,
+            Conn::Stream($c) => $call,
         }
-    }
-}
-
-fn wake_all(wakers: Vec<Waker>) {
-    for waker in wakers {
-        waker.wake();
-    }
-}
-
-fn register(wakers: &mut Vec<Waker>, waker: &Waker) {
-    if !wakers.iter().any(|w| w.will_wake(waker)) {
-        wakers.push(waker.clone());
-    }
-}
-
-/// The text of a JavaScript exception.
-pub(super) fn js_message(value: &JsValue) -> String {
-    match value.dyn_ref::<js_sys::Error>() {
-        Some(e) => String::from(e.message()),
-        None => format!("{value:?}"),
-    }
+    };
 }
 
 impl Conn {
-    /// Creates the browser's socket (which starts connecting) and attaches
-    /// the handlers. A URL or subprotocol the browser rejects is [`Error::Url`].
-    pub(super) fn open(url: &str, protocols: &[String], config: Config) -> Result<Rc<Conn>, Error> {
-        let bad = |reason: String| Error::Url { url: url.into(), reason: reason.into() };
-        // Only the scheme is checked here; the browser parses the rest (its
-        // constructor throws a SyntaxError, below). Not with the `url`
-        // crate: its IDNA tables would more than double a page's .wasm.
+    /// Starts connecting. Only the scheme is checked here; the browser
+    /// parses the rest (its constructor throws a SyntaxError). Not with the
+    /// `url` crate: its IDNA tables would more than double a page's .wasm.
+    pub(super) fn open(url: &str, protocols: &[String], config: Config) -> Result<Conn, Error> {
         let scheme = url.trim().split_once("://").map_or("", |(scheme, _)| scheme);
         if !scheme.eq_ignore_ascii_case("ws") && !scheme.eq_ignore_ascii_case("wss") {
-            return Err(bad(format!("scheme {scheme}:// is not ws:// or wss://")));
+            let reason = format!("scheme {scheme}:// is not ws:// or wss://");
+            return Err(Error::Url { url: url.into(), reason: reason.into() });
         }
-        let ws = if protocols.is_empty() {
-            web_sys::WebSocket::new(url)
+        if config.websocket_stream && StreamConn::available() {
+            StreamConn::open(url, protocols, config).map(Conn::Stream)
         } else {
-            let list: Array = protocols.iter().map(|p| JsValue::from_str(p)).collect();
-            web_sys::WebSocket::new_with_str_sequence(url, &list)
+            SocketConn::open(url, protocols, config).map(Conn::Socket)
         }
-        .map_err(|e| bad(format!("the browser refused it: {}", js_message(&e))))?;
-        // The default, `blob`, would need another await per message.
-        ws.set_binary_type(BinaryType::Arraybuffer);
-        let conn = Rc::new(Conn {
-            ws,
-            config,
-            url: url.into(),
-            state: RefCell::default(),
-            close_frame: OnceCell::new(),
-            protocol: OnceCell::new(),
-            handlers: OnceCell::new(),
-        });
-        let handlers = Handlers::new(Rc::downgrade(&conn));
-        conn.ws.set_onopen(Some(handlers.open.as_ref().unchecked_ref()));
-        conn.ws.set_onmessage(Some(handlers.message.as_ref().unchecked_ref()));
-        conn.ws.set_onclose(Some(handlers.close.as_ref().unchecked_ref()));
-        let _ = conn.handlers.set(handlers);
-        Ok(conn)
     }
 
-    /// Ready once open; a close before that is a failure the browser does
-    /// not explain.
+    /// The connection's settings.
+    pub(super) fn config(&self) -> &Config {
+        on_path!(self, c => &c.config)
+    }
+
+    /// Whether it goes through `WebSocketStream`.
+    pub(super) fn is_stream(&self) -> bool {
+        matches!(self, Conn::Stream(_))
+    }
+
     pub(super) fn poll_open(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut st = self.state.borrow_mut();
-        if st.opened {
-            let protocol = self.ws.protocol();
-            let _ = self.protocol.set((!protocol.is_empty()).then(|| protocol.into()));
-            return Poll::Ready(Ok(()));
-        }
-        if st.ended.is_some() {
-            return Poll::Ready(Err(Error::Connect {
-                addr: self.url.clone(),
-                source: io::Error::other(
-                    "the browser does not say why: a refused connection, an HTTP status such as 403, \
-                     a DNS or TLS failure and a bad handshake all end in close code 1006",
-                ),
-            }));
-        }
-        register(&mut st.waiters, cx.waker());
-        Poll::Pending
+        on_path!(self, c => c.poll_open(cx))
     }
 
-    /// The next message; then, once the connection is gone, `None` after a
-    /// clean close or one error after any other end.
     pub(super) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        let mut st = self.state.borrow_mut();
-        if let Some(message) = st.queue.pop_front() {
-            st.queued -= message.len();
-            return Poll::Ready(Some(Ok(message)));
-        }
-        // After the error of a limit we enforced, the end waits for the
-        // close event, so that `close_code` then says how it closed.
-        if st.reported && st.ended.is_some() {
-            return Poll::Ready(None);
-        }
-        // That error itself comes without waiting for the close event.
-        if st.ended.is_none() && (st.failure.is_none() || st.reported) {
-            st.reader = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        st.reported = true;
-        let clean = matches!(st.ended, Some((_, true)));
-        Poll::Ready(match st.failure {
-            Some(failure) => Some(Err(failure.error())),
-            None if clean => None,
-            None => Some(Err(Error::Io(abnormal_eof()))),
-        })
+        on_path!(self, c => c.poll_next(cx))
     }
 
-    /// Whether `send` may be called: open, and neither side started closing.
-    fn sendable(&self) -> bool {
-        let st = self.state.borrow();
-        self.ws.ready_state() == web_sys::WebSocket::OPEN && !st.closing && st.failure.is_none()
-    }
-
-    /// Bytes handed to the browser and not yet sent.
     pub(super) fn buffered_amount(&self) -> usize {
-        self.ws.buffered_amount() as usize
+        on_path!(self, c => c.buffered_amount())
     }
 
-    /// Ready while `bufferedAmount` is under the bound; else a timer looks
-    /// again every few milliseconds, since no event says it fell.
     pub(super) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if !self.sendable() {
-            return Poll::Ready(Err(Error::Closed));
-        }
-        if self.buffered_amount() < self.config.write_buffer_size {
-            return Poll::Ready(Ok(()));
-        }
-        let mut st = self.state.borrow_mut();
-        register(&mut st.waiters, cx.waker());
-        if st.poll_timer.is_none() {
-            if let Some(handlers) = self.handlers.get() {
-                st.poll_timer = Some(timer::schedule(&handlers.poll, BUFFER_POLL));
-            }
-        }
-        Poll::Pending
+        on_path!(self, c => c.poll_ready(cx))
     }
 
-    /// Hands a message to the browser, which buffers it.
     pub(super) fn send(&self, message: Message) -> Result<(), Error> {
-        if !self.sendable() {
-            return Err(Error::Closed);
-        }
-        let sent = match &message {
-            Message::Text(text) => self.ws.send_with_str(text.as_str()),
-            Message::Binary(bytes) => self.ws.send_with_u8_array(bytes),
-        };
-        sent.map_err(|_| Error::Closed)
+        on_path!(self, c => c.send(message))
     }
 
-    /// [`send`](Self::send) unless `bufferedAmount` is at the bound.
     pub(super) fn try_send(&self, message: Message) -> Result<(), Error> {
-        if !self.sendable() {
-            return Err(Error::Closed);
-        }
-        if self.buffered_amount() >= self.config.write_buffer_size {
-            return Err(Error::Full);
-        }
-        self.send(message)
+        on_path!(self, c => c.try_send(message))
     }
 
-    /// Starts the closing handshake. Browsers send only 1000 and 3000–4999
-    /// and reasons of at most 123 bytes: other values are a typed error
-    /// here rather than the exception `close()` would throw.
     pub(super) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if !(code.0 == 1000 || (3000..=4999).contains(&code.0)) {
-            return Err(Error::Send(SendError::InvalidCloseCode(code.0)));
-        }
-        if reason.len() > 123 {
-            return Err(Error::Send(SendError::CloseReasonTooLong(reason.len())));
-        }
-        let mut st = self.state.borrow_mut();
-        if st.closing || st.ended.is_some() || self.ws.ready_state() != web_sys::WebSocket::OPEN {
-            return Ok(());
-        }
-        st.closing = true;
-        drop(st);
-        self.ws
-            .close_with_code_and_reason(code.0, reason)
-            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, js_message(&e))))
+        on_path!(self, c => c.start_close(code, reason))
     }
 
-    /// Ready once the close event came; with `discard`, drops the messages
-    /// that arrive meanwhile (as the tokio backend's `close` does).
     pub(super) fn poll_closed(&self, cx: &mut Context<'_>, discard: bool) -> Poll<Result<(), Error>> {
-        let mut st = self.state.borrow_mut();
-        if discard {
-            st.queue.clear();
-            st.queued = 0;
-        }
-        let Some((_, clean)) = st.ended else {
-            register(&mut st.waiters, cx.waker());
-            return Poll::Pending;
-        };
-        if discard {
-            st.reported = true;
-        }
-        Poll::Ready(match st.failure {
-            Some(failure) => Err(failure.error()),
-            None if clean => Ok(()),
-            None => Err(Error::Io(abnormal_eof())),
-        })
+        on_path!(self, c => c.poll_closed(cx, discard))
     }
 
-    /// The peer's close frame (none if it carried no code).
     pub(super) fn close_frame(&self) -> Option<&CloseFrame> {
-        self.close_frame.get()
+        on_path!(self, c => c.peer.close_frame())
     }
 
-    /// The peer's close code: 1005 for a close without one, 1006 if the
-    /// connection broke, `None` while it is open.
     pub(super) fn close_code(&self) -> Option<CloseCode> {
-        self.state.borrow().ended.map(|(code, _)| CloseCode(code))
+        on_path!(self, c => c.end().close_code())
     }
 
-    /// The subprotocol agreed in the handshake.
     pub(super) fn protocol(&self) -> Option<&str> {
-        self.protocol.get()?.as_deref()
+        on_path!(self, c => c.peer.protocol())
     }
 
-    /// Where the closing handshake stands, in the tokio backend's terms.
     pub(super) fn state(&self) -> State {
-        let st = self.state.borrow();
-        match st.ended {
-            Some((_, true)) => State::Closed,
-            Some((_, false)) => State::Failed,
-            None if st.closing || self.ws.ready_state() == web_sys::WebSocket::CLOSING => State::Closing,
-            None => State::Open,
-        }
-    }
-
-    /// A message event: queue it, unless a limit says to close.
-    fn on_message(&self, event: MessageEvent) {
-        let data = event.data();
-        let message = if let Some(text) = data.as_string() {
-            Message::text(text)
-        } else if let Some(buffer) = data.dyn_ref::<ArrayBuffer>() {
-            Message::binary(Uint8Array::new(buffer).to_vec())
-        } else {
-            return;
-        };
-        let mut st = self.state.borrow_mut();
-        if st.failure.is_some() || st.ended.is_some() {
-            return;
-        }
-        let len = message.len();
-        let (max, limit) = (self.config.protocol.max_message_size, self.config.receive_buffer_size);
-        // Browsers refuse 1008 and 1009 from scripts: 4008 and 4009 say
-        // the same to a peer that looks.
-        let failure = if len > max {
-            Some((Failure::TooLarge { size: len, max }, 4009, "message too big"))
-        } else if !st.queue.is_empty() && st.queued + len > limit {
-            Some((Failure::Unread { limit }, 4008, "receive buffer full"))
-        } else {
-            None
-        };
-        let wake = match failure {
-            None => {
-                st.queued += len;
-                st.queue.push_back(message);
-                st.reader.take()
-            }
-            Some((failure, code, reason)) => {
-                st.failure = Some(failure);
-                st.closing = true;
-                let _ = self.ws.close_with_code_and_reason(code, reason);
-                st.reader.take()
-            }
-        };
-        drop(st);
-        if let Some(waker) = wake {
-            waker.wake();
-        }
-    }
-
-    /// The close event: record how it ended and wake everyone.
-    fn on_close(&self, event: CloseEvent) {
-        let (code, clean) = (event.code(), event.was_clean());
-        if clean && code != CloseCode::NO_STATUS.0 && code != CloseCode::ABNORMAL.0 {
-            let _ = self.close_frame.set(CloseFrame::new(CloseCode(code), event.reason()));
-        }
-        let mut st = self.state.borrow_mut();
-        st.ended = Some((code, clean));
-        let reader = st.reader.take();
-        let waiters = std::mem::take(&mut st.waiters);
-        drop(st);
-        reader.into_iter().for_each(Waker::wake);
-        wake_all(waiters);
-    }
-
-    /// Wakes whoever waits (opening, or writers polling the buffer).
-    fn wake_waiters(&self) {
-        let mut st = self.state.borrow_mut();
-        st.opened |= self.ws.ready_state() == web_sys::WebSocket::OPEN;
-        let waiters = std::mem::take(&mut st.waiters);
-        drop(st);
-        wake_all(waiters);
+        on_path!(self, c => c.end().state(c.closing()))
     }
 }
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("url", &self.url).field("state", &self.state()).finish_non_exhaustive()
-    }
-}
-
-impl Handlers {
-    fn new(conn: Weak<Conn>) -> Handlers {
-        let on = conn.clone();
-        let open = Closure::<dyn FnMut()>::new(move || {
-            if let Some(conn) = on.upgrade() {
-                conn.wake_waiters();
-            }
-        });
-        let on = conn.clone();
-        let message = Closure::<dyn FnMut(MessageEvent)>::new(move |event| {
-            if let Some(conn) = on.upgrade() {
-                conn.on_message(event);
-            }
-        });
-        let on = conn.clone();
-        let close = Closure::<dyn FnMut(CloseEvent)>::new(move |event| {
-            if let Some(conn) = on.upgrade() {
-                conn.on_close(event);
-            }
-        });
-        let poll = Closure::<dyn FnMut()>::new(move || {
-            if let Some(conn) = conn.upgrade() {
-                conn.state.borrow_mut().poll_timer = None;
-                conn.wake_waiters();
-            }
-        });
-        Handlers { open, message, close, poll }
-    }
-}
-
-/// The last handle is gone: detach the handlers before they are freed,
-/// and close a socket that is still open (the browser would keep it).
-impl Drop for Conn {
-    fn drop(&mut self) {
-        self.ws.set_onopen(None);
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
-        if let Some(id) = self.state.get_mut().poll_timer.take() {
-            timer::cancel(&id);
-        }
-        let state = self.ws.ready_state();
-        if state == web_sys::WebSocket::CONNECTING || state == web_sys::WebSocket::OPEN {
-            let _ = self.ws.close();
-        }
+        let api = if self.is_stream() { "WebSocketStream" } else { "WebSocket" };
+        let url: &str = on_path!(self, c => &c.url);
+        f.debug_struct("Conn").field("api", &api).field("url", &url).field("state", &self.state()).finish()
     }
 }

@@ -3,7 +3,6 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::Poll;
 
 use tether_proto::{CloseCode, CloseFrame, Message, State};
@@ -30,12 +29,12 @@ use crate::Error;
 /// Dropping it (and its halves) closes the socket.
 #[derive(Debug)]
 pub struct WebSocket {
-    pub(super) conn: Rc<Conn>,
+    pub(super) conn: Conn,
 }
 
 /// Waits for the close event, at most `config.close_timeout`.
 pub(super) async fn wait_closed(conn: &Conn, discard: bool) -> Result<(), Error> {
-    let limit = conn.config.close_timeout;
+    let limit = conn.config().close_timeout;
     let mut timeout = Sleep::new(limit);
     poll_fn(|cx| match conn.poll_closed(cx, discard) {
         Poll::Ready(result) => Poll::Ready(result),
@@ -71,6 +70,14 @@ impl WebSocket {
     /// Bytes handed to the browser and not yet sent: the socket's `bufferedAmount`.
     pub fn buffered_amount(&mut self) -> usize {
         self.conn.buffered_amount()
+    }
+
+    /// Whether the connection goes through the browser's `WebSocketStream`
+    /// (receive backpressure: the browser reads the socket only as fast as
+    /// this side reads messages) rather than a plain `WebSocket` (a bounded
+    /// receive queue); see [`Config::websocket_stream`](crate::Config::websocket_stream).
+    pub fn uses_websocket_stream(&self) -> bool {
+        self.conn.is_stream()
     }
 
     /// Where the closing handshake stands.

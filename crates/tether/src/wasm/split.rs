@@ -3,7 +3,6 @@
 //! `send(&self)` for any task of the page).
 
 use std::future::poll_fn;
-use std::rc::Rc;
 
 use tether_proto::{CloseCode, CloseFrame, Message};
 
@@ -15,7 +14,7 @@ use crate::Error;
 /// takes `&self`, for use from any task or callback of the page.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    pub(super) conn: Rc<Conn>,
+    pub(super) conn: Conn,
 }
 
 impl Sender {
@@ -55,7 +54,7 @@ impl Sender {
 /// [`Stream`] of messages.
 #[derive(Debug)]
 pub struct Receiver {
-    pub(super) conn: Rc<Conn>,
+    pub(super) conn: Conn,
 }
 
 impl Receiver {

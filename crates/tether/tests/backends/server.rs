@@ -3,7 +3,8 @@
 //! `scripts/wasm-test.sh`) for the browser run.
 //!
 //! Paths: `/403` answers HTTP 403; `/close4001` closes at once with 4001
-//! and a reason; `/stall` reads nothing until some client opens `/resume`;
+//! and a reason; `/stall` reads nothing until some client opens `/resume`
+//! (each `/resume` releases the stalls opened before it, so runs can repeat);
 //! `/drop-after-one` echoes one message, then drops the connection;
 //! any other path echoes, and picks the subprotocol `chat.v1` when offered.
 
@@ -31,7 +32,8 @@ pub async fn start() -> Urls {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local address");
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("local address");
-    let (release, _) = watch::channel(false);
+    // How many times `/resume` was opened.
+    let (release, _) = watch::channel(0_u64);
     let release = Arc::new(release);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -41,7 +43,7 @@ pub async fn start() -> Urls {
     Urls { base: format!("ws://{addr}"), refused: format!("ws://{closed}/") }
 }
 
-async fn serve(tcp: TcpStream, release: Arc<watch::Sender<bool>>) {
+async fn serve(tcp: TcpStream, release: Arc<watch::Sender<u64>>) {
     let mut path = String::new();
     let accepted = tether::accept_with(tcp, Config::default(), |req| {
         path = req.head().uri().path().to_owned();
@@ -60,7 +62,9 @@ async fn serve(tcp: TcpStream, release: Arc<watch::Sender<bool>>) {
         "/stall" => {
             // Not polling the connection leaves its bytes in the socket:
             // the client's buffers fill up.
-            let _ = release.subscribe().wait_for(|released| *released).await;
+            let mut resumes = release.subscribe();
+            let before = *resumes.borrow_and_update();
+            let _ = resumes.wait_for(|count| *count > before).await;
             while let Some(Ok(_)) = ws.next().await {}
         }
         "/drop-after-one" => {
@@ -70,7 +74,7 @@ async fn serve(tcp: TcpStream, release: Arc<watch::Sender<bool>>) {
             // Dropped without a close frame: the client sees the connection break.
         }
         "/resume" => {
-            release.send_replace(true);
+            release.send_modify(|count| *count += 1);
             let _ = ws.close(CloseCode::NORMAL, "resumed").await;
         }
         _ => {

@@ -9,55 +9,29 @@
 
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
-const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const readline = require("node:readline");
-const { chromium } = require("playwright-core");
-const { REPO, SHOTS, CHROMIUM, FLAGS } = require("./chromium.js");
+const { REPO, SHOTS, PNG_1X1, startServer, launchBrowser, stopAll } = require("./chromium.js");
 
 const BIN = process.env.AXUM_ECHO_BIN || path.join(REPO, "target/debug/examples/axum_echo");
-// A 1x1 PNG (the page shows a binary message that starts like a PNG as a picture).
-const PNG_1X1 = Buffer.from(
-  "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489" +
-    "0000000d49444154789c63f8cfc0f01f00050001ff89993d1d0000000049454e44ae426082",
-  "hex",
-);
 
 let server;
 let pageUrl;
-let context;
+let browser;
 let page;
-let profile;
 const pageErrors = [];
 
 before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  server = spawn(BIN, ["127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
-  const wsUrl = await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.once("exit", (code) => reject(new Error(`axum_echo exited with ${code}`)));
-    readline.createInterface({ input: server.stdout }).once("line", resolve);
-  });
+  const started = startServer(BIN, ["127.0.0.1:0"]);
+  server = started.child;
+  const wsUrl = await started.url;
   assert.match(wsUrl, /^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
   pageUrl = wsUrl.replace(/^ws:/, "http:").replace(/\/ws$/, "/");
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), "tether-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 900, height: 760 },
-  });
-  page = await context.newPage();
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
   page.on("pageerror", (e) => pageErrors.push(String(e)));
 });
 
-after(async () => {
-  if (context) await context.close();
-  if (server && server.exitCode === null) server.kill();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => stopAll(browser, [server]));
 
 test("the page connects to /ws and negotiates permessage-deflate", async () => {
   const response = await page.goto(pageUrl);

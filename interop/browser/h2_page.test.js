@@ -14,29 +14,18 @@
 
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const readline = require("node:readline");
-const { chromium } = require("playwright-core");
-const { REPO, SHOTS, CHROMIUM, FLAGS } = require("./chromium.js");
+const { REPO, SHOTS, PNG_1X1, startServer, launchBrowser, stopAll } = require("./chromium.js");
 
 const BIN = process.env.TETHER_BIN || path.join(REPO, "target/debug/tether");
 const PKI = process.env.TETHER_PKI;
-// A 1x1 PNG (the page shows a binary message that starts like a PNG as a picture).
-const PNG_1X1 = Buffer.from(
-  "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489" +
-    "0000000d49444154789c63f8cfc0f01f00050001ff89993d1d0000000049454e44ae426082",
-  "hex",
-);
 
 let server;
 let pageUrl;
-let context;
+let browser;
 let page;
-let profile;
 const serverLog = []; // stderr lines of `tether echo`
 const logWaiters = [];
 const pageErrors = [];
@@ -55,43 +44,31 @@ function logLine(pattern) {
   return new Promise((resolve) => logWaiters.push({ pattern, resolve }));
 }
 
+/** Keeps a line of the server's stderr (and echoes it) for `logLine`. */
+function onServerLog(line) {
+  process.stderr.write(`tether echo: ${line}\n`);
+  serverLog.push(line);
+  for (let i = logWaiters.length - 1; i >= 0; i--) {
+    if (logWaiters[i].pattern.test(line)) logWaiters.splice(i, 1)[0].resolve(line);
+  }
+}
+
 before(async () => {
   assert.ok(PKI && fs.existsSync(path.join(PKI, "server.pem")), "TETHER_PKI must hold server.pem (scripts/browser-test-h2.sh)");
-  fs.mkdirSync(SHOTS, { recursive: true });
   const args = ["echo", "--listen", "127.0.0.1:0"];
   args.push("--tls-cert", path.join(PKI, "server.pem"), "--tls-key", path.join(PKI, "server-key.pem"));
-  server = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
-  readline.createInterface({ input: server.stderr }).on("line", (line) => {
-    process.stderr.write(`tether echo: ${line}\n`);
-    serverLog.push(line);
-    for (let i = logWaiters.length - 1; i >= 0; i--) {
-      if (logWaiters[i].pattern.test(line)) logWaiters.splice(i, 1)[0].resolve(line);
-    }
-  });
-  const wsUrl = await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.once("exit", (code) => reject(new Error(`tether echo exited with ${code}`)));
-    readline.createInterface({ input: server.stdout }).once("line", resolve);
-  });
+  const started = startServer(BIN, args, onServerLog);
+  server = started.child;
+  const wsUrl = await started.url;
   assert.match(wsUrl, /^wss:\/\/127\.0\.0\.1:\d+\/$/);
   pageUrl = wsUrl.replace(/^wss:/, "https:");
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), "tether-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    // A direct connection (no proxy), and the server's key trusted by hash.
-    args: [...FLAGS, "--no-proxy-server", `--ignore-certificate-errors-spki-list=${spkiHash(path.join(PKI, "server.pem"))}`],
-    viewport: { width: 900, height: 760 },
-  });
-  page = await context.newPage();
+  // A direct connection (no proxy), and the server's key trusted by hash.
+  browser = await launchBrowser(["--no-proxy-server", `--ignore-certificate-errors-spki-list=${spkiHash(path.join(PKI, "server.pem"))}`]);
+  page = await browser.context.newPage();
   page.on("pageerror", (e) => pageErrors.push(String(e)));
 });
 
-after(async () => {
-  if (context) await context.close();
-  if (server && server.exitCode === null) server.kill();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => stopAll(browser, [server]));
 
 test("the page comes over HTTPS with HTTP/2", async () => {
   const response = await page.goto(pageUrl);

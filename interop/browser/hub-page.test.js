@@ -10,33 +10,23 @@ const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const { spawn } = require("node:child_process");
 const net = require("node:net");
-const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const readline = require("node:readline");
-const { chromium } = require("playwright-core");
-const { REPO, SHOTS, CHROMIUM, FLAGS } = require("./chromium.js");
+const { REPO, SHOTS, startServer, launchBrowser, stopAll } = require("./chromium.js");
 
 const BIN = process.env.TETHER_BIN || path.join(REPO, "target/debug/tether");
 
 const children = []; // every process started here, stopped at the end
 let pageUrl; // http://127.0.0.1:PORT/ of the first hub
-let context;
-let profile;
+let browser; // { context, profile }
 const pageErrors = [];
 
 /** Starts `tether hub` on a free loopback port; resolves to its http:// URL. */
-function startHub(...more) {
-  const hub = spawn(BIN, ["hub", "--listen", "127.0.0.1:0", "--quiet", ...more], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(hub);
-  return new Promise((resolve, reject) => {
-    hub.once("error", reject);
-    hub.once("exit", (code) => reject(new Error(`tether hub exited with ${code}`)));
-    readline.createInterface({ input: hub.stdout }).once("line", (url) => {
-      assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
-      resolve(url.replace(/^ws:/, "http:"));
-    });
-  });
+async function startHub(...more) {
+  const hub = startServer(BIN, ["hub", "--listen", "127.0.0.1:0", "--quiet", ...more]);
+  children.push(hub.child);
+  const url = await hub.url;
+  assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
+  return url.replace(/^ws:/, "http:");
 }
 
 /** A free loopback port (for redis-server, which cannot pick its own). */
@@ -70,7 +60,7 @@ async function startRedis() {
 
 /** A new page on a hub (the first by default), in the room "lobby" under `name`. */
 async function member(name, url = pageUrl) {
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   const response = await page.goto(url);
   assert.equal(response.status(), 200);
@@ -81,22 +71,11 @@ async function member(name, url = pageUrl) {
 }
 
 before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
   pageUrl = await startHub();
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), "tether-chromium-hub-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 900, height: 760 },
-  });
+  browser = await launchBrowser();
 });
 
-after(async () => {
-  if (context) await context.close();
-  for (const child of children) if (child.exitCode === null) child.kill();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => stopAll(browser, children));
 
 test("two pages in a room see every message and the member count", async () => {
   const alice = await member("alice");

@@ -9,58 +9,33 @@
 
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const readline = require("node:readline");
-const { chromium } = require("playwright-core");
-const { REPO, SHOTS, CHROMIUM, FLAGS } = require("./chromium.js");
+const { REPO, SHOTS, startServer, launchBrowser, stopAll } = require("./chromium.js");
 const { ansiToHtml } = require("./ansi.js");
 
 const BIN = process.env.TETHER_BIN || path.join(REPO, "target/debug/tether");
 
 let server; // the `tether echo` process
 let pageUrl; // http://127.0.0.1:PORT/
-let context;
+let browser; // { context, profile }
 let page;
-let profile; // the fresh user-data dir
 const requests = [];
 const pageErrors = [];
 
-/** Starts `tether echo` on a free loopback port; resolves to its http:// URL. */
-function startServer() {
-  server = spawn(BIN, ["echo", "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.once("exit", (code) => reject(new Error(`tether echo exited with ${code}`)));
-    readline.createInterface({ input: server.stdout }).once("line", (url) => {
-      assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
-      resolve(url.replace(/^ws:/, "http:"));
-    });
-  });
-}
-
 before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  pageUrl = await startServer();
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), "tether-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 900, height: 760 },
-  });
-  page = await context.newPage();
+  const started = startServer(BIN, ["echo", "--listen", "127.0.0.1:0"]);
+  server = started.child;
+  const url = await started.url;
+  assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
+  pageUrl = url.replace(/^ws:/, "http:");
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
   page.on("request", (r) => requests.push(r.url()));
   page.on("pageerror", (e) => pageErrors.push(String(e)));
 });
 
-after(async () => {
-  if (context) await context.close();
-  if (server && server.exitCode === null) server.kill();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => stopAll(browser, [server]));
 
 test("the page loads, connects and negotiates permessage-deflate", async () => {
   const response = await page.goto(pageUrl);

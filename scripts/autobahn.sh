@@ -20,9 +20,10 @@
 # Environment:
 #   TETHER_SERVER_CMD  command starting an echo server that prints its
 #                      ws://127.0.0.1:PORT URL as the first stdout line
-#                      (default: target/release/tether echo --listen 127.0.0.1:0)
+#                      (default: target/interop/tether echo --listen 127.0.0.1:0,
+#                      built with the `interop` profile: release without LTO)
 #   TETHER_CLIENT_CMD  command run as `$TETHER_CLIENT_CMD URL AGENT`
-#                      (default: target/release/examples/autobahn_client)
+#                      (default: target/interop/examples/autobahn_client)
 #   SKIP_BUILD=1       do not run cargo
 #   AUTOBAHN_TIMEOUT   seconds allowed per role (default 1800)
 #   TETHER_CACHE       where wstest is installed (see install-wstest.sh)
@@ -57,15 +58,15 @@ AGENT=tether
 OUT="$ROOT/target/autobahn"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 TIMEOUT="${AUTOBAHN_TIMEOUT:-1800}"
-SERVER_BIN="$TARGET_DIR/release/tether"
+SERVER_BIN="$TARGET_DIR/interop/tether"
 SERVER_CMD="${TETHER_SERVER_CMD:-$(printf '%q' "$SERVER_BIN") echo --listen 127.0.0.1:0}"
 if ((AXUM)); then
   AGENT=tether-axum
   OUT="$ROOT/target/autobahn-axum"
-  SERVER_BIN="$TARGET_DIR/release/examples/axum_echo"
+  SERVER_BIN="$TARGET_DIR/interop/examples/axum_echo"
   SERVER_CMD="${TETHER_SERVER_CMD:-$(printf '%q' "$SERVER_BIN") 127.0.0.1:0}"
 fi
-CLIENT_CMD="${TETHER_CLIENT_CMD:-$(printf '%q' "$TARGET_DIR/release/examples/autobahn_client")}"
+CLIENT_CMD="${TETHER_CLIENT_CMD:-$(printf '%q' "$TARGET_DIR/interop/examples/autobahn_client")}"
 if ((QUICK)); then EXCLUDE='["12.*", "13.*"]'; MODE=quick; else EXCLUDE='[]'; MODE=full; fi
 
 log() { printf '[autobahn] %s\n' "$*" >&2; }
@@ -134,22 +135,22 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   # Two invocations: naming an --example would otherwise skip the bin targets.
   for role in "${ROLES[@]}"; do
     if [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]] && ((AXUM)); then
-      log "building axum_echo example (release)"
-      cargo build --release -p tether-ws --features axum --example axum_echo >&2
+      log "building axum_echo example (interop profile)"
+      cargo build --profile interop -p tether-ws --features axum --example axum_echo >&2
     elif [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]]; then
-      log "building tether (release)"
-      cargo build --release -p tether-ws-cli --bin tether >&2
+      log "building tether (interop profile)"
+      cargo build --profile interop -p tether-ws-cli --bin tether >&2
     fi
     if [[ $role == client && -z "${TETHER_CLIENT_CMD:-}" ]]; then
-      log "building autobahn_client example (release)"
-      cargo build --release -p tether-ws --example autobahn_client >&2
+      log "building autobahn_client example (interop profile)"
+      cargo build --profile interop -p tether-ws --example autobahn_client >&2
     fi
   done
 fi
 
 for role in "${ROLES[@]}"; do
   if [[ $role == server ]]; then need_binary TETHER_SERVER_CMD "$SERVER_BIN"; fi
-  if [[ $role == client ]]; then need_binary TETHER_CLIENT_CMD "$TARGET_DIR/release/examples/autobahn_client"; fi
+  if [[ $role == client ]]; then need_binary TETHER_CLIENT_CMD "$TARGET_DIR/interop/examples/autobahn_client"; fi
 done
 
 rm -rf "$OUT"

@@ -10,6 +10,8 @@
 # copied to fuzz/regressions/TARGET/, which `cargo test` replays from then on.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/install.sh
+source scripts/lib/install.sh  # cargo_install_tool
 
 seconds=60
 runs_limit=-1
@@ -26,7 +28,7 @@ done
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "[fuzz] installing cargo-fuzz" >&2
-  cargo install --locked cargo-fuzz >&2
+  cargo_install_tool --locked cargo-fuzz
 fi
 
 summary=()

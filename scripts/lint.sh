@@ -2,9 +2,12 @@
 # Lint gates that CI (.ci/run) runs after fmt, clippy and rustdoc, before the
 # test command:
 #   1. the minimum supported Rust version (`rust-version` in Cargo.toml)
-#      checks the whole workspace, tests and examples included;
-#   2. clippy passes for each cargo feature of each crate on its own, and with
-#      none (cargo-hack), so no feature depends on another by accident;
+#      checks every library and binary of the workspace (what a user builds;
+#      tests and examples are ours, checked on the current toolchain);
+#   2. clippy passes on the libraries and binaries for each cargo feature of
+#      each crate on its own, and with none (cargo-hack), so no feature depends
+#      on another by accident (all targets are linted once, with the default
+#      features, by .ci/run, and built with every feature by the test command);
 #   3. the browser build: tether and the web chat build for
 #      wasm32-unknown-unknown and pass clippy there;
 #   4. the publishable crates package, and each builds from its packaged
@@ -13,6 +16,8 @@
 # nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/install.sh
+source scripts/lib/install.sh  # cargo_install_tool
 
 start=$(date +%s)
 stamp() { echo "[lint] $* ($(( $(date +%s) - start )) s)" >&2; }
@@ -23,12 +28,12 @@ msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
 if ! rustup run "$msrv" rustc --version >/dev/null 2>&1; then
   rustup toolchain install "$msrv" --profile minimal >&2
 fi
-cargo "+$msrv" check --locked --workspace --all-targets
+cargo "+$msrv" check --locked --workspace
 stamp "Rust $msrv checks the workspace"
 
 # ---- every feature on its own ---------------------------------------------
-cargo hack --version >/dev/null 2>&1 || cargo install --locked cargo-hack
-cargo hack --each-feature --workspace clippy --locked --all-targets -- -D warnings
+cargo hack --version >/dev/null 2>&1 || cargo_install_tool --locked cargo-hack
+cargo hack --each-feature --workspace clippy --locked -- -D warnings
 stamp "clippy passes for each feature"
 
 # ---- the browser build -------------------------------------------------------

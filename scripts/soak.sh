@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak tests of `tether echo` (release build), reading the server's RSS and
+# Soak tests of `tether echo` (the `interop` profile: release without LTO), reading the server's RSS and
 # open descriptors from /proc.
 #
 #   scripts/soak.sh churn [SECONDS]   connect/exchange/close in a loop (default 60 s,
@@ -15,10 +15,10 @@ mode=${1:-churn}
 out=target/soak
 mkdir -p "$out"
 
-cargo build --release -q -p tether-ws-cli --bin tether
-cargo build --release -q -p tether-ws --example soak
-tether=target/release/tether
-soak=target/release/examples/soak
+cargo build --profile interop -q -p tether-ws-cli --bin tether
+cargo build --profile interop -q -p tether-ws --example soak
+tether=target/interop/tether
+soak=target/interop/examples/soak
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }

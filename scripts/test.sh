@@ -18,6 +18,8 @@
 #                             shorter fuzz and soak, no Miri
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/install.sh
+source scripts/lib/install.sh  # cargo_install_tool
 
 quick=()
 fuzz_seconds=30
@@ -70,7 +72,7 @@ scripts/bench-trust-test.sh
 stamp "benchmark scoring checked"
 
 # Dependency audit: licenses, duplicates, sources (committed deny.toml).
-cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny
+cargo deny --version >/dev/null 2>&1 || cargo_install_tool --locked cargo-deny
 cargo deny check bans licenses sources
 stamp "dependency audit passed"
 

@@ -95,9 +95,21 @@ install_wasm_bindgen_cli() {
         [[ -x "$WASM_BINDGEN" ]] && exit 0
         # Built in a scratch target directory, not the project's: only the binary is kept.
         export CARGO_TARGET_DIR="$dir/build"
-        cargo install --quiet --locked --root "$dir" --version "=$version" wasm-bindgen-cli >&2 ||
-            cargo install --quiet --root "$dir" --version "=$version" wasm-bindgen-cli >&2
+        # No TLS backend: the test runner talks to a local chromedriver over http.
+        local args=(--quiet --root "$dir" --version "=$version" --no-default-features wasm-bindgen-cli)
+        cargo_install_tool --locked "${args[@]}" || cargo_install_tool "${args[@]}"
         rm -rf "$dir/build"
     )
     "$WASM_BINDGEN" --version >&2
+}
+
+# cargo_install_tool ARGS...: `cargo install ARGS` for a tool the scripts run
+# (cargo-hack, cargo-deny, cargo-fuzz, wasm-bindgen-cli), built for a short
+# build rather than the fastest binary: no LTO, 16 codegen units, opt-level 1.
+# These tools' own release profiles ask for fat LTO and one codegen unit, which
+# on a fresh 2-core machine cost minutes of CI for checks that take seconds.
+cargo_install_tool() {
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
+        CARGO_PROFILE_RELEASE_INCREMENTAL=false cargo install "$@" >&2
 }

@@ -6,7 +6,7 @@ use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
-use tether_proto::handshake::server::{encode_response, read_request, reject_response, Request};
+use tether_proto::handshake::server::{read_request, reject_response, Request};
 use tether_proto::handshake::HandshakeError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
@@ -198,7 +198,7 @@ where
 
 async fn upgrade<S, F>(
     mut io: S,
-    buf: BytesMut,
+    mut buf: BytesMut,
     request: Request,
     config: Config,
     decide: F,
@@ -208,17 +208,29 @@ where
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
     match decide(&request) {
-        Ok(accept) => match accept.agree(&request, &config) {
-            Ok(agreed) => {
-                io.write_all(&encode_response(&agreed.response)).await?;
-                io.flush().await?;
-                Ok(agreed.open(io, buf, config))
+        Ok(accept) => {
+            // The response is written in the read buffer when the client sent
+            // nothing past its request (the usual case: it waits for the 101),
+            // so answering allocates nothing.
+            let spare = buf.is_empty();
+            let mut out = if spare { std::mem::take(&mut buf) } else { BytesMut::with_capacity(256) };
+            match accept.agree_h1(&request, &config, &mut out) {
+                Ok(agreed) => {
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                    if spare {
+                        out.clear();
+                        buf = out;
+                    }
+                    Ok(agreed.open(io, buf, config))
+                }
+                Err(e) => {
+                    let _ =
+                        io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
+                    Err(e.into())
+                }
             }
-            Err(e) => {
-                let _ = io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
-                Err(e.into())
-            }
-        },
+        }
         Err(reject) => {
             let refusal = &reject.0;
             let _ = io.write_all(&reject_response(refusal.status, &refusal.headers, &refusal.body)).await;

@@ -239,3 +239,47 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::accept;
+    use crate::Message;
+
+    const REQUEST: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+                           Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                           Sec-WebSocket-Version: 13\r\n\r\n";
+
+    const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+    /// The 101 goes out of the read buffer only when nothing followed the
+    /// request there: a frame sent with it must survive the answer.
+    #[tokio::test]
+    async fn a_frame_sent_with_the_request_is_read_after_the_answer() {
+        for with_frame in [false, true] {
+            let (mut client, server) = tokio::io::duplex(4096);
+            let mut sent = REQUEST.as_bytes().to_vec();
+            // A masked text frame "hi" (key 0: the payload is unchanged).
+            let frame = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i'];
+            if with_frame {
+                sent.extend_from_slice(&frame);
+            }
+            client.write_all(&sent).await.unwrap();
+            let mut ws = accept(server).await.unwrap();
+            let mut response = vec![0; RESPONSE.len()];
+            client.read_exact(&mut response).await.unwrap();
+            assert_eq!(String::from_utf8_lossy(&response), String::from_utf8_lossy(RESPONSE));
+            if !with_frame {
+                client.write_all(&frame).await.unwrap();
+            }
+            // A bound, not a wait: a lost frame would leave the read pending for good.
+            let read = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await;
+            let message = read.expect("the frame was lost").unwrap().unwrap();
+            assert_eq!(message, Message::text("hi"), "with the request: {with_frame}");
+            assert_eq!(ws.request_path(), Some("/chat"));
+        }
+    }
+}

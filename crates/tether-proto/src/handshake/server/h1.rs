@@ -303,6 +303,7 @@ mod tests {
         let (req, _) = read(&text).unwrap().unwrap();
         assert_eq!(req.target(), "/chat?room=1");
         assert_eq!(req.origin(), Some("http://example.com"));
+        assert!(req.head.get().is_none(), "the checks, target and origin need no http types");
         let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut raw);
         parsed.parse(text.as_bytes()).unwrap();

@@ -4,8 +4,8 @@
 //! HTTP/2), on `http` types, and the HTTP/1.1 bytes of both ends
 //! ([`read_request`], [`encode_response`]).
 //!
-//! Every server path makes the same checks ([`check_upgrade`] and
-//! [`Offers::check`]): on `http` types ([`Request::from_head`], for the
+//! Every server path makes the same checks (`check_upgrade` and
+//! `Offers::check`): on `http` types ([`Request::from_head`], for the
 //! hyper and axum integrations and HTTP/2) or straight on the parsed bytes
 //! ([`read_request`], which builds the `http` types only if the
 //! application asks for them), so they accept, negotiate and refuse the

@@ -123,6 +123,8 @@ impl Request {
     /// (what [`accept_response`](Self::accept_response) returns): for a
     /// request read with [`read_request`], written straight from the parts,
     /// without `http` types or formatting, into a buffer the server has.
+    /// `out` should grow as needed (`Vec<u8>`, `BytesMut`): a fixed slice
+    /// without room for the response panics, as [`BufMut::put_slice`] does.
     pub fn write_response(
         &self,
         protocol: Option<&str>,

@@ -4,20 +4,26 @@
 # --tool=callgrind) and heap allocations (valgrind --tool=dhat).
 #
 #   bench/profile.sh [--servers tether,fastwebsockets,...] [--size 20] [--conns 1] [--in-flight 1]
-#                    [--messages M1,M2] [--tools strace,callgrind,dhat]
+#                    [--messages M1,M2] [--tools strace,callgrind,dhat] [--tether PATH]
+#   bench/profile.sh --setup [--seconds S1,S2] [--servers ...] [--tools ...] [--tether PATH]
 #
 # Each server is run twice under each tool, echoing M1 and then M2 messages
 # per connection; the difference divided by the difference in messages is
 # the cost of one message, with start-up and handshakes cancelled out. With
 # one connection and one message in flight (the default) nothing can be
 # batched, so every message pays the whole path: read, decode, encode, write.
-# Needs the release builds of bench/compare.sh. Writes target/bench/profile/.
+# With --setup, the load is `tether bench setup -c 1` (connect, handshake,
+# close, one at a time) for S1 and then S2 seconds (default 2 and 6), and
+# the figures are per setup: the difference divided by the difference in
+# setups completed.
+# Needs the release builds of bench/compare.sh (--tether PATH: profile that
+# tether binary instead). Writes target/bench/profile/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 servers="tether,fastwebsockets,tokio-websockets,tokio-tungstenite" size=20 conns=1 in_flight=1 m1=500 m2=2500
-tools="strace,callgrind,dhat"
+tools="strace,callgrind,dhat" setup=0 TETHER="$ROOT/target/release/tether"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --servers) servers="$2"; shift ;;
@@ -26,12 +32,15 @@ while [[ $# -gt 0 ]]; do
         --in-flight) in_flight="$2"; shift ;;
         --messages) IFS=, read -r m1 m2 <<< "$2"; shift ;;
         --tools) tools="$2"; shift ;;
-        *) echo "usage: bench/profile.sh [--servers a,b] [--size S] [--conns N] [--in-flight K] [--messages M1,M2] [--tools a,b]" >&2; exit 2 ;;
+        --setup) setup=1 conns=1 m1=2 m2=6 ;;
+        --seconds) IFS=, read -r m1 m2 <<< "$2"; shift ;;
+        --tether) TETHER="$(realpath "$2")"; shift ;;
+        *) echo "usage: bench/profile.sh [--setup] [--servers a,b] [--size S] [--conns N] [--in-flight K]" \
+            "[--messages M1,M2 | --seconds S1,S2] [--tools a,b] [--tether PATH]" >&2; exit 2 ;;
     esac
     shift
 done
 
-TETHER="$ROOT/target/release/tether"
 PEERS="$ROOT/target/peers/release"
 OUT="$ROOT/target/bench/profile"
 mkdir -p "$OUT"
@@ -62,8 +71,12 @@ run() {
         sleep 0.05
     done
     [[ -n "$url" ]] || { echo "$name did not start under $tool" >&2; kill "$pid"; return 1; }
-    "$TETHER" bench echo "$url" -c "$conns" -k "$in_flight" -s "$size" -m "$m" -d 300 --check --quiet --json \
-        > "$OUT/$name.$tool.$m.bench.json"
+    if [[ $setup == 1 ]]; then
+        "$TETHER" bench setup "$url" -c 1 -w 0 -d "$m" --quiet --json > "$OUT/$name.$tool.$m.bench.json"
+    else
+        "$TETHER" bench echo "$url" -c "$conns" -k "$in_flight" -s "$size" -m "$m" -d 300 --check --quiet --json \
+            > "$OUT/$name.$tool.$m.bench.json"
+    fi
     # Stop the server itself (under strace, the traced child), so the tool writes its summary.
     local target="$pid"
     [[ "$tool" == strace ]] && target="$(pgrep -P "$pid" | head -n1)"
@@ -80,17 +93,21 @@ for name in "${names[@]}"; do
     IFS=, read -ra tool_list <<< "$tools"
     for tool in "${tool_list[@]}"; do
         for m in $m1 $m2; do
-            echo "[profile] $name under $tool, $m messages per connection" >&2
+            [[ $setup == 1 ]] && what="setups for $m s" || what="$m messages per connection"
+            echo "[profile] $name under $tool, $what" >&2
             run "$tool" "$name" "$m" > /dev/null
         done
     done
 done
 
-python3 - "$OUT" "$servers" "$m1" "$m2" "$conns" "$tools" <<'EOF'
+python3 - "$OUT" "$servers" "$m1" "$m2" "$conns" "$tools" "$setup" <<'EOF'
 import json, re, sys
-out, servers, m1, m2, conns = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-tools = sys.argv[6].split(",")
-dm = (m2 - m1) * conns
+out, servers, m1, m2, conns = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4], int(sys.argv[5])
+tools, setup = sys.argv[6].split(","), sys.argv[7] == "1"
+unit = "setup" if setup else "msg"
+
+def ops(s, tool, m):
+    return json.load(open(f"{out}/{s}.{tool}.{m}.bench.json"))["ops"]
 
 def strace(path):
     calls = {}
@@ -113,24 +130,26 @@ def dhat(path):
 
 rows = []
 for s in servers:
-    row = {"server": s, "syscalls_per_msg": None, "syscalls": {}, "instructions_per_msg": None,
+    # Messages (or setups) between the two runs of each tool.
+    delta = {t: (ops(s, t, m2) - ops(s, t, m1)) if setup else (int(m2) - int(m1)) * conns for t in tools}
+    row = {"server": s, "unit": unit, "syscalls_per_msg": None, "syscalls": {}, "instructions_per_msg": None,
            "allocs_per_msg": None, "alloc_bytes_per_msg": None}
     if "strace" in tools:
         a, b = strace(f"{out}/{s}.strace.{m1}"), strace(f"{out}/{s}.strace.{m2}")
-        sys_per = {k: (b.get(k, 0) - a.get(k, 0)) / dm for k in set(a) | set(b)}
+        sys_per = {k: (b.get(k, 0) - a.get(k, 0)) / delta["strace"] for k in set(a) | set(b)}
         sys_per = {k: v for k, v in sys_per.items() if v > 0.01}
         row["syscalls_per_msg"] = round(sum(sys_per.values()), 2)
         row["syscalls"] = {k: round(v, 2) for k, v in sorted(sys_per.items(), key=lambda kv: -kv[1])}
     if "callgrind" in tools:
-        ir = (callgrind(f"{out}/{s}.callgrind.{m2}") - callgrind(f"{out}/{s}.callgrind.{m1}")) / dm
+        ir = (callgrind(f"{out}/{s}.callgrind.{m2}") - callgrind(f"{out}/{s}.callgrind.{m1}")) / delta["callgrind"]
         row["instructions_per_msg"] = round(ir)
     if "dhat" in tools:
         (bytes1, blocks1), (bytes2, blocks2) = dhat(f"{out}/{s}.dhat.{m1}"), dhat(f"{out}/{s}.dhat.{m2}")
-        row["allocs_per_msg"] = round((blocks2 - blocks1) / dm, 2)
-        row["alloc_bytes_per_msg"] = round((bytes2 - bytes1) / dm, 1)
+        row["allocs_per_msg"] = round((blocks2 - blocks1) / delta["dhat"], 2)
+        row["alloc_bytes_per_msg"] = round((bytes2 - bytes1) / delta["dhat"], 1)
     rows.append(row)
 json.dump(rows, open(f"{out}/profile.json", "w"), indent=1)
-print("| server | instructions/msg | syscalls/msg | which | allocations/msg | bytes allocated/msg |")
+print(f"| server | instructions/{unit} | syscalls/{unit} | which | allocations/{unit} | bytes allocated/{unit} |")
 print("|---|---|---|---|---|---|")
 for r in rows:
     which = ", ".join(f"{k} {v}" for k, v in r["syscalls"].items())

@@ -107,15 +107,25 @@ pub struct Connection {
     rng: fastrand::Rng,
 }
 
+/// A generator seeded from the operating system.
+fn os_seeded() -> fastrand::Rng {
+    let mut seed = [0u8; 8];
+    match getrandom::getrandom(&mut seed) {
+        Ok(()) => fastrand::Rng::with_seed(u64::from_ne_bytes(seed)),
+        Err(_) => fastrand::Rng::new(),
+    }
+}
+
 impl Connection {
     /// A connection in the `Open` state, right after the handshake.
     pub fn new(role: Role, config: Config) -> Self {
-        let mut seed = [0u8; 8];
-        // Mask keys must be unpredictable to the page's script (section 10.3),
-        // so the generator is seeded from the OS.
-        let rng = match getrandom::getrandom(&mut seed) {
-            Ok(()) => fastrand::Rng::with_seed(u64::from_ne_bytes(seed)),
-            Err(_) => fastrand::Rng::new(),
+        let rng = match role {
+            // Mask keys must be unpredictable to the page's script (section
+            // 10.3), so a client's generator is seeded from the OS.
+            Role::Client => os_seeded(),
+            // Only clients mask: a server's generator is never drawn from,
+            // and a system call per accepted connection would buy nothing.
+            Role::Server => fastrand::Rng::with_seed(0),
         };
         Self {
             role,

@@ -61,8 +61,10 @@ impl Handler for Echo {
         async move {
             let result = echo_server::serve(ws, self.flush_each).await;
             if !self.quiet {
-                let line = result.unwrap_or_else(|e| format!("error: {e}"));
-                eprintln!("{peer}: {line}");
+                match result {
+                    Ok(summary) => eprintln!("{peer}: {summary}"),
+                    Err(e) => eprintln!("{peer}: error: {e}"),
+                }
             }
         }
     }

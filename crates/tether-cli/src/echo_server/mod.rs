@@ -23,10 +23,28 @@ pub async fn embedded(listener: TcpListener, config: tether::Config) {
 /// The demo endpoint: a client of `/image` first gets a PNG, then the echo.
 pub const IMAGE_PATH: &str = "/image";
 
+/// What one connection's echo came to, shown as a one-line summary; kept
+/// as parts so that a quiet server formats nothing per connection.
+#[derive(Debug)]
+pub struct Summary {
+    echoed: u64,
+    close: Option<tether::CloseFrame>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} messages echoed, closed (", self.echoed)?;
+        match &self.close {
+            Some(frame) => write!(f, "{frame})"),
+            None => f.write_str("no code)"),
+        }
+    }
+}
+
 /// Serves one upgraded connection: a client of [`IMAGE_PATH`] first gets
-/// the demo picture, then everyone gets the echo; returns a one-line summary.
+/// the demo picture, then everyone gets the echo; returns its [`Summary`].
 /// `flush_each` writes every echo on its own instead of a burst at once.
-pub async fn serve<S>(mut ws: tether::WebSocket<S>, flush_each: bool) -> Result<String, tether::Error>
+pub async fn serve<S>(mut ws: tether::WebSocket<S>, flush_each: bool) -> Result<Summary, tether::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -39,10 +57,10 @@ where
     echo_messages(&mut ws, flush_each).await
 }
 
-/// Echoes one upgraded connection until it closes; returns a one-line summary.
+/// Echoes one upgraded connection until it closes; returns its summary.
 /// Takes the connection by reference: the caller's future already holds
 /// it, and a second copy would double every idle connection's task.
-async fn echo_messages<S>(ws: &mut tether::WebSocket<S>, flush_each: bool) -> Result<String, tether::Error>
+async fn echo_messages<S>(ws: &mut tether::WebSocket<S>, flush_each: bool) -> Result<Summary, tether::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -61,6 +79,5 @@ where
         }
         count += 1;
     }
-    let close = ws.close_frame().map_or_else(|| "no code".to_owned(), |f| f.to_string());
-    Ok(format!("{count} messages echoed, closed ({close})"))
+    Ok(Summary { echoed: count, close: ws.close_frame().cloned() })
 }

@@ -24,12 +24,23 @@ const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 /// The default bound on a handshake head (request or response line and headers).
 pub const DEFAULT_MAX_HEAD: usize = 16 * 1024;
 
+/// The length of a `Sec-WebSocket-Accept` value: the base64 of a 20-byte SHA-1.
+const ACCEPT_LEN: usize = 28;
+
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`.
 pub fn accept_key(key: &[u8]) -> String {
-    let mut sha = Sha1::new();
-    sha.update(key);
-    sha.update(GUID);
-    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+    // Base64 is ASCII: the conversion is exact.
+    String::from_utf8_lossy(&accept_value(key)).into_owned()
+}
+
+/// [`accept_key`] on the stack, for a server that writes its response
+/// straight into a buffer.
+fn accept_value(key: &[u8]) -> [u8; ACCEPT_LEN] {
+    let digest = Sha1::new().chain_update(key).chain_update(GUID).finalize();
+    let mut out = [0; ACCEPT_LEN];
+    // 20 bytes encode to exactly 28: the buffer always fits.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out);
+    out
 }
 
 /// Why a handshake failed. Server-side variants know the HTTP answer to send
@@ -168,20 +179,51 @@ impl HandshakeError {
     }
 }
 
-/// Whether a comma-separated header (all its lines) holds `token`, ignoring case.
-fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
-    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+/// The lines of each header by name, from a [`HeaderMap`] or straight from
+/// httparse (a server reading bytes checks a request without building a map).
+trait Lines {
+    /// Every line of header `name` (given in lower case), in order.
+    fn lines<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a;
+}
+
+impl Lines for HeaderMap {
+    fn lines<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.get_all(name).iter().map(http::HeaderValue::as_bytes)
+    }
+}
+
+impl Lines for [httparse::Header<'_>] {
+    fn lines<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+}
+
+/// A header value as text if it is visible ASCII (tabs allowed), as
+/// [`http::HeaderValue::to_str`] has it, so both sources read alike.
+fn visible(value: &[u8]) -> Option<&str> {
+    let ok = value.iter().all(|&b| is_visible(b));
+    ok.then(|| std::str::from_utf8(value).ok()).flatten()
+}
+
+/// Visible ASCII or a tab: what [`visible`] text is made of.
+fn is_visible(b: u8) -> bool {
+    b == b'\t' || (32..127).contains(&b)
+}
+
+/// Whether a comma-separated header (all its lines) holds `token`, ignoring
+/// case: [`tokens`] compared as bytes (no UTF-8 check: only visible ASCII
+/// lines count, as there).
+fn has_token<H: Lines + ?Sized>(headers: &H, name: &str, token: &str) -> bool {
+    headers
+        .lines(name)
+        .filter(|v| v.iter().all(|&b| is_visible(b)))
+        .flat_map(|v| v.split(|&b| b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// The comma-separated tokens of every line of a header, trimmed, non-empty.
-fn tokens<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+fn tokens<'a, H: Lines + ?Sized>(headers: &'a H, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers.lines(name).filter_map(visible).flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// Copies parsed httparse headers into a [`HeaderMap`].
@@ -198,20 +240,24 @@ fn to_header_map(raw: &[httparse::Header<'_>]) -> Result<HeaderMap, HandshakeErr
 }
 
 /// Checks that header `key` (displayed as `name`) holds `token`.
-fn check_token(headers: &HeaderMap, key: &str, name: &'static str, token: &'static str) -> Result<(), HandshakeError> {
-    match headers.get(key) {
+fn check_token<H: Lines + ?Sized>(
+    headers: &H,
+    key: &str,
+    name: &'static str,
+    token: &'static str,
+) -> Result<(), HandshakeError> {
+    match headers.lines(key).next() {
         None => Err(HandshakeError::MissingHeader(name)),
         Some(_) if has_token(headers, key, token) => Ok(()),
-        Some(v) => Err(HandshakeError::BadHeader {
-            name,
-            expected: token,
-            got: String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        }),
+        Some(v) => {
+            Err(HandshakeError::BadHeader { name, expected: token, got: String::from_utf8_lossy(v).into_owned() })
+        }
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+/// The first line of a header as trimmed text (`None` if absent or not visible ASCII).
+fn header_str<'a, H: Lines + ?Sized>(headers: &'a H, name: &'a str) -> Option<&'a str> {
+    headers.lines(name).next().and_then(visible).map(str::trim)
 }
 
 #[cfg(test)]
@@ -219,5 +265,14 @@ mod tests {
     #[test]
     fn rfc_1_3_accept_key() {
         assert_eq!(super::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn visible_is_what_http_calls_text() {
+        for b in 0..=255u8 {
+            let value = [b'a', b, b'z'];
+            let http = http::HeaderValue::from_bytes(&value).ok().and_then(|v| v.to_str().ok().map(str::to_owned));
+            assert_eq!(super::visible(&value).map(str::to_owned), http, "byte {b}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
-use tether_proto::handshake::server::{encode_response, read_request, reject_response, Request};
+use tether_proto::handshake::server::{read_request, reject_response, Request};
 use tether_proto::handshake::HandshakeError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
@@ -198,7 +198,7 @@ where
 
 async fn upgrade<S, F>(
     mut io: S,
-    buf: BytesMut,
+    mut buf: BytesMut,
     request: Request,
     config: Config,
     decide: F,
@@ -208,22 +208,78 @@ where
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
     match decide(&request) {
-        Ok(accept) => match accept.agree(&request, &config) {
-            Ok(agreed) => {
-                io.write_all(&encode_response(&agreed.response)).await?;
-                io.flush().await?;
-                Ok(agreed.open(io, buf, config))
+        Ok(accept) => {
+            // The response is written in the read buffer when the client sent
+            // nothing past its request (the usual case: it waits for the 101),
+            // so answering allocates nothing.
+            let spare = buf.is_empty();
+            let mut out = if spare { std::mem::take(&mut buf) } else { BytesMut::with_capacity(256) };
+            match accept.agree_h1(&request, &config, &mut out) {
+                Ok(agreed) => {
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                    if spare {
+                        out.clear();
+                        buf = out;
+                    }
+                    Ok(agreed.open(io, buf, config))
+                }
+                Err(e) => {
+                    let _ =
+                        io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
+                    Err(e.into())
+                }
             }
-            Err(e) => {
-                let _ = io.write_all(&reject_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "")).await;
-                Err(e.into())
-            }
-        },
+        }
         Err(reject) => {
             let refusal = &reject.0;
             let _ = io.write_all(&reject_response(refusal.status, &refusal.headers, &refusal.body)).await;
             let _ = io.shutdown().await;
             Err(reject.into_error().into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::accept;
+    use crate::Message;
+
+    const REQUEST: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+                           Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                           Sec-WebSocket-Version: 13\r\n\r\n";
+
+    const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+    /// The 101 goes out of the read buffer only when nothing followed the
+    /// request there: a frame sent with it must survive the answer.
+    #[tokio::test]
+    async fn a_frame_sent_with_the_request_is_read_after_the_answer() {
+        for with_frame in [false, true] {
+            let (mut client, server) = tokio::io::duplex(4096);
+            let mut sent = REQUEST.as_bytes().to_vec();
+            // A masked text frame "hi" (key 0: the payload is unchanged).
+            let frame = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i'];
+            if with_frame {
+                sent.extend_from_slice(&frame);
+            }
+            client.write_all(&sent).await.unwrap();
+            let mut ws = accept(server).await.unwrap();
+            let mut response = vec![0; RESPONSE.len()];
+            client.read_exact(&mut response).await.unwrap();
+            assert_eq!(String::from_utf8_lossy(&response), String::from_utf8_lossy(RESPONSE));
+            if !with_frame {
+                client.write_all(&frame).await.unwrap();
+            }
+            // A bound, not a wait: a lost frame would leave the read pending for good.
+            let read = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await;
+            let message = read.expect("the frame was lost").unwrap().unwrap();
+            assert_eq!(message, Message::text("hi"), "with the request: {with_frame}");
+            assert_eq!(ws.request_path(), Some("/chat"));
         }
     }
 }

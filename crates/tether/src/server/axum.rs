@@ -100,11 +100,11 @@ impl<F> WebSocketUpgrade<F> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let chosen = self.selected_protocol().map(str::to_owned);
-        let agreed = match Accept::new().protocol(chosen).agree(&self.request, &self.config) {
+        let (response, agreed) = match Accept::new().protocol(chosen).agree(&self.request, &self.config) {
             Ok(agreed) => agreed,
             Err(e) => return WebSocketUpgradeRejection::Handshake(e).into_response(),
         };
-        let response = agreed.response.clone().map(|()| axum_core::body::Body::empty());
+        let response = response.map(|()| axum_core::body::Body::empty());
         let upgrading = Upgrading::new(self.on_upgrade, agreed, self.config);
         let on_failed_upgrade = self.on_failed_upgrade;
         tokio::spawn(async move {

@@ -2,7 +2,9 @@
 //! subprotocol and extra headers) or [`Reject`] (a status, headers, a body),
 //! and what an accepted handshake agreed, shared by every server path.
 
-use bytes::BytesMut;
+use std::borrow::Cow;
+
+use bytes::{BufMut, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tether_proto::handshake::server::Request;
 use tether_proto::handshake::HandshakeError;
@@ -51,26 +53,55 @@ impl Accept {
 
     /// Negotiates permessage-deflate for `request` and builds the response
     /// that completes its handshake (101, or 200 on HTTP/2).
-    pub(crate) fn agree(self, request: &Request, config: &Config) -> Result<Agreed, HandshakeError> {
+    pub(crate) fn agree(
+        self,
+        request: &Request,
+        config: &Config,
+    ) -> Result<(http::Response<()>, Agreed), HandshakeError> {
+        let (agreed, headers) = self.settle(request, config);
+        let response = request.response(agreed.protocol.as_deref(), agreed.deflate.as_ref(), &headers)?;
+        Ok((response, agreed))
+    }
+
+    /// [`agree`](Self::agree) for a request read from HTTP/1.1 bytes: the
+    /// response goes into `out` as bytes, without `http` types.
+    pub(crate) fn agree_h1(
+        self,
+        request: &Request,
+        config: &Config,
+        out: &mut impl BufMut,
+    ) -> Result<Agreed, HandshakeError> {
+        let (agreed, headers) = self.settle(request, config);
+        request.write_response(agreed.protocol.as_deref(), agreed.deflate.as_ref(), &headers, out)?;
+        Ok(agreed)
+    }
+
+    /// Negotiates permessage-deflate for `request`: the WebSocket's
+    /// settings, and the extra response headers.
+    fn settle(self, request: &Request, config: &Config) -> (Agreed, HeaderMap) {
         let settings = self.deflate.unwrap_or(config.deflate);
         let deflate = settings.as_ref().and_then(|c| request.negotiate_deflate(c));
-        let response = request.response(self.protocol.as_deref(), deflate.as_ref(), &self.headers)?;
-        let uri = request.head().uri();
-        let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()).to_owned();
-        Ok(Agreed { response, protocol: self.protocol, deflate, settings, target })
+        let target = match request.target() {
+            "/" => Cow::Borrowed("/"),
+            other => Cow::Owned(other.to_owned()),
+        };
+        let over_http2 = request.is_extended_connect();
+        (Agreed { protocol: self.protocol, deflate, settings, target, over_http2 }, self.headers)
     }
 }
 
-/// What an accepted handshake agreed: the response to send, then the
-/// settings of the WebSocket that follows it.
+/// What an accepted handshake agreed: the settings of the WebSocket that
+/// follows its response.
 #[derive(Debug)]
 pub(crate) struct Agreed {
-    pub(crate) response: http::Response<()>,
     protocol: Option<String>,
     deflate: Option<DeflateParams>,
     /// The settings `deflate` was agreed under.
     settings: Option<DeflateConfig>,
-    target: String,
+    /// The request's path and query (most are `/`: not allocated).
+    target: Cow<'static, str>,
+    /// An extended CONNECT (HTTP/2), answered 200, rather than an upgrade.
+    over_http2: bool,
 }
 
 impl Agreed {
@@ -81,11 +112,9 @@ impl Agreed {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let config = config.deflate(self.settings);
-        // An extended CONNECT (HTTP/2) is answered 200, an upgrade 101.
-        let over_http2 = self.response.status() == http::StatusCode::OK;
         let mut ws = WebSocket::from_parts(io, Role::Server, leftover, config, self.protocol, self.deflate);
         ws.set_request_target(&self.target);
-        if over_http2 {
+        if self.over_http2 {
             ws.await_peer_end();
         }
         ws

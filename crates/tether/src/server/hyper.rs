@@ -63,9 +63,9 @@ where
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
     let checked = Request::from_request(request, connect_protocol(request.extensions()))?;
-    let agreed = decide(&checked).map_err(Reject::into_error)?.agree(&checked, &config)?;
+    let (response, agreed) = decide(&checked).map_err(Reject::into_error)?.agree(&checked, &config)?;
     let on_upgrade = request.extensions_mut().remove::<OnUpgrade>().ok_or_else(not_upgradable)?;
-    let response = agreed.response.clone().map(|()| R::default());
+    let response = response.map(|()| R::default());
     Ok((response, Upgrading::new(on_upgrade, agreed, config)))
 }
 

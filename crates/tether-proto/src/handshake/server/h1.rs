@@ -1,37 +1,178 @@
-//! The HTTP/1.1 bytes of the server's handshake: the request head parsed
-//! into `http` types, the response written out.
+//! The HTTP/1.1 bytes of the server's handshake: the request head checked
+//! as parsed (its `http` types built only on demand), the response written out.
 
-use http::{HeaderMap, StatusCode, Version};
+use std::mem::MaybeUninit;
+use std::ops::Range;
 
-use super::super::{to_header_map, HandshakeError, MAX_HEADERS};
-use super::Request;
+use bytes::{BufMut, Bytes};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+
+use super::super::extensions::DeflateParams;
+use super::super::{accept_value, HandshakeError, Lines, MAX_HEADERS};
+use super::{check_upgrade, Offers, Request};
+
+/// The longest header name [`HeaderName`] takes.
+const MAX_NAME: usize = u16::MAX as usize;
+
+/// The names the 101 response sets itself.
+const OWN_HEADERS: [HeaderName; 5] = [
+    http::header::UPGRADE,
+    http::header::CONNECTION,
+    http::header::SEC_WEBSOCKET_ACCEPT,
+    http::header::SEC_WEBSOCKET_PROTOCOL,
+    http::header::SEC_WEBSOCKET_EXTENSIONS,
+];
+
+/// The head of a request read from bytes, kept to build its `http` types
+/// from if the application asks ([`Request::head`]).
+#[derive(Debug, Clone)]
+pub(super) struct RawHead {
+    /// The request line and headers, as received.
+    bytes: Bytes,
+    /// The request target, parsed (the server needs it for every connection).
+    uri: Uri,
+    /// Where the first `Origin` value lies in `bytes`.
+    origin: Option<Range<usize>>,
+}
+
+impl RawHead {
+    pub(super) fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    pub(super) fn origin(&self) -> Option<&str> {
+        self.bytes.get(self.origin.clone()?).and_then(super::super::visible).map(str::trim)
+    }
+
+    /// The head as `http` types: parsed again (it parsed whole before), the
+    /// values sharing `bytes`. The request passed the checks, so it is a
+    /// GET on HTTP/1.1, and `read_request` made sure every header converts.
+    pub(super) fn to_head(&self) -> http::Request<()> {
+        let mut head = http::Request::new(());
+        *head.method_mut() = Method::GET;
+        *head.version_mut() = Version::HTTP_11;
+        *head.uri_mut() = self.uri.clone();
+        let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut raw);
+        if parsed.parse(&self.bytes).is_ok() {
+            let map = head.headers_mut();
+            map.reserve(parsed.headers.len());
+            for h in parsed.headers.iter() {
+                let value = within(&self.bytes, h.value).map(|r| HeaderValue::from_maybe_shared(self.bytes.slice(r)));
+                if let (Ok(name), Some(Ok(value))) = (HeaderName::from_bytes(h.name.as_bytes()), value) {
+                    map.append(name, value);
+                }
+            }
+        }
+        head
+    }
+}
+
+/// Where `inner` (a slice of `outer`) lies in `outer`.
+fn within(outer: &[u8], inner: &[u8]) -> Option<Range<usize>> {
+    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+    let end = start.checked_add(inner.len())?;
+    (end <= outer.len()).then_some(start..end)
+}
 
 /// Parses and checks an upgrade request from the front of `buf`.
 ///
 /// `Ok(None)`: the head is not complete yet (and within `max_head` bytes).
 /// `Ok(Some((request, n)))`: the head took `n` bytes; what follows is
 /// already WebSocket data. On `Err`, send [`HandshakeError::response`].
+///
+/// The checks run on the parsed bytes; the head is kept as one copy, and
+/// [`Request::head`] builds its `http` types only when first called.
 pub fn read_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usize)>, HandshakeError> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut raw);
-    let n = match parsed.parse(buf) {
+    // Left uninitialised: httparse fills what it parses (2 KiB less to clear
+    // per request, and per partial read).
+    let mut raw = [MaybeUninit::uninit(); MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut []);
+    let n = match parsed.parse_with_uninit_headers(buf, &mut raw) {
         Ok(httparse::Status::Complete(n)) if n <= max_head => n,
         Ok(httparse::Status::Partial) if buf.len() <= max_head => return Ok(None),
         Ok(_) => return Err(HandshakeError::HeadTooLarge(max_head)),
         Err(e) => return Err(HandshakeError::Http(e.to_string())),
     };
-    let mut head = http::Request::new(());
-    *head.method_mut() = http::Method::from_bytes(parsed.method.unwrap_or_default().as_bytes())
-        .map_err(|_| HandshakeError::Http(format!("bad method {:?}", parsed.method.unwrap_or(""))))?;
+    let headers: &[httparse::Header<'_>] = parsed.headers;
+    // httparse takes the same name and value bytes as `http`, so only a
+    // name's length can keep a header from converting later.
+    if let Some(h) = headers.iter().find(|h| h.name.len() > MAX_NAME) {
+        return Err(HandshakeError::Http(format!("bad header name {:?}", h.name)));
+    }
+    let bytes = Bytes::copy_from_slice(&buf[..n]);
+    let target = parsed.path.unwrap_or("/");
+    let uri = match within(buf, target.as_bytes()) {
+        // The usual target, and one `http` would not share bytes for anyway.
+        _ if target == "/" => Ok(Uri::from_static("/")),
+        Some(at) => Uri::from_maybe_shared(bytes.slice(at)),
+        None => target.parse(),
+    }
+    .map_err(|_| HandshakeError::Http(format!("bad request target {target:?}")))?;
     // httparse reads only HTTP/1.x: the minor version says which.
-    *head.version_mut() = if parsed.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
-    *head.headers_mut() = to_header_map(parsed.headers)?;
-    *head.uri_mut() = parsed
-        .path
-        .unwrap_or("/")
-        .parse()
-        .map_err(|_| HandshakeError::Http(format!("bad request target {:?}", parsed.path.unwrap_or(""))))?;
-    Ok(Some((Request::from_head(head, None)?, n)))
+    let version = if parsed.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
+    check_upgrade(parsed.method.unwrap_or_default(), version, headers)?;
+    let offers = Offers::check(headers, true)?;
+    let origin = headers.lines("origin").next().and_then(|v| within(buf, v));
+    let raw = RawHead { bytes, uri, origin };
+    Ok(Some((Request { head: Default::default(), raw: Some(raw), offers }, n)))
+}
+
+impl Request {
+    /// Appends the HTTP/1.1 bytes of [`response`](Self::response) to `out`
+    /// (what [`accept_response`](Self::accept_response) returns): for a
+    /// request read with [`read_request`], written straight from the parts,
+    /// without `http` types or formatting, into a buffer the server has.
+    /// `out` should grow as needed (`Vec<u8>`, `BytesMut`): a fixed slice
+    /// without room for the response panics, as [`BufMut::put_slice`] does.
+    pub fn write_response(
+        &self,
+        protocol: Option<&str>,
+        deflate: Option<&DeflateParams>,
+        extra: &HeaderMap,
+        out: &mut impl BufMut,
+    ) -> Result<(), HandshakeError> {
+        let extensions = deflate.map(DeflateParams::header_value);
+        let offered = |p: &str| self.offers.protocols.iter().any(|o| o == p);
+        // Anything unusual (an HTTP/2 request, a refusal to report, extra
+        // headers the response sets itself, whose order `HeaderMap` decides)
+        // goes the way of `http` types.
+        let direct = protocol.is_none_or(|p| offered(p) && valid_value(p))
+            && extensions.as_deref().is_none_or(valid_value)
+            && !OWN_HEADERS.iter().any(|name| extra.contains_key(name));
+        let key = match &self.offers.key {
+            Some(key) if direct => key,
+            _ => {
+                out.put_slice(&encode_response(&self.response(protocol, deflate, extra)?));
+                return Ok(());
+            }
+        };
+        out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
+        out.put_slice(b"Sec-WebSocket-Accept: ");
+        out.put_slice(&accept_value(key));
+        out.put_slice(b"\r\n");
+        if let Some(p) = protocol {
+            put_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
+        }
+        if let Some(e) = &extensions {
+            put_header(out, "Sec-WebSocket-Extensions", e.as_bytes());
+        }
+        write_headers(out, extra);
+        out.put_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+/// Whether `value` is a valid header value as [`HeaderValue`] has it.
+fn valid_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b >= 32 && b != 127))
+}
+
+fn put_header(out: &mut impl BufMut, name: &str, value: &[u8]) {
+    out.put_slice(name.as_bytes());
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
 }
 
 /// The HTTP/1.1 bytes of a handshake response (from
@@ -60,12 +201,9 @@ pub fn reject_response(status: StatusCode, headers: &HeaderMap, body: &str) -> V
     out
 }
 
-fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
+fn write_headers(out: &mut impl BufMut, headers: &HeaderMap) {
     for (name, value) in headers {
-        out.extend_from_slice(display_name(name).as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        put_header(out, display_name(name), value.as_bytes());
     }
 }
 
@@ -130,6 +268,67 @@ mod tests {
              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\
              x-served-by: tether\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn written_response_is_the_encoded_one() {
+        let offers = rfc_request().replace(
+            "Sec-WebSocket-Version: 13\r\n",
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+        );
+        let (req, _) = read(&offers).unwrap().unwrap();
+        let params = req.negotiate_deflate(&DeflateConfig::default());
+        let mut extra = HeaderMap::new();
+        extra.append("x-a", "1".parse().unwrap());
+        extra.append("set-cookie", "b=2".parse().unwrap());
+        extra.append("x-a", "3".parse().unwrap());
+        // The last one repeats a header the response sets: `HeaderMap` groups it.
+        let mut own = extra.clone();
+        own.append("connection", "keep-alive".parse().unwrap());
+        for protocol in [None, Some("chat"), Some("superchat"), Some("nope")] {
+            for deflate in [None, params.as_ref()] {
+                for extra in [&HeaderMap::new(), &extra, &own] {
+                    let mut out = Vec::new();
+                    let written = req.write_response(protocol, deflate, extra, &mut out).map(|()| out);
+                    let encoded = req.response(protocol, deflate, extra).map(|r| encode_response(&r));
+                    assert_eq!(format!("{written:?}"), format!("{encoded:?}"), "{protocol:?} {deflate:?} {extra:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn head_is_built_on_demand_as_http_has_it() {
+        let text = rfc_request()
+            .replace("GET /chat", "GET /chat?room=1")
+            .replace("Origin:", "X-Tab: a\tb\r\nX-Obs: caf\u{e9}\r\nx-tab: c\r\nEmpty:\r\nOrigin:");
+        let (req, _) = read(&text).unwrap().unwrap();
+        assert_eq!(req.target(), "/chat?room=1");
+        assert_eq!(req.origin(), Some("http://example.com"));
+        assert!(req.head.get().is_none(), "the checks, target and origin need no http types");
+        let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut raw);
+        parsed.parse(text.as_bytes()).unwrap();
+        let head = req.head();
+        assert_eq!(head.headers(), &super::super::super::to_header_map(parsed.headers).unwrap());
+        assert_eq!(head.uri(), "/chat?room=1");
+        assert_eq!((head.method(), head.version()), (&Method::GET, Version::HTTP_11));
+        assert_eq!(head.headers().get_all("x-tab").iter().count(), 2);
+        assert_eq!(req.clone().head().headers().len(), head.headers().len());
+    }
+
+    #[test]
+    fn targets_parse_as_http_parses_them() {
+        for target in ["/", "*", "/a?b=c#d", "http://example.com/x", "example.com:80", "/%zz", "/a b"] {
+            let text = rfc_request().replace("/chat", target);
+            let ours = read(&text).map(|r| r.map(|(req, _)| req.head().uri().clone()));
+            let theirs = target.parse::<Uri>();
+            match (ours, theirs) {
+                (Ok(Some(ours)), Ok(theirs)) => assert_eq!(ours, theirs, "{target}"),
+                (Err(HandshakeError::Http(_)), Err(_)) => {}
+                (ours, theirs) => panic!("{target}: {ours:?} against {theirs:?}"),
+            }
+        }
     }
 
     #[test]

@@ -4,20 +4,28 @@
 //! HTTP/2), on `http` types, and the HTTP/1.1 bytes of both ends
 //! ([`read_request`], [`encode_response`]).
 //!
-//! Every server path goes through [`Request::from_head`]: the byte parser
-//! ([`read_request`]) and the hyper and axum integrations alike, so they
-//! accept, negotiate and refuse the same way.
+//! Every server path makes the same checks (`check_upgrade` and
+//! `Offers::check`): on `http` types ([`Request::from_head`], for the
+//! hyper and axum integrations and HTTP/2) or straight on the parsed bytes
+//! ([`read_request`], which builds the `http` types only if the
+//! application asks for them), so they accept, negotiate and refuse the
+//! same way.
 
 mod h1;
+
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 
 use super::extensions::{parse_extensions, DeflateParams, ExtensionOffer};
-use super::{accept_key, check_token, header_str, tokens, HandshakeError};
+use super::{accept_value, check_token, header_str, tokens, HandshakeError, Lines};
 use crate::deflate::DeflateConfig;
 
 pub use h1::{encode_response, read_request, reject_response};
+
+/// The length of a valid `Sec-WebSocket-Key`: the base64 of 16 bytes.
+const KEY_LEN: usize = 24;
 
 /// The value of the HTTP/2 `:protocol` pseudo-header that asks for a WebSocket.
 pub const CONNECT_PROTOCOL: &str = "websocket";
@@ -26,9 +34,21 @@ pub const CONNECT_PROTOCOL: &str = "websocket";
 /// 4.2.1 (HTTP/1.1) or RFC 8441 section 4 (HTTP/2 extended CONNECT).
 #[derive(Debug, Clone)]
 pub struct Request {
-    head: http::Request<()>,
+    /// The request line and headers as `http` types: given, or built from
+    /// `raw` when first asked for (most deciders never ask: a `HeaderMap`
+    /// costs an allocation per header). Boxed: a request is moved along the
+    /// handshake, and the box is a pointer until it is filled.
+    head: OnceLock<Box<http::Request<()>>>,
+    /// The head of a request read from bytes ([`read_request`]).
+    raw: Option<h1::RawHead>,
+    offers: Offers,
+}
+
+/// What the checks of a request found: its key and what it offered.
+#[derive(Debug, Clone)]
+struct Offers {
     /// `Sec-WebSocket-Key` on HTTP/1.1; HTTP/2 has none (RFC 8441 section 5).
-    key: Option<String>,
+    key: Option<[u8; KEY_LEN]>,
     protocols: Vec<String>,
     extensions: Vec<ExtensionOffer>,
 }
@@ -45,34 +65,14 @@ impl Request {
     /// and `Sec-WebSocket-Version: 13`. On `Err`, answer with
     /// [`HandshakeError::status`].
     pub fn from_head(head: http::Request<()>, protocol: Option<&str>) -> Result<Self, HandshakeError> {
-        let headers = head.headers();
         let http1 = head.version() <= Version::HTTP_11;
         if http1 {
-            if head.method() != Method::GET {
-                return Err(HandshakeError::Method(head.method().to_string()));
-            }
-            if head.version() != Version::HTTP_11 {
-                return Err(HandshakeError::HttpVersion);
-            }
-            if header_str(headers, "host").is_none() {
-                return Err(HandshakeError::MissingHeader("Host"));
-            }
-            check_token(headers, "upgrade", "Upgrade", "websocket")?;
-            check_token(headers, "connection", "Connection", "upgrade")?;
+            check_upgrade(head.method().as_str(), head.version(), head.headers())?;
         } else {
             check_extended_connect(&head, protocol)?;
         }
-        match header_str(headers, "sec-websocket-version") {
-            None => return Err(HandshakeError::MissingHeader("Sec-WebSocket-Version")),
-            Some("13") => {}
-            Some(v) => return Err(HandshakeError::UnsupportedVersion(v.to_owned())),
-        }
-        let key = if http1 { Some(check_key(headers)?) } else { None };
-        let protocols = tokens(headers, "sec-websocket-protocol").map(str::to_owned).collect();
-        // A malformed extension header declines every extension, as RFC 7692 7.1 has it.
-        let lines = headers.get_all("sec-websocket-extensions").iter().filter_map(|v| v.to_str().ok());
-        let extensions = parse_extensions(lines).unwrap_or_default();
-        Ok(Request { head, key, protocols, extensions })
+        let offers = Offers::check(head.headers(), http1)?;
+        Ok(Request { head: OnceLock::from(Box::new(head)), raw: None, offers })
     }
 
     /// Checks the head of a request from a server library (the method, URI,
@@ -92,32 +92,47 @@ impl Request {
     /// The request line and headers, for the application to inspect
     /// (path, `Origin`, `Authorization`, cookies...).
     pub fn head(&self) -> &http::Request<()> {
-        &self.head
+        // Only a request read from bytes starts without its head.
+        self.head
+            .get_or_init(|| Box::new(self.raw.as_ref().map_or_else(|| http::Request::new(()), h1::RawHead::to_head)))
+    }
+
+    /// The request target's path and query (`/chat?room=1`), without
+    /// building [`head`](Self::head).
+    pub fn target(&self) -> &str {
+        let uri = match &self.raw {
+            Some(raw) => raw.uri(),
+            None => self.head().uri(),
+        };
+        uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
     }
 
     /// Whether the request came as an HTTP/2 (or later) extended CONNECT.
     pub fn is_extended_connect(&self) -> bool {
-        self.key.is_none()
+        self.offers.key.is_none()
     }
 
     /// The subprotocols the client offered, in its order of preference.
     pub fn protocols(&self) -> &[String] {
-        &self.protocols
+        &self.offers.protocols
     }
 
     /// The extensions the client offered, parsed (empty if the header was malformed).
     pub fn extensions(&self) -> &[ExtensionOffer] {
-        &self.extensions
+        &self.offers.extensions
     }
 
     /// Picks the first acceptable permessage-deflate offer, if any.
     pub fn negotiate_deflate(&self, config: &DeflateConfig) -> Option<DeflateParams> {
-        DeflateParams::accept(&self.extensions, config)
+        DeflateParams::accept(&self.offers.extensions, config)
     }
 
     /// The `Origin` header, if the client sent one.
     pub fn origin(&self) -> Option<&str> {
-        header_str(self.head.headers(), "origin")
+        match &self.raw {
+            Some(raw) => raw.origin(),
+            None => header_str(self.head().headers(), "origin"),
+        }
     }
 
     /// The response that completes the handshake: 101 with
@@ -131,16 +146,18 @@ impl Request {
         extra: &HeaderMap,
     ) -> Result<http::Response<()>, HandshakeError> {
         let mut response = http::Response::new(());
-        if let Some(key) = &self.key {
+        if let Some(key) = &self.offers.key {
             *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
             let headers = response.headers_mut();
             headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
             headers.insert(http::header::CONNECTION, HeaderValue::from_static("Upgrade"));
-            headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, valid(accept_key(key.as_bytes()))?);
+            let accept = HeaderValue::from_bytes(&accept_value(key))
+                .map_err(|e| HandshakeError::InvalidHeader(e.to_string()))?;
+            headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, accept);
         }
         let headers = response.headers_mut();
         if let Some(p) = protocol {
-            if !self.protocols.iter().any(|o| o == p) {
+            if !self.offers.protocols.iter().any(|o| o == p) {
                 return Err(HandshakeError::UnofferedProtocol(p.to_owned()));
             }
             headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, valid(p.to_owned())?);
@@ -155,14 +172,51 @@ impl Request {
     }
 
     /// The HTTP/1.1 bytes of [`response`](Self::response), for a request
-    /// read with [`read_request`].
+    /// read with [`read_request`] ([`write_response`](Self::write_response)
+    /// into a new buffer).
     pub fn accept_response(
         &self,
         protocol: Option<&str>,
         deflate: Option<&DeflateParams>,
         extra: &HeaderMap,
     ) -> Result<Vec<u8>, HandshakeError> {
-        Ok(h1::encode_response(&self.response(protocol, deflate, extra)?))
+        let mut out = Vec::with_capacity(256);
+        self.write_response(protocol, deflate, extra, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// The checks of RFC 6455 section 4.2.1 that come before the WebSocket
+/// headers: GET, HTTP/1.1, `Host`, `Upgrade: websocket`, `Connection: upgrade`.
+fn check_upgrade<H: Lines + ?Sized>(method: &str, version: Version, headers: &H) -> Result<(), HandshakeError> {
+    if method != Method::GET.as_str() {
+        return Err(HandshakeError::Method(method.to_owned()));
+    }
+    if version != Version::HTTP_11 {
+        return Err(HandshakeError::HttpVersion);
+    }
+    if header_str(headers, "host").is_none() {
+        return Err(HandshakeError::MissingHeader("Host"));
+    }
+    check_token(headers, "upgrade", "Upgrade", "websocket")?;
+    check_token(headers, "connection", "Connection", "upgrade")
+}
+
+impl Offers {
+    /// The checks both HTTP versions share (`Sec-WebSocket-Version: 13`,
+    /// and the key on HTTP/1.1), then the offered subprotocols and extensions.
+    fn check<H: Lines + ?Sized>(headers: &H, http1: bool) -> Result<Self, HandshakeError> {
+        match header_str(headers, "sec-websocket-version") {
+            None => return Err(HandshakeError::MissingHeader("Sec-WebSocket-Version")),
+            Some("13") => {}
+            Some(v) => return Err(HandshakeError::UnsupportedVersion(v.to_owned())),
+        }
+        let key = if http1 { Some(check_key(headers)?) } else { None };
+        let protocols = tokens(headers, "sec-websocket-protocol").map(str::to_owned).collect();
+        // A malformed extension header declines every extension, as RFC 7692 7.1 has it.
+        let lines = headers.lines("sec-websocket-extensions").filter_map(super::visible);
+        let extensions = parse_extensions(lines).unwrap_or_default();
+        Ok(Offers { key, protocols, extensions })
     }
 }
 
@@ -195,11 +249,17 @@ fn check_extended_connect(head: &http::Request<()>, protocol: Option<&str>) -> R
     Ok(())
 }
 
-/// The `Sec-WebSocket-Key`, checked to be the base64 of 16 bytes.
-fn check_key(headers: &HeaderMap) -> Result<String, HandshakeError> {
+/// The `Sec-WebSocket-Key`, checked to be the base64 of 16 bytes (always
+/// 24 characters: the padding is required), decoded on the stack.
+fn check_key<H: Lines + ?Sized>(headers: &H) -> Result<[u8; KEY_LEN], HandshakeError> {
     let key = header_str(headers, "sec-websocket-key").ok_or(HandshakeError::MissingHeader("Sec-WebSocket-Key"))?;
-    match base64::engine::general_purpose::STANDARD.decode(key) {
-        Ok(decoded) if decoded.len() == 16 => Ok(key.to_owned()),
+    // Room for what base64 estimates 24 characters may decode to.
+    let mut decoded = [0; 18];
+    match (
+        <[u8; KEY_LEN]>::try_from(key.as_bytes()),
+        base64::engine::general_purpose::STANDARD.decode_slice(key, &mut decoded),
+    ) {
+        (Ok(key), Ok(16)) => Ok(key),
         _ => Err(HandshakeError::BadKey(key.to_owned())),
     }
 }

@@ -44,14 +44,14 @@ pub(super) async fn serve<F, Fut>(
         let accept = shared.decide(&checked).map_err(Reject::into_error)?;
         accept.agree(&checked, &shared.config)
     });
-    let agreed = match agreed {
+    let (response, agreed) = match agreed {
         Ok(agreed) => agreed,
         Err(refused) => {
             let _ = send_whole(&mut respond, refused.to_http(), false);
             return shared.report(peer, &refused.into());
         }
     };
-    let send = match respond.send_response(agreed.response.clone(), false) {
+    let send = match respond.send_response(response, false) {
         Ok(send) => send,
         Err(e) => return shared.report(peer, &h2_error(e)),
     };

@@ -5,6 +5,7 @@
 mod http;
 mod metrics;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -65,16 +66,22 @@ struct Member {
 }
 
 impl Handler for Member {
-    async fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr)
+    // Not an `async fn`: the span macro's temporaries (about 1 KiB) would
+    // be kept in every member's task for its whole life.
+    #[allow(clippy::manual_async_fn)]
+    fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let _open = self.connections.open();
         // The span puts the peer's address on the library's join/leave lines.
-        let served = self.hub.serve(ws).instrument(tracing::info_span!("member", %peer)).await;
-        if let Err(e) = served {
-            if !self.quiet {
-                eprintln!("{peer}: error: {e}");
+        let span = tracing::info_span!("member", %peer);
+        async move {
+            let _open = self.connections.open();
+            let served = self.hub.serve(ws).instrument(span).await;
+            if let Err(e) = served {
+                if !self.quiet {
+                    eprintln!("{peer}: error: {e}");
+                }
             }
         }
     }

@@ -63,13 +63,12 @@ impl Hub {
         let joining = Box::pin(self.join(member, resume));
         async move {
             let leave = joining.await;
-            tracing::debug!(room = %leave.member.room, member = leave.member.id, "joined");
+            noted(&leave.member, "joined");
             // Boxed: rarely set, and every member would carry its room.
             let rate = self.shared.config.member.publish_rate.map(|r| Box::new(RateLimit::new(r)));
             let mut session = Session { hub: self, leave, rate, closing: false };
             let result = session.run(&mut ws).await;
-            let member = &session.leave.member;
-            tracing::debug!(room = %member.room, member = member.id, "left");
+            noted(&session.leave.member, "left");
             result
         }
     }
@@ -167,7 +166,7 @@ impl Session<'_> {
                 }
                 Turn::Batch(Err(Stop::Overflow)) => {
                     let limits = &self.hub.shared.config.member;
-                    tracing::info!(member = self.member().id, "member closed: queue over {} bytes", limits.queue_bytes);
+                    overflowed(self.member(), limits.queue_bytes);
                     self.close(ws, limits.overflow_code, "slow consumer: too much queued")?;
                 }
                 Turn::Batch(Err(Stop::Left)) => self.closing = true,
@@ -239,6 +238,19 @@ impl Session<'_> {
         // The first poll queues the close frame and writes what it can.
         ws.begin_close(code, reason).now_or_never().unwrap_or(Ok(()))
     }
+}
+
+/// A join or a leave, on the `tracing` debug level. A function of its own:
+/// the macro's temporaries stay out of the member's future.
+#[inline(never)]
+fn noted(member: &Member, what: &'static str) {
+    tracing::debug!(room = %member.room, member = member.id, "{what}");
+}
+
+/// A member closed for its queue.
+#[inline(never)]
+fn overflowed(member: &Member, bound: usize) {
+    tracing::info!(room = %member.room, member = member.id, "member closed: queue over {bound} bytes");
 }
 
 /// Asks the hub's publish hook, if it has one, about `message`.

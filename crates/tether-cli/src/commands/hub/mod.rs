@@ -66,22 +66,29 @@ struct Member {
 }
 
 impl Handler for Member {
-    // Not an `async fn`: the span macro's temporaries (about 1 KiB) would
-    // be kept in every member's task for its whole life.
+    // Not an `async fn`: what the task holds is chosen here. The span
+    // macro's temporaries (about 1 KiB) would otherwise stay in every
+    // member's task, and a quiet server's members carry neither the span
+    // nor the peer's address.
     #[allow(clippy::manual_async_fn)]
     fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let Member { hub, connections, quiet } = self;
         // The span puts the peer's address on the library's join/leave lines.
-        let span = tracing::info_span!("member", %peer);
+        let span = (!quiet).then(|| Box::new(tracing::info_span!("member", %peer)));
+        let peer = (!quiet).then(|| Box::new(peer));
         async move {
-            let _open = self.connections.open();
-            let served = self.hub.serve(ws).instrument(span).await;
-            if let Err(e) = served {
-                if !self.quiet {
-                    eprintln!("{peer}: error: {e}");
-                }
+            let _open = connections.open();
+            // Each future made where it is awaited: a future held in a
+            // variable first would take its room twice.
+            let served = match span {
+                None => hub.serve(ws).await,
+                Some(span) => Box::pin(hub.serve(ws).instrument(*span)).await,
+            };
+            if let (Err(e), Some(peer)) = (served, peer) {
+                eprintln!("{peer}: error: {e}");
             }
         }
     }

@@ -81,10 +81,12 @@ impl Handler for Member {
         let peer = (!quiet).then(|| Box::new(peer));
         async move {
             let _open = connections.open();
-            // Each future made where it is awaited: a future held in a
-            // variable first would take its room twice.
+            // Boxed, and made where it is awaited (held in a variable first,
+            // it would take its room twice): the task's own future stays
+            // small, and the member's takes its exact size, not a multiple
+            // of the 128 bytes tokio's task cells grow by.
             let served = match span {
-                None => hub.serve(ws).await,
+                None => Box::pin(hub.serve(ws)).await,
                 Some(span) => Box::pin(hub.serve(ws).instrument(*span)).await,
             };
             if let (Err(e), Some(peer)) = (served, peer) {

@@ -64,7 +64,7 @@ if [[ -z "$tether_bin" ]]; then
     log "building the Rust peers (release, bench/peers)"
     (cd bench/peers && CARGO_TARGET_DIR="$ROOT/target/peers" cargo build --release --quiet)
 fi
-if [[ -z "$tether_bin" || "$only_servers" == *node* || "$only_servers" == *python* ]]; then
+if [[ -z "$tether_bin" || "$only_servers" == *node* || "$only_servers" == *python* || "$only_servers" == *uws* ]]; then
     log "installing the Node and Python peers"
     eval "$(bench/peers/install.sh)"
 fi
@@ -94,15 +94,19 @@ declare -A SERVER=(
     [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
     [node-ws-rooms]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0 --rooms"
     [python-websockets-rooms]="${TETHER_BENCH_PYTHON:-python3} $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0 --rooms"
+    # uWebSockets.js topics (`uws-pack`, a third-party npm repackaging of its binaries).
+    [uws-rooms]="node $ROOT/bench/peers/uws_rooms.mjs --listen 127.0.0.1:0"
+    # No WebSocket work past the handshake: each message written to every member (the fan-out limit).
+    [raw-tcp-rooms]="$PEERS/raw_tcp_rooms --listen 127.0.0.1:0"
     # axum 0.8 (bench/peers, current-thread, HTTP/1.1 and h2c): its own WebSocket,
     # and tether's extractor with compression off (on for the deflate rows only).
     [axum-builtin]="$PEERS/axum_builtin --listen 127.0.0.1:0"
     [axum-tether]="$PEERS/axum_tether --listen 127.0.0.1:0"
     [axum-tether-deflate]="$PEERS/axum_tether --listen 127.0.0.1:0 --deflate"
 )
-export NODE_PATH="${TETHER_BENCH_NODE_PATH:-}"
+export NODE_PATH="${TETHER_BENCH_NODE_PATH:-}" TETHER_BENCH_UWS_PATH="${TETHER_BENCH_UWS_PATH:-}"
 servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp
-    tether-hub node-ws-rooms python-websockets-rooms axum-builtin axum-tether axum-tether-deflate)
+    tether-hub node-ws-rooms python-websockets-rooms uws-rooms raw-tcp-rooms axum-builtin axum-tether axum-tether-deflate)
 
 # name -> generator arguments (URL and timing are added per run)
 workloads=(echo-100x20B echo-10x1KiB echo-10x16KiB echo-200x16KiB echo-500x16KiB

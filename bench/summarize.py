@@ -31,7 +31,10 @@ SCORES = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s"]
 FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn",
           "kernel_tcp_buffers_kb_per_conn", "kernel_slab_kb_per_conn"]
 SERVER_ORDER = ["tether", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
-                "node-ws", "python-websockets", "raw-tcp", "tether-flush", "tether-hub", "node-ws-rooms", "python-websockets-rooms"]
+                "node-ws", "python-websockets", "raw-tcp", "tether-flush", "tether-hub", "node-ws-rooms", "python-websockets-rooms",
+                "uws-rooms", "raw-tcp-rooms"]
+# The fan-out rows' ratios: tether-hub against each of these, round by round.
+FANOUT_PEERS = ["node-ws-rooms", "python-websockets-rooms", "uws-rooms", "raw-tcp-rooms"]
 
 
 def median(values):
@@ -98,6 +101,11 @@ def summarize(runs):
             ratio = round_ratios(runs, r["server"], "fastwebsockets", r["workload"], f)
             if ratio and r["server"] != "fastwebsockets":
                 r.setdefault("ratio_to_fastwebsockets", {})[f] = ratio
+        if r["server"] == "tether-hub" and r["workload"].startswith("fanout-"):
+            for peer in FANOUT_PEERS:
+                ratio = round_ratios(runs, "tether-hub", peer, r["workload"], "msg_per_server_cpu_s")
+                if ratio:
+                    r.setdefault("fanout_ratios", {})[peer] = ratio
     return rows, workloads
 
 
@@ -172,6 +180,22 @@ def flush_ratios(rows):
         if r["server"] == "tether-flush" and ratio:
             out.append(f"{r['workload']}, both flushing every echo: tether-flush ÷ fastwebsockets {ratio_cell(ratio)}.")
     return ["", *out] if out else []
+
+
+def fanout_ratios(by, fanout):
+    """tether-hub ÷ each room peer per server CPU-second, round by round
+    (against raw-tcp-rooms: the share of the physical limit tether reaches)."""
+    peers = [p for p in FANOUT_PEERS if any("fanout_ratios" in by.get(("tether-hub", w), {})
+                                             and p in by[("tether-hub", w)]["fanout_ratios"] for w in fanout)]
+    if not peers:
+        return []
+    out = ["", "**tether-hub ÷ each room server**, deliveries per server CPU-second, median of the "
+           "within-round ratios (spread):", "",
+           "| " + " | ".join(["workload"] + [f"÷ {p}" for p in peers]) + " |", "|" + "---|" * (len(peers) + 1)]
+    for w in fanout:
+        ratios = by.get(("tether-hub", w), {}).get("fanout_ratios", {})
+        out.append("| " + " | ".join([w] + [ratio_cell(ratios.get(p)) for p in peers]) + " |")
+    return out
 
 
 def user_share(rows, workloads, servers):
@@ -293,6 +317,7 @@ def markdown(rows, workloads, meta):
                       "2 s after it, dropped or still queued):",
                       lambda r: f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])} / {fmt(r['p99_us'])} / "
                                 f"{r.get('lost', 0)} + {r.get('duplicated', 0)}")
+    out += fanout_ratios(by, fanout)
     other = [w for w in workloads if w not in echo and w not in deflate and w not in fanout]
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]

@@ -51,7 +51,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Every room the hub holds, with its members here.
     pub(crate) fn room_counts(&self) -> Vec<(Box<str>, usize)> {
-        lock(&self.rooms).by_name.iter().map(|(name, room)| (name.clone(), lock(room).member_count())).collect()
+        lock(&self.rooms).by_name.iter().map(|(name, room)| ((**name).into(), lock(room).member_count())).collect()
     }
 
     /// Every room the hub holds now.
@@ -63,7 +63,8 @@ impl Shared {
 
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
-    by_name: HashMap<Box<str>, Arc<Mutex<Room>>>,
+    /// Shared names: every member holds its room's name without a copy.
+    by_name: HashMap<Arc<str>, Arc<Mutex<Room>>>,
     last_sweep: Option<Instant>,
 }
 
@@ -249,6 +250,11 @@ impl Hub {
     /// The room called `name`, created if new; abandoned rooms are swept
     /// out now and then on the way.
     pub(crate) fn room(&self, name: &str) -> Arc<Mutex<Room>> {
+        self.room_entry(name).1
+    }
+
+    /// The room called `name` and its shared name, created if new.
+    pub(crate) fn room_entry(&self, name: &str) -> (Arc<str>, Arc<Mutex<Room>>) {
         let mut rooms = lock(&self.shared.rooms);
         let now = Instant::now();
         let ttl = self.shared.config.room_ttl;
@@ -268,12 +274,18 @@ impl Hub {
             room.detached = away;
             Arc::new(Mutex::new(room))
         };
-        rooms.by_name.entry(name.into()).or_insert_with(make).clone()
+        if let Some((name, room)) = rooms.by_name.get_key_value(name) {
+            return (name.clone(), room.clone());
+        }
+        let (name, room): (Arc<str>, _) = (name.into(), make());
+        rooms.by_name.insert(name.clone(), room.clone());
+        (name, room)
     }
 
-    /// Adds a member to `room` (after what it missed since `resume`).
-    pub(crate) async fn join(&self, room: &str, member: Arc<Member>, resume: Option<Position>) -> Arc<Mutex<Room>> {
-        let handle = self.room(room);
+    /// Adds a member to its room (after what it missed since `resume`).
+    pub(crate) async fn join(&self, member: Arc<Member>, resume: Option<Position>) -> Leave {
+        let handle = self.room(&member.room);
+        let room = &*member.room;
         self.shared.counters.members_joined.fetch_add(1, Relaxed);
         if let Some(backplane) = &self.shared.backplane {
             backplane.watch(room).await;
@@ -284,20 +296,24 @@ impl Hub {
                     match backplane.missed(room, since).await {
                         Ok(missed) => {
                             if lock(&handle).join_after(member.clone(), since, missed) {
-                                return handle;
+                                return self.leave_later(handle, member);
                             }
                         }
                         Err("history unavailable") => break,
                         Err(reason) => {
-                            lock(&handle).join_with_gap(member, reason);
-                            return handle;
+                            lock(&handle).join_with_gap(member.clone(), reason);
+                            return self.leave_later(handle, member);
                         }
                     }
                 }
             }
         }
-        lock(&handle).join(member, resume);
-        handle
+        lock(&handle).join(member.clone(), resume);
+        self.leave_later(handle, member)
+    }
+
+    fn leave_later(&self, room: Arc<Mutex<Room>>, member: Arc<Member>) -> Leave {
+        Leave { hub: self.clone(), room, member }
     }
 }
 

@@ -21,11 +21,16 @@ pub enum Framing {
     V1,
 }
 
-/// A member as its room sees it.
+/// A member as its room sees it, and what its session keeps of its
+/// request (here, not in the session's future: one allocation per member).
 #[derive(Debug)]
 pub(crate) struct Member {
     pub(crate) id: u64,
     pub(crate) framing: Framing,
+    /// The room's name, shared with the hub's map of rooms.
+    pub(crate) room: Arc<str>,
+    /// Who the member is, as the application established it ([`Join::user`](crate::Join::user)).
+    pub(crate) user: Option<Box<str>>,
     pub(crate) queue: MemberQueue,
 }
 
@@ -343,7 +348,7 @@ mod tests {
     use std::collections::VecDeque;
 
     fn member(id: u64, framing: Framing) -> Arc<Member> {
-        Arc::new(Member { id, framing, queue: MemberQueue::new(1 << 20) })
+        Arc::new(Member { id, framing, room: "r".into(), user: None, queue: MemberQueue::new(1 << 20) })
     }
 
     async fn received(member: &Member) -> Vec<Vec<u8>> {

@@ -5,6 +5,7 @@
 mod http;
 mod metrics;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -65,15 +66,30 @@ struct Member {
 }
 
 impl Handler for Member {
-    async fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr)
+    // Not an `async fn`: what the task holds is chosen here. The span
+    // macro's temporaries (about 1 KiB) would otherwise stay in every
+    // member's task, and a quiet server's members carry neither the span
+    // nor the peer's address.
+    #[allow(clippy::manual_async_fn)]
+    fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let _open = self.connections.open();
+        let Member { hub, connections, quiet } = self;
         // The span puts the peer's address on the library's join/leave lines.
-        let served = self.hub.serve(ws).instrument(tracing::info_span!("member", %peer)).await;
-        if let Err(e) = served {
-            if !self.quiet {
+        let span = (!quiet).then(|| Box::new(tracing::info_span!("member", %peer)));
+        let peer = (!quiet).then(|| Box::new(peer));
+        async move {
+            let _open = connections.open();
+            // Boxed, and made where it is awaited (held in a variable first,
+            // it would take its room twice): the task's own future stays
+            // small, and the member's takes its exact size, not a multiple
+            // of the 128 bytes tokio's task cells grow by.
+            let served = match span {
+                None => Box::pin(hub.serve(ws)).await,
+                Some(span) => Box::pin(hub.serve(ws).instrument(*span)).await,
+            };
+            if let (Err(e), Some(peer)) = (served, peer) {
                 eprintln!("{peer}: error: {e}");
             }
         }

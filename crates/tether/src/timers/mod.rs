@@ -1,21 +1,24 @@
-//! What a connection waits for besides the socket: the one sleep that
-//! drives the protocol engine's timers (keepalive, idle timeout, closing
-//! deadline, all decided in `tether_proto` from the instants passed in),
-//! the clock those instants come from, and the server's shutdown signal.
+//! What a connection waits for besides the socket: the alarm that drives
+//! the protocol engine's timers (keepalive, idle timeout, closing deadline,
+//! all decided in `tether_proto` from the instants passed in), a slot in
+//! the timer queue its runtime shares (`queue`), the clock those instants
+//! come from, and the server's shutdown signal.
 //!
 //! Each is cheap to check when nothing happened ([`Alarm::may_be_due`]),
 //! so the connection only polls (and re-registers) them when one may have
 //! fired or the task's waker changed: polling a timer per message costs
 //! more than the rest of the receive path.
 
-use std::future::Future;
-use std::pin::Pin;
+mod queue;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use tokio::time::{sleep_until, Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use queue::{TimerQueue, NEVER};
 
 /// The time to hand the protocol engine: tokio's clock, so that a paused
 /// test clock drives the timers as it drives the sleep.
@@ -23,40 +26,77 @@ pub(crate) fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-/// One connection's sleep, set to the engine's next deadline
-/// (`Connection::poll_timeout`).
-#[derive(Debug, Default)]
+/// One connection's alarm, set to the engine's next deadline
+/// (`Connection::poll_timeout`): a slot in its runtime's [`TimerQueue`],
+/// taken at the first deadline.
+#[derive(Debug)]
 pub(crate) struct Alarm {
-    /// Made for the first deadline, then reset rather than made again.
-    sleep: Option<Pin<Box<Sleep>>>,
-    /// The deadline `sleep` was last polled for.
-    armed: Option<std::time::Instant>,
+    queue: Option<Arc<TimerQueue>>,
+    slot: u32,
+    /// The tick the slot was last set to ([`NEVER`]: none).
+    armed: u64,
+}
+
+impl Default for Alarm {
+    fn default() -> Self {
+        Alarm { queue: None, slot: 0, armed: NEVER }
+    }
 }
 
 impl Alarm {
-    /// False while the sleep is registered for `due` and has not fired:
+    /// False while the alarm is set for `due` and it has not fired:
     /// polling it again with the same waker would change nothing.
     pub(crate) fn may_be_due(&self, due: Option<std::time::Instant>) -> bool {
-        due != self.armed || self.sleep.as_ref().is_some_and(|s| s.is_elapsed())
+        match (&self.queue, due) {
+            (None, due) => due.is_some(),
+            (Some(_), None) => self.armed != NEVER,
+            (Some(queue), Some(due)) => queue.tick(due) != self.armed || queue.reached(self.armed),
+        }
     }
 
-    /// Sets the sleep to `due` and polls it: ready once `due` has passed,
+    /// Sets the alarm to `due` and polls it: ready once `due` has passed,
     /// pending for ever when there is no deadline.
     pub(crate) fn poll(&mut self, due: Option<std::time::Instant>, cx: &mut Context<'_>) -> Poll<()> {
-        self.armed = due;
-        let Some(due) = due.map(Instant::from_std) else {
+        let Some(due) = due else {
+            self.disarm(cx);
             return Poll::Pending;
         };
-        let sleep = match &mut self.sleep {
-            Some(sleep) => {
-                if sleep.deadline() != due {
-                    sleep.as_mut().reset(due);
-                }
-                sleep
+        if due <= now() {
+            self.disarm(cx);
+            return Poll::Ready(());
+        }
+        if !self.queue.as_ref().is_some_and(|q| q.is_alive()) {
+            // First use, or the runtime it was set on is gone.
+            if let Some(old) = self.queue.take() {
+                old.release(self.slot);
             }
-            None => self.sleep.insert(Box::pin(sleep_until(due))),
-        };
-        sleep.as_mut().poll(cx)
+            let queue = TimerQueue::current();
+            self.slot = queue.slot();
+            self.armed = NEVER;
+            self.queue = Some(queue);
+        }
+        let Some(queue) = &self.queue else { return Poll::Pending };
+        self.armed = queue.tick(due);
+        match queue.arm(self.slot, self.armed, cx.waker()) {
+            true => Poll::Pending,
+            false => Poll::Ready(()),
+        }
+    }
+
+    /// Clears a deadline that has not fired, so that it wakes nobody.
+    fn disarm(&mut self, cx: &Context<'_>) {
+        if let Some(queue) = self.queue.as_ref().filter(|q| self.armed != NEVER && !q.reached(self.armed)) {
+            queue.arm(self.slot, NEVER, cx.waker());
+        }
+        self.armed = NEVER;
+    }
+}
+
+impl Drop for Alarm {
+    fn drop(&mut self) {
+        if let Some(queue) = &self.queue {
+            queue.release(self.slot);
+        }
     }
 }
 

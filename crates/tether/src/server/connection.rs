@@ -30,17 +30,21 @@ enum Carried {
 /// Serves one connection: `secured` is its TCP connection (after TLS, if
 /// any). `permit` counts the connection among the handshakes in progress
 /// until its HTTP/1.1 upgrade, or HTTP/2's preface and settings, is done.
+/// `held` is dropped when the connection ends (its entry in the server's
+/// tasks, its per-address slot).
 ///
 /// Not an `async fn`: its arguments would stay in the connection's task
 /// for its whole life (twice: as arguments and as locals), and what that
 /// future holds, every idle connection holds.
-pub(super) fn serve<UF, F, Fut>(
+pub(super) fn serve<UF, F, Fut, H>(
     secured: UF,
     peer: SocketAddr,
     shared: Arc<Shared<F>>,
     permit: OwnedSemaphorePermit,
+    held: H,
 ) -> impl Future<Output = ()> + Send
 where
+    H: Send + 'static,
     UF: Future<Output = Result<MaybeTlsStream, Error>> + Send + 'static,
     F: Fn(WebSocket<MaybeTlsStream>, SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -72,10 +76,16 @@ where
     async move {
         match opening.await {
             Opened::Done => {}
-            Opened::WebSocket(ws, peer, shared) => (shared.handler)(ws, peer).await,
+            Opened::WebSocket(ws, peer, shared) => {
+                // Not kept for the life of the handler.
+                let handling = (shared.handler)(ws, peer);
+                drop(shared);
+                handling.await
+            }
             #[cfg(feature = "http2")]
             Opened::Http2(served) => served.await,
         }
+        drop(held);
     }
 }
 

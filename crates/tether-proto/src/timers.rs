@@ -5,13 +5,14 @@
 //!
 //! # Driving the timers
 //!
-//! The IO layer keeps one sleep per connection, in the manner of quinn's
-//! `poll_timeout` / `handle_timeout`:
+//! The IO layer keeps one alarm per connection (a sleep of its own, or a
+//! slot in a timer that many connections share, as tether does), in the
+//! manner of quinn's `poll_timeout` / `handle_timeout`:
 //!
 //! ```text
 //!   IO layer                                   Connection
 //!   ────────                                   ──────────
-//!   sleep until poll_timeout() ◄────────────── the earliest deadline
+//!   alarm at poll_timeout() ◄───────────────── the earliest deadline
 //!   woken: handle_timeout(now), until None ──► queues a ping, or a close,
 //!                                              or reports a failure
 //!   a read of 1+ bytes: on_bytes_received(now) (only while tracks_idle())

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use crate::slots::Slots;
+
 /// The tasks of a server's connections.
 #[derive(Debug, Default)]
 pub(super) struct Tasks {
@@ -25,8 +27,7 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct Table {
-    slots: Vec<Entry>,
-    free: Vec<u32>,
+    slots: Slots<Entry>,
     running: usize,
 }
 
@@ -55,9 +56,9 @@ pub(super) struct Finished {
 impl Drop for Finished {
     fn drop(&mut self) {
         let mut table = self.tasks.lock();
-        if let Some(entry) = table.slots.get_mut(self.slot as usize) {
+        if let Some(entry) = table.slots.get_mut(self.slot) {
             *entry = Entry::Free;
-            table.free.push(self.slot);
+            table.slots.remove(self.slot);
             table.running -= 1;
         }
         if table.running == 0 {
@@ -78,23 +79,13 @@ impl Tasks {
         let slot = {
             let mut table = self.inner.lock();
             table.running += 1;
-            match table.free.pop() {
-                Some(slot) => {
-                    table.slots[slot as usize] = Entry::Starting;
-                    slot
-                }
-                None => {
-                    table.slots.push(Entry::Starting);
-                    // More than 4 billion connections at once is not a case to serve.
-                    u32::try_from(table.slots.len() - 1).unwrap_or(u32::MAX)
-                }
-            }
+            table.slots.insert(Entry::Starting)
         };
         let task = tokio::spawn(start(Finished { tasks: self.inner.clone(), slot }));
         // A task that already ended has freed its entry; only this loop
         // takes entries, so it cannot have been taken again meanwhile.
         let mut table = self.inner.lock();
-        if let Some(entry @ Entry::Starting) = table.slots.get_mut(slot as usize) {
+        if let Some(entry @ Entry::Starting) = table.slots.get_mut(slot) {
             *entry = Entry::Running(task.abort_handle());
         }
     }
@@ -115,7 +106,7 @@ impl Tasks {
     /// Aborts every task still running (see [`wait`](Self::wait) for their end).
     pub(super) fn abort_all(&self) {
         let table = self.inner.lock();
-        for entry in &table.slots {
+        for entry in table.slots.iter() {
             if let Entry::Running(task) = entry {
                 task.abort();
             }
@@ -165,7 +156,7 @@ mod tests {
         assert_eq!(held_rx.recv().await, None, "what the aborted task held is dropped");
         let table = tasks.inner.lock();
         assert!(table.slots.iter().all(|e| matches!(e, Entry::Free)));
-        assert_eq!(table.free.len(), 3, "every entry is free for the next connection");
+        assert_eq!(table.slots.live(), 0, "every entry is free for the next connection");
     }
 
     #[tokio::test]

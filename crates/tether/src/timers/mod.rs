@@ -18,6 +18,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::slots::Slots;
 use queue::{TimerQueue, NEVER};
 
 /// The time to hand the protocol engine: tokio's clock, so that a paused
@@ -116,13 +117,9 @@ struct ShutdownInner {
     waiters: Mutex<Waiters>,
 }
 
-/// The wakers of the connections watching a [`Shutdown`]: a slot each,
+/// The wakers of the connections watching a [`Shutdown`]: an entry each,
 /// reused once its connection is gone.
-#[derive(Debug, Default)]
-struct Waiters {
-    slots: Vec<Option<Waker>>,
-    free: Vec<u32>,
-}
+type Waiters = Slots<Option<Waker>>;
 
 impl Shutdown {
     pub(crate) fn fire(&self) {
@@ -130,7 +127,7 @@ impl Shutdown {
         self.inner.token.cancel();
         let wakers: Vec<Waker> = {
             let mut waiters = self.inner.lock();
-            waiters.slots.iter_mut().filter_map(Option::take).collect()
+            waiters.iter_mut().filter_map(Option::take).collect()
         };
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -140,15 +137,7 @@ impl Shutdown {
     }
 
     pub(crate) fn watch(&self) -> ShutdownWatch {
-        let mut waiters = self.inner.lock();
-        let slot = match waiters.free.pop() {
-            Some(slot) => slot,
-            None => {
-                waiters.slots.push(None);
-                // More than 4 billion connections at once is not a case to serve.
-                u32::try_from(waiters.slots.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
+        let slot = self.inner.lock().insert(None);
         ShutdownWatch { signal: self.inner.clone(), slot }
     }
 }
@@ -179,7 +168,7 @@ impl ShutdownWatch {
             return Poll::Ready(());
         }
         let mut waiters = self.signal.lock();
-        if let Some(slot) = waiters.slots.get_mut(self.slot as usize) {
+        if let Some(slot) = waiters.get_mut(self.slot) {
             match slot {
                 Some(waker) => waker.clone_from(cx.waker()),
                 None => *slot = Some(cx.waker().clone()),
@@ -197,9 +186,9 @@ impl ShutdownWatch {
 impl Drop for ShutdownWatch {
     fn drop(&mut self) {
         let mut waiters = self.signal.lock();
-        if let Some(slot) = waiters.slots.get_mut(self.slot as usize) {
+        if let Some(slot) = waiters.get_mut(self.slot) {
             *slot = None;
-            waiters.free.push(self.slot);
+            waiters.remove(self.slot);
         }
     }
 }
@@ -248,7 +237,7 @@ mod tests {
         assert!(first.may_be_due());
         waiting.await.unwrap();
         poll_fn(|cx| first.poll(cx)).await;
-        assert_eq!(shutdown.inner.lock().slots.iter().flatten().count(), 0, "every waker was taken");
+        assert_eq!(shutdown.inner.lock().iter().flatten().count(), 0, "every waker was taken");
     }
 
     /// A connection over an in-memory pipe, and the peer's end of it.

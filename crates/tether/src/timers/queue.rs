@@ -20,6 +20,8 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::time::{sleep_until, Instant, Sleep};
 
+use crate::slots::Slots;
+
 /// No deadline, for a tick field.
 pub(super) const NEVER: u64 = u64::MAX;
 
@@ -38,8 +40,7 @@ pub(super) struct TimerQueue {
 
 #[derive(Debug, Default)]
 struct State {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
+    slots: Slots<Slot>,
     /// (deadline, slot), earliest first. An entry whose slot no longer has
     /// that deadline is stale and skipped: moving a deadline pushes anew.
     heap: BinaryHeap<Reverse<(u64, u32)>>,
@@ -105,13 +106,7 @@ impl TimerQueue {
 
     /// A slot of its own for a connection.
     pub(super) fn slot(&self) -> u32 {
-        let mut state = lock(&self.state);
-        if let Some(slot) = state.free.pop() {
-            return slot;
-        }
-        state.slots.push(Slot { deadline: NEVER, waker: None });
-        // More than 4 billion connections on one runtime is not a case to serve.
-        u32::try_from(state.slots.len() - 1).unwrap_or(u32::MAX)
+        lock(&self.state).slots.insert(Slot { deadline: NEVER, waker: None })
     }
 
     /// Sets `slot` to wake `waker` at `tick` ([`NEVER`]: not at all).
@@ -122,7 +117,7 @@ impl TimerQueue {
             return false;
         }
         let state = &mut *state;
-        let Some(entry) = state.slots.get_mut(slot as usize) else { return false };
+        let Some(entry) = state.slots.get_mut(slot) else { return false };
         let old = std::mem::replace(&mut entry.deadline, tick);
         match (&mut entry.waker, tick) {
             (waker, NEVER) => *waker = None,
@@ -145,10 +140,10 @@ impl TimerQueue {
     pub(super) fn release(&self, slot: u32) {
         let mut state = lock(&self.state);
         let state = &mut *state;
-        if let Some(entry) = state.slots.get_mut(slot as usize) {
+        if let Some(entry) = state.slots.get_mut(slot) {
             let old = std::mem::replace(&mut entry.deadline, NEVER);
             entry.waker = None;
-            state.free.push(slot);
+            state.slots.remove(slot);
             if old != NEVER && old == state.driver_due {
                 if let Some(driver) = state.driver.take() {
                     driver.wake();
@@ -163,7 +158,7 @@ impl TimerQueue {
         let state = &mut *state;
         self.reached.fetch_max(now, Ordering::AcqRel);
         while let Some(&Reverse((tick, slot))) = state.heap.peek() {
-            let entry = state.slots.get_mut(slot as usize).filter(|e| e.deadline == tick);
+            let entry = state.slots.get_mut(slot).filter(|e| e.deadline == tick);
             match entry {
                 Some(_) if tick > now => break,
                 Some(entry) => {
@@ -175,10 +170,9 @@ impl TimerQueue {
             state.heap.pop();
         }
         // Stale entries far in the future are dropped when they pile up.
-        let live = state.slots.len() - state.free.len();
-        if state.heap.len() > 2 * live + 1024 {
+        if state.heap.len() > 2 * state.slots.live() + 1024 {
             let slots = &state.slots;
-            state.heap.retain(|Reverse((tick, slot))| slots[*slot as usize].deadline == *tick);
+            state.heap.retain(|Reverse((tick, slot))| slots.get(*slot).is_some_and(|e| e.deadline == *tick));
         }
         let next = state.heap.peek().map_or(NEVER, |Reverse((tick, _))| *tick);
         state.driver_due = next;

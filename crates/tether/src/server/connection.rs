@@ -2,11 +2,12 @@
 //! handshake, which HTTP it speaks (ALPN `h2`, or HTTP/2's preface in
 //! cleartext, else HTTP/1.1), and the WebSocket handshake that follows.
 
-use std::future::Future;
+use std::future::{Future, Ready};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use futures_util::future::Either;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 
@@ -74,20 +75,22 @@ where
         }
     });
     async move {
-        match opening.await {
-            Opened::Done => {}
-            Opened::WebSocket(ws, peer, shared) => {
-                // Not kept for the life of the handler.
-                let handling = (shared.handler)(ws, peer);
-                drop(shared);
-                handling.await
-            }
+        // What runs next is chosen, then awaited outside the `match`: an
+        // await inside an arm would keep the matched `Opened` (48 bytes)
+        // in the task beside the handler's future for the connection's life.
+        let running: Either<Ready<()>, Either<Fut, BoxedServe>> = match opening.await {
+            Opened::Done => Either::Left(std::future::ready(())),
+            Opened::WebSocket(ws, peer, shared) => Either::Right(Either::Left((shared.handler)(ws, peer))),
             #[cfg(feature = "http2")]
-            Opened::Http2(served) => served.await,
-        }
+            Opened::Http2(served) => Either::Right(Either::Right(served)),
+        };
+        running.await;
         drop(held);
     }
 }
+
+/// An HTTP/2 connection's serving, boxed.
+type BoxedServe = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What is left to run once a connection is open.
 enum Opened<F> {
@@ -98,7 +101,7 @@ enum Opened<F> {
     /// An HTTP/2 connection (boxed: rare, and held inline it would enlarge
     /// every connection's task).
     #[cfg(feature = "http2")]
-    Http2(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>),
+    Http2(BoxedServe),
 }
 
 /// Tells HTTP/2 from HTTP/1.1 and makes the latter's handshake.

@@ -123,3 +123,45 @@ async fn carried<F>(io: MaybeTlsStream, shared: &Shared<F>) -> Result<Carried, E
         None => handshake(io, buf, shared.config, decide).await.map(Carried::WebSocket),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of what `handler` returns.
+    fn returned_size<H, Fut>(_: &H) -> usize
+    where
+        H: Fn(WebSocket<MaybeTlsStream>, SocketAddr) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// A connection's task holds this future for the connection's life,
+    /// in a tokio cell aligned to 128 bytes with about 104 of tokio's own:
+    /// beyond 152 bytes of future, every connection costs 128 more. What
+    /// the server adds to the handler's own future must stay small.
+    #[test]
+    fn the_server_adds_little_to_the_handlers_future() {
+        let handler = |mut ws: WebSocket<MaybeTlsStream>, _: SocketAddr| async move {
+            while let Some(Ok(_)) = ws.next_message().await {}
+        };
+        let handler_size = returned_size(&handler);
+        let shared = Arc::new(Shared {
+            config: crate::Config::default(),
+            decide: None,
+            http: None,
+            on_error: None,
+            shutdown: crate::timers::Shutdown::default(),
+            #[cfg(feature = "http2")]
+            http2: None,
+            handler,
+        });
+        let Ok(permit) = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned() else { panic!("a permit") };
+        let secured = std::future::pending::<Result<MaybeTlsStream, Error>>();
+        // As large as what the accept loop hands over: a task entry's guard and a per-address slot.
+        let held = (Arc::new(()), 0u32, None::<Box<u8>>);
+        let served = serve(secured, SocketAddr::from(([127, 0, 0, 1], 1)), shared, permit, held);
+        let added = std::mem::size_of_val(&served) - handler_size;
+        assert!(added <= 56, "the server adds {added} bytes to a {handler_size}-byte handler future");
+    }
+}

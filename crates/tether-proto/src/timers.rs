@@ -5,13 +5,14 @@
 //!
 //! # Driving the timers
 //!
-//! The IO layer keeps one sleep per connection, in the manner of quinn's
-//! `poll_timeout` / `handle_timeout`:
+//! The IO layer keeps one alarm per connection (a sleep of its own, or a
+//! slot in a timer that many connections share, as tether does), in the
+//! manner of quinn's `poll_timeout` / `handle_timeout`:
 //!
 //! ```text
 //!   IO layer                                   Connection
 //!   ────────                                   ──────────
-//!   sleep until poll_timeout() ◄────────────── the earliest deadline
+//!   alarm at poll_timeout() ◄───────────────── the earliest deadline
 //!   woken: handle_timeout(now), until None ──► queues a ping, or a close,
 //!                                              or reports a failure
 //!   a read of 1+ bytes: on_bytes_received(now) (only while tracks_idle())
@@ -112,63 +113,93 @@ pub enum TimerEvent {
     CloseTimeout(Duration),
 }
 
-/// The timers of one connection.
+/// The timers of one connection, compactly: every instant is kept as
+/// nanoseconds since `start` and every duration as nanoseconds, 8 bytes
+/// each instead of 16, with [`NEVER`] for "off" or "none" (104 bytes
+/// against 184 with `Instant`s and `Option`s: every idle connection
+/// carries this). Exact to the nanosecond, and no wrap for 584 years.
 #[derive(Debug)]
 pub(crate) struct Timers {
-    keepalive: Option<Keepalive>,
-    idle: Option<Idle>,
-    close_timeout: Option<Duration>,
-    close_deadline: Option<Instant>,
     /// When the timers started: no later than any `now` to come, so
     /// [`poll_timeout`](Self::poll_timeout) answers it for "due at once".
     start: Instant,
-}
-
-#[derive(Debug)]
-struct Keepalive {
-    interval: Duration,
-    timeout: Duration,
+    /// Keepalive: the ping interval ([`NEVER`]: no keepalive) and how long a pong is awaited.
+    ping_interval: u64,
+    ping_timeout: u64,
     /// The next ping, or, while one is in flight, the end of the wait for its pong.
-    deadline: Instant,
-    /// When the ping in flight left; its payload is `sent` in big-endian.
-    outstanding: Option<Instant>,
-    sent: u64,
-    rtt: Option<Duration>,
+    ping_deadline: u64,
+    /// When the ping in flight left ([`NEVER`]: none is); its payload is `pings_sent` in big-endian.
+    ping_sent_at: u64,
+    pings_sent: u64,
+    /// The round-trip time of the last answered ping ([`NEVER`]: none yet).
+    rtt: u64,
+    /// The idle timeout ([`NEVER`]: off); its deadline is re-armed from
+    /// `last_received` when it comes, not on every read.
+    idle_timeout: u64,
+    idle_deadline: u64,
+    last_received: u64,
+    /// The bound on the closing handshake ([`NEVER`]: none, or reported),
+    /// and its deadline once armed ([`NEVER`]: not yet).
+    close_timeout: u64,
+    close_deadline: u64,
 }
 
-#[derive(Debug)]
-struct Idle {
-    timeout: Duration,
-    /// Re-armed from `last_received` when it comes, not on every read.
-    deadline: Instant,
-    last_received: Instant,
+/// "Off", "none" or "not yet", for a field of [`Timers`].
+const NEVER: u64 = u64::MAX;
+
+/// A duration in nanoseconds, saturating (a bound beyond 584 years is no bound).
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(NEVER)
+}
+
+/// A field of [`Timers`] that may be [`NEVER`].
+fn set(value: u64) -> Option<u64> {
+    (value != NEVER).then_some(value)
 }
 
 impl Timers {
     /// The timers of `config`, started at `now`; `None` if none is on.
     pub(crate) fn new(config: &TimerConfig, now: Instant) -> Option<Self> {
-        let keepalive = config.ping_interval.map(|interval| Keepalive {
-            interval,
-            timeout: config.ping_timeout,
-            deadline: now + interval,
-            outstanding: None,
-            sent: 0,
-            rtt: None,
-        });
-        let idle = config.idle_timeout.map(|timeout| Idle { timeout, deadline: now + timeout, last_received: now });
-        let timers = Timers { keepalive, idle, close_timeout: config.close_timeout, close_deadline: None, start: now };
-        (timers.keepalive.is_some() || timers.idle.is_some() || timers.close_timeout.is_some()).then_some(timers)
+        let ping_interval = config.ping_interval.map_or(NEVER, nanos);
+        let idle_timeout = config.idle_timeout.map_or(NEVER, nanos);
+        let close_timeout = config.close_timeout.map_or(NEVER, nanos);
+        let timers = Timers {
+            start: now,
+            ping_interval,
+            ping_timeout: nanos(config.ping_timeout),
+            ping_deadline: ping_interval,
+            ping_sent_at: NEVER,
+            pings_sent: 0,
+            rtt: NEVER,
+            idle_timeout,
+            idle_deadline: idle_timeout,
+            last_received: 0,
+            close_timeout,
+            close_deadline: NEVER,
+        };
+        (config.ping_interval.is_some() || config.idle_timeout.is_some() || config.close_timeout.is_some())
+            .then_some(timers)
+    }
+
+    /// `now` as nanoseconds since the start.
+    fn tick(&self, now: Instant) -> u64 {
+        nanos(now.saturating_duration_since(self.start))
+    }
+
+    /// The instant of a tick; `None` for [`NEVER`] or beyond what `Instant` holds.
+    fn instant(&self, tick: u64) -> Option<Instant> {
+        self.start.checked_add(Duration::from_nanos(set(tick)?))
     }
 
     /// The earliest deadline. `open`: the connection is in the `Open` state.
     pub(crate) fn poll_timeout(&self, open: bool) -> Option<Instant> {
         if open {
-            let ping = self.keepalive.as_ref().map(|k| k.deadline);
-            let idle = self.idle.as_ref().map(|i| i.deadline);
-            return ping.into_iter().chain(idle).min();
+            let ping = if self.ping_interval != NEVER { self.ping_deadline } else { NEVER };
+            let idle = if self.idle_timeout != NEVER { self.idle_deadline } else { NEVER };
+            return self.instant(ping.min(idle));
         }
-        match (self.close_deadline, self.close_timeout) {
-            (Some(deadline), _) => Some(deadline),
+        match (set(self.close_deadline), set(self.close_timeout)) {
+            (Some(deadline), _) => self.instant(deadline),
             (None, Some(_)) => Some(self.start),
             (None, None) => None,
         }
@@ -177,25 +208,27 @@ impl Timers {
     /// The next timer due at `now`, with its state moved on; the caller
     /// carries out what it asks (send the ping, the close frame...).
     pub(crate) fn handle_timeout(&mut self, now: Instant, open: bool) -> Option<TimerEvent> {
+        let now = self.tick(now);
         if !open {
             return self.closing(now);
         }
-        if let Some(k) = self.keepalive.as_mut().filter(|k| now >= k.deadline) {
-            if k.outstanding.is_some() {
-                let (interval, timeout) = (k.interval, k.timeout);
-                self.keepalive = None;
+        if self.ping_interval != NEVER && now >= self.ping_deadline {
+            let (interval, timeout) = (self.ping_interval, self.ping_timeout);
+            if self.ping_sent_at != NEVER {
+                self.ping_interval = NEVER;
+                let (interval, timeout) = (Duration::from_nanos(interval), Duration::from_nanos(timeout));
                 return Some(TimerEvent::KeepaliveTimeout { interval, timeout });
             }
-            k.sent += 1;
-            k.outstanding = Some(now);
-            k.deadline = now + k.timeout;
-            return Some(TimerEvent::Ping(k.sent.to_be_bytes()));
+            self.pings_sent += 1;
+            self.ping_sent_at = now;
+            self.ping_deadline = now.saturating_add(timeout);
+            return Some(TimerEvent::Ping(self.pings_sent.to_be_bytes()));
         }
-        if let Some(idle) = self.idle.as_mut().filter(|i| now >= i.deadline) {
-            idle.deadline = idle.last_received + idle.timeout;
-            if idle.deadline <= now {
-                let timeout = idle.timeout;
-                self.idle = None;
+        if self.idle_timeout != NEVER && now >= self.idle_deadline {
+            self.idle_deadline = self.last_received.saturating_add(self.idle_timeout);
+            if self.idle_deadline <= now {
+                let timeout = Duration::from_nanos(self.idle_timeout);
+                self.idle_timeout = NEVER;
                 return Some(TimerEvent::Idle(timeout));
             }
         }
@@ -203,17 +236,17 @@ impl Timers {
     }
 
     /// The closing deadline: armed on the first call, reported once when it passes.
-    fn closing(&mut self, now: Instant) -> Option<TimerEvent> {
-        let timeout = self.close_timeout?;
-        match self.close_deadline {
+    fn closing(&mut self, now: u64) -> Option<TimerEvent> {
+        let timeout = set(self.close_timeout)?;
+        match set(self.close_deadline) {
             None => {
-                self.close_deadline = Some(now + timeout);
+                self.close_deadline = now.saturating_add(timeout);
                 None
             }
             Some(deadline) if now >= deadline => {
-                self.close_timeout = None;
-                self.close_deadline = None;
-                Some(TimerEvent::CloseTimeout(timeout))
+                self.close_timeout = NEVER;
+                self.close_deadline = NEVER;
+                Some(TimerEvent::CloseTimeout(Duration::from_nanos(timeout)))
             }
             Some(_) => None,
         }
@@ -221,29 +254,30 @@ impl Timers {
 
     /// Bytes arrived at `now`: the idle timeout counts from here.
     pub(crate) fn on_bytes_received(&mut self, now: Instant) {
-        if let Some(idle) = &mut self.idle {
-            idle.last_received = now;
+        if self.idle_timeout != NEVER {
+            self.last_received = self.tick(now);
         }
     }
 
     /// Whether reads must be reported (the idle timer runs).
     pub(crate) fn tracks_idle(&self) -> bool {
-        self.idle.is_some()
+        self.idle_timeout != NEVER
     }
 
     /// A pong arrived at `now`; if it answers our ping, the peer is alive.
     pub(crate) fn handle_pong(&mut self, payload: &[u8], now: Instant) {
-        let Some(k) = &mut self.keepalive else { return };
-        if let Some(sent_at) = k.outstanding.filter(|_| payload == k.sent.to_be_bytes()) {
-            k.rtt = Some(now.saturating_duration_since(sent_at));
-            k.outstanding = None;
-            k.deadline = sent_at + k.interval;
+        if self.ping_interval == NEVER || self.ping_sent_at == NEVER || payload != self.pings_sent.to_be_bytes() {
+            return;
         }
+        let sent_at = self.ping_sent_at;
+        self.rtt = self.tick(now).saturating_sub(sent_at);
+        self.ping_sent_at = NEVER;
+        self.ping_deadline = sent_at.saturating_add(self.ping_interval);
     }
 
     /// Round-trip time of the last answered keepalive ping.
     pub(crate) fn rtt(&self) -> Option<Duration> {
-        self.keepalive.as_ref().and_then(|k| k.rtt)
+        set(self.rtt).filter(|_| self.ping_interval != NEVER).map(Duration::from_nanos)
     }
 }
 
@@ -355,6 +389,20 @@ mod tests {
         assert_eq!(conn.poll_timeout(), Some(at(t0, 6)));
         conn.stop_timers();
         assert_eq!(conn.poll_timeout(), None);
+    }
+
+    #[test]
+    fn instants_are_kept_exactly_and_huge_bounds_do_not_overflow() {
+        let t0 = Instant::now();
+        let mut conn = server(TimerConfig::default().keepalive(Some(S), S).idle_timeout(Some(Duration::MAX)), t0);
+        assert!(matches!(conn.handle_timeout(at(t0, 1)), Some(TimerEvent::Ping(_))));
+        conn.handle_pong(&1u64.to_be_bytes(), at(t0, 1) + Duration::from_nanos(83_417));
+        assert_eq!(conn.rtt(), Some(Duration::from_nanos(83_417)), "a loopback round trip, to the nanosecond");
+        assert_eq!(conn.poll_timeout(), Some(at(t0, 2)), "an idle bound of Duration::MAX never comes");
+        conn.on_bytes_received(at(t0, 2));
+        assert!(matches!(conn.handle_timeout(at(t0, 2)), Some(TimerEvent::Ping(_))));
+        assert_eq!(conn.handle_timeout(at(t0, 2)), None);
+        assert!(std::mem::size_of::<Timers>() <= 104, "every idle connection carries it");
     }
 
     #[test]

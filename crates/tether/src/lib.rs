@@ -99,6 +99,8 @@ mod runtime;
 #[cfg(not(target_arch = "wasm32"))]
 mod server;
 #[cfg(not(target_arch = "wasm32"))]
+mod slots;
+#[cfg(not(target_arch = "wasm32"))]
 mod target;
 #[cfg(not(target_arch = "wasm32"))]
 mod timers;

@@ -16,6 +16,7 @@ mod origin;
 mod plain_http;
 mod serve;
 mod shared;
+mod tasks;
 
 pub use accept::{accept, accept_or_respond, accept_with, Accepted};
 pub use decision::{Accept, Reject};

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use super::connection;
 use super::decision::{Accept, Reject};
@@ -19,6 +18,7 @@ use super::decision::{Accept, Reject};
 use super::http2::settings::Http2Settings;
 use super::limits::{take_slot, PerIp};
 use super::shared::{Decide, HttpResponder, OnError, Shared};
+use super::tasks::Tasks;
 use crate::timers::Shutdown;
 use crate::{Config, MaybeTlsStream, Request, WebSocket};
 
@@ -320,7 +320,7 @@ impl Server {
         });
         let handshakes = Arc::new(Semaphore::new(self.max_handshakes));
         let per_ip: PerIp = Arc::default();
-        let mut tasks = JoinSet::new();
+        let tasks = Tasks::default();
         loop {
             tokio::select! {
                 _ = self.shutdown.fired() => break,
@@ -345,21 +345,15 @@ impl Server {
                         None => None,
                     };
                     let _ = tcp.set_nodelay(true);
-                    let served = connection::serve(secure(tcp), peer, shared.clone(), permit);
-                    tasks.spawn(async move {
-                        served.await;
-                        drop(slot);
-                    });
+                    let secured = secure(tcp);
+                    tasks.spawn(|finished| connection::serve(secured, peer, shared.clone(), permit, (finished, slot)));
                 }
-                // Reap finished connections so the set does not grow.
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
         drop(self.listener);
-        let drained = tokio::time::timeout(self.grace, async { while tasks.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
+        if tokio::time::timeout(self.grace, tasks.wait()).await.is_err() {
             tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            tasks.wait().await;
         }
         Ok(())
     }

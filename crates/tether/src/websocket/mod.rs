@@ -14,7 +14,6 @@ mod tests;
 mod wakers;
 mod write;
 
-use std::borrow::Cow;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -93,6 +92,19 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     s: Box<Inner<S>>,
 }
 
+/// The parts of a [`WebSocket`]'s state that most connections never fill.
+#[derive(Debug, Default)]
+struct Rare {
+    /// The subprotocol agreed in the handshake.
+    protocol: Option<Box<str>>,
+    /// An error to report once the close frame that goes with it is out.
+    pending_error: Option<Error>,
+    last_pong: Option<Bytes>,
+    /// The path and query the client asked for, on the server side,
+    /// unless it is `/` (see `at_root`).
+    request_target: Option<Box<str>>,
+}
+
 /// The state of a [`WebSocket`].
 #[derive(Debug)]
 struct Inner<S> {
@@ -114,10 +126,11 @@ struct Inner<S> {
     /// From the [`Config`], what is still needed after the start.
     write_buffer_size: usize,
     backpressure: Backpressure,
-    protocol: Option<Box<str>>,
-    /// An error to report once the close frame that goes with it is out
-    /// (boxed: rare, and every idle connection would carry its size).
-    pending_error: Option<Box<Error>>,
+    /// What few connections have, in one allocation made when the first
+    /// of it comes: every idle connection carries this struct.
+    rare: Option<Box<Rare>>,
+    /// The request's target was `/`, the most common, kept without `rare`.
+    at_root: bool,
     /// Set once the stream has ended: nothing more will be read.
     done: bool,
     /// Set once our side of TCP is shut down.
@@ -132,19 +145,21 @@ struct Inner<S> {
     /// Wakes the task at the next deadline of the connection's timers
     /// (keepalive, idle timeout, closing handshake), which `conn` keeps.
     alarm: Alarm,
-    // The rarely used parts are boxed: every idle connection carries this struct.
-    last_pong: Option<Box<Bytes>>,
     /// Resolves when the [`Server`](crate::Server) that accepted this
     /// connection shuts down: we then close with 1001.
     shutdown: Option<ShutdownWatch>,
     /// The waker `alarm` and `shutdown` were last polled with.
     timer_waker: Option<Waker>,
-    /// The path and query the client asked for, on the server side.
-    /// `/`, the most common, is not allocated: every idle connection would carry it.
-    request_target: Option<Cow<'static, str>>,
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
+}
+
+impl<S> Inner<S> {
+    /// The rare parts, allocated on first use.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
 }
 
 impl<S> WebSocket<S>
@@ -182,16 +197,14 @@ where
             reused: 0,
             write_buffer_size: config.write_buffer_size,
             backpressure: config.backpressure,
-            protocol: protocol.map(String::into_boxed_str),
-            pending_error: None,
+            rare: protocol.map(|p| Box::new(Rare { protocol: Some(p.into_boxed_str()), ..Rare::default() })),
+            at_root: false,
             done: false,
             shut_down: false,
             await_peer_end: false,
             alarm: Alarm::default(),
-            last_pong: None,
             shutdown: None,
             timer_waker: None,
-            request_target: None,
             writers: None,
         });
         WebSocket { s }
@@ -199,10 +212,18 @@ where
 
     /// Records the upgrade request's path and query (server side).
     pub(crate) fn set_request_target(&mut self, path_and_query: &str) {
-        self.s.request_target = Some(match path_and_query {
-            "/" => Cow::Borrowed("/"),
-            other => Cow::Owned(other.to_owned()),
-        });
+        match path_and_query {
+            "/" => self.s.at_root = true,
+            other => self.s.rare().request_target = Some(other.into()),
+        }
+    }
+
+    /// The path and query of the upgrade request (server side).
+    fn request_target(&self) -> Option<&str> {
+        match self.s.at_root {
+            true => Some("/"),
+            false => self.s.rare.as_ref()?.request_target.as_deref(),
+        }
     }
 
     /// After the closing handshake, waits for the peer to end its side of
@@ -219,19 +240,19 @@ where
 
     /// On the server side, the path of the upgrade request (`/chat`), for routing.
     pub fn request_path(&self) -> Option<&str> {
-        let target = self.s.request_target.as_deref()?;
+        let target = self.request_target()?;
         Some(target.split_once('?').map_or(target, |(path, _)| path))
     }
 
     /// On the server side, the query of the upgrade request (`room=1` for
     /// `/chat?room=1`), if it had one.
     pub fn request_query(&self) -> Option<&str> {
-        self.s.request_target.as_deref()?.split_once('?').map(|(_, query)| query)
+        self.request_target()?.split_once('?').map(|(_, query)| query)
     }
 
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
-        self.s.protocol.as_deref()
+        self.s.rare.as_ref()?.protocol.as_deref()
     }
 
     /// The permessage-deflate parameters agreed in the handshake, if any.
@@ -264,7 +285,7 @@ where
 
     /// The payload of the last pong received.
     pub fn last_pong(&self) -> Option<&Bytes> {
-        self.s.last_pong.as_deref()
+        self.s.rare.as_ref()?.last_pong.as_ref()
     }
 
     /// Bytes queued for sending and not yet taken by the transport (like a

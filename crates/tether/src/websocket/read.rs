@@ -60,7 +60,7 @@ where
                     if self.s.pings {
                         self.s.conn.handle_pong(&p, timers::now());
                     }
-                    self.s.last_pong = Some(Box::new(p));
+                    self.s.rare().last_pong = Some(p);
                 }
                 Ok(Some(Event::Ping(_))) => {
                     // Pongs are rare and the peer may be timing them: out now.
@@ -85,7 +85,7 @@ where
                         Err(e) => return self.end(Some(Error::Io(e))),
                     }
                 }
-                Err(e) => self.s.pending_error = Some(Box::new(Error::Protocol(e))),
+                Err(e) => self.s.rare().pending_error = Some(Error::Protocol(e)),
             }
         }
     }
@@ -168,7 +168,7 @@ where
     fn on_timer(&mut self, event: TimerEvent) -> Option<Poll<Option<Result<Message, Error>>>> {
         match event {
             TimerEvent::Ping(_) => self.s.spare = None,
-            TimerEvent::Idle(timeout) => self.s.pending_error = Some(Box::new(Error::IdleTimeout(timeout))),
+            TimerEvent::Idle(timeout) => self.s.rare().pending_error = Some(Error::IdleTimeout(timeout)),
             TimerEvent::KeepaliveTimeout { interval, timeout } => {
                 return Some(self.end(Some(Error::KeepaliveTimeout { interval, timeout })));
             }
@@ -187,7 +187,7 @@ where
     }
 
     fn take_pending(&mut self) -> Option<Error> {
-        self.s.pending_error.take().map(|e| *e)
+        self.s.rare.as_mut()?.pending_error.take()
     }
 
     pub(super) fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Message, Error>>> {

@@ -181,12 +181,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
 
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<String> {
-        lock(&self.shared).s.protocol.as_deref().map(str::to_owned)
+        lock(&self.shared).protocol().map(str::to_owned)
     }
 
     /// The payload of the last pong received.
     pub fn last_pong(&self) -> Option<Bytes> {
-        lock(&self.shared).s.last_pong.as_deref().cloned()
+        lock(&self.shared).last_pong().cloned()
     }
 }
 

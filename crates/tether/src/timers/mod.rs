@@ -1,21 +1,25 @@
-//! What a connection waits for besides the socket: the one sleep that
-//! drives the protocol engine's timers (keepalive, idle timeout, closing
-//! deadline, all decided in `tether_proto` from the instants passed in),
-//! the clock those instants come from, and the server's shutdown signal.
+//! What a connection waits for besides the socket: the alarm that drives
+//! the protocol engine's timers (keepalive, idle timeout, closing deadline,
+//! all decided in `tether_proto` from the instants passed in), a slot in
+//! the timer queue its runtime shares (`queue`), the clock those instants
+//! come from, and the server's shutdown signal.
 //!
 //! Each is cheap to check when nothing happened ([`Alarm::may_be_due`]),
 //! so the connection only polls (and re-registers) them when one may have
 //! fired or the task's waker changed: polling a timer per message costs
 //! more than the rest of the receive path.
 
-use std::future::Future;
-use std::pin::Pin;
+mod queue;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use tokio::time::{sleep_until, Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::slots::Slots;
+use queue::{TimerQueue, NEVER};
 
 /// The time to hand the protocol engine: tokio's clock, so that a paused
 /// test clock drives the timers as it drives the sleep.
@@ -23,40 +27,77 @@ pub(crate) fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-/// One connection's sleep, set to the engine's next deadline
-/// (`Connection::poll_timeout`).
-#[derive(Debug, Default)]
+/// One connection's alarm, set to the engine's next deadline
+/// (`Connection::poll_timeout`): a slot in its runtime's [`TimerQueue`],
+/// taken at the first deadline.
+#[derive(Debug)]
 pub(crate) struct Alarm {
-    /// Made for the first deadline, then reset rather than made again.
-    sleep: Option<Pin<Box<Sleep>>>,
-    /// The deadline `sleep` was last polled for.
-    armed: Option<std::time::Instant>,
+    queue: Option<Arc<TimerQueue>>,
+    slot: u32,
+    /// The tick the slot was last set to ([`NEVER`]: none).
+    armed: u64,
+}
+
+impl Default for Alarm {
+    fn default() -> Self {
+        Alarm { queue: None, slot: 0, armed: NEVER }
+    }
 }
 
 impl Alarm {
-    /// False while the sleep is registered for `due` and has not fired:
+    /// False while the alarm is set for `due` and it has not fired:
     /// polling it again with the same waker would change nothing.
     pub(crate) fn may_be_due(&self, due: Option<std::time::Instant>) -> bool {
-        due != self.armed || self.sleep.as_ref().is_some_and(|s| s.is_elapsed())
+        match (&self.queue, due) {
+            (None, due) => due.is_some(),
+            (Some(_), None) => self.armed != NEVER,
+            (Some(queue), Some(due)) => queue.tick(due) != self.armed || queue.reached(self.armed),
+        }
     }
 
-    /// Sets the sleep to `due` and polls it: ready once `due` has passed,
+    /// Sets the alarm to `due` and polls it: ready once `due` has passed,
     /// pending for ever when there is no deadline.
     pub(crate) fn poll(&mut self, due: Option<std::time::Instant>, cx: &mut Context<'_>) -> Poll<()> {
-        self.armed = due;
-        let Some(due) = due.map(Instant::from_std) else {
+        let Some(due) = due else {
+            self.disarm(cx);
             return Poll::Pending;
         };
-        let sleep = match &mut self.sleep {
-            Some(sleep) => {
-                if sleep.deadline() != due {
-                    sleep.as_mut().reset(due);
-                }
-                sleep
+        if due <= now() {
+            self.disarm(cx);
+            return Poll::Ready(());
+        }
+        if !self.queue.as_ref().is_some_and(|q| q.is_alive()) {
+            // First use, or the runtime it was set on is gone.
+            if let Some(old) = self.queue.take() {
+                old.release(self.slot);
             }
-            None => self.sleep.insert(Box::pin(sleep_until(due))),
-        };
-        sleep.as_mut().poll(cx)
+            let queue = TimerQueue::current();
+            self.slot = queue.slot();
+            self.armed = NEVER;
+            self.queue = Some(queue);
+        }
+        let Some(queue) = &self.queue else { return Poll::Pending };
+        self.armed = queue.tick(due);
+        match queue.arm(self.slot, self.armed, cx.waker()) {
+            true => Poll::Pending,
+            false => Poll::Ready(()),
+        }
+    }
+
+    /// Clears a deadline that has not fired, so that it wakes nobody.
+    fn disarm(&mut self, cx: &Context<'_>) {
+        if let Some(queue) = self.queue.as_ref().filter(|q| self.armed != NEVER && !q.reached(self.armed)) {
+            queue.arm(self.slot, NEVER, cx.waker());
+        }
+        self.armed = NEVER;
+    }
+}
+
+impl Drop for Alarm {
+    fn drop(&mut self) {
+        if let Some(queue) = &self.queue {
+            queue.release(self.slot);
+        }
     }
 }
 
@@ -76,13 +117,9 @@ struct ShutdownInner {
     waiters: Mutex<Waiters>,
 }
 
-/// The wakers of the connections watching a [`Shutdown`]: a slot each,
+/// The wakers of the connections watching a [`Shutdown`]: an entry each,
 /// reused once its connection is gone.
-#[derive(Debug, Default)]
-struct Waiters {
-    slots: Vec<Option<Waker>>,
-    free: Vec<u32>,
-}
+type Waiters = Slots<Option<Waker>>;
 
 impl Shutdown {
     pub(crate) fn fire(&self) {
@@ -90,7 +127,7 @@ impl Shutdown {
         self.inner.token.cancel();
         let wakers: Vec<Waker> = {
             let mut waiters = self.inner.lock();
-            waiters.slots.iter_mut().filter_map(Option::take).collect()
+            waiters.iter_mut().filter_map(Option::take).collect()
         };
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -100,15 +137,7 @@ impl Shutdown {
     }
 
     pub(crate) fn watch(&self) -> ShutdownWatch {
-        let mut waiters = self.inner.lock();
-        let slot = match waiters.free.pop() {
-            Some(slot) => slot,
-            None => {
-                waiters.slots.push(None);
-                // More than 4 billion connections at once is not a case to serve.
-                u32::try_from(waiters.slots.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
+        let slot = self.inner.lock().insert(None);
         ShutdownWatch { signal: self.inner.clone(), slot }
     }
 }
@@ -139,7 +168,7 @@ impl ShutdownWatch {
             return Poll::Ready(());
         }
         let mut waiters = self.signal.lock();
-        if let Some(slot) = waiters.slots.get_mut(self.slot as usize) {
+        if let Some(slot) = waiters.get_mut(self.slot) {
             match slot {
                 Some(waker) => waker.clone_from(cx.waker()),
                 None => *slot = Some(cx.waker().clone()),
@@ -157,9 +186,9 @@ impl ShutdownWatch {
 impl Drop for ShutdownWatch {
     fn drop(&mut self) {
         let mut waiters = self.signal.lock();
-        if let Some(slot) = waiters.slots.get_mut(self.slot as usize) {
+        if let Some(slot) = waiters.get_mut(self.slot) {
             *slot = None;
-            waiters.free.push(self.slot);
+            waiters.remove(self.slot);
         }
     }
 }
@@ -208,7 +237,7 @@ mod tests {
         assert!(first.may_be_due());
         waiting.await.unwrap();
         poll_fn(|cx| first.poll(cx)).await;
-        assert_eq!(shutdown.inner.lock().slots.iter().flatten().count(), 0, "every waker was taken");
+        assert_eq!(shutdown.inner.lock().iter().flatten().count(), 0, "every waker was taken");
     }
 
     /// A connection over an in-memory pipe, and the peer's end of it.

@@ -70,22 +70,25 @@ for name in "${names[@]}"; do
     for secs in "$s1" "$s2"; do
         echo "[tls-profile] $name under callgrind, $secs s of setups" >&2
         run "$name" "$secs"
-        callgrind_annotate --inclusive=no --threshold=100 "$OUT/$name.$secs.callgrind" > "$OUT/$name.$secs.txt"
+        callgrind_annotate --inclusive=no --auto=no --threshold=100 "$OUT/$name.$secs.callgrind" > "$OUT/$name.$secs.txt"
     done
 done
 
 python3 - "$OUT" "$servers" "$s1" "$s2" <<'PY'
 import json, re, sys
 out, servers, s1, s2 = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4]
-# First match wins: a function's own instructions go to one part.
+# Each instruction goes to the source file it comes from (so code inlined
+# across crates counts for the crate that wrote it); first match wins.
 PARTS = [
-    ("ring (crypto)", r"\bring::|ring_core_|\bring_"),
-    ("rustls (TLS, certificates)", r"\brustls|\bwebpki::|\btokio_rustls::"),
-    ("WebSocket + HTTP library", r"\btether(_proto)?::|\bfastwebsockets::|\bhyper(_util)?::|\bhttp::|\bhttparse::"
-     r"|\btungstenite::|\btokio_tungstenite::|\bsha1(_smol)?::|\bbase64::|\bh2::"),
-    ("tokio + mio", r"\btokio(_util)?::|\bmio::"),
-    ("allocator", r"malloc|\bfree\b|_int_free|realloc|calloc|\bcfree|tcache"),
-    ("memcpy, memset", r"\bmem(cpy|move|set|cmp)|__mem"),
+    ("ring (crypto)", r"/ring-\d"),
+    ("rustls (TLS, certificates)", r"/(tokio-)?rustls(-webpki|-pki-types)?-\d"),
+    ("tether's own code", r"(^|/)crates/tether(-proto)?/src/"),
+    ("WebSocket + HTTP libraries", r"/(fastwebsockets|hyper|hyper-util|http|httparse|tungstenite|tokio-tungstenite"
+     r"|sha1|sha1_smol|base64|h2|bytes)-\d"),
+    ("tokio + mio", r"/(tokio|tokio-util|mio)-\d"),
+    ("Rust std and core", r"/rustc/[0-9a-f]+/library/"),
+    ("allocator", r"/malloc/"),
+    ("libc memcpy, memset", r"/string/|mem(cpy|move|set)"),
 ]
 
 def total(path):
@@ -96,16 +99,20 @@ def total(path):
 def split(path):
     parts = {name: 0 for name, _ in PARTS}
     parts["other"] = 0
+    listing = False
     for line in open(path):
-        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)", line)
-        if not m or ":" not in m.group(2):
+        # The per-function listing only (annotated source, if any, follows it).
+        if line.startswith("Ir") and "file:function" in line:
+            listing = True
             continue
-        ir, fn = int(m.group(1).replace(",", "")), m.group(2)
-        if "PROGRAM TOTALS" in fn:
+        if listing and line.startswith("-- ") or "Auto-annotated source" in line:
+            break
+        m = re.match(r"\s*([\d,]+)\s+\([^)]*\)\s+(\S.*)", line)
+        if not listing or not m:
             continue
-        fn = fn.split(":", 1)[1] if fn.startswith(("/", "???")) else fn
+        ir, where = int(m.group(1).replace(",", "")), m.group(2)
         for name, pattern in PARTS:
-            if re.search(pattern, fn):
+            if re.search(pattern, where.split(":", 1)[0]):
                 parts[name] += ir
                 break
         else:

@@ -110,12 +110,18 @@ pub struct Connection {
 impl Connection {
     /// A connection in the `Open` state, right after the handshake.
     pub fn new(role: Role, config: Config) -> Self {
-        let mut seed = [0u8; 8];
         // Mask keys must be unpredictable to the page's script (section 10.3),
-        // so the generator is seeded from the OS.
-        let rng = match getrandom::getrandom(&mut seed) {
-            Ok(()) => fastrand::Rng::with_seed(u64::from_ne_bytes(seed)),
-            Err(_) => fastrand::Rng::new(),
+        // so a client's generator is seeded from the OS. A server never
+        // masks: it skips the system call (one per accepted connection).
+        let rng = match role {
+            Role::Client => {
+                let mut seed = [0u8; 8];
+                match getrandom::getrandom(&mut seed) {
+                    Ok(()) => fastrand::Rng::with_seed(u64::from_ne_bytes(seed)),
+                    Err(_) => fastrand::Rng::new(),
+                }
+            }
+            Role::Server => fastrand::Rng::with_seed(0),
         };
         Self {
             role,

@@ -134,12 +134,13 @@ async fn an_untrusted_certificate_or_no_ca_is_refused() {
     let report = echo_load::run(Target::parse(&url).unwrap().with_tls(&tls), plan(20, 1), &options(&url)).await;
     assert_eq!(report.unwrap().errors, 0);
     let expired = wss_server_with(&pki, Leaf::Expired).await;
-    let run = echo_load::run(Target::parse(&expired).unwrap().with_tls(&tls), plan(20, 1), &options(&expired));
-    let err = run.await.unwrap_err();
-    assert!(err.contains("Expired"), "{err}");
+    let to_expired = Target::parse(&expired).unwrap().with_tls(&tls);
+    let err = echo_load::run(to_expired, plan(20, 1), &options(&expired)).await.unwrap_err();
+    assert!(err.contains("certificate expired"), "{err}");
     let stranger = TestPki::new();
     let err = echo_load::run(target(&url, &stranger.ca, DEFAULT_SUITE), plan(20, 1), &options(&url)).await.unwrap_err();
-    assert!(err.contains("UnknownIssuer"), "{err}");
+    // Its CA bears the same name as the trusted one: the signature fails.
+    assert!(err.contains("invalid peer certificate"), "{err}");
     let err = echo_load::run(Target::parse(&url).unwrap(), plan(20, 1), &options(&url)).await.unwrap_err();
     assert!(err.contains("--ca"), "{err}");
     let err = ClientTls::new(&pki.ca, "TLS_NOPE").unwrap_err();

@@ -117,3 +117,24 @@ pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
         .unwrap_or_else(|e| usage(&format!("certificate and key: {e}")));
     tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
 }
+
+/// [`serve`] over TLS: each accepted connection makes its TLS handshake
+/// with [`tls_acceptor`] on its own task, then goes to `handle` (a failed
+/// handshake is dropped).
+pub fn serve_tls<F, Fut>(scheme: &str, handle: F)
+where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let acceptor = tls_acceptor();
+    serve(scheme, |listener| {
+        accept_loop(listener, move |tcp| {
+            let (acceptor, handle) = (acceptor.clone(), handle.clone());
+            async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    handle(tls).await
+                }
+            }
+        })
+    })
+}

@@ -31,15 +31,8 @@ async fn upgrade(mut req: Request<Incoming>) -> Result<Response<Empty<Bytes>>, W
 }
 
 fn main() {
-    let acceptor = tether_bench_peers::tls_acceptor();
-    tether_bench_peers::serve("wss", |listener| {
-        tether_bench_peers::accept_loop(listener, move |tcp| {
-            let acceptor = acceptor.clone();
-            async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let io = hyper_util::rt::TokioIo::new(tls);
-                let _ = http1::Builder::new().serve_connection(io, service_fn(upgrade)).with_upgrades().await;
-            }
-        })
+    tether_bench_peers::serve_tls("wss", |tls| async move {
+        let io = hyper_util::rt::TokioIo::new(tls);
+        let _ = http1::Builder::new().serve_connection(io, service_fn(upgrade)).with_upgrades().await;
     })
 }

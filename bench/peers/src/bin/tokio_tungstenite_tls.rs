@@ -5,19 +5,12 @@
 use futures_util::{SinkExt, StreamExt};
 
 fn main() {
-    let acceptor = tether_bench_peers::tls_acceptor();
-    tether_bench_peers::serve("wss", |listener| {
-        tether_bench_peers::accept_loop(listener, move |tcp| {
-            let acceptor = acceptor.clone();
-            async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else { return };
-                while let Some(Ok(msg)) = ws.next().await {
-                    if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
-                        return;
-                    }
-                }
+    tether_bench_peers::serve_tls("wss", |tls| async move {
+        let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else { return };
+        while let Some(Ok(msg)) = ws.next().await {
+            if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                return;
             }
-        })
+        }
     })
 }

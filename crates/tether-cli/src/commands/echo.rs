@@ -61,7 +61,7 @@ impl Handler for Echo {
         async move {
             let result = echo_server::serve(ws, self.flush_each).await;
             if !self.quiet {
-                let line = result.unwrap_or_else(|e| format!("error: {e}"));
+                let line = result.map_or_else(|e| format!("error: {e}"), |summary| summary.to_string());
                 eprintln!("{peer}: {line}");
             }
         }

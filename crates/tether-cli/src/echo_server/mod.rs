@@ -23,10 +23,29 @@ pub async fn embedded(listener: TcpListener, config: tether::Config) {
 /// The demo endpoint: a client of `/image` first gets a PNG, then the echo.
 pub const IMAGE_PATH: &str = "/image";
 
+/// What one connection did, printed as a one-line summary; made into text
+/// only when it is logged (a quiet server would format it for nothing).
+#[derive(Debug)]
+pub struct Summary {
+    /// Messages echoed.
+    pub count: u64,
+    /// The client's close frame, if it sent one.
+    pub close: Option<tether::CloseFrame>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.close {
+            Some(close) => write!(f, "{} messages echoed, closed ({close})", self.count),
+            None => write!(f, "{} messages echoed, closed (no code)", self.count),
+        }
+    }
+}
+
 /// Serves one upgraded connection: a client of [`IMAGE_PATH`] first gets
-/// the demo picture, then everyone gets the echo; returns a one-line summary.
+/// the demo picture, then everyone gets the echo; returns what it did.
 /// `flush_each` writes every echo on its own instead of a burst at once.
-pub async fn serve<S>(mut ws: tether::WebSocket<S>, flush_each: bool) -> Result<String, tether::Error>
+pub async fn serve<S>(mut ws: tether::WebSocket<S>, flush_each: bool) -> Result<Summary, tether::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -39,10 +58,10 @@ where
     echo_messages(&mut ws, flush_each).await
 }
 
-/// Echoes one upgraded connection until it closes; returns a one-line summary.
+/// Echoes one upgraded connection until it closes; returns what it did.
 /// Takes the connection by reference: the caller's future already holds
 /// it, and a second copy would double every idle connection's task.
-async fn echo_messages<S>(ws: &mut tether::WebSocket<S>, flush_each: bool) -> Result<String, tether::Error>
+async fn echo_messages<S>(ws: &mut tether::WebSocket<S>, flush_each: bool) -> Result<Summary, tether::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -61,6 +80,5 @@ where
         }
         count += 1;
     }
-    let close = ws.close_frame().map_or_else(|| "no code".to_owned(), |f| f.to_string());
-    Ok(format!("{count} messages echoed, closed ({close})"))
+    Ok(Summary { count, close: ws.close_frame().cloned() })
 }

@@ -71,6 +71,10 @@ fi
 
 TETHER="${tether_bin:-$ROOT/target/release/tether}"
 PEERS="$ROOT/target/peers/release"
+# The TLS rows: a throwaway CA and one server certificate (ECDSA P-256),
+# made fresh for each run under the output directory, never committed.
+PKI="$OUT/tls"
+TLS_FILES="--tls-cert $PKI/cert.pem --tls-key $PKI/key.pem"
 # 10,000 idle connections need as many descriptors in the server and in the generator.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [[ $(ulimit -n) -ge 10100 ]] || log "warning: ulimit -n is $(ulimit -n); the idle workload needs 10,100"
@@ -103,16 +107,24 @@ declare -A SERVER=(
     [axum-builtin]="$PEERS/axum_builtin --listen 127.0.0.1:0"
     [axum-tether]="$PEERS/axum_tether --listen 127.0.0.1:0"
     [axum-tether-deflate]="$PEERS/axum_tether --listen 127.0.0.1:0 --deflate"
+    # wss:// (the tls-* rows): one certificate for all; the generator offers one
+    # cipher suite (TLS13_AES_128_GCM_SHA256) and X25519, so all negotiate the same.
+    [tether-tls]="$TETHER echo --listen 127.0.0.1:0 --threads 1 --quiet $TLS_FILES"
+    [fastwebsockets-tls]="$PEERS/fastwebsockets_tls --listen 127.0.0.1:0 $TLS_FILES"
+    [tokio-tungstenite-tls]="$PEERS/tokio_tungstenite_tls --listen 127.0.0.1:0 $TLS_FILES"
+    [raw-tls]="$PEERS/raw_tls --listen 127.0.0.1:0 $TLS_FILES"
 )
 export NODE_PATH="${TETHER_BENCH_NODE_PATH:-}" TETHER_BENCH_UWS_PATH="${TETHER_BENCH_UWS_PATH:-}"
 servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp
-    tether-hub node-ws-rooms python-websockets-rooms uws-rooms raw-tcp-rooms axum-builtin axum-tether axum-tether-deflate)
+    tether-hub node-ws-rooms python-websockets-rooms uws-rooms raw-tcp-rooms axum-builtin axum-tether axum-tether-deflate
+    tether-tls fastwebsockets-tls tokio-tungstenite-tls raw-tls)
 
 # name -> generator arguments (URL and timing are added per run)
 workloads=(echo-100x20B echo-10x1KiB echo-10x16KiB echo-200x16KiB echo-500x16KiB
     pipelined-512x16x5B large-10x1MiB large-2x16MiB deflate-100x1KiB deflate-10x16KiB setup idle-10k idle-10k-deflate
     fanout-1x1000x64B fanout-10x100x1KiB fanout-1x10000x20B
-    h2-echo-100x20B h1-echo-100x20B h2-echo-10x16KiB h1-echo-10x16KiB h2-setup-16 h1-setup-16)
+    h2-echo-100x20B h1-echo-100x20B h2-echo-10x16KiB h1-echo-10x16KiB h2-setup-16 h1-setup-16
+    tls-echo-100x20B tls-echo-200x16KiB tls-setup)
 declare -A WORKLOAD=(
     [echo-100x20B]="echo -c 100 -s 20"
     [echo-10x1KiB]="echo -c 10 -s 1KiB"
@@ -144,6 +156,10 @@ declare -A WORKLOAD=(
     [h1-echo-10x16KiB]="echo -c 10 -s 16KiB --tether-client"
     [h2-setup-16]="setup -c 16 --http2 --streams-per-conn 16"
     [h1-setup-16]="setup -c 16 --tether-client"
+    # wss:// on the TLS servers (the generator's rustls client trusts the run's CA).
+    [tls-echo-100x20B]="echo -c 100 -s 20"
+    [tls-echo-200x16KiB]="echo -c 200 -s 16KiB"
+    [tls-setup]="setup -c 16"
 )
 
 if [[ -n "$only_servers" ]]; then IFS=, read -ra servers <<< "$only_servers"; fi
@@ -154,6 +170,12 @@ for w in "${workloads[@]}"; do [[ -n "${WORKLOAD[$w]:-}" ]] || { log "unknown wo
 # The raw TCP echo has no WebSocket: it runs the echo workloads only, as the physical limit.
 # The compressed echo runs on the servers that implement permessage-deflate.
 applies() {
+    # TLS servers run the tls-* rows only (the raw TLS echo: not setup), and only they do.
+    case "$1:$2" in
+        raw-tls:tls-setup) return 1 ;;
+        *-tls:tls-*) return 0 ;;
+        *-tls:* | *:tls-*) return 1 ;;
+    esac
     local r=0; applies_axum_h2 "$1" "$2" || r=$?
     [[ $r -lt 2 ]] && return $r
     case "$1" in
@@ -208,7 +230,8 @@ run_workload() { # server workload round
     [[ "$work" == idle-* ]] && timing=()
     # Every echoed byte is compared with what was sent (the idle workload
     # checks its one echo, setup has no payload, fan-out checks sequences).
-    case "$work" in echo-* | large-* | pipelined-* | deflate-*) timing+=(--check) ;; esac
+    case "$work" in echo-* | large-* | pipelined-* | deflate-* | tls-echo-*) timing+=(--check) ;; esac
+    [[ "$work" == tls-* ]] && timing+=(--ca "$PKI/ca.pem")
     local url="$server_url"
     [[ "$work" == fanout-* ]] && url="${server_url%/}/rooms/bench"
     # shellcheck disable=SC2086
@@ -229,6 +252,13 @@ print("  %-18s %-20s %10.0f /s %10.0f /server-cpu-s%s errors %s" % (sys.argv[2],
 }
 
 # ---- the rounds -----------------------------------------------------------------
+for s in "${servers[@]}"; do
+    if [[ "$s" == *-tls ]]; then
+        "$PEERS/bench_pki" "$PKI"
+        log "TLS rows: a fresh CA and server certificate in $PKI"
+        break
+    fi
+done
 : > "$OUT/runs.jsonl"
 log "$rounds rounds, ${duration} s per workload after ${warmup} s warm-up; servers: ${servers[*]}"
 started=$(date +%s)

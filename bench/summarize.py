@@ -26,15 +26,21 @@ import os
 import statistics
 import subprocess
 
-THROUGHPUT = ("echo-", "large-", "pipelined-", "deflate-")
+THROUGHPUT = ("echo-", "large-", "pipelined-", "deflate-", "tls-echo-")
 SCORES = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s"]
 FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn",
           "kernel_tcp_buffers_kb_per_conn", "kernel_slab_kb_per_conn"]
 SERVER_ORDER = ["tether", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
                 "node-ws", "python-websockets", "raw-tcp", "tether-flush", "tether-hub", "node-ws-rooms", "python-websockets-rooms",
-                "uws-rooms", "raw-tcp-rooms"]
+                "uws-rooms", "raw-tcp-rooms", "tether-tls", "fastwebsockets-tls", "tokio-tungstenite-tls", "raw-tls"]
 # The fan-out rows' ratios: tether-hub against each of these, round by round.
 FANOUT_PEERS = ["node-ws-rooms", "python-websockets-rooms", "uws-rooms", "raw-tcp-rooms"]
+
+
+def reference(workload):
+    """The server a row is compared with, and the raw echo it is a share of:
+    the TLS rows have their own (the same libraries over rustls)."""
+    return ("fastwebsockets-tls", "raw-tls") if workload.startswith("tls-") else ("fastwebsockets", "raw-tcp")
 
 
 def median(values):
@@ -82,13 +88,16 @@ def summarize(runs):
         user = [r["server_user_cpu_s"] / r["server_cpu_s"] for r in rs
                 if r.get("server_user_cpu_s") is not None and r.get("server_cpu_s")]
         row["server_user_share"] = round(median(user), 3) if user else None
+        negotiated = sorted({r["tls"] for r in rs if r.get("tls")})
+        if negotiated:
+            row["tls"] = " | ".join(negotiated)
         samples = [s for r in rs for s in r.get("error_samples") or []]
         if samples:
             row["error_samples"] = samples[:3]
         rows.append(row)
-    raw = {r["workload"]: r["mb_per_s"] for r in rows if r["server"] == "raw-tcp"}
+    raw = {r["workload"]: r["mb_per_s"] for r in rows if r["server"] == reference(r["workload"])[1]}
     for r in rows:
-        if r["server"] != "raw-tcp" and raw.get(r["workload"]) and r["mb_per_s"] is not None:
+        if r["server"] != reference(r["workload"])[1] and raw.get(r["workload"]) and r["mb_per_s"] is not None:
             r["pct_of_raw_tcp"] = round(100 * r["mb_per_s"] / raw[r["workload"]], 1)
     order = {s: i for i, s in enumerate(SERVER_ORDER)}
     workloads = []
@@ -98,8 +107,9 @@ def summarize(runs):
     rows.sort(key=lambda r: (workloads.index(r["workload"]), order.get(r["server"], 99), r["server"]))
     for r in rows:
         for f in ("msg_per_server_cpu_s", "msg_per_s"):
-            ratio = round_ratios(runs, r["server"], "fastwebsockets", r["workload"], f)
-            if ratio and r["server"] != "fastwebsockets":
+            ref = reference(r["workload"])[0]
+            ratio = round_ratios(runs, r["server"], ref, r["workload"], f)
+            if ratio and r["server"] != ref:
                 r.setdefault("ratio_to_fastwebsockets", {})[f] = ratio
         if r["server"] == "tether-hub" and r["workload"].startswith("fanout-"):
             for peer in FANOUT_PEERS:
@@ -240,6 +250,38 @@ def cell_table(by, servers, workloads, title, cell):
     return out
 
 
+def tls_table(by, workloads):
+    """The wss:// rows: per server CPU-second and per second, the ratio to
+    fastwebsockets over the same rustls, and how busy the generator was."""
+    if not workloads:
+        return []
+    servers = [s for s in SERVER_ORDER if s.endswith("-tls") and any((s, w) in by for w in workloads)]
+    out = ["", "**TLS (wss://)**: every server presents the same ECDSA P-256 certificate; the generator offers "
+           "one cipher suite (TLS13_AES_128_GCM_SHA256) and X25519, with no session resumption (each setup is a "
+           "full handshake); `raw-tls` echoes decrypted bytes with no WebSocket. Cells: per server CPU-second / "
+           "per second (messages, or handshake + close for tls-setup) / the generator's CPU share of its core:", "",
+           "| " + " | ".join(["workload"] + servers + ["tether-tls ÷ fastwebsockets-tls (spread)"]) + " |",
+           "|" + "---|" * (len(servers) + 2)]
+    for w in workloads:
+        cells = [w]
+        for s in servers:
+            r = by.get((s, w))
+            if not r or r["msg_per_server_cpu_s"] is None:
+                cells.append("")
+                continue
+            share = r.get("client_cpu_share")
+            cell = f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])} / " + (
+                f"{100 * share:.0f} %" if share is not None else "–")
+            cells.append(cell + (f" ({r['errors']} err)" if r["errors"] else ""))
+        t = by.get(("tether-tls", w))
+        cells.append(ratio_cell(t.get("ratio_to_fastwebsockets", {}).get("msg_per_server_cpu_s")) if t else "–")
+        out.append("| " + " | ".join(cells) + " |")
+    negotiated = sorted({r["tls"] for (s, w), r in by.items() if w in workloads and r.get("tls")})
+    out += ["", "Negotiated in every run: " + " and ".join(f"`{n}`" for n in negotiated) + "."
+            if len(negotiated) == 1 else "Negotiated: " + ", ".join(negotiated) + " (not one suite: check the servers)."]
+    return out
+
+
 def markdown(rows, workloads, meta):
     every = [s for s in SERVER_ORDER if any(r["server"] == s for r in rows)]
     every += sorted({r["server"] for r in rows} - set(every))
@@ -318,7 +360,9 @@ def markdown(rows, workloads, meta):
                       lambda r: f"{fmt(r['msg_per_server_cpu_s'])} / {fmt(r['msg_per_s'])} / {fmt(r['p99_us'])} / "
                                 f"{r.get('lost', 0)} + {r.get('duplicated', 0)}")
     out += fanout_ratios(by, fanout)
-    other = [w for w in workloads if w not in echo and w not in deflate and w not in fanout]
+    tls = [w for w in workloads if w.startswith("tls-")]
+    out += tls_table(by, tls)
+    other = [w for w in workloads if w not in echo and w not in deflate and w not in fanout and w not in tls]
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]
         out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection "

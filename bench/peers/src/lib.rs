@@ -1,6 +1,7 @@
-//! What every peer echo server shares: the `--listen ADDR` flag, the URL
-//! printed as the first stdout line (as `tether echo` does), and a
-//! current-thread tokio runtime, as the peers' own benchmarks use.
+//! What every peer echo server shares: the `--listen ADDR` flag (and
+//! `--tls-cert FILE --tls-key FILE` for the TLS ones), the URL printed as
+//! the first stdout line (as `tether echo` does), and a current-thread tokio
+//! runtime, as the peers' own benchmarks use.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -12,8 +13,11 @@ pub fn listen_addr() -> SocketAddr {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" | "-l" => addr = args.next().unwrap_or_else(|| usage("--listen needs a value")),
-            // Read by the peers that take it (see `has_flag`).
+            // Read by the peers that take it (see `has_flag`, `tls_acceptor`).
             "--deflate" => {}
+            "--tls-cert" | "--tls-key" => {
+                args.next().unwrap_or_else(|| usage(&format!("{arg} needs a file")));
+            }
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other:?}")),
         }
@@ -30,7 +34,10 @@ fn usage(why: &str) -> ! {
     if !why.is_empty() {
         eprintln!("error: {why}");
     }
-    eprintln!("usage: {} [--listen ADDR] [--deflate]", std::env::args().next().unwrap_or_default());
+    eprintln!(
+        "usage: {} [--listen ADDR] [--deflate] [--tls-cert FILE --tls-key FILE]",
+        std::env::args().next().unwrap_or_default()
+    );
     std::process::exit(2)
 }
 
@@ -76,4 +83,58 @@ where
             }
         }
     }
+}
+
+/// The value of `--NAME VALUE` on the command line.
+fn flag_value(name: &str) -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == name {
+            return args.next();
+        }
+    }
+    None
+}
+
+/// A tokio-rustls acceptor for `--tls-cert` and `--tls-key` (PEM), built
+/// the way rustls' and the peers' TLS examples build one:
+/// `ServerConfig::builder()` (the process's provider: `ring`, the only one
+/// compiled in), no client authentication, one certificate, rustls'
+/// defaults for everything else.
+pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (flag_value("--tls-cert"), flag_value("--tls-key")) else {
+        usage("this server needs --tls-cert FILE --tls-key FILE")
+    };
+    let certs = CertificateDer::pem_file_iter(&cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .unwrap_or_else(|e| usage(&format!("{cert}: {e}")));
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap_or_else(|e| usage(&format!("{key}: {e}")));
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap_or_else(|e| usage(&format!("certificate and key: {e}")));
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+}
+
+/// [`serve`] over TLS: each accepted connection makes its TLS handshake
+/// with [`tls_acceptor`] on its own task, then goes to `handle` (a failed
+/// handshake is dropped).
+pub fn serve_tls<F, Fut>(scheme: &str, handle: F)
+where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let acceptor = tls_acceptor();
+    serve(scheme, |listener| {
+        accept_loop(listener, move |tcp| {
+            let (acceptor, handle) = (acceptor.clone(), handle.clone());
+            async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    handle(tls).await
+                }
+            }
+        })
+    })
 }

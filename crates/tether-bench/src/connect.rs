@@ -1,6 +1,7 @@
-//! Opening and closing the generator's connections, on raw TCP and
-//! `tether-proto` only: connecting from a chosen source address, the opening
-//! handshake, and the close frame a client sends at the end.
+//! Opening and closing the generator's connections, on raw TCP (TLS over
+//! it for `wss://`) and `tether-proto` only: connecting from a chosen
+//! source address, the TLS and opening handshakes, and the close frame a
+//! client sends at the end.
 //!
 //! With permessage-deflate (`Target::deflate`) the generator offers it with
 //! `client_no_context_takeover`, so each of its messages is compressed on
@@ -19,6 +20,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use crate::frames::close_frame;
 use crate::report::Errors;
 use crate::target::{Sources, Target};
+use crate::tls::Stream;
 
 /// The longest a connect or an opening handshake may take.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,11 +40,23 @@ pub async fn connect_tcp(target: &Target, source: Option<IpAddr>) -> Result<TcpS
     Ok(tcp)
 }
 
+/// Opens a TCP connection, then the TLS session of a secure target.
+pub async fn connect(target: &Target, source: Option<IpAddr>) -> Result<Stream, String> {
+    let tcp = connect_tcp(target, source).await?;
+    if !target.secure {
+        return Ok(Stream::Tcp(tcp));
+    }
+    let tls = target.tls.as_ref().ok_or("a wss:// or tls:// target needs a CA to trust (--ca FILE)")?;
+    tokio::time::timeout(SETUP_TIMEOUT, tls.connect(target.hostname(), tcp))
+        .await
+        .map_err(|_| format!("TLS handshake with {}: timed out", target.addr))?
+}
+
 /// A connection after the opening handshake.
 #[derive(Debug)]
 pub struct Upgraded {
-    /// The socket.
-    pub tcp: TcpStream,
+    /// The socket (TLS over it for a secure target).
+    pub tcp: Stream,
     /// Bytes read past the response head (already frames).
     pub leftover: Vec<u8>,
     /// The permessage-deflate parameters the server accepted.
@@ -50,7 +64,7 @@ pub struct Upgraded {
 }
 
 /// Performs the client handshake; a raw target has none.
-pub async fn handshake(mut tcp: TcpStream, target: &Target) -> Result<Upgraded, String> {
+pub async fn handshake(mut tcp: Stream, target: &Target) -> Result<Upgraded, String> {
     if target.raw {
         return Ok(Upgraded { tcp, leftover: Vec::new(), deflate: None });
     }
@@ -59,6 +73,7 @@ pub async fn handshake(mut tcp: TcpStream, target: &Target) -> Result<Upgraded, 
     let (hs, bytes) = ClientHandshake::new(&request).map_err(|e| e.to_string())?;
     let exchange = async {
         tcp.write_all(&bytes).await.map_err(|e| format!("handshake write: {e}"))?;
+        tcp.flush().await.map_err(|e| format!("handshake write: {e}"))?;
         let mut buf = Vec::with_capacity(512);
         loop {
             if tcp.read_buf(&mut buf).await.map_err(|e| format!("handshake read: {e}"))? == 0 {
@@ -82,7 +97,7 @@ pub async fn open(target: &Target, n: usize, sources: &mut Sources, errors: &mut
     let attempts: Vec<_> = (0..n).map(|_| sources.next()).collect();
     let results: Vec<_> = futures_util::stream::iter(attempts)
         .map(|source| async move {
-            let tcp = connect_tcp(target, source).await?;
+            let tcp = connect(target, source).await?;
             handshake(tcp, target).await
         })
         .buffered(64)
@@ -99,8 +114,8 @@ pub async fn open(target: &Target, n: usize, sources: &mut Sources, errors: &mut
 }
 
 /// Sends a close frame and waits (briefly) for the server to close; a raw
-/// TCP echo just gets our FIN.
-pub async fn close(mut tcp: TcpStream, raw: bool) {
+/// echo just gets our FIN (after a TLS `close_notify`).
+pub async fn close(mut tcp: Stream, raw: bool) {
     if raw {
         let _ = tcp.shutdown().await;
         return;
@@ -108,6 +123,7 @@ pub async fn close(mut tcp: TcpStream, raw: bool) {
     let frame = close_frame(&mut fastrand::Rng::new());
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         tcp.write_all(&frame).await?;
+        tcp.flush().await?;
         let mut sink = [0u8; 256];
         while tcp.read(&mut sink).await? > 0 {}
         Ok::<_, std::io::Error>(())

@@ -15,7 +15,6 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::connect::{self, Upgraded};
@@ -24,6 +23,7 @@ use crate::frames::{FrameSet, Kind};
 use crate::proc_stat::CpuWindow;
 use crate::report::{new_histogram, Errors, Report};
 use crate::target::{Sources, Target};
+use crate::tls::Stream;
 use crate::{RunOptions, Window};
 
 /// The echo workload's parameters.
@@ -68,6 +68,7 @@ pub async fn run(target: Target, plan: EchoPlan, common: &RunOptions) -> Result<
     if conns.is_empty() {
         return Err(format!("no connection to {} could be opened: {}", common.url, errors.samples.join("; ")));
     }
+    let tls = conns[0].tcp.tls_description();
     let warmup = if plan.messages.is_some() { Duration::ZERO } else { common.warmup };
     let window = common.window(warmup);
     let tally = Rc::new(RefCell::new(Tally {
@@ -141,6 +142,7 @@ pub async fn run(target: Target, plan: EchoPlan, common: &RunOptions) -> Result<
         ("rate", json!(plan.rate)),
         ("warmup_s", json!(warmup.as_secs_f64())),
     ];
+    report.params.extend(tls.map(|t| ("tls", json!(t))));
     Ok(report)
 }
 
@@ -168,7 +170,7 @@ async fn progress(tally: Rc<RefCell<Tally>>, quiet: bool) {
 /// One connection's state machine, polled by hand so reads and writes
 /// overlap in one task (a large echo would deadlock otherwise).
 struct Driver {
-    tcp: TcpStream,
+    tcp: Stream,
     frames: FrameSet,
     reader: EchoReader,
     buf: Vec<u8>,
@@ -285,6 +287,13 @@ impl Driver {
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("write: {e}"))),
                     Poll::Pending => break,
+                }
+            }
+            if self.writing.is_empty() {
+                // TLS may hold records the socket did not take yet: push them
+                // on (on TCP this does nothing).
+                if let Poll::Ready(Err(e)) = Pin::new(&mut self.tcp).poll_flush(cx) {
+                    return Poll::Ready(Err(format!("write: {e}")));
                 }
             }
             let mut read = ReadBuf::new(&mut self.buf[self.data.end..]);

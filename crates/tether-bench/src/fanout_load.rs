@@ -25,6 +25,7 @@ use crate::frames::masked_frame;
 use crate::proc_stat::CpuWindow;
 use crate::report::{new_histogram, Errors, Report};
 use crate::target::{Sources, Target};
+use crate::tls::Stream;
 use crate::{RunOptions, Window};
 
 /// The publisher number, the sequence number and the send time (ns).
@@ -92,7 +93,9 @@ pub async fn run(targets: Vec<Target>, plan: FanoutPlan, common: &RunOptions) ->
         let target = room_target(&targets[i % targets.len()], i % plan.rooms, plan.rooms);
         let mut opened = connect::open(&target, 1, &mut sources, &mut errors).await;
         match opened.pop() {
-            Some(conn) => members.push(conn),
+            // Members split their socket into a reader and a writer task.
+            Some(Upgraded { tcp: Stream::Tcp(tcp), leftover, .. }) => members.push((tcp, leftover)),
+            Some(_) => return Err("the fan-out workload speaks ws:// only".into()),
             None => return Err(format!("member {i} could not join: {}", errors.samples.join("; "))),
         }
     }
@@ -104,8 +107,7 @@ pub async fn run(targets: Vec<Target>, plan: FanoutPlan, common: &RunOptions) ->
         .run_until(async {
             let mut readers = Vec::new();
             let mut writers = Vec::new();
-            for (i, conn) in members.into_iter().enumerate() {
-                let Upgraded { tcp, leftover, .. } = conn;
+            for (i, (tcp, leftover)) in members.into_iter().enumerate() {
                 let (read, write) = tcp.into_split();
                 let room = i % plan.rooms;
                 let member = Member::new(room, &plan, start, tally.clone());

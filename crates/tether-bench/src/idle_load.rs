@@ -96,6 +96,7 @@ async fn exchange(conn: &mut Upgraded, target: &Target, size: usize) -> Result<(
     let mut reader = EchoReader::new(kind, target.raw, true).with_deflate(deflate.as_ref());
     let work = async {
         tcp.write_all(frames.wire()).await.map_err(|e| format!("write: {e}"))?;
+        tcp.flush().await.map_err(|e| format!("write: {e}"))?;
         loop {
             let (used, fed) = reader.feed(buf, &frames)?;
             buf.drain(..used);

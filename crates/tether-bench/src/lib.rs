@@ -4,7 +4,9 @@
 //!
 //! It speaks the protocol itself, on raw tokio TCP and `tether-proto` (the
 //! handshake, pre-built masked frames, an incremental frame reader), so it
-//! costs little and owes nothing to the server under test. Each run is one
+//! costs little and owes nothing to the server under test. `wss://` (and a
+//! raw `tls://` echo) runs over rustls with one pinned cipher suite
+//! ([`tls`]), for the echo, setup and idle workloads. Each run is one
 //! workload, and returns a [`Report`]:
 //!
 //! - [`echo_load`]: N connections x K messages in flight x S bytes, text or
@@ -33,6 +35,7 @@ mod frames;
 mod proc_stat;
 mod report;
 mod target;
+pub mod tls;
 
 pub mod echo_load;
 pub mod fanout_load;

@@ -17,6 +17,7 @@ use crate::frames::close_frame;
 use crate::proc_stat::CpuWindow;
 use crate::report::{new_histogram, Errors, Report};
 use crate::target::{Sources, Target};
+use crate::tls::is_unclean_eof;
 use crate::{RunOptions, Window};
 
 /// The longest one connect-handshake-close cycle may take.
@@ -26,6 +27,8 @@ const CYCLE_TIMEOUT: Duration = Duration::from_secs(10);
 struct Tally {
     report: Report,
     errors: Errors,
+    /// What TLS negotiated, from the first cycle that completed.
+    tls: Option<String>,
 }
 
 /// Runs `concurrency` workers for the warm-up and the duration.
@@ -38,6 +41,7 @@ pub async fn run(target: Target, concurrency: usize, common: &RunOptions) -> Res
     let tally = Rc::new(RefCell::new(Tally {
         report: Report { mode: "setup", url: common.url.clone(), latency: Some(new_histogram()), ..Report::default() },
         errors: Errors::default(),
+        tls: None,
     }));
     let local = tokio::task::LocalSet::new();
     local
@@ -60,11 +64,12 @@ pub async fn run(target: Target, concurrency: usize, common: &RunOptions) -> Res
             }
         })
         .await;
-    let Tally { mut report, errors } = Rc::try_unwrap(tally).map_err(|_| "workers still running")?.into_inner();
+    let Tally { mut report, errors, tls } = Rc::try_unwrap(tally).map_err(|_| "workers still running")?.into_inner();
     report.window = window.until - window.from;
     report.errors = errors.count;
     report.error_samples = errors.samples;
     report.params = vec![("concurrency", json!(concurrency)), ("warmup_s", json!(common.warmup.as_secs_f64()))];
+    report.params.extend(tls.map(|t| ("tls", json!(t))));
     Ok(report)
 }
 
@@ -78,14 +83,17 @@ async fn worker(id: usize, target: Target, sources: Rc<RefCell<Sources>>, tally:
             .unwrap_or_else(|_| Err("connect, handshake and close took over 10 s".into()));
         let ended = Instant::now();
         match outcome {
-            Ok(()) if ended >= window.from && ended < window.until => {
+            Ok(tls) if ended >= window.from && ended < window.until => {
                 let mut t = tally.borrow_mut();
+                if t.tls.is_none() {
+                    t.tls = tls;
+                }
                 t.report.ops += 1;
                 if let Some(h) = t.report.latency.as_mut() {
                     let _ = h.record((ended - began).as_nanos() as u64);
                 }
             }
-            Ok(()) => {}
+            Ok(_) => {}
             Err(e) => {
                 tally.borrow_mut().errors.push(e);
                 // Do not spin on a refused connection.
@@ -95,11 +103,18 @@ async fn worker(id: usize, target: Target, sources: Rc<RefCell<Sources>>, tally:
     }
 }
 
-/// One connection: handshake, close frame out, close frame in, FIN in.
-async fn cycle(target: &Target, source: Option<std::net::IpAddr>, rng: &mut fastrand::Rng) -> Result<(), String> {
-    let tcp = connect::connect_tcp(target, source).await?;
+/// One connection: (TLS,) handshake, close frame out, close frame in, FIN
+/// in. Returns what TLS negotiated, if any.
+async fn cycle(
+    target: &Target,
+    source: Option<std::net::IpAddr>,
+    rng: &mut fastrand::Rng,
+) -> Result<Option<String>, String> {
+    let tcp = connect::connect(target, source).await?;
+    let tls = tcp.tls_description();
     let Upgraded { mut tcp, leftover: mut buf, .. } = connect::handshake(tcp, target).await?;
     tcp.write_all(&close_frame(rng)).await.map_err(|e| format!("close write: {e}"))?;
+    tcp.flush().await.map_err(|e| format!("close write: {e}"))?;
     // Skip anything before the server's close frame.
     loop {
         match FrameHeader::parse(&buf).map_err(|e| format!("bad frame: {e}"))? {
@@ -117,12 +132,15 @@ async fn cycle(target: &Target, source: Option<std::net::IpAddr>, rng: &mut fast
         }
     }
     // The server closes TCP first (RFC 6455 section 7.1.1): wait for its FIN,
-    // so the TIME_WAIT lands on its side and our ports stay free.
+    // so the TIME_WAIT lands on its side and our ports stay free. Over TLS
+    // a server may close TCP without a close_notify alert: that FIN ends
+    // the cycle just as well.
     let mut sink = [0u8; 512];
     loop {
         match tcp.read(&mut sink).await {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(tls),
             Ok(_) => {}
+            Err(e) if tls.is_some() && is_unclean_eof(&e) => return Ok(tls),
             Err(e) => return Err(format!("read after close: {e}")),
         }
     }

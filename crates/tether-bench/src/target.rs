@@ -1,7 +1,10 @@
-//! Where the load goes: the target URL (`ws://` or a raw `tcp://` echo)
-//! and the source addresses connections are opened from.
+//! Where the load goes: the target URL (`ws://`, `wss://`, or a raw
+//! `tcp://` or `tls://` echo) and the source addresses connections are
+//! opened from.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+use crate::tls::ClientTls;
 
 /// Where the load goes.
 #[derive(Clone, Debug)]
@@ -12,21 +15,28 @@ pub struct Target {
     pub host: String,
     /// The request target.
     pub path: String,
-    /// `tcp://`: a raw TCP echo, no handshake; frames come back masked.
+    /// `tcp://` or `tls://`: a raw echo, no handshake; frames come back masked.
     pub raw: bool,
+    /// `wss://` or `tls://`: TLS over the TCP connection.
+    pub secure: bool,
+    /// The TLS settings for a secure target (set with [`Target::with_tls`]).
+    pub tls: Option<ClientTls>,
     /// Offer permessage-deflate and send compressed text (the server must accept).
     pub deflate: bool,
 }
 
 impl Target {
-    /// Parses `ws://HOST:PORT/PATH` or `tcp://HOST:PORT/` (a raw TCP echo).
+    /// Parses `ws://HOST:PORT/PATH`, `wss://HOST:PORT/PATH`, or
+    /// `tcp://HOST:PORT/` and `tls://HOST:PORT/` (raw echoes, no WebSocket).
     pub fn parse(url: &str) -> Result<Target, String> {
-        let (raw, rest) = if let Some(rest) = url.strip_prefix("ws://") {
-            (false, rest)
-        } else if let Some(rest) = url.strip_prefix("tcp://") {
-            (true, rest)
-        } else {
-            return Err(format!("{url:?}: the URL must start with ws:// (or tcp:// for a raw TCP echo)"));
+        let schemes =
+            [("ws://", false, false), ("wss://", false, true), ("tcp://", true, false), ("tls://", true, true)];
+        let Some((raw, secure, rest)) =
+            schemes.iter().find_map(|(scheme, raw, secure)| Some((*raw, *secure, url.strip_prefix(scheme)?)))
+        else {
+            return Err(format!(
+                "{url:?}: the URL must start with ws:// or wss:// (or tcp:// and tls:// for a raw echo)"
+            ));
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -35,14 +45,30 @@ impl Target {
         let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
             authority.to_owned()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{}", if secure { 443 } else { 80 })
         };
         let addr = with_port
             .to_socket_addrs()
             .map_err(|e| format!("{url:?}: cannot resolve {authority}: {e}"))?
             .next()
             .ok_or_else(|| format!("{url:?}: {authority} has no address"))?;
-        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned(), raw, deflate: false })
+        Ok(Target { addr, host: authority.to_owned(), path: path.to_owned(), raw, secure, tls: None, deflate: false })
+    }
+
+    /// Uses `tls` for a secure target (a WebSocket target offers ALPN `http/1.1`).
+    pub fn with_tls(mut self, tls: &ClientTls) -> Target {
+        self.tls = Some(if self.raw { tls.clone() } else { tls.with_http11_alpn() });
+        self
+    }
+
+    /// The host without the port (and without an IPv6 literal's brackets):
+    /// the name the server's certificate must hold.
+    pub fn hostname(&self) -> &str {
+        let host = match self.host.rsplit_once(':') {
+            Some((h, port)) if port.parse::<u16>().is_ok() => h,
+            _ => &self.host,
+        };
+        host.trim_start_matches('[').trim_end_matches(']')
     }
 }
 
@@ -87,6 +113,10 @@ mod tests {
         let t = Target::parse("ws://127.0.0.1:9001/chat?x=1").unwrap();
         assert_eq!((t.addr.port(), t.path.as_str(), t.raw), (9001, "/chat?x=1", false));
         assert!(Target::parse("tcp://127.0.0.1:5").unwrap().raw);
+        let t = Target::parse("wss://localhost:9443/x").unwrap();
+        assert_eq!((t.secure, t.raw, t.hostname()), (true, false, "localhost"));
+        let t = Target::parse("tls://[::1]:7").unwrap();
+        assert_eq!((t.secure, t.raw, t.hostname()), (true, true, "::1"));
         assert!(Target::parse("http://127.0.0.1:5/").is_err());
         let mut s = Sources::parse(Some("3")).unwrap();
         let got: Vec<_> = (0..4).map(|_| s.next().unwrap().to_string()).collect();

@@ -433,12 +433,16 @@ impl ServerTls {
     /// Performs the server side of the TLS handshake on an accepted
     /// connection; pass the result to [`accept`](crate::accept).
     pub async fn accept(&self, tcp: TcpStream) -> Result<MaybeTlsStream, Error> {
-        let peer = tcp.peer_addr().map_or_else(|_| "the client".to_owned(), |a| a.to_string());
         let limit = self.timeout;
-        let stream = timeout(limit, self.acceptor.accept(tcp))
-            .await
-            .map_err(|_| Error::HandshakeTimeout(limit))?
-            .map_err(|e| handshake_error(&peer, e))?;
-        Ok(MaybeTlsStream::Rustls(Box::new(stream.into())))
+        match timeout(limit, self.acceptor.accept(tcp).into_fallible()).await {
+            Err(_) => Err(Error::HandshakeTimeout(limit)),
+            Ok(Ok(stream)) => Ok(MaybeTlsStream::Rustls(Box::new(stream.into()))),
+            // The peer's address is asked for only to name it in the error:
+            // a system call and a string that a good handshake does not need.
+            Ok(Err((e, tcp))) => {
+                let peer = tcp.peer_addr().map_or_else(|_| "the client".to_owned(), |a| a.to_string());
+                Err(handshake_error(&peer, e))
+            }
+        }
     }
 }

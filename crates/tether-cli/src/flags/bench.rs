@@ -1,11 +1,13 @@
 //! The flags of `tether bench`: one subcommand per workload of the load
 //! generator (crate `tether-bench`), and their translation into its plans.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use tether_bench::echo_load::EchoPlan;
 use tether_bench::h2_load::{self, Transport};
+use tether_bench::tls::{ClientTls, DEFAULT_SUITE};
 use tether_bench::{Kind, RunOptions, Target};
 
 /// `tether bench WORKLOAD URL [options]`.
@@ -102,8 +104,17 @@ pub enum Workload {
 /// Flags every workload takes.
 #[derive(Args, Debug)]
 pub struct CommonArgs {
-    /// The server: ws://HOST:PORT/PATH, or tcp://HOST:PORT for a raw TCP echo.
+    /// The server: ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, or
+    /// tcp://HOST:PORT (tls://HOST:PORT) for a raw TCP (TLS) echo.
     url: String,
+    /// wss:// and tls://: trust the CA certificate(s) of this PEM file for
+    /// the server's certificate (nothing else is trusted).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// wss:// and tls://: the one cipher suite offered (with X25519, no
+    /// session resumption), so every server negotiates the same.
+    #[arg(long, value_name = "SUITE", default_value = DEFAULT_SUITE)]
+    tls_suite: String,
     /// Seconds measured, after the warm-up.
     #[arg(short, long, default_value_t = 5.0, value_name = "SECS")]
     duration: f64,
@@ -196,7 +207,15 @@ impl CommonArgs {
             source: self.source.clone(),
             quiet: self.quiet,
         };
-        Ok((Target::parse(&self.url)?, common))
+        let mut target = Target::parse(&self.url)?;
+        if target.secure {
+            let ca = self
+                .ca
+                .as_deref()
+                .ok_or("a wss:// or tls:// URL needs --ca FILE (the CA that signed the server's certificate)")?;
+            target = target.with_tls(&ClientTls::new(ca, &self.tls_suite)?);
+        }
+        Ok((target, common))
     }
 }
 

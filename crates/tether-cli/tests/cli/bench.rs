@@ -4,7 +4,9 @@ use std::process::Stdio;
 
 use tokio::time::timeout;
 
-use crate::support::{tether_bin, Server, LIMIT};
+use tether_testkit::pki::TestPki;
+
+use crate::support::{by_name, tether_bin, tether_echo_tls, Server, LIMIT};
 
 /// A smoke run of `tether bench`: a few hundred messages through `tether
 /// echo` on a current-thread runtime, every byte checked, text and binary.
@@ -94,4 +96,38 @@ async fn idle_run_with_a_compressed_message_reports_memory() {
     assert!(report["rss_kb_after"].as_u64().unwrap() > 0, "{report}");
     assert!(report["kernel_slab_kb_per_conn"].is_number(), "{report}");
     assert!(report["kernel_tcp_buffers_kb_per_conn"].is_number(), "{report}");
+}
+
+/// `tether bench` over wss:// against `tether echo --tls-cert`: the CA of
+/// `--ca` is trusted, by address and by name, the pinned suite is what the
+/// report says was negotiated, every byte is checked; no `--ca` is refused.
+#[tokio::test]
+async fn bench_over_wss_with_a_private_ca() {
+    let pki = TestPki::new();
+    let server = tether_echo_tls(&pki).await;
+    let ca = pki.ca.to_str().unwrap();
+    for url in [server.url.clone(), by_name(&server.url)] {
+        let out = tether_bin()
+            .args(["bench", "echo", &url, "-c", "3", "-s", "20KiB", "-m", "20", "--check", "--ca", ca])
+            .args(["--json", "--quiet"])
+            .output();
+        let out = timeout(LIMIT, out).await.unwrap().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!((report["errors"].as_u64(), report["ops"].as_u64()), (Some(0), Some(60)), "{report}");
+        assert_eq!(report["tls"], "TLS13_AES_128_GCM_SHA256 X25519");
+    }
+    let setup = tether_bin()
+        .args(["bench", "setup", &server.url, "-c", "2", "-d", "0.3", "-w", "0.1", "--ca", ca])
+        .args(["--tls-suite", "TLS13_CHACHA20_POLY1305_SHA256", "--json", "--quiet"])
+        .output();
+    let out = timeout(LIMIT, setup).await.unwrap().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["tls"], "TLS13_CHACHA20_POLY1305_SHA256 X25519");
+    let out = tether_bin().args(["bench", "echo", &server.url, "-m", "1", "--quiet"]).output();
+    let out = timeout(LIMIT, out).await.unwrap().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ca FILE"), "{out:?}");
 }

@@ -52,7 +52,9 @@ impl Accept {
     }
 
     /// Negotiates permessage-deflate for `request` and builds the response
-    /// that completes its handshake (101, or 200 on HTTP/2).
+    /// that completes its handshake (101, or 200 on HTTP/2), for the
+    /// servers that answer with `http` types (hyper, axum, HTTP/2).
+    #[cfg(any(feature = "hyper", feature = "axum", feature = "http2"))]
     pub(crate) fn agree(
         self,
         request: &Request,
@@ -63,8 +65,8 @@ impl Accept {
         Ok((response, agreed))
     }
 
-    /// [`agree`](Self::agree) for a request read from HTTP/1.1 bytes: the
-    /// response goes into `out` as bytes, without `http` types.
+    /// `agree` for a request read from HTTP/1.1 bytes: the response goes
+    /// into `out` as bytes, without `http` types.
     pub(crate) fn agree_h1(
         self,
         request: &Request,

@@ -3,6 +3,8 @@
 //! and HTTP/1.1, the server counting which protocol each WebSocket came by.
 #![cfg(feature = "http2")]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,14 +53,7 @@ async fn echo_server(corrupt: bool) -> (String, Arc<Seen>) {
 }
 
 fn options(url: &str, duration: Duration) -> RunOptions {
-    RunOptions {
-        url: url.to_owned(),
-        duration,
-        warmup: Duration::from_millis(50),
-        server_pid: Some(std::process::id()),
-        source: None,
-        quiet: true,
-    }
+    RunOptions { duration, ..common::options(url) }
 }
 
 #[tokio::test]

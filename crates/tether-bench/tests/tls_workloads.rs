@@ -9,7 +9,10 @@ use futures_util::StreamExt;
 use tether_bench::echo_load::{self, EchoPlan};
 use tether_bench::idle_load::{self, IdlePlan};
 use tether_bench::tls::{ClientTls, DEFAULT_SUITE};
-use tether_bench::{setup_load, Kind, RunOptions, Target};
+mod common;
+
+use common::options;
+use tether_bench::{setup_load, Kind, Target};
 use tether_testkit::pki::{Leaf, TestPki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -58,17 +61,6 @@ async fn raw_tls_server(pki: &TestPki) -> String {
         }
     });
     url
-}
-
-fn options(url: &str) -> RunOptions {
-    RunOptions {
-        url: url.to_owned(),
-        duration: Duration::from_millis(300),
-        warmup: Duration::from_millis(50),
-        server_pid: Some(std::process::id()),
-        source: None,
-        quiet: true,
-    }
 }
 
 fn target(url: &str, ca: &std::path::Path, suite: &str) -> Target {

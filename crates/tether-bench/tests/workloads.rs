@@ -7,7 +7,10 @@ use futures_util::StreamExt;
 use tether_bench::echo_load::{self, EchoPlan};
 use tether_bench::fanout_load::{self, FanoutPlan};
 use tether_bench::idle_load::{self, IdlePlan};
-use tether_bench::{setup_load, Kind, RunOptions, Target};
+mod common;
+
+use common::options;
+use tether_bench::{setup_load, Kind, Target};
 use tokio::net::TcpListener;
 
 /// An echo server on a free port; returns its URL.
@@ -23,17 +26,6 @@ async fn echo_server() -> String {
         }
     }));
     url
-}
-
-fn options(url: &str) -> RunOptions {
-    RunOptions {
-        url: url.to_owned(),
-        duration: Duration::from_millis(300),
-        warmup: Duration::from_millis(50),
-        server_pid: Some(std::process::id()),
-        source: None,
-        quiet: true,
-    }
 }
 
 #[tokio::test]

@@ -131,21 +131,12 @@ need_binary() {
   die "$2 not found: build it (unset SKIP_BUILD) or set $1"
 }
 
-if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-  # Two invocations: naming an --example would otherwise skip the bin targets.
-  for role in "${ROLES[@]}"; do
-    if [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]] && ((AXUM)); then
-      log "building axum_echo example (interop profile)"
-      cargo build --profile interop -p tether-ws --features axum --example axum_echo >&2
-    elif [[ $role == server && -z "${TETHER_SERVER_CMD:-}" ]]; then
-      log "building tether (interop profile)"
-      cargo build --profile interop -p tether-ws-cli --bin tether >&2
-    fi
-    if [[ $role == client && -z "${TETHER_CLIENT_CMD:-}" ]]; then
-      log "building autobahn_client example (interop profile)"
-      cargo build --profile interop -p tether-ws --example autobahn_client >&2
-    fi
-  done
+if [[ "${SKIP_BUILD:-0}" != 1 && ( -z "${TETHER_SERVER_CMD:-}" || -z "${TETHER_CLIENT_CMD:-}" ) ]]; then
+  # The server, the client and the axum example in one build (scripts/lib/build.sh).
+  log "building tether, autobahn_client and axum_echo (interop profile)"
+  # shellcheck source=scripts/lib/build.sh
+  source "$ROOT/scripts/lib/build.sh"
+  interop_build
 fi
 
 for role in "${ROLES[@]}"; do

@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cargo build --quiet -p tether-ws-cli
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+debug_build
 OUT="target/bench-trust"
 rm -rf "$OUT"
 bench/compare.sh --tether target/debug/tether --servers tether,wrong-echo \

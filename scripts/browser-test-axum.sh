@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 eval "$(scripts/install-ui-deps.sh)"
-cargo build --quiet -p tether-ws --features axum --example axum_echo
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+debug_build
 AXUM_ECHO_BIN="${CARGO_TARGET_DIR:-target}/debug/examples/axum_echo" \
 NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \
     node --test interop/browser/axum_page.test.js

@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 eval "$(scripts/install-ui-deps.sh)"
-cargo build --quiet -p tether-ws-cli
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+debug_build
 PKI="$(mktemp -d -t tether-h2-pki.XXXXXX)"
 trap 'rm -rf "$PKI"' EXIT
-cargo run --quiet -p tether-testkit --example write_pki -- "$PKI"
+"${CARGO_TARGET_DIR:-target}/debug/examples/write_pki" "$PKI"
 TETHER_BIN="${CARGO_TARGET_DIR:-target}/debug/tether" \
 TETHER_PKI="$PKI" \
 NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \

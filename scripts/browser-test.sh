@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 eval "$(scripts/install-ui-deps.sh)"
-# The binary the test starts (already built by `cargo test`: then a no-op).
-cargo build --quiet -p tether-ws-cli
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+# The binary the test starts (built by `cargo test` already: then a no-op).
+debug_build
 TETHER_BIN="${CARGO_TARGET_DIR:-target}/debug/tether" \
 NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \
     node --test interop/browser/page.test.js interop/browser/hub-page.test.js

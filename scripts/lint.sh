@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Lint gates that CI (.ci/run) runs after fmt, clippy and rustdoc, before the
 # test command:
-#   1. the minimum supported Rust version (`rust-version` in Cargo.toml)
-#      checks every library and binary of the workspace (what a user builds;
-#      tests and examples are ours, checked on the current toolchain);
+#   1. the publishable crates package, and each builds from its packaged
+#      files alone with the minimum supported Rust version (`rust-version` in
+#      Cargo.toml): what a user of the registry builds (tests and examples are
+#      ours, checked on the current toolchain);
 #   2. clippy passes on the libraries and binaries for each cargo feature of
 #      each crate on its own, and with none (cargo-hack), so no feature depends
 #      on another by accident (all targets are linted once, with the default
 #      features, by .ci/run, and built with every feature by the test command);
 #   3. the browser build: tether and the web chat build for
-#      wasm32-unknown-unknown and pass clippy there;
-#   4. the publishable crates package, and each builds from its packaged
-#      files alone (what a user of the registry gets).
+#      wasm32-unknown-unknown and pass clippy there.
 # Installs the toolchain and cargo-hack when missing; a second run installs
 # nothing.
 set -euo pipefail
@@ -22,14 +21,46 @@ source scripts/lib/install.sh  # cargo_install_tool
 start=$(date +%s)
 stamp() { echo "[lint] $* ($(( $(date +%s) - start )) s)" >&2; }
 
-# ---- minimum supported Rust version ---------------------------------------
+# ---- the packaged crates, with the minimum supported Rust version ---------
 msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
 [[ -n "$msrv" ]] || { echo "[lint] no rust-version in Cargo.toml" >&2; exit 1; }
 if ! rustup run "$msrv" rustc --version >/dev/null 2>&1; then
   rustup toolchain install "$msrv" --profile minimal >&2
 fi
-cargo "+$msrv" check --locked --workspace
-stamp "Rust $msrv checks the workspace"
+# The workspace members that may be published (`publish = false` leaves one
+# out), as NAME@VERSION.
+mapfile -t publishable < <(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["publish"] != []:
+        print(p["name"] + "@" + p["version"])')
+cargo package --locked --allow-dirty --no-verify "${publishable[@]/#/--package=}" >&2
+# Cargo's own verification would compile each packaged crate and all its
+# dependencies again (minutes on a fresh machine). Instead the unpacked
+# crates form a scratch workspace, each other's registry dependency patched
+# to its packaged copy, with the project's lock file and dev profile, checked
+# in the project's target directory: one check on the minimum Rust version
+# of exactly what a user builds, its dependencies compiled once.
+verify=target/package/verify
+rm -rf "$verify" && mkdir -p "$verify"
+for crate in "${publishable[@]}"; do tar -xzf "target/package/${crate/@/-}.crate" -C "$verify"; done
+cp Cargo.lock "$verify/"
+python3 - "$verify" "${publishable[@]}" <<'PY'
+import re, sys
+verify, crates = sys.argv[1], sys.argv[2:]
+root = open("Cargo.toml").read()
+# The project's [profile.*] sections (a package's own profiles are ignored).
+profiles = "".join(m.group(0) for m in re.finditer(r"(?ms)^\[profile\.[^\n]*\n.*?(?=^\[|\Z)", root))
+dirs = {c.split("@")[0]: c.replace("@", "-") for c in crates}
+with open(f"{verify}/Cargo.toml", "w") as f:
+    f.write('[workspace]\nresolver = "2"\nmembers = [%s]\n\n' % ", ".join(f'"{d}"' for d in dirs.values()))
+    f.write("[patch.crates-io]\n")
+    for name, d in dirs.items():
+        f.write(f'{name} = {{ path = "{d}" }}\n')
+    f.write("\n" + profiles)
+PY
+CARGO_TARGET_DIR="$PWD/target" cargo "+$msrv" check --manifest-path "$verify/Cargo.toml" --workspace
+stamp "${publishable[*]} package, and build from their packaged files with Rust $msrv"
 
 # ---- every feature on its own ---------------------------------------------
 cargo hack --version >/dev/null 2>&1 || cargo_install_tool --locked cargo-hack
@@ -46,21 +77,3 @@ TETHER_BACKENDS_URL=ws://127.0.0.1:1 TETHER_BACKENDS_REFUSED=ws://127.0.0.1:1/ \
   cargo clippy --locked -p tether-ws --target wasm32-unknown-unknown --test backends --example seed -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked -p tether-ws --no-deps --target wasm32-unknown-unknown
 stamp "tether and the web chat build for wasm32 and pass clippy there"
-
-# ---- packaging ----------------------------------------------------------------
-# The workspace members that may be published (`publish = false` leaves one out).
-mapfile -t publishable < <(cargo metadata --no-deps --format-version 1 | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["packages"]:
-    if p["publish"] != []:
-        print(p["name"])')
-# Cargo verifies each crate against the ones packaged before it through a
-# temporary local registry. It takes a registry crate of the same version for
-# unchanged, so what an earlier run unpacked and compiled from there would be
-# used again: drop both first.
-for name in "${publishable[@]}"; do
-  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$name"-[0-9]*
-done
-cargo clean --quiet "${publishable[@]/#/--package=}"
-cargo package --locked --allow-dirty "${publishable[@]/#/--package=}"
-stamp "packaged ${publishable[*]}"

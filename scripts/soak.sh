@@ -15,8 +15,9 @@ mode=${1:-churn}
 out=target/soak
 mkdir -p "$out"
 
-cargo build --profile interop -q -p tether-ws-cli --bin tether
-cargo build --profile interop -q -p tether-ws --example soak
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+interop_build
 tether=target/interop/tether
 soak=target/interop/examples/soak
 

@@ -47,7 +47,9 @@ JSON
 
 # ---- the test server ----------------------------------------------------
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --quiet -p tether-ws --example backend_server
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+debug_build
 SERVER_OUT="$SCRATCH/server.out"
 "$TARGET_DIR/debug/examples/backend_server" >"$SERVER_OUT" &
 SERVER_PID=$!

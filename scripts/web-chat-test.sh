@@ -11,8 +11,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 eval "$(scripts/install-ui-deps.sh)"
 scripts/build-web-chat.sh "$TARGET_DIR/web-chat"
-# The server the test starts (already built by `cargo test`: then a no-op).
-cargo build --quiet -p tether-ws-cli
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+# The server the test starts (built by `cargo test` already: then a no-op).
+debug_build
 TETHER_BIN="$TARGET_DIR/debug/tether" \
 TETHER_WEB_CHAT_DIR="$TARGET_DIR/web-chat" \
 NODE_PATH="$TETHER_PLAYWRIGHT_MODULES" \

@@ -1,0 +1,23 @@
+# shellcheck shell=bash
+# The builds the test scripts share, each with ONE feature set, so that no
+# script builds tether again with another (a different feature set is a
+# different build of tether-ws and of everything above it).
+#
+#   debug_build     the workspace's binaries and examples, every feature on:
+#                   what `cargo test --workspace --all-features` (the test
+#                   command's first step) builds, so after it a no-op.
+#   interop_build   the programs the conformance and soak runs start, in the
+#                   `interop` profile (release without LTO): the `tether`
+#                   binary and the autobahn_client, axum_echo and soak
+#                   examples, in one cargo invocation.
+#
+# Source it, then call the function; output goes to stderr.
+
+debug_build() {
+    cargo build --quiet --workspace --all-features --bins --examples >&2
+}
+
+interop_build() {
+    cargo build --quiet --profile interop -p tether-ws-cli -p tether-ws --features tether-ws/axum \
+        --bin tether --example autobahn_client --example axum_echo --example soak >&2
+}

@@ -63,7 +63,7 @@ async fn axum_echo() -> String {
 async fn peer_client(name: &str, mut peer: Command) {
     let url = axum_echo().await;
     let run = peer.args(["client", &url]).kill_on_drop(true).output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run).await.unwrap().unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(180), run).await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{name} client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for check in ["text", "binary", "empty_text", "empty_binary", "large", "fragmented", "utf8", "ping", "close"] {
@@ -89,7 +89,7 @@ async fn node_client_against_axum_echo() {
 async fn python_h2_drives_extended_connect_against_axum_echo_over_h2c() {
     let url = axum_echo().await;
     let run = python_script("py_h2_peer.py").args(["client", &url, "--page", "/"]).kill_on_drop(true).output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run).await.unwrap().unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(180), run).await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "py_h2_peer failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let checks = ["settings", "echo_text", "echo_binary", "ping", "multiplexed", "close", "no_protocol"];

@@ -14,7 +14,7 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
 
 /// The most any one step of a test may take.
-pub const LIMIT: Duration = Duration::from_secs(60);
+pub const LIMIT: Duration = Duration::from_secs(180);
 
 pub fn tether_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tether"))

@@ -68,60 +68,6 @@ impl RawHead {
     }
 }
 
-/// The names the checks look up: their lengths tell them apart.
-const LOOKED_UP: [&str; 8] = [
-    "host",
-    "origin",
-    "upgrade",
-    "connection",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "sec-websocket-protocol",
-    "sec-websocket-extensions",
-];
-
-/// Which of [`LOOKED_UP`] `name` is, in any case.
-fn looked_up(name: &str) -> Option<usize> {
-    let i = LOOKED_UP.iter().position(|n| n.len() == name.len())?;
-    name.eq_ignore_ascii_case(LOOKED_UP[i]).then_some(i)
-}
-
-/// httparse's headers, with where each name of [`LOOKED_UP`] first comes
-/// found in one pass: the checks look up eight names (two of them twice),
-/// and each lookup of a slice is a scan of every header.
-struct Indexed<'h, 'b> {
-    headers: &'h [httparse::Header<'b>],
-    /// Per name of [`LOOKED_UP`]: its first line, and whether another follows.
-    first: [Option<(usize, bool)>; LOOKED_UP.len()],
-}
-
-impl<'h, 'b> Indexed<'h, 'b> {
-    fn new(headers: &'h [httparse::Header<'b>]) -> Self {
-        let mut first = [None; LOOKED_UP.len()];
-        for (at, h) in headers.iter().enumerate() {
-            if let Some(i) = looked_up(h.name) {
-                match &mut first[i] {
-                    None => first[i] = Some((at, false)),
-                    Some((_, more)) => *more = true,
-                }
-            }
-        }
-        Indexed { headers, first }
-    }
-}
-
-impl Lines for Indexed<'_, '_> {
-    fn lines<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        // From the first line on, and only that one if no other follows.
-        let (from, most) = match looked_up(name).map(|i| self.first[i]) {
-            Some(None) => (self.headers.len(), 0),
-            Some(Some((at, more))) => (at, if more { usize::MAX } else { 1 }),
-            None => (0, usize::MAX),
-        };
-        self.headers[from..].lines(name).take(most)
-    }
-}
-
 /// Where `inner` (a slice of `outer`) lies in `outer`.
 fn within(outer: &[u8], inner: &[u8]) -> Option<Range<usize>> {
     let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
@@ -165,9 +111,8 @@ pub fn read_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usiz
     .map_err(|_| HandshakeError::Http(format!("bad request target {target:?}")))?;
     // httparse reads only HTTP/1.x: the minor version says which.
     let version = if parsed.version == Some(1) { Version::HTTP_11 } else { Version::HTTP_10 };
-    let headers = Indexed::new(headers);
-    check_upgrade(parsed.method.unwrap_or_default(), version, &headers)?;
-    let offers = Offers::check(&headers, true)?;
+    check_upgrade(parsed.method.unwrap_or_default(), version, headers)?;
+    let offers = Offers::check(headers, true)?;
     let origin = headers.lines("origin").next().and_then(|v| within(buf, v));
     let raw = RawHead { bytes, uri, origin };
     Ok(Some((Request { head: Default::default(), raw: Some(raw), offers }, n)))
@@ -437,25 +382,6 @@ mod tests {
             .replace("Upgrade: websocket", "Upgrade: WebSocket")
             .replace("Connection: Upgrade", "Connection: keep-alive, UPGRADE");
         assert!(read(&text).unwrap().is_some());
-    }
-
-    #[test]
-    fn indexed_lookups_give_the_lines_a_scan_gives() {
-        let text = rfc_request()
-            .replace("Connection: Upgrade\r\n", "connection: keep-alive\r\nX-A: 1\r\nCONNECTION: Upgrade\r\n")
-            .replace("Host:", "Sec-WebSocket-Protocol: a\r\nHost:");
-        let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut raw);
-        parsed.parse(text.as_bytes()).unwrap();
-        let indexed = Indexed::new(parsed.headers);
-        for name in LOOKED_UP.iter().chain(&["x-a", "x-missing"]) {
-            let scanned: Vec<&[u8]> = parsed.headers.lines(name).collect();
-            assert_eq!(indexed.lines(name).collect::<Vec<_>>(), scanned, "{name}");
-        }
-        assert_eq!(indexed.lines("connection").count(), 2);
-        assert_eq!(indexed.lines("origin").count(), 1);
-        let (req, _) = read(&text).unwrap().unwrap();
-        assert_eq!(req.protocols(), ["a", "chat", "superchat"], "a token on the second line counts");
     }
 
     #[test]

@@ -246,9 +246,11 @@ fn check_token<H: Lines + ?Sized>(
     name: &'static str,
     token: &'static str,
 ) -> Result<(), HandshakeError> {
+    if has_token(headers, key, token) {
+        return Ok(());
+    }
     match headers.lines(key).next() {
         None => Err(HandshakeError::MissingHeader(name)),
-        Some(_) if has_token(headers, key, token) => Ok(()),
         Some(v) => {
             Err(HandshakeError::BadHeader { name, expected: token, got: String::from_utf8_lossy(v).into_owned() })
         }

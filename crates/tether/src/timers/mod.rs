@@ -256,6 +256,22 @@ mod tests {
         assert_eq!(now() - start, Duration::from_secs(5));
     }
 
+    /// A server whose close completes at once (the client's close frame
+    /// read, the echo written, TCP shut down, all in one poll) sets no
+    /// closing deadline: none was needed, and setting one costs a lock and
+    /// may move the queue's sleep.
+    #[tokio::test(start_paused = true)]
+    async fn a_close_that_completes_at_once_sets_no_deadline() {
+        let (mut ws, mut peer) = pipe(Role::Server, crate::Config::default().keepalive(None, Duration::from_secs(1)));
+        // A close frame with code 1000, masked with key 0.
+        peer.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await.unwrap();
+        assert!(ws.next_message().await.is_none(), "a clean close");
+        let mut echo = [0; 4];
+        peer.read_exact(&mut echo).await.unwrap();
+        assert_eq!(echo, [0x88, 2, 0x03, 0xe8], "the close echoed");
+        assert_eq!(queue::TimerQueue::current().pending(), 0, "no deadline was set");
+    }
+
     /// The client waits for the server to close TCP, for the close timeout
     /// at most: once both close frames are exchanged, that is no error.
     #[tokio::test(start_paused = true)]

@@ -7,11 +7,20 @@
 //! The driver sleeps on tokio's clock, so a paused test clock
 //! (`tokio::time::pause`) moves these deadlines as it moves any sleep, and
 //! each deadline fires at its exact instant (to tokio's millisecond).
+//!
+//! While deadlines keep being set, the driver also wakes every second
+//! (`HEARTBEAT`): a deadline set earlier than the driver's sleep moves
+//! that sleep earlier, and tokio then wakes its own driver with a system
+//! call (an `eventfd` write) in case it is parked for longer. Busy servers
+//! set a closing deadline (5 s) at every close, earlier than the keepalive
+//! deadlines (20 s) the driver sleeps for, and a tokio handshake timeout
+//! (10 s) at every accept: with the driver never more than a heartbeat
+//! away, neither moves tokio's next wake-up, so neither costs that call.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
@@ -24,6 +33,11 @@ use crate::slots::Slots;
 
 /// No deadline, for a tick field.
 pub(super) const NEVER: u64 = u64::MAX;
+
+/// How far ahead (in ticks: 1 s) the driver sleeps at most while
+/// deadlines are being set: no later than the deadlines connections set,
+/// down to a 1 s close timeout.
+const HEARTBEAT: u64 = 1_000_000_000;
 
 /// The shared timers of one runtime.
 #[derive(Debug)]
@@ -48,6 +62,8 @@ struct State {
     /// when an earlier one comes or that one goes.
     driver_due: u64,
     driver: Option<Waker>,
+    /// A deadline was set since the driver last ran: it keeps the heartbeat.
+    busy: bool,
 }
 
 #[derive(Debug)]
@@ -126,6 +142,7 @@ impl TimerQueue {
         }
         if old != tick && tick != NEVER {
             state.heap.push(Reverse((tick, slot)));
+            state.busy = true;
         }
         // The driver sleeps for a later deadline, or for the one that went.
         if tick < state.driver_due || (old == state.driver_due && old != tick) {
@@ -152,7 +169,8 @@ impl TimerQueue {
         }
     }
 
-    /// Wakes the slots due at `now`; returns the next deadline.
+    /// Wakes the slots due at `now`; returns when the driver is to wake
+    /// next: the next deadline, or a heartbeat before it while busy.
     fn fire(&self, now: u64, wakers: &mut Vec<Waker>, driver: &Waker) -> u64 {
         let mut state = lock(&self.state);
         let state = &mut *state;
@@ -175,6 +193,10 @@ impl TimerQueue {
             state.heap.retain(|Reverse((tick, slot))| slots.get(*slot).is_some_and(|e| e.deadline == *tick));
         }
         let next = state.heap.peek().map_or(NEVER, |Reverse((tick, _))| *tick);
+        let next = match std::mem::take(&mut state.busy) {
+            true if next != NEVER => next.min(now.saturating_add(HEARTBEAT)),
+            _ => next,
+        };
         state.driver_due = next;
         match &mut state.driver {
             Some(w) => w.clone_from(driver),
@@ -199,29 +221,78 @@ impl Drop for Alive {
 async fn drive(queue: Arc<TimerQueue>) {
     let alive = Alive(queue);
     let queue = &alive.0;
-    let mut sleep: Option<Pin<Box<Sleep>>> = None;
+    // Inline, not boxed: the queue empties and fills again at every
+    // connection on a quiet server, and each new sleep was an allocation.
+    let mut sleep = pin!(None::<Sleep>);
     let mut wakers = Vec::new();
     poll_fn(|cx: &mut Context<'_>| loop {
         let now = queue.tick(Instant::now().into_std());
         let next = queue.fire(now, &mut wakers, cx.waker());
         wakers.drain(..).for_each(Waker::wake);
         if next == NEVER {
-            sleep = None;
+            sleep.set(None);
             return Poll::<()>::Pending;
         }
         let due = queue.base + Duration::from_nanos(next);
-        let sleeping = match &mut sleep {
-            Some(s) => {
-                if s.deadline() != due {
-                    s.as_mut().reset(due);
-                }
-                s
-            }
-            None => sleep.insert(Box::pin(sleep_until(due))),
-        };
-        if sleeping.as_mut().poll(cx).is_pending() {
+        match sleep.as_mut().as_pin_mut() {
+            Some(s) if s.deadline() == due => {}
+            Some(s) => s.reset(due),
+            None => sleep.set(Some(sleep_until(due))),
+        }
+        let Some(sleeping) = sleep.as_mut().as_pin_mut() else { return Poll::Pending };
+        if sleeping.poll(cx).is_pending() {
             return Poll::Pending;
         }
     })
     .await
+}
+
+#[cfg(test)]
+impl TimerQueue {
+    /// Deadlines set and not yet fired or skipped.
+    pub(super) fn pending(&self) -> usize {
+        lock(&self.state).heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn driver_due(queue: &TimerQueue) -> u64 {
+        lock(&queue.state).driver_due
+    }
+
+    /// Lets the driver run until the paused clock reads `tick`.
+    async fn run_until(queue: &TimerQueue, tick: u64) {
+        tokio::time::sleep_until(queue.base + Duration::from_nanos(tick)).await;
+        tokio::task::yield_now().await;
+    }
+
+    /// A busy queue's driver is never more than a heartbeat away, so that
+    /// a deadline set ahead of the others (a closing handshake's) does not
+    /// move its sleep, which would make tokio wake its own driver with a
+    /// system call; once nothing is set for a heartbeat, it sleeps until
+    /// the next deadline.
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_queue_keeps_a_heartbeat_and_a_quiet_one_sleeps_to_its_deadline() {
+        let queue = TimerQueue::current();
+        let waker = futures_util::task::noop_waker_ref();
+        let (keepalive, closing) = (queue.slot(), queue.slot());
+        assert!(queue.arm(keepalive, 20 * SECOND, waker));
+        tokio::task::yield_now().await;
+        assert_eq!(driver_due(&queue), HEARTBEAT, "deadlines were set: a heartbeat first");
+        assert!(queue.arm(closing, 5 * SECOND, waker));
+        assert!(lock(&queue.state).driver.is_some(), "an earlier deadline beyond the heartbeat wakes nobody");
+        run_until(&queue, HEARTBEAT + SECOND / 2).await;
+        assert_eq!(driver_due(&queue), 2 * HEARTBEAT, "still busy at the heartbeat");
+        run_until(&queue, 2 * HEARTBEAT + SECOND / 2).await;
+        assert_eq!(driver_due(&queue), 5 * SECOND, "quiet: asleep until the earliest deadline");
+        queue.release(closing);
+        tokio::task::yield_now().await;
+        assert_eq!(driver_due(&queue), 20 * SECOND, "the one it slept for went: the next one");
+        queue.release(keepalive);
+    }
 }

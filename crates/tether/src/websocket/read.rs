@@ -97,10 +97,18 @@ where
     /// closing with unread bytes would send a reset that can destroy our
     /// close frame in flight. Over HTTP/2 the server reads until the
     /// client's END_STREAM too (see `await_peer_end`).
+    ///
+    /// The closing deadline is set only once something has to wait: a
+    /// close that completes at once (the usual case on a server) sets no
+    /// timer at all.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        if let Some(end) = self.poll_timers(cx) {
-            return end;
+        match self.poll_finish_io(cx) {
+            Poll::Pending => self.poll_timers(cx).unwrap_or(Poll::Pending),
+            done => done,
         }
+    }
+
+    fn poll_finish_io(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         if ready!(self.poll_write_out(cx)).is_err() {
             let error = self.take_pending();
             return self.end(error);

@@ -129,29 +129,40 @@ where
             if this.closing {
                 return Poll::Pending;
             }
-            // The next batch only once the last one is written: what waits
-            // stays in the member's queue, under its bound.
-            match Sink::<Message>::poll_flush(Pin::new(&mut this.ws), cx) {
-                Poll::Pending => {
-                    // Still writing: but a queue that overflowed meanwhile
-                    // closes the member now, not once its socket drains.
-                    ready!(this.member.queue.poll_overflow(cx));
-                    this.overflowed()?;
-                    continue;
+            // Written out, then the next batch, until nothing waits: the
+            // connection is read once per wake-up, not once per batch.
+            loop {
+                // The next batch only once the last one is written: what
+                // waits stays in the member's queue, under its bound.
+                match Sink::<Message>::poll_flush(Pin::new(&mut this.ws), cx) {
+                    Poll::Pending => {
+                        // Still writing: but a queue that overflowed
+                        // meanwhile closes the member now, not once its
+                        // socket drains.
+                        ready!(this.member.queue.poll_overflow(cx));
+                        this.overflowed()?;
+                        break;
+                    }
+                    // Reading tells how the connection ended.
+                    Poll::Ready(Err(_)) => {
+                        this.closing = true;
+                        break;
+                    }
+                    Poll::Ready(Ok(())) => {}
                 }
-                // Reading tells how the connection ended.
-                Poll::Ready(Err(_)) => {
-                    this.closing = true;
-                    continue;
+                let ws = &mut this.ws;
+                let latency = &this.hub.shared.counters.latency;
+                match ready!(this.member.queue.poll_hand(cx, latency, |frame| ws.feed_prepared(frame).is_ok())) {
+                    Ok(true) => {}
+                    Ok(false) | Err(Stop::Left) => {
+                        this.closing = true;
+                        break;
+                    }
+                    Err(Stop::Overflow) => {
+                        this.overflowed()?;
+                        break;
+                    }
                 }
-                Poll::Ready(Ok(())) => {}
-            }
-            let ws = &mut this.ws;
-            let latency = &this.hub.shared.counters.latency;
-            match ready!(this.member.queue.poll_hand(cx, latency, |frame| ws.feed_prepared(frame).is_ok())) {
-                Ok(true) => {}
-                Ok(false) | Err(Stop::Left) => this.closing = true,
-                Err(Stop::Overflow) => this.overflowed()?,
             }
         }
     }

@@ -12,6 +12,9 @@ use crate::mask::apply_mask;
 /// are and go out with a vectored write, without a copy.
 const INLINE_MAX: usize = 4096;
 
+/// The least a tail buffer made behind a shared frame holds.
+const TAIL_MIN: usize = 512;
+
 /// Encoded frames in send order: `chunks`, then `tail`.
 ///
 /// Small frames are coalesced into `tail`; a large unmasked payload is kept as
@@ -58,7 +61,10 @@ impl Tail {
     /// frame is copied into a new buffer first, with room for more.
     fn owned(&mut self, additional: usize) -> &mut BytesMut {
         if let Tail::Shared(shared) = self {
-            let mut owned = BytesMut::with_capacity((shared.len() + additional).max(2 * shared.len()));
+            // A second frame behind a shared one: a batch (a member behind
+            // the room), likely of more frames; room for a few at once
+            // rather than a reallocation per frame.
+            let mut owned = BytesMut::with_capacity((2 * (shared.len() + additional)).max(TAIL_MIN));
             owned.extend_from_slice(shared);
             *self = Tail::Owned(owned);
         }

@@ -296,6 +296,40 @@ mod tests {
         assert_eq!(batch.iter().map(|f| f.frame.frame().len()).collect::<Vec<_>>(), [90]);
     }
 
+    /// Frames handed to the connection stay in the queue until written,
+    /// outside the bound: a lossy room drops only frames that wait, and the
+    /// written ones are timed and let go on the next hand-over.
+    #[test]
+    fn handed_frames_wait_for_their_write_outside_the_bound() {
+        let q = MemberQueue::new(100);
+        let latency = Latency::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let at = Some(Instant::now());
+        q.push_at(&frame(60), true, at);
+        let mut fed = Vec::new();
+        let mut hand = |fed: &mut Vec<usize>| {
+            q.poll_hand(&mut cx, &latency, |f| {
+                fed.push(f.frame().len());
+                true
+            })
+        };
+        assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
+        assert_eq!(fed, [60]);
+        // The 60 handed bytes no longer count: two more fit, a third drops the oldest waiting one.
+        q.push_at(&frame(50), true, at);
+        q.push_at(&frame(40), true, at);
+        assert_eq!(q.push_at(&frame(30), true, at), Pushed::Queued { dropped: 1 });
+        assert_eq!(latency.snapshot().count, 0, "not written yet");
+        fed.clear();
+        assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
+        assert_eq!(fed, [40, 30], "the handed frame is not handed twice");
+        assert_eq!(latency.snapshot().count, 1, "the written frame is timed");
+        assert_eq!(hand(&mut fed), Poll::Pending);
+        assert_eq!(latency.snapshot().count, 3);
+        let state = q.lock();
+        assert!(state.frames.is_empty() && state.frames.rest.capacity() == 0, "drained: no buffer kept");
+    }
+
     #[tokio::test]
     async fn a_member_that_left_gets_what_was_queued_first() {
         let q = MemberQueue::new(100);

@@ -326,7 +326,7 @@ mod tests {
     use std::time::Duration;
 
     /// What every member at rest holds in its task: 288 bytes on
-    /// 2026-12-01 (480 before the request moved into the member), 72 since
+    /// 2026-12-01 (480 before the request moved into the member), 64 since
     /// the session is a hand-written future.
     #[tokio::test]
     async fn a_member_future_stays_small() {
@@ -335,7 +335,7 @@ mod tests {
         let hub = Hub::default();
         let served = hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap());
         let size = std::mem::size_of_val(&served);
-        assert!(size <= 72, "{size} bytes");
+        assert!(size <= 64, "{size} bytes");
     }
 
     #[test]

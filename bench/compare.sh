@@ -96,6 +96,9 @@ declare -A SERVER=(
     [wrong-echo]="python3 $ROOT/bench/peers/wrong_echo.py --listen 127.0.0.1:0"
     # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
     [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
+    # Another build of the hub beside it, interleaved in the same rounds
+    # (TETHER_BEFORE=PATH, --servers tether-hub-before,...): before and after a change.
+    [tether-hub-before]="${TETHER_BEFORE:-$TETHER} hub --listen 127.0.0.1:0 --threads 1 --quiet"
     [node-ws-rooms]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0 --rooms"
     [python-websockets-rooms]="${TETHER_BENCH_PYTHON:-python3} $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0 --rooms"
     # uWebSockets.js topics (`uws-pack`, a third-party npm repackaging of its binaries).
@@ -179,7 +182,7 @@ applies() {
     local r=0; applies_axum_h2 "$1" "$2" || r=$?
     [[ $r -lt 2 ]] && return $r
     case "$1" in
-        *-rooms | tether-hub) [[ "$2" == fanout-* ]]; return ;;
+        *-rooms | tether-hub | tether-hub-before) [[ "$2" == fanout-* ]]; return ;;
     esac
     case "$2" in
         fanout-*) false ;;

@@ -283,51 +283,30 @@ impl Hub {
     }
 
     /// Adds a member to its room (after what it missed since `resume`).
-    pub(crate) async fn join(&self, member: Arc<Member>, resume: Option<Position>) -> Leave {
-        let handle = self.room(&member.room);
+    /// The member's session leaves it when it ends.
+    pub(crate) async fn join(&self, member: Arc<Member>, handle: &Mutex<Room>, resume: Option<Position>) {
         let room = &*member.room;
-        self.shared.counters.members_joined.fetch_add(1, Relaxed);
         if let Some(backplane) = &self.shared.backplane {
             backplane.watch(room).await;
-            if let Some(since) = resume.filter(|_| !lock(&handle).detached) {
+            if let Some(since) = resume.filter(|_| !lock(handle).detached) {
                 // The shared history is in Redis; a few tries in case this
                 // hub delivers faster than its local history reaches back.
                 for _ in 0..3 {
                     match backplane.missed(room, since).await {
                         Ok(missed) => {
-                            if lock(&handle).join_after(member.clone(), since, missed) {
-                                return self.leave_later(handle, member);
+                            if lock(handle).join_after(member.clone(), since, missed) {
+                                return;
                             }
                         }
                         Err("history unavailable") => break,
                         Err(reason) => {
-                            lock(&handle).join_with_gap(member.clone(), reason);
-                            return self.leave_later(handle, member);
+                            lock(handle).join_with_gap(member.clone(), reason);
+                            return;
                         }
                     }
                 }
             }
         }
-        lock(&handle).join(member.clone(), resume);
-        self.leave_later(handle, member)
-    }
-
-    fn leave_later(&self, room: Arc<Mutex<Room>>, member: Arc<Member>) -> Leave {
-        Leave { hub: self.clone(), room, member }
-    }
-}
-
-/// Removes a member from its room when its session ends, however it ends.
-pub(crate) struct Leave {
-    pub(crate) hub: Hub,
-    pub(crate) room: Arc<Mutex<Room>>,
-    pub(crate) member: Arc<Member>,
-}
-
-impl Drop for Leave {
-    fn drop(&mut self) {
-        lock(&self.room).leave(self.member.id);
-        self.member.queue.stop(crate::member::Stop::Left);
-        self.hub.shared.counters.members_left.fetch_add(1, Relaxed);
+        lock(handle).join(member, resume);
     }
 }

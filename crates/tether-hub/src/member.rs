@@ -1,6 +1,7 @@
 //! One member's queue: the frames fanned out to it and not yet handed to
-//! its connection, bounded in bytes. Over the bound the member is closed,
-//! or, in a lossy room, its oldest frames are dropped.
+//! its connection, bounded in bytes, and those handed and not yet written.
+//! Over the bound the member is closed, or, in a lossy room, its oldest
+//! frames are dropped.
 
 use std::collections::VecDeque;
 #[cfg(test)]
@@ -10,6 +11,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use tether::PreparedMessage;
+
+use crate::latency::Latency;
 
 /// Why a member's queue stopped taking frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,13 +41,65 @@ pub(crate) struct Queued {
 
 #[derive(Debug, Default)]
 struct QueueState {
-    frames: VecDeque<Queued>,
-    bytes: usize,
+    /// The first `handed` were handed to the connection and are being
+    /// written; the others wait.
+    frames: Frames,
+    handed: u32,
     stopped: Option<Stop>,
+    /// Bytes of the frames that wait (the bound's measure).
+    bytes: usize,
     /// The member's session, waiting for frames: one waker under the
     /// queue's lock, rather than a `Notify` and its waiter in every
     /// member's future (a member at rest is mostly this wait).
     waiting: Option<Waker>,
+}
+
+/// A queue of frames that holds one without an allocation: at a modest
+/// rate a member is sent one frame at a time, and a member at rest holds
+/// no buffer.
+#[derive(Debug, Default)]
+struct Frames {
+    /// The oldest frame, when there is one and `rest` is empty or after it.
+    first: Option<Queued>,
+    rest: VecDeque<Queued>,
+}
+
+impl Frames {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+
+    fn push_back(&mut self, queued: Queued) {
+        if self.is_empty() {
+            self.first = Some(queued);
+        } else {
+            self.rest.push_back(queued);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Queued> {
+        let front = self.first.take().or_else(|| self.rest.pop_front());
+        if self.is_empty() && self.rest.capacity() > 0 {
+            // Drained: a member at rest keeps no buffer.
+            self.rest = VecDeque::new();
+        }
+        front
+    }
+
+    fn remove(&mut self, index: usize) -> Option<Queued> {
+        match index.checked_sub(usize::from(self.first.is_some())) {
+            None => self.pop_front(),
+            Some(in_rest) => self.rest.remove(in_rest),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Queued> {
+        self.first.iter().chain(self.rest.iter())
+    }
 }
 
 /// What a push did.
@@ -73,8 +128,8 @@ impl MemberQueue {
     }
 
     /// Queues a frame fanned out `at`. `lossy`: over the bound, drop the
-    /// oldest frames (or this one, if it alone is over the bound) instead
-    /// of stopping.
+    /// oldest frames that wait (or this one, if it alone is over the
+    /// bound) instead of stopping.
     pub(crate) fn push_at(&self, frame: &PreparedMessage, lossy: bool, at: Option<Instant>) -> Pushed {
         let len = frame.frame().len();
         let mut state = self.lock();
@@ -91,8 +146,10 @@ impl MemberQueue {
             if len > self.limit {
                 return Pushed::Queued { dropped: 1 };
             }
-            while state.bytes + len > self.limit {
-                let Some(old) = state.frames.pop_front() else { break };
+            // The frames handed to the connection are its now: the oldest
+            // waiting one goes.
+            while state.bytes + len > self.limit && state.frames.len() > state.handed as usize {
+                let Some(old) = remove_waiting(&mut state) else { break };
                 state.bytes -= old.frame.frame().len();
                 dropped += 1;
             }
@@ -110,19 +167,40 @@ impl MemberQueue {
         wake(state);
     }
 
-    /// Frames, if any: moves them all into `batch` (which must be empty),
-    /// or registers `cx` to be woken when some arrive. `Err` once the queue
-    /// has stopped (the frames still queued are given out first when the
-    /// member only left, not when it overflowed).
-    pub(crate) fn poll_next_batch(&self, cx: &mut Context<'_>, batch: &mut VecDeque<Queued>) -> Poll<Result<(), Stop>> {
+    /// Called once the connection has written everything handed to it:
+    /// records the latency of those frames and lets them go, then hands
+    /// every frame that waits to `feed` (in order; it returns false when
+    /// the connection takes no more). Ready with `Ok(true)` when frames
+    /// were handed, `Ok(false)` when the connection refused one; pending
+    /// (with `cx` registered) while none wait; `Err` once the queue has
+    /// stopped (the frames that wait are handed first when the member only
+    /// left, not when it overflowed).
+    pub(crate) fn poll_hand(
+        &self,
+        cx: &mut Context<'_>,
+        latency: &Latency,
+        mut feed: impl FnMut(&PreparedMessage) -> bool,
+    ) -> Poll<Result<bool, Stop>> {
         let mut state = self.lock();
+        if state.handed > 0 {
+            // Written: one clock read for them all.
+            let written = Instant::now();
+            for _ in 0..std::mem::take(&mut state.handed) {
+                if let Some(Queued { at: Some(at), .. }) = state.frames.pop_front() {
+                    latency.record(written.saturating_duration_since(at), 1);
+                }
+            }
+        }
         if state.stopped == Some(Stop::Overflow) {
             return Poll::Ready(Err(Stop::Overflow));
         }
         if !state.frames.is_empty() {
-            std::mem::swap(&mut state.frames, batch);
+            let fed = state.frames.iter().all(|queued| feed(&queued.frame));
+            // The connection holds them (or has ended): the bound counts
+            // what waits for it, no more.
+            state.handed = u32::try_from(state.frames.len()).unwrap_or(u32::MAX);
             state.bytes = 0;
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(Ok(fed));
         }
         if let Some(stop) = state.stopped {
             return Poll::Ready(Err(stop));
@@ -142,12 +220,32 @@ impl MemberQueue {
         Poll::Pending
     }
 
-    /// Waits for frames (see [`poll_next_batch`](Self::poll_next_batch)).
+    /// Waits for frames, and takes them all (tests: the room's side alone).
     #[cfg(test)]
-    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Queued>) -> Result<(), Stop> {
-        batch.clear();
-        poll_fn(|cx| self.poll_next_batch(cx, batch)).await
+    pub(crate) async fn next_batch(&self) -> Result<Vec<Queued>, Stop> {
+        poll_fn(|cx| {
+            let mut state = self.lock();
+            if state.stopped == Some(Stop::Overflow) {
+                return Poll::Ready(Err(Stop::Overflow));
+            }
+            if !state.frames.is_empty() {
+                state.bytes = 0;
+                state.handed = 0;
+                return Poll::Ready(Ok(std::iter::from_fn(|| state.frames.pop_front()).collect()));
+            }
+            if let Some(stop) = state.stopped {
+                return Poll::Ready(Err(stop));
+            }
+            register(&mut state, cx);
+            Poll::Pending
+        })
+        .await
     }
+}
+
+/// Removes the oldest frame that waits (past those handed).
+fn remove_waiting(state: &mut QueueState) -> Option<Queued> {
+    state.frames.remove(state.handed as usize)
 }
 
 /// Notes the session's waker, to be woken by the next push or stop.
@@ -183,8 +281,7 @@ mod tests {
         assert_eq!(q.push(&frame(60), false), Pushed::Queued { dropped: 0 });
         assert_eq!(q.push(&frame(60), false), Pushed::Overflowed);
         assert_eq!(q.push(&frame(10), false), Pushed::Stopped);
-        let mut batch = VecDeque::new();
-        assert_eq!(q.next_batch(&mut batch).await, Err(Stop::Overflow));
+        assert_eq!(q.next_batch().await.err(), Some(Stop::Overflow));
     }
 
     #[tokio::test]
@@ -195,9 +292,42 @@ mod tests {
         assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 1 });
         assert_eq!(q.push(&frame(90), true), Pushed::Queued { dropped: 2 });
         assert_eq!(q.push(&frame(120), true), Pushed::Queued { dropped: 1 }, "alone over the bound: itself");
-        let mut batch = VecDeque::new();
-        q.next_batch(&mut batch).await.unwrap();
+        let batch = q.next_batch().await.unwrap();
         assert_eq!(batch.iter().map(|f| f.frame.frame().len()).collect::<Vec<_>>(), [90]);
+    }
+
+    /// Frames handed to the connection stay in the queue until written,
+    /// outside the bound: a lossy room drops only frames that wait, and the
+    /// written ones are timed and let go on the next hand-over.
+    #[test]
+    fn handed_frames_wait_for_their_write_outside_the_bound() {
+        let q = MemberQueue::new(100);
+        let latency = Latency::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let at = Some(Instant::now());
+        q.push_at(&frame(60), true, at);
+        let mut fed = Vec::new();
+        let mut hand = |fed: &mut Vec<usize>| {
+            q.poll_hand(&mut cx, &latency, |f| {
+                fed.push(f.frame().len());
+                true
+            })
+        };
+        assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
+        assert_eq!(fed, [60]);
+        // The 60 handed bytes no longer count: two more fit, a third drops the oldest waiting one.
+        q.push_at(&frame(50), true, at);
+        q.push_at(&frame(40), true, at);
+        assert_eq!(q.push_at(&frame(30), true, at), Pushed::Queued { dropped: 1 });
+        assert_eq!(latency.snapshot().count, 0, "not written yet");
+        fed.clear();
+        assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
+        assert_eq!(fed, [40, 30], "the handed frame is not handed twice");
+        assert_eq!(latency.snapshot().count, 1, "the written frame is timed");
+        assert_eq!(hand(&mut fed), Poll::Pending);
+        assert_eq!(latency.snapshot().count, 3);
+        let state = q.lock();
+        assert!(state.frames.is_empty() && state.frames.rest.capacity() == 0, "drained: no buffer kept");
     }
 
     #[tokio::test]
@@ -205,9 +335,7 @@ mod tests {
         let q = MemberQueue::new(100);
         q.push(&frame(10), false);
         q.stop(Stop::Left);
-        let mut batch = VecDeque::new();
-        assert_eq!(q.next_batch(&mut batch).await, Ok(()));
-        assert_eq!(batch.len(), 1);
-        assert_eq!(q.next_batch(&mut batch).await, Err(Stop::Left));
+        assert_eq!(q.next_batch().await.unwrap().len(), 1);
+        assert_eq!(q.next_batch().await.err(), Some(Stop::Left));
     }
 }

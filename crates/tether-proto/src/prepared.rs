@@ -26,14 +26,21 @@ use crate::{Message, Utf8Bytes};
 
 /// A data message encoded as one unmasked, uncompressed frame, and, built
 /// when first needed, compressed frames of it (see the module docs).
-/// Cloning it clones references, not the bytes.
+/// Cloning it clones one reference, not the bytes: a fan-out queues a clone
+/// per member, so a clone is one pointer and one reference count.
 #[derive(Clone, Debug)]
 pub struct PreparedMessage {
+    shared: Arc<Shared>,
+}
+
+/// What the clones of a [`PreparedMessage`] share.
+#[derive(Debug)]
+struct Shared {
     frame: Bytes,
     payload_len: usize,
     text: bool,
-    /// The compressed frames built so far, shared by the clones.
-    deflated: Arc<Mutex<Vec<Deflated>>>,
+    /// The compressed frames built so far.
+    deflated: Mutex<Vec<Deflated>>,
 }
 
 /// One compressed variant: its settings, and the frame (`None`: it would
@@ -47,7 +54,7 @@ struct Deflated {
 
 impl PartialEq for PreparedMessage {
     fn eq(&self, other: &Self) -> bool {
-        self.frame == other.frame
+        self.shared.frame == other.shared.frame
     }
 }
 
@@ -76,7 +83,8 @@ impl PreparedMessage {
     }
 
     fn from_frame(frame: Bytes, payload_len: usize, opcode: OpCode) -> Self {
-        PreparedMessage { frame, payload_len, text: opcode == OpCode::Text, deflated: Arc::default() }
+        let shared = Shared { frame, payload_len, text: opcode == OpCode::Text, deflated: Mutex::default() };
+        PreparedMessage { shared: Arc::new(shared) }
     }
 
     /// Frames a text message built from a header line and a payload in one
@@ -95,14 +103,15 @@ impl PreparedMessage {
 
     /// The encoded frame, header included.
     pub fn frame(&self) -> &Bytes {
-        &self.frame
+        &self.shared.frame
     }
 
     /// The message again, its payload a slice of the frame (no copy): what
     /// keeps it keeps only the frame, not the buffer it was read into.
     pub fn message(&self) -> Message {
-        let payload = self.frame.slice(self.frame.len() - self.payload_len..);
-        if self.text {
+        let Shared { frame, payload_len, text, .. } = &*self.shared;
+        let payload = frame.slice(frame.len() - payload_len..);
+        if *text {
             // Framed from a text message or a UTF-8 header and text payload.
             Message::Text(Utf8Bytes::from_validated(payload))
         } else {
@@ -112,12 +121,13 @@ impl PreparedMessage {
 
     /// The length of the message's payload.
     pub fn payload_len(&self) -> usize {
-        self.payload_len
+        self.shared.payload_len
     }
 
     /// The payload, without the frame header.
     fn payload(&self) -> &[u8] {
-        &self.frame[self.frame.len() - self.payload_len..]
+        let Shared { frame, payload_len, .. } = &*self.shared;
+        &frame[frame.len() - payload_len..]
     }
 
     /// The frame compressed alone with `window_bits` at `level` (RSV1 set),
@@ -126,14 +136,14 @@ impl PreparedMessage {
     pub(crate) fn deflated(&self, window_bits: u8, level: u32) -> Option<Bytes> {
         // Held while compressing: members that want the same variant wait
         // for it rather than compress it again.
-        let mut built = self.deflated.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut built = self.shared.deflated.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(d) = built.iter().find(|d| d.window_bits == window_bits && d.level == level) {
             return d.frame.clone();
         }
         let frame = crate::deflate::compress_alone(self.payload(), level, window_bits)
-            .filter(|packed| packed.len() < self.payload_len)
+            .filter(|packed| packed.len() < self.payload_len())
             .map(|packed| {
-                let opcode = if self.text { OpCode::Text } else { OpCode::Binary };
+                let opcode = if self.shared.text { OpCode::Text } else { OpCode::Binary };
                 let header = FrameHeader { fin: true, rsv: RSV1, opcode, mask: None, payload_len: packed.len() as u64 };
                 let mut head = [0u8; MAX_HEADER_LEN];
                 let head_len = header.encode(&mut head);
@@ -150,7 +160,7 @@ impl PreparedMessage {
     /// size and level among the connections it was sent on): the cost of
     /// compression for this message, whatever the number of connections.
     pub fn compressed_variants(&self) -> usize {
-        self.deflated.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.shared.deflated.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 

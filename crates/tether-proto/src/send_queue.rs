@@ -1,6 +1,5 @@
 //! The send queue: encoded frames waiting to be written to the transport.
 
-use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -13,15 +12,85 @@ use crate::mask::apply_mask;
 /// are and go out with a vectored write, without a copy.
 const INLINE_MAX: usize = 4096;
 
+/// The least a tail buffer made behind a shared frame holds.
+const TAIL_MIN: usize = 512;
+
 /// Encoded frames in send order: `chunks`, then `tail`.
 ///
 /// Small frames are coalesced into `tail`; a large unmasked payload is kept as
-/// its own [`Bytes`] chunk, so writing it copies nothing.
+/// its own [`Bytes`] chunk, so writing it copies nothing. A frame built
+/// elsewhere and shared (a prepared frame, fanned out to many connections)
+/// that arrives at an empty queue is held by reference in `tail`: the common
+/// one-frame batch of a fan-out is written from the shared bytes, with no
+/// allocation and no copy.
 #[derive(Debug, Default)]
 pub struct SendQueue {
-    chunks: VecDeque<Bytes>,
-    tail: BytesMut,
+    /// Runs before `tail`, oldest first. A `Vec`, not a `VecDeque`: it
+    /// leaves room for the shared tail within the queue's 72 bytes (every
+    /// connection carries one); written runs are drained from its front.
+    chunks: Vec<Bytes>,
+    tail: Tail,
     len: usize,
+}
+
+/// The last run of queued bytes.
+#[derive(Debug)]
+enum Tail {
+    /// Small frames coalesced (and masked) here.
+    Owned(BytesMut),
+    /// One shared frame, by reference (it becomes `Owned` when another
+    /// small frame follows it).
+    Shared(Bytes),
+}
+
+impl Default for Tail {
+    fn default() -> Self {
+        Tail::Owned(BytesMut::new())
+    }
+}
+
+impl Tail {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Tail::Owned(b) => b,
+            Tail::Shared(b) => b,
+        }
+    }
+
+    /// The tail as a buffer to append `additional` bytes to: a shared
+    /// frame is copied into a new buffer first, with room for more.
+    fn owned(&mut self, additional: usize) -> &mut BytesMut {
+        if let Tail::Shared(shared) = self {
+            // A second frame behind a shared one: a batch (a member behind
+            // the room), likely of more frames; room for a few at once
+            // rather than a reallocation per frame.
+            let mut owned = BytesMut::with_capacity((2 * (shared.len() + additional)).max(TAIL_MIN));
+            owned.extend_from_slice(shared);
+            *self = Tail::Owned(owned);
+        }
+        match self {
+            Tail::Owned(b) => {
+                b.reserve(additional);
+                b
+            }
+            Tail::Shared(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// Takes what the tail holds, as a chunk to queue before what follows.
+    fn take(&mut self) -> Bytes {
+        match std::mem::take(self) {
+            Tail::Owned(mut b) => b.split().freeze(),
+            Tail::Shared(b) => b,
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        match self {
+            Tail::Owned(b) => b.advance(n),
+            Tail::Shared(b) => b.advance(n),
+        }
+    }
 }
 
 impl SendQueue {
@@ -39,7 +108,7 @@ impl SendQueue {
     /// it used. Pass them to a vectored write, then call [`advance`](Self::advance).
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let mut n = 0;
-        let parts = self.chunks.iter().map(|c| &c[..]).chain(std::iter::once(&self.tail[..]));
+        let parts = self.chunks.iter().map(|c| &c[..]).chain(std::iter::once(self.tail.as_slice()));
         for part in parts.filter(|p| !p.is_empty()) {
             if n == dst.len() {
                 break;
@@ -59,58 +128,66 @@ impl SendQueue {
     /// The first contiguous run of queued bytes (for transports without
     /// vectored writes).
     pub fn first_chunk(&self) -> &[u8] {
-        self.chunks.iter().find(|c| !c.is_empty()).map_or(&self.tail[..], |c| &c[..])
+        self.chunks.iter().find(|c| !c.is_empty()).map_or(self.tail.as_slice(), |c| &c[..])
     }
 
     /// Drops everything queued (when the connection is abandoned).
     pub fn clear(&mut self) {
-        self.chunks.clear();
-        self.tail = BytesMut::new();
+        self.chunks = Vec::new();
+        self.tail = Tail::default();
         self.len = 0;
     }
 
     /// Drops the first `n` queued bytes, which the transport has written.
-    pub fn advance(&mut self, mut n: usize) {
-        let n_total = n.min(self.len);
-        n = n_total;
-        while n > 0 {
-            match self.chunks.front_mut() {
-                Some(front) if front.len() <= n => {
-                    n -= front.len();
-                    self.chunks.pop_front();
-                }
-                Some(front) => {
-                    front.advance(n);
-                    n = 0;
-                }
-                None => {
-                    self.tail.advance(n);
-                    n = 0;
-                }
-            }
-        }
-        self.len -= n_total;
+    pub fn advance(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
         if self.len == 0 {
             // An empty queue holds no allocation: most connections are idle
             // most of the time, and one allocation per write costs less
             // than a buffer kept by each of them.
-            self.tail = BytesMut::new();
-            self.chunks = VecDeque::new();
+            self.clear();
+            return;
+        }
+        let mut left = n;
+        let written = self.chunks.iter().take_while(|c| {
+            let whole = c.len() <= left;
+            if whole {
+                left -= c.len();
+            }
+            whole
+        });
+        let written = written.count();
+        self.chunks.drain(..written);
+        if left > 0 {
+            match self.chunks.first_mut() {
+                Some(front) => front.advance(left),
+                None => self.tail.advance(left),
+            }
         }
     }
 
     /// Appends a frame that is already encoded (a server frame shared by
-    /// many connections): small ones are copied into the tail like any
-    /// small frame, larger ones are queued by reference.
+    /// many connections). Queued by reference when it is large, or when
+    /// nothing else waits (no copy, no allocation); otherwise a small one
+    /// is copied after the small frames before it.
     pub(crate) fn push_encoded(&mut self, frame: Bytes) {
         self.len += frame.len();
-        if frame.len() > INLINE_MAX {
-            if !self.tail.is_empty() {
-                self.chunks.push_back(self.tail.split().freeze());
-            }
-            self.chunks.push_back(frame);
+        if self.tail.as_slice().is_empty() && self.chunks.is_empty() {
+            self.tail = Tail::Shared(frame);
+        } else if frame.len() > INLINE_MAX {
+            self.end_run();
+            self.chunks.push(frame);
         } else {
-            self.tail.extend_from_slice(&frame);
+            self.tail.owned(frame.len()).extend_from_slice(&frame);
+        }
+    }
+
+    /// Ends the tail's run: what it holds becomes a chunk of its own.
+    fn end_run(&mut self) {
+        if !self.tail.as_slice().is_empty() {
+            let run = self.tail.take();
+            self.chunks.push(run);
         }
     }
 
@@ -123,17 +200,17 @@ impl SendQueue {
         self.len += head_len + payload_len;
         match (header.mask, payload) {
             (None, Payload::Shared(bytes)) if payload_len > INLINE_MAX => {
-                self.tail.extend_from_slice(&head[..head_len]);
-                self.chunks.push_back(self.tail.split().freeze());
-                self.chunks.push_back(bytes);
+                self.tail.owned(head_len).extend_from_slice(&head[..head_len]);
+                self.end_run();
+                self.chunks.push(bytes);
             }
             (mask, payload) => {
-                self.tail.reserve(head_len + payload_len);
-                self.tail.extend_from_slice(&head[..head_len]);
-                let start = self.tail.len();
-                self.tail.extend_from_slice(payload.as_slice());
+                let tail = self.tail.owned(head_len + payload_len);
+                tail.extend_from_slice(&head[..head_len]);
+                let start = tail.len();
+                tail.extend_from_slice(payload.as_slice());
                 if let Some(key) = mask {
-                    apply_mask(&mut self.tail[start..], key, 0);
+                    apply_mask(&mut tail[start..], key, 0);
                 }
             }
         }
@@ -181,19 +258,51 @@ mod tests {
         out
     }
 
+    /// The tail's own buffer, if it has one.
+    fn tail_capacity(q: &SendQueue) -> usize {
+        match &q.tail {
+            Tail::Owned(b) => b.capacity(),
+            Tail::Shared(_) => 0,
+        }
+    }
+
     #[test]
     fn an_empty_queue_holds_no_allocation() {
         let mut q = SendQueue::default();
         q.push(&header(3, None), Payload::Borrowed(b"abc"));
         q.push(&header(5000, None), Payload::Shared(Bytes::from(vec![1u8; 5000])));
-        assert!(q.tail.capacity() > 0 && q.chunks.capacity() > 0);
+        assert!(tail_capacity(&q) > 0 || q.chunks.capacity() > 0);
         q.advance(4);
         assert_eq!(q.len(), 5 + 4 + 5000 - 4, "not empty yet");
-        assert!(q.tail.capacity() > 0 || q.chunks.capacity() > 0);
+        assert!(q.chunks.capacity() > 0);
         let left = q.len();
         q.advance(left);
         assert!(q.is_empty());
-        assert_eq!((q.tail.capacity(), q.chunks.capacity()), (0, 0), "an idle connection holds no send buffer");
+        assert_eq!((tail_capacity(&q), q.chunks.capacity()), (0, 0), "an idle connection holds no send buffer");
+        assert!(std::mem::size_of::<SendQueue>() <= 72, "every connection carries one");
+    }
+
+    /// The common fan-out batch, one shared frame: queued by reference,
+    /// written from the shared bytes. A second small frame is copied after
+    /// it; a large one is queued by reference.
+    #[test]
+    fn a_shared_frame_on_an_empty_queue_is_not_copied() {
+        let mut q = SendQueue::default();
+        let frame = Bytes::from_static(&[0x82, 2, b'h', b'i']);
+        q.push_encoded(frame.clone());
+        assert!(matches!(&q.tail, Tail::Shared(b) if b.as_ptr() == frame.as_ptr()), "by reference");
+        assert_eq!((q.chunks.capacity(), q.is_contiguous(), q.first_chunk()), (0, true, &frame[..]));
+        q.advance(1);
+        assert_eq!(q.first_chunk(), &frame[1..]);
+        q.push_encoded(Bytes::from_static(&[0x81, 1, b'x']));
+        q.push(&header(1, None), Payload::Borrowed(b"y"));
+        let big = Bytes::from(vec![5u8; INLINE_MAX + 10]);
+        q.push_encoded(big.clone());
+        assert!(q.chunks.iter().any(|c| c.as_ptr() == big.as_ptr()), "a large frame by reference");
+        let bytes = drain(&mut q, 7);
+        assert_eq!(&bytes[..9], &[2, b'h', b'i', 0x81, 1, b'x', 0x82, 1, b'y']);
+        assert_eq!(&bytes[9..], &big[..]);
+        assert_eq!((tail_capacity(&q), q.chunks.capacity()), (0, 0));
     }
 
     #[test]

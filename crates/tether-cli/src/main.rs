@@ -24,10 +24,7 @@ use std::process::ExitCode;
 
 // jemalloc: less memory per idle connection than the system allocator (see
 // the feature in Cargo.toml). The library never picks an allocator; the binary does.
-#[cfg(all(
-    feature = "jemalloc",
-    not(any(target_env = "msvc", target_family = "wasm"))
-))]
+#[cfg(all(feature = "jemalloc", not(any(target_env = "msvc", target_family = "wasm"))))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

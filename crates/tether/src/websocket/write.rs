@@ -53,9 +53,9 @@ where
         if self.s.done || self.s.conn.state() != State::Open {
             return Poll::Ready(Err(Error::Closed));
         }
-        let limit = match self.s.backpressure {
+        let limit = match self.s.settings.backpressure {
             Backpressure::Wait => {
-                if self.s.conn.output().len() >= self.s.write_buffer_size {
+                if self.s.conn.output().len() >= self.s.settings.write_buffer_size {
                     ready!(self.poll_write_out(cx))?;
                 }
                 return Poll::Ready(Ok(()));
@@ -74,7 +74,7 @@ where
 
     /// The peer stopped reading and the queue passed the policy's limit.
     fn slow_consumer(&mut self, limit: usize) -> Error {
-        match self.s.backpressure {
+        match self.s.settings.backpressure {
             Backpressure::Close { code, .. } => {
                 let _ = self.s.conn.send_close(Some(&CloseFrame::new(code, "slow consumer")));
             }

@@ -99,7 +99,10 @@ pub struct Connection {
     settings: Arc<Settings>,
     state: State,
     reader: Reader,
-    out: SendQueue,
+    /// Made on first use and dropped once written out
+    /// ([`advance_output`](Connection::advance_output)): an idle connection
+    /// holds a pointer, not the queue's 72 bytes.
+    out: Option<Box<SendQueue>>,
     /// The negotiated permessage-deflate, the only extension: it gives
     /// RSV1 its meaning. Boxed: most connections go without it.
     deflate: Option<Box<Deflate>>,
@@ -150,7 +153,7 @@ impl Connection {
             settings,
             state: State::Open,
             reader: Reader::default(),
-            out: SendQueue::default(),
+            out: None,
             deflate: None,
             deflate_params: None,
             peer_close: None,
@@ -170,6 +173,12 @@ impl Connection {
     #[cfg(test)]
     pub(crate) fn holds_compressor(&self) -> bool {
         self.deflate.as_ref().is_some_and(|d| d.holds_compressor())
+    }
+
+    /// Whether this connection holds a send queue now (for tests of memory).
+    #[cfg(test)]
+    pub(crate) fn holds_queue(&self) -> bool {
+        self.out.is_some()
     }
 
     /// The permessage-deflate parameters in force, if it was negotiated.
@@ -209,9 +218,32 @@ impl Connection {
         self.reader.header.map_or(0, |h| (h.payload_len as usize).saturating_sub(buffered))
     }
 
-    /// The bytes waiting to be written to the transport.
+    /// The bytes waiting to be written to the transport (the queue is
+    /// made here if there is none); report what was written with
+    /// [`advance_output`](Self::advance_output).
     pub fn output(&mut self) -> &mut SendQueue {
-        &mut self.out
+        self.out.get_or_insert_with(Box::default)
+    }
+
+    /// How many bytes wait to be written, without making the queue.
+    pub fn buffered(&self) -> usize {
+        self.out.as_ref().map_or(0, |q| q.len())
+    }
+
+    /// `n` bytes of [`output`](Self::output) were written; once all are,
+    /// the queue itself is freed.
+    pub fn advance_output(&mut self, n: usize) {
+        if let Some(queue) = &mut self.out {
+            queue.advance(n);
+            if queue.is_empty() {
+                self.out = None;
+            }
+        }
+    }
+
+    /// Drops every queued byte (nothing more can reach the peer).
+    pub fn clear_output(&mut self) {
+        self.out = None;
     }
 
     /// Decodes the next event from `input`, consuming what it used.
@@ -441,7 +473,7 @@ impl Connection {
             if let Some(packed) = deflate.compress(&payload) {
                 let mut header = self.header(opcode, true, packed.len());
                 header.rsv = RSV1;
-                self.out.push(&header, Payload::Shared(packed.into()));
+                self.output().push(&header, Payload::Shared(packed.into()));
                 return Ok(());
             }
         }
@@ -461,7 +493,7 @@ impl Connection {
             return Err(SendError::ControlOpcode(opcode.as_u8()));
         }
         let header = self.header(opcode, fin, payload.len());
-        self.out.push(&header, Payload::Shared(payload));
+        self.output().push(&header, Payload::Shared(payload));
         Ok(())
     }
 
@@ -481,7 +513,7 @@ impl Connection {
         }
         let settings = self.deflate.as_ref().and_then(|d| d.shared_settings(message.payload_len()));
         let frame = settings.and_then(|(bits, level)| message.deflated(bits, level));
-        self.out.push_encoded(frame.unwrap_or_else(|| message.frame().clone()));
+        self.output().push_encoded(frame.unwrap_or_else(|| message.frame().clone()));
         Ok(())
     }
 
@@ -531,7 +563,7 @@ impl Connection {
 
     fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
         let header = self.header(opcode, true, payload.len());
-        self.out.push(&header, Payload::Borrowed(payload));
+        self.output().push(&header, Payload::Borrowed(payload));
     }
 
     fn header(&mut self, opcode: OpCode, fin: bool, len: usize) -> FrameHeader {

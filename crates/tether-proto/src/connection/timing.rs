@@ -38,7 +38,7 @@ impl Connection {
                 let _ = self.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
             }
             // The peer is unreachable: no close handshake can complete.
-            TimerEvent::KeepaliveTimeout { .. } => self.out.clear(),
+            TimerEvent::KeepaliveTimeout { .. } => self.clear_output(),
             TimerEvent::CloseTimeout(_) => {}
         }
         Some(event)

@@ -287,7 +287,7 @@ where
     /// Bytes queued for sending and not yet taken by the transport (like a
     /// browser WebSocket's `bufferedAmount`).
     pub fn buffered_amount(&mut self) -> usize {
-        self.s.conn.output().len()
+        self.s.conn.buffered()
     }
 
     /// The round-trip time of the last keepalive ping that was answered.

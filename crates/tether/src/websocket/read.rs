@@ -74,7 +74,7 @@ where
                     // echo and the messages fed meanwhile go out, in one write
                     // however many there are. A transport that is not writable
                     // right now does not stop reading.
-                    if !self.s.conn.output().is_empty() {
+                    if self.s.conn.buffered() > 0 {
                         if let Poll::Ready(Err(e)) = self.poll_flush_inner(cx) {
                             return self.end(Some(e));
                         }

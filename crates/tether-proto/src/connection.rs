@@ -88,7 +88,8 @@ struct Fragmented {
 ///
 /// Feed received bytes to [`read_event`](Self::read_event); queue outgoing
 /// messages with [`send`](Self::send) and friends; write what
-/// [`output`](Self::output) holds to the transport. Pongs and the close echo
+/// [`output`](Self::output) holds to the transport and report it with
+/// [`advance_output`](Self::advance_output). Pongs and the close echo
 /// are queued automatically. Keepalive, the idle timeout and the closing
 /// deadline run from the instants the IO layer passes in: see
 /// [`poll_timeout`](Self::poll_timeout) and [`crate::timers`].

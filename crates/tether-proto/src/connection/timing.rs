@@ -58,7 +58,7 @@ impl Connection {
         self.timers.as_ref().is_some_and(|t| t.tracks_idle())
     }
 
-    /// A pong ([`Event::Pong`]) was decoded at `now`: if it answers the
+    /// A pong ([`Event::Pong`](super::Event::Pong)) was decoded at `now`: if it answers the
     /// keepalive ping, the round-trip time is measured and the next ping
     /// is due one interval after that ping left.
     pub fn handle_pong(&mut self, payload: &[u8], now: Instant) {

@@ -1,6 +1,7 @@
 //! The connection state machine: bytes in, events and bytes out.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -11,9 +12,11 @@ use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::prepared::PreparedMessage;
 use crate::send_queue::{Payload, SendQueue};
-use crate::timers::{TimerConfig, TimerEvent, Timers};
+use crate::timers::{TimerConfig, Timers};
 use crate::utf8::Utf8Validator;
-use crate::{Config, ProtocolError, Role, SendError};
+use crate::{Config, ProtocolError, Role, SendError, Settings};
+
+mod timing;
 
 /// What the peer sent, as decoded by [`Connection::read_event`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,17 +88,22 @@ struct Fragmented {
 ///
 /// Feed received bytes to [`read_event`](Self::read_event); queue outgoing
 /// messages with [`send`](Self::send) and friends; write what
-/// [`output`](Self::output) holds to the transport. Pongs and the close echo
+/// [`output`](Self::output) holds to the transport and report it with
+/// [`advance_output`](Self::advance_output). Pongs and the close echo
 /// are queued automatically. Keepalive, the idle timeout and the closing
 /// deadline run from the instants the IO layer passes in: see
 /// [`poll_timeout`](Self::poll_timeout) and [`crate::timers`].
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
-    config: Config,
+    /// Limits and timer durations, shared with the connections set up alike.
+    settings: Arc<Settings>,
     state: State,
     reader: Reader,
-    out: SendQueue,
+    /// Made on first use and dropped once written out
+    /// ([`advance_output`](Connection::advance_output)): an idle connection
+    /// holds a pointer, not the queue's 72 bytes.
+    out: Option<Box<SendQueue>>,
     /// The negotiated permessage-deflate, the only extension: it gives
     /// RSV1 its meaning. Boxed: most connections go without it.
     deflate: Option<Box<Deflate>>,
@@ -103,7 +111,7 @@ pub struct Connection {
     /// Boxed: every connection carries the field, few ever fill it.
     peer_close: Option<Box<CloseFrame>>,
     /// Inline, not boxed: every connection of tether runs at least the
-    /// closing deadline, and the compact state (104 bytes) costs less
+    /// closing deadline, and the compact state (64 bytes) costs less
     /// inline than an allocation of its own with its header and pointer.
     timers: Option<Timers>,
     rng: fastrand::Rng,
@@ -121,6 +129,18 @@ fn os_seeded() -> fastrand::Rng {
 impl Connection {
     /// A connection in the `Open` state, right after the handshake.
     pub fn new(role: Role, config: Config) -> Self {
+        Self::shared(role, Arc::new(Settings::new(config, TimerConfig::default())))
+    }
+
+    /// A connection in the `Open` state with `settings` (shared, not
+    /// copied), its timers started at `now`.
+    pub fn with_settings(role: Role, settings: Arc<Settings>, now: Instant) -> Self {
+        let mut conn = Self::shared(role, settings);
+        conn.timers = Timers::new(&conn.settings.timers, now);
+        conn
+    }
+
+    fn shared(role: Role, settings: Arc<Settings>) -> Self {
         let rng = match role {
             // Mask keys must be unpredictable to the page's script (section
             // 10.3), so a client's generator is seeded from the OS.
@@ -131,10 +151,10 @@ impl Connection {
         };
         Self {
             role,
-            config,
+            settings,
             state: State::Open,
             reader: Reader::default(),
-            out: SendQueue::default(),
+            out: None,
             deflate: None,
             deflate_params: None,
             peer_close: None,
@@ -150,74 +170,16 @@ impl Connection {
         self
     }
 
-    /// Starts the timers of `config` at `now` (replacing any that ran).
-    pub fn with_timers(mut self, config: TimerConfig, now: Instant) -> Self {
-        self.timers = Timers::new(&config, now);
-        self
-    }
-
-    /// When [`handle_timeout`](Self::handle_timeout) is next due (`None`:
-    /// no timer runs). It may lie in the past: then call it at once. It
-    /// moves when a timer fires, a ping leaves or is answered, or the state
-    /// leaves `Open`, not on every read.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.as_ref()?.poll_timeout(self.state == State::Open)
-    }
-
-    /// Runs the timer due at `now`, if any, and says what it did: a
-    /// keepalive ping or an idle close is queued here, a failure is left to
-    /// the IO layer to report. Call it again until it returns `None`.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<TimerEvent> {
-        let event = self.timers.as_mut()?.handle_timeout(now, self.state == State::Open)?;
-        match event {
-            TimerEvent::Ping(payload) => self.queue_control(OpCode::Ping, &payload),
-            TimerEvent::Idle(_) => {
-                let _ = self.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
-            }
-            // The peer is unreachable: no close handshake can complete.
-            TimerEvent::KeepaliveTimeout { .. } => self.out.clear(),
-            TimerEvent::CloseTimeout(_) => {}
-        }
-        Some(event)
-    }
-
-    /// Bytes arrived at `now` (call it for each read of one byte or more
-    /// while [`tracks_idle`](Self::tracks_idle)): the idle timeout counts from there.
-    pub fn on_bytes_received(&mut self, now: Instant) {
-        if let Some(timers) = &mut self.timers {
-            timers.on_bytes_received(now);
-        }
-    }
-
-    /// Whether the idle timer runs, so that reads must be reported with
-    /// [`on_bytes_received`](Self::on_bytes_received).
-    pub fn tracks_idle(&self) -> bool {
-        self.timers.as_ref().is_some_and(|t| t.tracks_idle())
-    }
-
-    /// A pong ([`Event::Pong`]) was decoded at `now`: if it answers the
-    /// keepalive ping, the round-trip time is measured and the next ping
-    /// is due one interval after that ping left.
-    pub fn handle_pong(&mut self, payload: &[u8], now: Instant) {
-        if let Some(timers) = &mut self.timers {
-            timers.handle_pong(payload, now);
-        }
-    }
-
-    /// The round-trip time of the last keepalive ping that was answered.
-    pub fn rtt(&self) -> Option<Duration> {
-        self.timers.as_ref()?.rtt()
-    }
-
-    /// Stops every timer (when the connection is over).
-    pub fn stop_timers(&mut self) {
-        self.timers = None;
-    }
-
     /// Whether this connection holds a compressor now (for tests of memory).
     #[cfg(test)]
     pub(crate) fn holds_compressor(&self) -> bool {
         self.deflate.as_ref().is_some_and(|d| d.holds_compressor())
+    }
+
+    /// Whether this connection holds a send queue now (for tests of memory).
+    #[cfg(test)]
+    pub(crate) fn holds_queue(&self) -> bool {
+        self.out.is_some()
     }
 
     /// The permessage-deflate parameters in force, if it was negotiated.
@@ -232,7 +194,12 @@ impl Connection {
 
     /// The limits in force.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.settings.limits
+    }
+
+    /// The limits and timer durations, as shared.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
     }
 
     /// Where the closing handshake stands.
@@ -252,9 +219,32 @@ impl Connection {
         self.reader.header.map_or(0, |h| (h.payload_len as usize).saturating_sub(buffered))
     }
 
-    /// The bytes waiting to be written to the transport.
+    /// The bytes waiting to be written to the transport (the queue is
+    /// made here if there is none); report what was written with
+    /// [`advance_output`](Self::advance_output).
     pub fn output(&mut self) -> &mut SendQueue {
-        &mut self.out
+        self.out.get_or_insert_with(Box::default)
+    }
+
+    /// How many bytes wait to be written, without making the queue.
+    pub fn buffered(&self) -> usize {
+        self.out.as_ref().map_or(0, |q| q.len())
+    }
+
+    /// `n` bytes of [`output`](Self::output) were written; once all are,
+    /// the queue itself is freed.
+    pub fn advance_output(&mut self, n: usize) {
+        if let Some(queue) = &mut self.out {
+            queue.advance(n);
+            if queue.is_empty() {
+                self.out = None;
+            }
+        }
+    }
+
+    /// Drops every queued byte (nothing more can reach the peer).
+    pub fn clear_output(&mut self) {
+        self.out = None;
     }
 
     /// Decodes the next event from `input`, consuming what it used.
@@ -359,7 +349,7 @@ impl Connection {
             }
             return Ok(());
         }
-        let mut max_frame = self.config.max_frame_size;
+        let mut max_frame = self.settings.limits.max_frame_size;
         if h.rsv & RSV1 != 0 {
             // Incompressible data grows under deflate, by up to about 4 % with
             // small zlib memory levels (zlib's conservative deflateBound): a
@@ -378,7 +368,7 @@ impl Connection {
             (_, None) if h.rsv & RSV1 != 0 => return Ok(()),
             (_, None) => 0,
         };
-        let max_message = self.config.max_message_size;
+        let max_message = self.settings.limits.max_message_size;
         if so_far + h.payload_len > max_message as u64 {
             return Err(ProtocolError::MessageTooLarge { size: so_far + h.payload_len, max: max_message });
         }
@@ -401,7 +391,7 @@ impl Connection {
         if compressed {
             let deflate = self.deflate.as_mut().ok_or(ProtocolError::ReservedBits(RSV1))?;
             let before = buf.len();
-            deflate.decompress(&payload, header.fin, &mut buf, self.config.max_message_size)?;
+            deflate.decompress(&payload, header.fin, &mut buf, self.settings.limits.max_message_size)?;
             if is_text {
                 self.reader.utf8.feed(&buf[before..], false).map_err(|_| ProtocolError::InvalidUtf8)?;
             }
@@ -484,7 +474,7 @@ impl Connection {
             if let Some(packed) = deflate.compress(&payload) {
                 let mut header = self.header(opcode, true, packed.len());
                 header.rsv = RSV1;
-                self.out.push(&header, Payload::Shared(packed.into()));
+                self.output().push(&header, Payload::Shared(packed.into()));
                 return Ok(());
             }
         }
@@ -504,7 +494,7 @@ impl Connection {
             return Err(SendError::ControlOpcode(opcode.as_u8()));
         }
         let header = self.header(opcode, fin, payload.len());
-        self.out.push(&header, Payload::Shared(payload));
+        self.output().push(&header, Payload::Shared(payload));
         Ok(())
     }
 
@@ -524,7 +514,7 @@ impl Connection {
         }
         let settings = self.deflate.as_ref().and_then(|d| d.shared_settings(message.payload_len()));
         let frame = settings.and_then(|(bits, level)| message.deflated(bits, level));
-        self.out.push_encoded(frame.unwrap_or_else(|| message.frame().clone()));
+        self.output().push_encoded(frame.unwrap_or_else(|| message.frame().clone()));
         Ok(())
     }
 
@@ -574,7 +564,7 @@ impl Connection {
 
     fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
         let header = self.header(opcode, true, payload.len());
-        self.out.push(&header, Payload::Borrowed(payload));
+        self.output().push(&header, Payload::Borrowed(payload));
     }
 
     fn header(&mut self, opcode: OpCode, fin: bool, len: usize) -> FrameHeader {

@@ -100,5 +100,25 @@ impl Default for Config {
     }
 }
 
+/// What connections set up alike share behind one pointer
+/// ([`Connection::with_settings`]): the size limits and the timer
+/// durations. A server's idle connections are many and their settings one,
+/// so each keeps an `Arc` (8 bytes) instead of its own copy (48).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Limits on what the peer may send.
+    pub limits: Config,
+    /// Which timers run, and for how long.
+    pub timers: TimerConfig,
+}
+
+impl Settings {
+    /// The settings of `limits` and `timers`.
+    pub fn new(limits: Config, timers: TimerConfig) -> Self {
+        Settings { limits, timers }
+    }
+}
+
 #[cfg(test)]
 mod tests;

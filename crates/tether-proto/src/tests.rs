@@ -453,3 +453,20 @@ fn rsv1_rules_and_compressed_failures() {
     let (ev, code) = on(&masked(0xC2, &[0xff, 0xff, 0xff, 0x01]));
     assert_eq!((ev.last(), code), (Some(&Err(ProtocolError::InvalidCompressedData)), Some(1007)));
 }
+
+#[test]
+fn the_send_queue_exists_only_while_bytes_wait() {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    assert!(!conn.holds_queue() && conn.buffered() == 0, "an idle connection holds none");
+    conn.send(Message::Binary(Bytes::from_static(b"hi"))).unwrap();
+    conn.send_ping(b"").unwrap();
+    assert_eq!(conn.buffered(), 6);
+    assert_eq!(conn.output().first_chunk(), &[0x82, 2, b'h', b'i', 0x89, 0][..]);
+    conn.advance_output(5);
+    assert!(conn.holds_queue() && conn.buffered() == 1);
+    conn.advance_output(1);
+    assert!(!conn.holds_queue() && conn.buffered() == 0, "freed once written out");
+    conn.send_pong(b"x").unwrap();
+    conn.clear_output();
+    assert!(!conn.holds_queue() && conn.buffered() == 0);
+}

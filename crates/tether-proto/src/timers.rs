@@ -113,39 +113,41 @@ pub enum TimerEvent {
     CloseTimeout(Duration),
 }
 
-/// The timers of one connection, compactly: every instant is kept as
-/// nanoseconds since `start` and every duration as nanoseconds, 8 bytes
-/// each instead of 16, with [`NEVER`] for "off" or "none" (104 bytes
-/// against 184 with `Instant`s and `Option`s: every idle connection
-/// carries this). Exact to the nanosecond, and no wrap for 584 years.
+/// The timers of one connection, compactly: the durations are in the
+/// shared [`TimerConfig`] (passed to each call), every instant is kept as
+/// nanoseconds since `start`, 8 bytes each instead of 16, with [`NEVER`]
+/// for "off" or "none", and the end of the wait for a pong is computed from
+/// when the ping left (64 bytes against 184 with `Instant`s, `Option`s and
+/// the durations: every idle connection carries this). Exact to the
+/// nanosecond, and no wrap for 584 years.
 #[derive(Debug)]
 pub(crate) struct Timers {
     /// When the timers started: no later than any `now` to come, so
     /// [`poll_timeout`](Self::poll_timeout) answers it for "due at once".
     start: Instant,
-    /// Keepalive: the ping interval ([`NEVER`]: no keepalive) and how long a pong is awaited.
-    ping_interval: u64,
-    ping_timeout: u64,
-    /// The next ping, or, while one is in flight, the end of the wait for its pong.
-    ping_deadline: u64,
-    /// When the ping in flight left ([`NEVER`]: none is); its payload is `pings_sent` in big-endian.
-    ping_sent_at: u64,
-    pings_sent: u64,
+    /// The next ping, or, while one is in flight, when it left ([`NEVER`]:
+    /// no keepalive, or it failed).
+    ping_at: u64,
     /// The round-trip time of the last answered ping ([`NEVER`]: none yet).
     rtt: u64,
-    /// The idle timeout ([`NEVER`]: off); its deadline is re-armed from
-    /// `last_received` when it comes, not on every read.
-    idle_timeout: u64,
+    /// When the idle timeout is next checked ([`NEVER`]: off, or it
+    /// fired); re-armed from `last_received` when it comes, not on every read.
     idle_deadline: u64,
     last_received: u64,
-    /// The bound on the closing handshake ([`NEVER`]: none, or reported),
-    /// and its deadline once armed ([`NEVER`]: not yet).
-    close_timeout: u64,
+    /// The closing deadline once armed ([`NEVER`]: not yet, [`REPORTED`]: it passed).
     close_deadline: u64,
+    /// Keepalive pings sent; the payload of the last is this number as a
+    /// big-endian `u64` (a `u32` wraps after 2,700 years of 20 s pings).
+    pings_sent: u32,
+    /// A ping is in flight: `ping_at` is when it left.
+    in_flight: bool,
 }
 
 /// "Off", "none" or "not yet", for a field of [`Timers`].
 const NEVER: u64 = u64::MAX;
+
+/// The closing deadline passed and was reported.
+const REPORTED: u64 = u64::MAX - 1;
 
 /// A duration in nanoseconds, saturating (a bound beyond 584 years is no bound).
 fn nanos(duration: Duration) -> u64 {
@@ -160,22 +162,15 @@ fn set(value: u64) -> Option<u64> {
 impl Timers {
     /// The timers of `config`, started at `now`; `None` if none is on.
     pub(crate) fn new(config: &TimerConfig, now: Instant) -> Option<Self> {
-        let ping_interval = config.ping_interval.map_or(NEVER, nanos);
-        let idle_timeout = config.idle_timeout.map_or(NEVER, nanos);
-        let close_timeout = config.close_timeout.map_or(NEVER, nanos);
         let timers = Timers {
             start: now,
-            ping_interval,
-            ping_timeout: nanos(config.ping_timeout),
-            ping_deadline: ping_interval,
-            ping_sent_at: NEVER,
-            pings_sent: 0,
+            ping_at: config.ping_interval.map_or(NEVER, nanos),
             rtt: NEVER,
-            idle_timeout,
-            idle_deadline: idle_timeout,
+            idle_deadline: config.idle_timeout.map_or(NEVER, nanos),
             last_received: 0,
-            close_timeout,
             close_deadline: NEVER,
+            pings_sent: 0,
+            in_flight: false,
         };
         (config.ping_interval.is_some() || config.idle_timeout.is_some() || config.close_timeout.is_some())
             .then_some(timers)
@@ -191,44 +186,48 @@ impl Timers {
         self.start.checked_add(Duration::from_nanos(set(tick)?))
     }
 
-    /// The earliest deadline. `open`: the connection is in the `Open` state.
-    pub(crate) fn poll_timeout(&self, open: bool) -> Option<Instant> {
-        if open {
-            let ping = if self.ping_interval != NEVER { self.ping_deadline } else { NEVER };
-            let idle = if self.idle_timeout != NEVER { self.idle_deadline } else { NEVER };
-            return self.instant(ping.min(idle));
+    /// The next ping, or, while one is in flight, the end of the wait for its pong.
+    fn ping_deadline(&self, config: &TimerConfig) -> u64 {
+        match self.in_flight {
+            true => self.ping_at.saturating_add(nanos(config.ping_timeout)),
+            false => self.ping_at,
         }
-        match (set(self.close_deadline), set(self.close_timeout)) {
-            (Some(deadline), _) => self.instant(deadline),
-            (None, Some(_)) => Some(self.start),
-            (None, None) => None,
+    }
+
+    /// The earliest deadline. `open`: the connection is in the `Open` state.
+    pub(crate) fn poll_timeout(&self, config: &TimerConfig, open: bool) -> Option<Instant> {
+        if open {
+            return self.instant(self.ping_deadline(config).min(self.idle_deadline));
+        }
+        config.close_timeout?;
+        match self.close_deadline {
+            REPORTED => None,
+            NEVER => Some(self.start),
+            deadline => self.instant(deadline),
         }
     }
 
     /// The next timer due at `now`, with its state moved on; the caller
     /// carries out what it asks (send the ping, the close frame...).
-    pub(crate) fn handle_timeout(&mut self, now: Instant, open: bool) -> Option<TimerEvent> {
+    pub(crate) fn handle_timeout(&mut self, config: &TimerConfig, now: Instant, open: bool) -> Option<TimerEvent> {
         let now = self.tick(now);
         if !open {
-            return self.closing(now);
+            return self.closing(config, now);
         }
-        if self.ping_interval != NEVER && now >= self.ping_deadline {
-            let (interval, timeout) = (self.ping_interval, self.ping_timeout);
-            if self.ping_sent_at != NEVER {
-                self.ping_interval = NEVER;
-                let (interval, timeout) = (Duration::from_nanos(interval), Duration::from_nanos(timeout));
-                return Some(TimerEvent::KeepaliveTimeout { interval, timeout });
+        if let Some(interval) = config.ping_interval.filter(|_| now >= self.ping_deadline(config)) {
+            if self.in_flight {
+                // Keepalive is over: no more pings, and no late pong counts.
+                (self.ping_at, self.in_flight, self.rtt) = (NEVER, false, NEVER);
+                return Some(TimerEvent::KeepaliveTimeout { interval, timeout: config.ping_timeout });
             }
-            self.pings_sent += 1;
-            self.ping_sent_at = now;
-            self.ping_deadline = now.saturating_add(timeout);
-            return Some(TimerEvent::Ping(self.pings_sent.to_be_bytes()));
+            self.pings_sent = self.pings_sent.wrapping_add(1);
+            (self.ping_at, self.in_flight) = (now, true);
+            return Some(TimerEvent::Ping(u64::from(self.pings_sent).to_be_bytes()));
         }
-        if self.idle_timeout != NEVER && now >= self.idle_deadline {
-            self.idle_deadline = self.last_received.saturating_add(self.idle_timeout);
+        if let Some(timeout) = config.idle_timeout.filter(|_| now >= self.idle_deadline) {
+            self.idle_deadline = self.last_received.saturating_add(nanos(timeout));
             if self.idle_deadline <= now {
-                let timeout = Duration::from_nanos(self.idle_timeout);
-                self.idle_timeout = NEVER;
+                self.idle_deadline = NEVER;
                 return Some(TimerEvent::Idle(timeout));
             }
         }
@@ -236,48 +235,49 @@ impl Timers {
     }
 
     /// The closing deadline: armed on the first call, reported once when it passes.
-    fn closing(&mut self, now: u64) -> Option<TimerEvent> {
-        let timeout = set(self.close_timeout)?;
-        match set(self.close_deadline) {
-            None => {
-                self.close_deadline = now.saturating_add(timeout);
+    fn closing(&mut self, config: &TimerConfig, now: u64) -> Option<TimerEvent> {
+        let timeout = config.close_timeout?;
+        match self.close_deadline {
+            REPORTED => None,
+            NEVER => {
+                self.close_deadline = now.saturating_add(nanos(timeout)).min(REPORTED - 1);
                 None
             }
-            Some(deadline) if now >= deadline => {
-                self.close_timeout = NEVER;
-                self.close_deadline = NEVER;
-                Some(TimerEvent::CloseTimeout(Duration::from_nanos(timeout)))
+            deadline if now >= deadline => {
+                self.close_deadline = REPORTED;
+                Some(TimerEvent::CloseTimeout(timeout))
             }
-            Some(_) => None,
+            _ => None,
         }
     }
 
     /// Bytes arrived at `now`: the idle timeout counts from here.
     pub(crate) fn on_bytes_received(&mut self, now: Instant) {
-        if self.idle_timeout != NEVER {
+        if self.idle_deadline != NEVER {
             self.last_received = self.tick(now);
         }
     }
 
     /// Whether reads must be reported (the idle timer runs).
     pub(crate) fn tracks_idle(&self) -> bool {
-        self.idle_timeout != NEVER
+        self.idle_deadline != NEVER
     }
 
     /// A pong arrived at `now`; if it answers our ping, the peer is alive.
-    pub(crate) fn handle_pong(&mut self, payload: &[u8], now: Instant) {
-        if self.ping_interval == NEVER || self.ping_sent_at == NEVER || payload != self.pings_sent.to_be_bytes() {
+    pub(crate) fn handle_pong(&mut self, config: &TimerConfig, payload: &[u8], now: Instant) {
+        let Some(interval) = config.ping_interval else { return };
+        if !self.in_flight || payload != u64::from(self.pings_sent).to_be_bytes() {
             return;
         }
-        let sent_at = self.ping_sent_at;
+        let sent_at = self.ping_at;
         self.rtt = self.tick(now).saturating_sub(sent_at);
-        self.ping_sent_at = NEVER;
-        self.ping_deadline = sent_at.saturating_add(self.ping_interval);
+        self.in_flight = false;
+        self.ping_at = sent_at.saturating_add(nanos(interval));
     }
 
     /// Round-trip time of the last answered keepalive ping.
     pub(crate) fn rtt(&self) -> Option<Duration> {
-        set(self.rtt).filter(|_| self.ping_interval != NEVER).map(Duration::from_nanos)
+        set(self.rtt).map(Duration::from_nanos)
     }
 }
 
@@ -402,7 +402,32 @@ mod tests {
         conn.on_bytes_received(at(t0, 2));
         assert!(matches!(conn.handle_timeout(at(t0, 2)), Some(TimerEvent::Ping(_))));
         assert_eq!(conn.handle_timeout(at(t0, 2)), None);
-        assert!(std::mem::size_of::<Timers>() <= 104, "every idle connection carries it");
+        assert!(std::mem::size_of::<Option<Timers>>() <= 64, "every idle connection carries it");
+    }
+
+    #[test]
+    fn a_pong_awaited_forever_never_fails_and_the_rtt_stays_exact() {
+        let t0 = Instant::now();
+        let mut conn = server(TimerConfig::default().keepalive(Some(S), Duration::MAX), t0);
+        assert!(matches!(conn.handle_timeout(at(t0, 1)), Some(TimerEvent::Ping(_))));
+        assert_eq!(conn.poll_timeout(), None, "no end to the wait");
+        assert_eq!(conn.handle_timeout(at(t0, 1_000_000)), None);
+        conn.handle_pong(&1u64.to_be_bytes(), at(t0, 1) + Duration::from_nanos(5));
+        assert_eq!(conn.rtt(), Some(Duration::from_nanos(5)));
+        assert_eq!(conn.poll_timeout(), Some(at(t0, 2)));
+    }
+
+    #[test]
+    fn connections_share_their_settings_until_one_changes_them() {
+        let t0 = Instant::now();
+        let keepalive = TimerConfig::default().keepalive(Some(20 * S), 10 * S);
+        let settings = std::sync::Arc::new(crate::Settings::new(Config::default().max_frame_size(10), keepalive));
+        let a = Connection::with_settings(Role::Server, settings.clone(), t0);
+        assert!(std::sync::Arc::ptr_eq(a.settings(), &settings), "not copied");
+        assert_eq!((a.config().max_frame_size, a.poll_timeout()), (10, Some(at(t0, 20))));
+        let b = Connection::with_settings(Role::Server, settings.clone(), t0).with_timers(TimerConfig::default(), t0);
+        assert_eq!((b.poll_timeout(), b.config().max_frame_size), (None, 10), "its own copy, the limits kept");
+        assert_eq!(settings.timers, keepalive, "the shared settings are unchanged");
     }
 
     #[test]

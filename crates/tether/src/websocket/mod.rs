@@ -8,6 +8,7 @@
 //! `split`.
 
 mod read;
+mod settings;
 pub(crate) mod split;
 #[cfg(test)]
 mod tests;
@@ -22,13 +23,11 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tether_proto::{
-    CloseCode, CloseFrame, Connection, DeflateParams, Message, PreparedMessage, Role, State, TimerConfig,
-};
+use tether_proto::{CloseCode, CloseFrame, Connection, DeflateParams, Message, PreparedMessage, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::timers::{self, Alarm, Shutdown, ShutdownWatch};
-use crate::{Backpressure, Config, Error};
+use crate::{Config, Error};
 use wakers::WakerSet;
 
 /// A WebSocket connection over the transport `S`, after the handshake.
@@ -103,6 +102,10 @@ struct Rare {
     /// The path and query the client asked for, on the server side,
     /// unless it is `/` (see `at_root`).
     request_target: Option<Box<str>>,
+    /// How many times `spare` was reused (for the tests; here, so that the
+    /// state of tests is the size of the real one).
+    #[cfg(test)]
+    reused: u32,
 }
 
 /// The state of a [`WebSocket`].
@@ -118,14 +121,9 @@ struct Inner<S> {
     /// fresh allocation of that size costs a page fault every 4 KiB.
     /// Released at the next keepalive ping, so a quiet connection lets go.
     spare: Option<Box<BytesMut>>,
-    /// Keepalive pings are on (they release `spare`).
-    pings: bool,
-    /// How many times `spare` was reused (for the tests).
-    #[cfg(test)]
-    reused: u32,
-    /// From the [`Config`], what is still needed after the start.
-    write_buffer_size: usize,
-    backpressure: Backpressure,
+    /// From the [`Config`], what is still needed after the start, shared
+    /// with the connections set up alike (the protocol's part is in `conn`).
+    settings: Arc<settings::Local>,
     /// What few connections have, in one allocation made when the first
     /// of it comes: every idle connection carries this struct.
     rare: Option<Box<Rare>>,
@@ -160,6 +158,11 @@ impl<S> Inner<S> {
     fn rare(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(Box::default)
     }
+
+    /// Keepalive pings are on (they release `spare`).
+    fn pings(&self) -> bool {
+        self.conn.settings().timers.ping_interval.is_some()
+    }
 }
 
 impl<S> WebSocket<S>
@@ -177,11 +180,8 @@ where
         protocol: Option<String>,
         deflate: Option<DeflateParams>,
     ) -> Self {
-        let timer_config = TimerConfig::default()
-            .keepalive(config.ping_interval, config.ping_timeout)
-            .idle_timeout(config.idle_timeout)
-            .close_timeout(Some(config.close_timeout));
-        let mut conn = Connection::new(role, config.protocol).with_timers(timer_config, timers::now());
+        let (shared, local) = settings::shared(&config);
+        let mut conn = Connection::with_settings(role, shared, timers::now());
         if let (Some(params), Some(settings)) = (deflate, config.deflate.as_ref()) {
             conn = conn.with_deflate(params, settings);
         }
@@ -192,11 +192,7 @@ where
             read_buf: if leftover.is_empty() { BytesMut::new() } else { leftover },
             large: false,
             spare: None,
-            pings: config.ping_interval.is_some(),
-            #[cfg(test)]
-            reused: 0,
-            write_buffer_size: config.write_buffer_size,
-            backpressure: config.backpressure,
+            settings: local,
             rare: protocol.map(|p| Box::new(Rare { protocol: Some(p.into_boxed_str()), ..Rare::default() })),
             at_root: false,
             done: false,
@@ -291,7 +287,7 @@ where
     /// Bytes queued for sending and not yet taken by the transport (like a
     /// browser WebSocket's `bufferedAmount`).
     pub fn buffered_amount(&mut self) -> usize {
-        self.s.conn.output().len()
+        self.s.conn.buffered()
     }
 
     /// The round-trip time of the last keepalive ping that was answered.

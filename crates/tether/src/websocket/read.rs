@@ -57,7 +57,7 @@ where
             match self.s.conn.read_event(&mut self.s.read_buf) {
                 Ok(Some(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
                 Ok(Some(Event::Pong(p))) => {
-                    if self.s.pings {
+                    if self.s.pings() {
                         self.s.conn.handle_pong(&p, timers::now());
                     }
                     self.s.rare().last_pong = Some(p);
@@ -74,7 +74,7 @@ where
                     // echo and the messages fed meanwhile go out, in one write
                     // however many there are. A transport that is not writable
                     // right now does not stop reading.
-                    if !self.s.conn.output().is_empty() {
+                    if self.s.conn.buffered() > 0 {
                         if let Poll::Ready(Err(e)) = self.poll_flush_inner(cx) {
                             return self.end(Some(e));
                         }
@@ -244,14 +244,14 @@ where
                 s.large = true;
                 #[cfg(test)]
                 {
-                    s.reused += 1;
+                    s.rare().reused += 1;
                 }
                 return;
             }
         }
         s.read_buf.reserve(additional);
         // Kept only where the keepalive tick will release it.
-        s.large = s.pings;
+        s.large = s.pings();
     }
 
     /// Between frames, reads into the thread's read buffer, so a connection

@@ -89,7 +89,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
         if ws.s.done || ws.s.conn.state() != State::Open {
             return Err(Error::Closed);
         }
-        if ws.s.conn.output().len() >= ws.s.write_buffer_size {
+        if ws.s.conn.buffered() >= ws.s.settings.write_buffer_size {
             return Err(Error::Full);
         }
         ws.s.conn.send(message.into())?;

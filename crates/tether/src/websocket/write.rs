@@ -32,7 +32,7 @@ where
 
     fn write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let vectored = self.s.io.is_write_vectored();
-        while !self.s.conn.output().is_empty() {
+        while self.s.conn.buffered() > 0 {
             let out = self.s.conn.output();
             let written = if vectored && !out.is_contiguous() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
@@ -44,7 +44,7 @@ where
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.s.conn.output().advance(written);
+            self.s.conn.advance_output(written);
         }
         Poll::Ready(Ok(()))
     }
@@ -53,9 +53,9 @@ where
         if self.s.done || self.s.conn.state() != State::Open {
             return Poll::Ready(Err(Error::Closed));
         }
-        let limit = match self.s.backpressure {
+        let limit = match self.s.settings.backpressure {
             Backpressure::Wait => {
-                if self.s.conn.output().len() >= self.s.write_buffer_size {
+                if self.s.conn.buffered() >= self.s.settings.write_buffer_size {
                     ready!(self.poll_write_out(cx))?;
                 }
                 return Poll::Ready(Ok(()));
@@ -66,7 +66,7 @@ where
         if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
             return Poll::Ready(Err(Error::Io(e)));
         }
-        if self.s.conn.output().len() > limit {
+        if self.s.conn.buffered() > limit {
             return Poll::Ready(Err(self.slow_consumer(limit)));
         }
         Poll::Ready(Ok(()))
@@ -74,12 +74,12 @@ where
 
     /// The peer stopped reading and the queue passed the policy's limit.
     fn slow_consumer(&mut self, limit: usize) -> Error {
-        match self.s.backpressure {
+        match self.s.settings.backpressure {
             Backpressure::Close { code, .. } => {
                 let _ = self.s.conn.send_close(Some(&CloseFrame::new(code, "slow consumer")));
             }
             _ => {
-                self.s.conn.output().clear();
+                self.s.conn.clear_output();
                 let _ = self.end(None);
             }
         }

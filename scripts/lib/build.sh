@@ -9,7 +9,10 @@
 #   interop_build   the programs the conformance and soak runs start, in the
 #                   `interop` profile (release without LTO): the `tether`
 #                   binary and the autobahn_client, axum_echo and soak
-#                   examples, in one cargo invocation.
+#                   examples, in one cargo invocation; without the CLI's
+#                   default `jemalloc` feature (conformance and leaks do not
+#                   depend on the allocator, and jemalloc's C build would
+#                   cost a fresh machine about 3 CPU-minutes more).
 #
 # Source it, then call the function; output goes to stderr.
 
@@ -18,6 +21,8 @@ debug_build() {
 }
 
 interop_build() {
-    cargo build --quiet --profile interop -p tether-ws-cli -p tether-ws --features tether-ws/axum \
+    # tether-ws keeps its default features: the CLI depends on them.
+    cargo build --quiet --profile interop -p tether-ws-cli -p tether-ws \
+        --no-default-features --features tether-ws/axum \
         --bin tether --example autobahn_client --example axum_echo --example soak >&2
 }

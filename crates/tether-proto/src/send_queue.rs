@@ -299,7 +299,7 @@ mod tests {
         let big = Bytes::from(vec![5u8; INLINE_MAX + 10]);
         q.push_encoded(big.clone());
         assert!(q.chunks.iter().any(|c| c.as_ptr() == big.as_ptr()), "a large frame by reference");
-        let bytes = drain(&mut q, 7);
+        let bytes = drain(&mut q, 701);
         assert_eq!(&bytes[..9], &[2, b'h', b'i', 0x81, 1, b'x', 0x82, 1, b'y']);
         assert_eq!(&bytes[9..], &big[..]);
         assert_eq!((tail_capacity(&q), q.chunks.capacity()), (0, 0));

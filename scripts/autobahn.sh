@@ -21,7 +21,7 @@
 #   TETHER_SERVER_CMD  command starting an echo server that prints its
 #                      ws://127.0.0.1:PORT URL as the first stdout line
 #                      (default: target/interop/tether echo --listen 127.0.0.1:0,
-#                      built with the `interop` profile: release without LTO)
+#                      built with the `interop` profile: opt-level 1, no LTO)
 #   TETHER_CLIENT_CMD  command run as `$TETHER_CLIENT_CMD URL AGENT`
 #                      (default: target/interop/examples/autobahn_client)
 #   SKIP_BUILD=1       do not run cargo

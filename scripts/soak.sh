@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak tests of `tether echo` (the `interop` profile: release without LTO), reading the server's RSS and
+# Soak tests of `tether echo` (the `interop` profile: opt-level 1, no LTO), reading the server's RSS and
 # open descriptors from /proc.
 #
 #   scripts/soak.sh churn [SECONDS]   connect/exchange/close in a loop (default 60 s,

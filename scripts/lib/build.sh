@@ -7,7 +7,7 @@
 #                   what `cargo test --workspace --all-features` (the test
 #                   command's first step) builds, so after it a no-op.
 #   interop_build   the programs the conformance and soak runs start, in the
-#                   `interop` profile (release without LTO): the `tether`
+#                   `interop` profile (opt-level 1, no LTO): the `tether`
 #                   binary and the autobahn_client, axum_echo and soak
 #                   examples, in one cargo invocation; without the CLI's
 #                   default `jemalloc` feature (conformance and leaks do not

@@ -218,7 +218,7 @@ mod tests {
     /// every peer inflates its frame, and no server connection keeps a
     /// compressor. A connection that keeps its context gets the plain frame.
     #[test]
-    #[cfg_attr(miri, ignore = "eleven compressors and tens of kilobytes through zlib: too slow under Miri; runs natively")]
+    #[cfg_attr(miri, ignore = "eleven compressors through zlib: too slow under Miri; runs natively")]
     fn a_prepared_message_is_compressed_once_per_window_size() {
         use crate::{DeflateConfig, DeflateParams};
         let text: String = (0..4000).map(|i| ["alpha ", "beta ", "gamma "][i % 3]).collect();

@@ -16,7 +16,7 @@
 //!   woken: handle_timeout(now), until None ──► queues a ping, or a close,
 //!                                              or reports a failure
 //!   a read of 1+ bytes: on_bytes_received(now) (only while tracks_idle())
-//!   Event::Pong(p):     handle_pong(&p, now)
+//!   Event::Pong(p):     handle_pong(&p, now) -> answered our keepalive ping?
 //! ```
 //!
 //! `poll_timeout` moves only when a ping leaves, its pong arrives, a timer
@@ -264,15 +264,16 @@ impl Timers {
     }
 
     /// A pong arrived at `now`; if it answers our ping, the peer is alive.
-    pub(crate) fn handle_pong(&mut self, config: &TimerConfig, payload: &[u8], now: Instant) {
-        let Some(interval) = config.ping_interval else { return };
+    pub(crate) fn handle_pong(&mut self, config: &TimerConfig, payload: &[u8], now: Instant) -> bool {
+        let Some(interval) = config.ping_interval else { return false };
         if !self.in_flight || payload != u64::from(self.pings_sent).to_be_bytes() {
-            return;
+            return false;
         }
         let sent_at = self.ping_at;
         self.rtt = self.tick(now).saturating_sub(sent_at);
         self.in_flight = false;
         self.ping_at = sent_at.saturating_add(nanos(interval));
+        true
     }
 
     /// Round-trip time of the last answered keepalive ping.
@@ -321,9 +322,9 @@ mod tests {
         assert_eq!(conn.handle_timeout(at(t0, 20)), Some(TimerEvent::Ping(1u64.to_be_bytes())));
         assert_eq!(queued(&mut conn), [&[0x89, 8][..], &1u64.to_be_bytes()].concat());
         assert_eq!(conn.poll_timeout(), Some(at(t0, 30)), "the pong is awaited");
-        conn.handle_pong(b"unsolicited", at(t0, 21));
+        assert!(!conn.handle_pong(b"unsolicited", at(t0, 21)), "not an answer to the keepalive ping");
         assert_eq!(conn.rtt(), None);
-        conn.handle_pong(&1u64.to_be_bytes(), at(t0, 20) + Duration::from_millis(30));
+        assert!(conn.handle_pong(&1u64.to_be_bytes(), at(t0, 20) + Duration::from_millis(30)));
         assert_eq!(conn.rtt(), Some(Duration::from_millis(30)));
         assert_eq!(conn.poll_timeout(), Some(at(t0, 40)), "one interval after the last ping left");
         assert_eq!(conn.handle_timeout(at(t0, 41)), Some(TimerEvent::Ping(2u64.to_be_bytes())));
@@ -339,7 +340,7 @@ mod tests {
         let failed = TimerEvent::KeepaliveTimeout { interval: 20 * S, timeout: 10 * S };
         assert_eq!(conn.handle_timeout(at(t0, 30)), Some(failed));
         assert!(conn.output().is_empty(), "nothing more can reach the peer");
-        conn.handle_pong(&1u64.to_be_bytes(), at(t0, 31));
+        assert!(!conn.handle_pong(&1u64.to_be_bytes(), at(t0, 31)), "too late to count");
         assert_eq!(conn.rtt(), None, "too late to count");
         assert_eq!(conn.handle_timeout(at(t0, 60)), None, "reported once");
     }

@@ -60,10 +60,13 @@ impl Connection {
 
     /// A pong ([`Event::Pong`](super::Event::Pong)) was decoded at `now`: if it answers the
     /// keepalive ping, the round-trip time is measured and the next ping
-    /// is due one interval after that ping left.
-    pub fn handle_pong(&mut self, payload: &[u8], now: Instant) {
-        if let Some(timers) = &mut self.timers {
-            timers.handle_pong(&self.settings.timers, payload, now);
+    /// is due one interval after that ping left. Returns whether it
+    /// answered the keepalive ping (its payload then means nothing to the
+    /// application, which need not keep it).
+    pub fn handle_pong(&mut self, payload: &[u8], now: Instant) -> bool {
+        match &mut self.timers {
+            Some(timers) => timers.handle_pong(&self.settings.timers, payload, now),
+            None => false,
         }
     }
 

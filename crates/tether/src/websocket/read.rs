@@ -7,7 +7,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use tether_proto::{CloseCode, CloseFrame, Event, Message, Role, State, TimerEvent};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -57,10 +57,13 @@ where
             match self.s.conn.read_event(&mut self.s.read_buf) {
                 Ok(Some(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
                 Ok(Some(Event::Pong(p))) => {
-                    if self.s.pings() {
-                        self.s.conn.handle_pong(&p, timers::now());
+                    // The answer to our keepalive ping is not kept: every
+                    // idle connection would carry `rare` and the read that
+                    // brought it. Other pongs are kept as a copy of their
+                    // own, for the same reason.
+                    if !(self.s.pings() && self.s.conn.handle_pong(&p, timers::now())) {
+                        self.s.rare().last_pong = Some(Bytes::copy_from_slice(&p));
                     }
-                    self.s.rare().last_pong = Some(p);
                 }
                 Ok(Some(Event::Ping(_))) => {
                     // Pongs are rare and the peer may be timing them: out now.

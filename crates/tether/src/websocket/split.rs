@@ -184,7 +184,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
         lock(&self.shared).protocol().map(str::to_owned)
     }
 
-    /// The payload of the last pong received.
+    /// The payload of the last pong received, other than the answers to
+    /// the keepalive pings.
     pub fn last_pong(&self) -> Option<Bytes> {
         lock(&self.shared).last_pong().cloned()
     }

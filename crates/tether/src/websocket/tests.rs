@@ -88,3 +88,65 @@ async fn reads_between_frames_share_the_threads_buffer() {
     let small = ws.next().await.unwrap().unwrap();
     assert_ne!(small.as_bytes().as_ptr() as usize, second.as_bytes().as_ptr() as usize + len + header);
 }
+
+/// The answer to a keepalive ping is not kept: an idle connection that a
+/// browser keeps alive holds no more than one that was never pinged.
+/// Another pong is kept, as a copy of its own.
+#[tokio::test]
+async fn a_keepalive_round_trip_leaves_nothing_behind() {
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    let (mut client, server) = tokio::io::duplex(4096);
+    let config = Config::default().keepalive(Some(Duration::from_millis(20)), Duration::from_secs(5));
+    let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), config, None, None);
+    let mut ping = [0u8; 10];
+    let reading = async {
+        client.read_exact(&mut ping).await.unwrap();
+        assert_eq!(ping[..2], [0x89, 8], "an unmasked ping with 8 bytes");
+        // The pong, masked with key 0.
+        client.write_all(&[&[0x8A, 0x88, 0, 0, 0, 0][..], &ping[2..]].concat()).await.unwrap();
+    };
+    let pinged = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::select! {
+            _ = reading => {}
+            _ = ws.next() => panic!("the stream ended"),
+        }
+    });
+    pinged.await.expect("no keepalive ping in 10 s");
+    // Until the pong is read: the round trip is measured, and nothing kept.
+    for _ in 0..1000 {
+        assert!(ws.next().now_or_never().is_none(), "no message");
+        if ws.rtt().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(ws.rtt().is_some(), "the keepalive pong was measured");
+    assert!(ws.s.rare.is_none(), "nothing kept of the keepalive pong");
+    assert_eq!(ws.last_pong(), None);
+    // A pong that answers no keepalive ping is the application's: kept.
+    client.write_all(&[0x8A, 0x82, 0, 0, 0, 0, b'm', b'e']).await.unwrap();
+    for _ in 0..1000 {
+        assert!(ws.next().now_or_never().is_none(), "no message");
+        if ws.last_pong().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(ws.last_pong().map(|p| &p[..]), Some(&b"me"[..]), "the other pong is kept");
+}
+
+/// A handler that has read the request's target can let it go.
+#[test]
+fn a_released_request_target_frees_its_memory() {
+    let (_client, server) = tokio::io::duplex(64);
+    let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
+    ws.set_request_target("/rooms/lobby?after=1");
+    assert_eq!((ws.request_path(), ws.request_query()), (Some("/rooms/lobby"), Some("after=1")));
+    ws.release_request_target();
+    assert_eq!((ws.request_path(), ws.request_query()), (None, None));
+    assert!(ws.s.rare.is_none());
+    ws.set_request_target("/");
+    ws.release_request_target();
+    assert_eq!(ws.request_path(), None);
+}

@@ -106,7 +106,8 @@ impl HubConfig {
 pub struct MemberLimits {
     /// Bytes of frames waiting for one member (default 1 MiB). The frames
     /// are shared with the other members, so this bounds what the member
-    /// pins, not a copy of its own.
+    /// pins, not a copy of its own. At most `u32::MAX` (4 GiB less a
+    /// byte): a larger bound is taken as that.
     pub queue_bytes: usize,
     /// The close code for a member whose queue overflows (default 1013,
     /// "try again later"; 1008 is the other common choice).

@@ -23,11 +23,11 @@ pub(crate) enum Stop {
     Left,
 }
 
-/// The frames waiting for one member.
+/// The frames waiting for one member. Every member at rest holds one, in
+/// its `Arc<Member>`: hence the packed fields.
 #[derive(Debug)]
 pub(crate) struct MemberQueue {
     state: Mutex<QueueState>,
-    limit: usize,
 }
 
 /// A frame waiting for its member.
@@ -45,9 +45,12 @@ struct QueueState {
     /// written; the others wait.
     frames: Frames,
     handed: u32,
+    /// Bytes of the frames that wait (the bound's measure), never over
+    /// `limit`.
+    bytes: u32,
+    /// The bound (bytes).
+    limit: u32,
     stopped: Option<Stop>,
-    /// Bytes of the frames that wait (the bound's measure).
-    bytes: usize,
     /// The member's session, waiting for frames: one waker under the
     /// queue's lock, rather than a `Notify` and its waiter in every
     /// member's future (a member at rest is mostly this wait).
@@ -56,36 +59,42 @@ struct QueueState {
 
 /// A queue of frames that holds one without an allocation: at a modest
 /// rate a member is sent one frame at a time, and a member at rest holds
-/// no buffer.
+/// no buffer, and only a pointer for one.
 #[derive(Debug, Default)]
 struct Frames {
     /// The oldest frame, when there is one and `rest` is empty or after it.
     first: Option<Queued>,
-    rest: VecDeque<Queued>,
+    /// The frames after `first`, while there are any.
+    #[allow(clippy::box_collection)] // a thin pointer where a deque takes 32 bytes
+    rest: Option<Box<VecDeque<Queued>>>,
 }
 
 impl Frames {
+    fn rest_len(&self) -> usize {
+        self.rest.as_ref().map_or(0, |r| r.len())
+    }
+
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
+        usize::from(self.first.is_some()) + self.rest_len()
     }
 
     fn is_empty(&self) -> bool {
-        self.first.is_none() && self.rest.is_empty()
+        self.first.is_none() && self.rest_len() == 0
     }
 
     fn push_back(&mut self, queued: Queued) {
         if self.is_empty() {
             self.first = Some(queued);
         } else {
-            self.rest.push_back(queued);
+            self.rest.get_or_insert_with(Box::default).push_back(queued);
         }
     }
 
     fn pop_front(&mut self) -> Option<Queued> {
-        let front = self.first.take().or_else(|| self.rest.pop_front());
-        if self.is_empty() && self.rest.capacity() > 0 {
+        let front = self.first.take().or_else(|| self.rest.as_mut()?.pop_front());
+        if self.first.is_none() && self.rest_len() == 0 {
             // Drained: a member at rest keeps no buffer.
-            self.rest = VecDeque::new();
+            self.rest = None;
         }
         front
     }
@@ -93,12 +102,12 @@ impl Frames {
     fn remove(&mut self, index: usize) -> Option<Queued> {
         match index.checked_sub(usize::from(self.first.is_some())) {
             None => self.pop_front(),
-            Some(in_rest) => self.rest.remove(in_rest),
+            Some(in_rest) => self.rest.as_mut()?.remove(in_rest),
         }
     }
 
     fn iter(&self) -> impl Iterator<Item = &Queued> {
-        self.first.iter().chain(self.rest.iter())
+        self.first.iter().chain(self.rest.iter().flat_map(|r| r.iter()))
     }
 }
 
@@ -114,8 +123,11 @@ pub(crate) enum Pushed {
 }
 
 impl MemberQueue {
+    /// A queue bounded at `limit` bytes (larger bounds than `u32::MAX`,
+    /// 4 GiB less a byte, are taken as that).
     pub(crate) fn new(limit: usize) -> Self {
-        MemberQueue { state: Mutex::new(QueueState::default()), limit }
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        MemberQueue { state: Mutex::new(QueueState { limit, ..QueueState::default() }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
@@ -131,30 +143,32 @@ impl MemberQueue {
     /// oldest frames that wait (or this one, if it alone is over the
     /// bound) instead of stopping.
     pub(crate) fn push_at(&self, frame: &PreparedMessage, lossy: bool, at: Option<Instant>) -> Pushed {
-        let len = frame.frame().len();
+        let len = frame.frame().len() as u64;
         let mut state = self.lock();
         if state.stopped.is_some() {
             return Pushed::Stopped;
         }
         let mut dropped = 0;
-        if state.bytes + len > self.limit {
+        let limit = u64::from(state.limit);
+        if u64::from(state.bytes) + len > limit {
             if !lossy {
                 state.stopped = Some(Stop::Overflow);
                 wake(state);
                 return Pushed::Overflowed;
             }
-            if len > self.limit {
+            if len > limit {
                 return Pushed::Queued { dropped: 1 };
             }
             // The frames handed to the connection are its now: the oldest
             // waiting one goes.
-            while state.bytes + len > self.limit && state.frames.len() > state.handed as usize {
+            while u64::from(state.bytes) + len > limit && state.frames.len() > state.handed as usize {
                 let Some(old) = remove_waiting(&mut state) else { break };
-                state.bytes -= old.frame.frame().len();
+                state.bytes -= old.frame.frame().len() as u32;
                 dropped += 1;
             }
         }
-        state.bytes += len;
+        // Within the bound, so within a `u32`.
+        state.bytes += len as u32;
         state.frames.push_back(Queued { frame: frame.clone(), at });
         wake(state);
         Pushed::Queued { dropped }
@@ -327,7 +341,7 @@ mod tests {
         assert_eq!(hand(&mut fed), Poll::Pending);
         assert_eq!(latency.snapshot().count, 3);
         let state = q.lock();
-        assert!(state.frames.is_empty() && state.frames.rest.capacity() == 0, "drained: no buffer kept");
+        assert!(state.frames.is_empty() && state.frames.rest.is_none(), "drained: no buffer kept");
     }
 
     #[tokio::test]

@@ -353,6 +353,15 @@ mod tests {
         Arc::new(Member { id, framing, room: "r".into(), user: None, queue: MemberQueue::new(1 << 20) })
     }
 
+    /// Every member at rest holds its `Arc<Member>`: with the `Arc`'s two
+    /// counts, at most 128 bytes, a size class of jemalloc (the `tether`
+    /// binary's allocator; 160 before the queue was packed).
+    #[test]
+    fn a_member_fits_its_size_class() {
+        let size = std::mem::size_of::<Member>() + 2 * std::mem::size_of::<usize>();
+        assert!(size <= 128, "{size} bytes");
+    }
+
     async fn received(member: &Member) -> Vec<Vec<u8>> {
         let batch = member.queue.next_batch().await.unwrap();
         batch.iter().map(|f| f.frame.frame()[2..].to_vec()).collect()

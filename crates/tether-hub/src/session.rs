@@ -50,10 +50,15 @@ impl Hub {
     /// What the request asked for goes into the member (one allocation,
     /// the room's name shared), not into the session every member at rest
     /// holds.
-    pub fn serve_join<'a, S>(&'a self, ws: WebSocket<S>, join: Join) -> impl Future<Output = Result<(), Error>> + 'a
+    ///
+    /// The connection's request target is let go
+    /// ([`WebSocket::release_request_target`]): the join has what the
+    /// session needs of it.
+    pub fn serve_join<'a, S>(&'a self, mut ws: WebSocket<S>, join: Join) -> impl Future<Output = Result<(), Error>> + 'a
     where
         S: AsyncRead + AsyncWrite + Unpin + 'a,
     {
+        ws.release_request_target();
         let id = self.shared.next_member.fetch_add(1, Relaxed);
         let Join { room, framing, resume, user } = join;
         let (name, room) = self.room_entry(&room);
@@ -242,7 +247,7 @@ where
     /// The member's queue overflowed: closes it.
     fn overflowed(&mut self) -> Result<(), Error> {
         let limits = &self.hub.shared.config.member;
-        let (code, bound) = (limits.overflow_code, limits.queue_bytes);
+        let (code, bound) = (limits.overflow_code, limits.queue_bytes.min(u32::MAX as usize));
         overflowed(&self.member, bound);
         self.close(code, "slow consumer: too much queued")
     }

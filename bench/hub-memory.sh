@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Memory per member of a 10,000-member room on one `tether hub`, against
 # memory per idle connection of `tether echo` (the issue's target: within
-# 10 %). Three readings of the server's resident memory (/proc), each from
-# a fresh server process:
+# 10 %). Readings of the server's resident memory (/proc), each from a
+# fresh server process:
 #
 #   idle      `tether echo`, N idle connections (tether bench idle --size 0),
 #             and N that echoed one 20-byte message first (--size 20: the
 #             idle row of bench/compare.sh)
 #   members   `tether hub`, N idle members of one room (--size 0: a message
 #             sent in a room would go to every member)
+#   pinged    both again after every connection answered the server's
+#             keepalive ping (--answer-ping: about 20 s each), as browsers
+#             keep connections alive
 #   traffic   `tether hub`, N members of one room while 1 publisher sends
 #             RATE msg/s of 20 B to all of them (tether bench fanout),
 #             read in the middle of the run
@@ -16,8 +19,9 @@
 #   bench/hub-memory.sh            N=10000, RATE=2 (20,000 deliveries/s)
 #
 # N, RATE and BIN (the tether binary; default: the debug build, which
-# allocates like the release build) in the environment change it. Writes
-# target/bench/hub-memory.json. Not part of the test command (about 40 s).
+# allocates like the release build) in the environment change it;
+# PINGED=0 skips the pinged readings. Writes target/bench/hub-memory.json.
+# Not part of the test command (about 40 s, 90 s with the pinged readings).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -52,8 +56,8 @@ start() { # command... ; sets server_pid and url
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-idle_per_conn() { # URL SIZE -> KiB per connection
-    "$BIN" bench idle "$1" -c "$n" --size "$2" --source 4 --server-pid "$server_pid" --json --quiet |
+idle_per_conn() { # URL SIZE [FLAGS] -> KiB per connection
+    "$BIN" bench idle "$1" -c "$n" --size "$2" ${3:-} --source 4 --server-pid "$server_pid" --json --quiet |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["rss_kb_per_conn"])'
 }
 
@@ -70,6 +74,18 @@ start hub
 log "tether hub: $n idle members of one room"
 members=$(idle_per_conn "${url}rooms/big" 0)
 stop
+
+idle_pinged=null members_pinged=null
+if [[ ${PINGED:-1} != 0 ]]; then
+    start echo
+    log "tether echo: $n idle connections, after a keepalive round trip"
+    idle_pinged=$(idle_per_conn "$url" 0 --answer-ping)
+    stop
+    start hub
+    log "tether hub: $n idle members, after a keepalive round trip"
+    members_pinged=$(idle_per_conn "${url}rooms/big" 0 --answer-ping)
+    stop
+fi
 
 start hub
 log "tether hub: $n members, 1 publisher at $rate msg/s x 20 B"
@@ -89,11 +105,13 @@ done
 wait "$generator"
 stop
 
-python3 - "$n" "$idle" "$members" "$before" "$peak" "$OUT/hub-memory.fanout.json" "$used" > "$OUT/hub-memory.json" <<'PY'
+python3 - "$n" "$idle" "$members" "$before" "$peak" "$OUT/hub-memory.fanout.json" "$used" \
+    "$idle_pinged" "$members_pinged" > "$OUT/hub-memory.json" <<'PY'
 import json, sys
 n = int(sys.argv[1]); idle = float(sys.argv[2]); members = float(sys.argv[3])
 before = int(sys.argv[4]); peak = int(sys.argv[5])
 fanout = json.load(open(sys.argv[6])); used = float(sys.argv[7])
+idle_pinged = json.loads(sys.argv[8]); members_pinged = json.loads(sys.argv[9])
 traffic = (peak - before) / n
 out = {
     "members": n,
@@ -103,6 +121,9 @@ out = {
     "room_traffic_kib_per_member": round(traffic, 2),
     "room_idle_vs_idle": round(members / idle, 3),
     "room_traffic_vs_idle_after_echo": round(traffic / used, 3),
+    "idle_pinged_kib_per_conn": idle_pinged and round(idle_pinged, 2),
+    "room_pinged_kib_per_member": members_pinged and round(members_pinged, 2),
+    "room_pinged_vs_idle_pinged": idle_pinged and members_pinged and round(members_pinged / idle_pinged, 3),
     "fanout_deliveries_per_s": fanout.get("msg_per_s"),
     "fanout_lost": fanout.get("lost", fanout.get("params", {}).get("lost")),
     "fanout_errors": fanout.get("errors"),

@@ -3,7 +3,10 @@
 //! read the server's resident memory with and without them, and the
 //! kernel's socket memory. With permessage-deflate (`Target::deflate`) the
 //! message is compressed, so the memory includes each connection's
-//! compressor and decompressor state.
+//! compressor and decompressor state. With `answer_ping`, every
+//! connection first waits for the server's keepalive ping and answers it,
+//! as a browser would: the memory read is then that of a connection kept
+//! alive, not one that was never pinged.
 
 use std::time::Duration;
 
@@ -31,10 +34,21 @@ pub struct IdlePlan {
     pub size: usize,
     /// How long to hold them after the memory reading.
     pub hold: Duration,
+    /// Before the reading, wait for each connection's keepalive ping and
+    /// answer it with its pong (the server's ping interval: at most
+    /// [`PING_WAIT`]). Only the first ping is answered: the reading must
+    /// come before the next one, or the server's pong timeout.
+    pub answer_ping: bool,
 }
+
+/// How long `answer_ping` waits for a connection's ping.
+pub const PING_WAIT: Duration = Duration::from_secs(90);
 
 /// Runs the idle workload.
 pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<Report, String> {
+    if plan.answer_ping && target.raw {
+        return Err("answering keepalive pings needs a WebSocket server, not raw TCP".to_owned());
+    }
     let mut sources = Sources::parse(common.source.as_deref())?;
     let mut errors = Errors::default();
     let pid = common.server_pid.map(|p| p.to_string());
@@ -60,6 +74,15 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
     if !common.quiet {
         eprintln!("[bench] {} connections open in {:.2} s", conns.len(), opened.as_secs_f64());
     }
+    if plan.answer_ping {
+        let answered = futures_util::future::join_all(conns.iter_mut().map(answer_ping)).await;
+        for e in answered.into_iter().filter_map(Result::err) {
+            errors.push(e);
+        }
+        if !common.quiet {
+            eprintln!("[bench] keepalive pings answered after {:.1} s", start.elapsed().as_secs_f64());
+        }
+    }
     tokio::time::sleep(SETTLE).await;
     let after = pid.as_deref().and_then(rss_kb);
     let kernel_after = kernel_socket_kb();
@@ -71,7 +94,12 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
     Ok(Report {
         mode: "idle",
         url: common.url.clone(),
-        params: vec![("conns", json!(plan.conns)), ("size", json!(plan.size)), ("deflate", json!(target.deflate))],
+        params: vec![
+            ("conns", json!(plan.conns)),
+            ("size", json!(plan.size)),
+            ("deflate", json!(target.deflate)),
+            ("answer_ping", json!(plan.answer_ping)),
+        ],
         window: opened,
         ops: held,
         held,
@@ -83,6 +111,38 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
         kernel: kernel_before.zip(kernel_after),
         ..Report::default()
     })
+}
+
+/// Waits for the server's next frame, which must be a ping (an idle
+/// connection gets nothing else), and answers it with a pong carrying its
+/// payload, masked as a client's frames are.
+async fn answer_ping(conn: &mut Upgraded) -> Result<(), String> {
+    let Upgraded { tcp, leftover: buf, .. } = conn;
+    let work = async {
+        loop {
+            if let [first, second, ..] = buf[..] {
+                let (opcode, len) = (first & 0x0f, usize::from(second & 0x7f));
+                if opcode != 0x9 || second & 0x80 != 0 || len > 125 {
+                    return Err(format!("expected the server's ping, got a frame starting {first:#04x} {second:#04x}"));
+                }
+                if buf.len() >= 2 + len {
+                    let key = fastrand::u32(..).to_be_bytes();
+                    let mut pong = vec![0x8A, 0x80 | len as u8];
+                    pong.extend_from_slice(&key);
+                    pong.extend(buf[2..2 + len].iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
+                    buf.drain(..2 + len);
+                    buf.shrink_to_fit();
+                    tcp.write_all(&pong).await.map_err(|e| format!("write: {e}"))?;
+                    tcp.flush().await.map_err(|e| format!("write: {e}"))?;
+                    return Ok(());
+                }
+            }
+            if tcp.read_buf(buf).await.map_err(|e| format!("read: {e}"))? == 0 {
+                return Err("the server closed the connection".to_owned());
+            }
+        }
+    };
+    tokio::time::timeout(PING_WAIT, work).await.map_err(|_| format!("no ping in {} s", PING_WAIT.as_secs()))?
 }
 
 /// Echoes one binary message of `size` bytes (none if 0) and checks it.

@@ -60,10 +60,42 @@ async fn setup_load_completes_handshakes_and_closes() {
 #[tokio::test]
 async fn idle_load_holds_the_connections_and_reads_memory() {
     let url = echo_server().await;
-    let plan = IdlePlan { conns: 8, size: 20, hold: Duration::ZERO };
+    let plan = IdlePlan { conns: 8, size: 20, hold: Duration::ZERO, answer_ping: false };
     let report = idle_load::run(Target::parse(&url).unwrap(), plan, &options(&url)).await.unwrap();
     assert_eq!((report.errors, report.held), (0, 8), "{:?}", report.error_samples);
     assert!(report.rss_kb.is_some_and(|(before, with)| before > 0 && with > 0), "{:?}", report.rss_kb);
+}
+
+/// With `answer_ping`, every connection answers the server's keepalive
+/// ping before the reading: the server measures each round trip.
+#[tokio::test]
+async fn idle_load_can_answer_the_keepalive_pings() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let config = tether::Config::default().keepalive(Some(Duration::from_millis(200)), Duration::from_secs(10));
+    let (measured, mut rtts) = tokio::sync::mpsc::unbounded_channel();
+    let server = tether::Server::from_listener(listener, config);
+    tokio::spawn(server.serve(move |mut ws, _| {
+        let measured = measured.clone();
+        async move {
+            // An idle connection: read (which answers nothing here) until
+            // the first pong has been measured.
+            while ws.rtt().is_none() {
+                if tokio::time::timeout(Duration::from_millis(10), ws.next()).await.is_ok_and(|m| m.is_none()) {
+                    return;
+                }
+            }
+            let _ = measured.send(ws.last_pong().is_none());
+            while ws.next().await.is_some() {}
+        }
+    }));
+    let plan = IdlePlan { conns: 4, size: 0, hold: Duration::ZERO, answer_ping: true };
+    let report = idle_load::run(Target::parse(&url).unwrap(), plan, &options(&url)).await.unwrap();
+    assert_eq!((report.errors, report.held), (0, 4), "{:?}", report.error_samples);
+    for _ in 0..4 {
+        let measured = tokio::time::timeout(Duration::from_secs(10), rtts.recv()).await;
+        assert_eq!(measured, Ok(Some(true)), "measured, and the keepalive pong is not kept");
+    }
 }
 
 #[tokio::test]

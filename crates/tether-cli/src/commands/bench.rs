@@ -52,11 +52,11 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
                 FanoutPlan { members: *members, publishers: *publishers, size: *size, rate: *rate, rooms: *rooms };
             (common, vec![fanout_load::run(targets, plan, &c).await?])
         }
-        Workload::Idle { common, conns, size, hold, deflate } => {
+        Workload::Idle { common, conns, size, hold, deflate, answer_ping } => {
             let (mut target, c) = common.resolve()?;
             target.deflate = *deflate;
             let hold = Duration::try_from_secs_f64(*hold).map_err(|_| "--hold must be a number of seconds")?;
-            let plan = IdlePlan { conns: *conns, size: *size, hold };
+            let plan = IdlePlan { conns: *conns, size: *size, hold, answer_ping: *answer_ping };
             (common, vec![idle_load::run(target, plan, &c).await?])
         }
     };

@@ -93,6 +93,11 @@ pub enum Workload {
         /// Seconds to keep holding them after the memory reading.
         #[arg(long, default_value_t = 0.0, value_name = "SECS")]
         hold: f64,
+        /// Before the memory reading, wait for each connection's keepalive
+        /// ping (the server's interval, up to 90 s) and answer it, as a
+        /// browser would: the memory of connections kept alive.
+        #[arg(long)]
+        answer_ping: bool,
         /// Offer permessage-deflate (the server must accept it) and send the
         /// one message compressed: the memory then includes each
         /// connection's compressor and decompressor.

@@ -97,7 +97,9 @@ async fn a_keepalive_round_trip_leaves_nothing_behind() {
     use std::time::Duration;
     use tokio::io::AsyncReadExt;
     let (mut client, server) = tokio::io::duplex(4096);
-    let config = Config::default().keepalive(Some(Duration::from_millis(20)), Duration::from_secs(5));
+    // A long pong timeout: the later pings go unanswered, and a loaded
+    // machine must not turn that into a keepalive failure mid-test.
+    let config = Config::default().keepalive(Some(Duration::from_millis(20)), Duration::from_secs(60));
     let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), config, None, None);
     let mut ping = [0u8; 10];
     let reading = async {

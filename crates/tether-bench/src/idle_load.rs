@@ -11,12 +11,13 @@
 use std::time::Duration;
 
 use serde_json::json;
+use tether_proto::{FrameHeader, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::connect::{self, Upgraded};
 use crate::echo_reader::EchoReader;
-use crate::frames::{FrameSet, Kind};
+use crate::frames::{masked_frame, FrameSet, Kind};
 use crate::proc_stat::{kernel_socket_kb, rss_kb, CpuWindow};
 use crate::report::{Errors, Report};
 use crate::target::{Sources, Target};
@@ -120,22 +121,21 @@ async fn answer_ping(conn: &mut Upgraded) -> Result<(), String> {
     let Upgraded { tcp, leftover: buf, .. } = conn;
     let work = async {
         loop {
-            if let [first, second, ..] = buf[..] {
-                let (opcode, len) = (first & 0x0f, usize::from(second & 0x7f));
-                if opcode != 0x9 || second & 0x80 != 0 || len > 125 {
-                    return Err(format!("expected the server's ping, got a frame starting {first:#04x} {second:#04x}"));
+            match FrameHeader::parse(buf) {
+                Err(e) => return Err(format!("a bad frame from the server: {e}")),
+                Ok(Some((h, _))) if h.opcode != OpCode::Ping || h.mask.is_some() => {
+                    return Err(format!("expected the server's ping, got {:?}", h.opcode));
                 }
-                if buf.len() >= 2 + len {
-                    let key = fastrand::u32(..).to_be_bytes();
-                    let mut pong = vec![0x8A, 0x80 | len as u8];
-                    pong.extend_from_slice(&key);
-                    pong.extend(buf[2..2 + len].iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
-                    buf.drain(..2 + len);
+                Ok(Some((h, n))) if buf.len() as u64 >= n as u64 + h.payload_len => {
+                    let end = n + h.payload_len as usize;
+                    let pong = masked_frame(OpCode::Pong, &buf[n..end], &mut fastrand::Rng::new());
+                    buf.drain(..end);
                     buf.shrink_to_fit();
                     tcp.write_all(&pong).await.map_err(|e| format!("write: {e}"))?;
                     tcp.flush().await.map_err(|e| format!("write: {e}"))?;
                     return Ok(());
                 }
+                Ok(_) => {} // more to read
             }
             if tcp.read_buf(buf).await.map_err(|e| format!("read: {e}"))? == 0 {
                 return Err("the server closed the connection".to_owned());

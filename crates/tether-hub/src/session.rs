@@ -63,7 +63,7 @@ impl Hub {
         let Join { room, framing, resume, user } = join;
         let (name, room) = self.room_entry(&room);
         let queue = MemberQueue::new(self.shared.config.member.queue_bytes);
-        let member = Arc::new(Member { id, framing, room: name, user: user.map(Box::new), queue });
+        let member = Arc::new(Member { id, framing, room: name, user: user.map(Box::new), queue, slot: 0.into() });
         let joining = {
             let (hub, member, room) = (self.clone(), member.clone(), room.clone());
             Box::pin(async move { hub.join(member, &room, resume).await })
@@ -176,7 +176,7 @@ where
 impl<S> Drop for Session<S> {
     fn drop(&mut self) {
         if self.joined {
-            lock(&self.room).leave(self.member.id);
+            lock(&self.room).leave(&self.member);
             self.hub.shared.counters.members_left.fetch_add(1, Relaxed);
             noted(&self.member, "left");
         }

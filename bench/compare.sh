@@ -31,6 +31,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/server-url.sh
+. "$ROOT/bench/server-url.sh"
 
 all_args="$*"
 rounds="" duration=5 warmup=1 quick=0 only_servers="" only_workloads="" tether_bin="" out_dir=""
@@ -212,12 +214,7 @@ start_server() {
     # shellcheck disable=SC2086 # the command line is split on purpose
     taskset -c 0 ${SERVER[$name]} > "$out" 2> "$OUT/server-$name.err" &
     server_pid=$!
-    for _ in $(seq 200); do
-        server_url="$(head -n1 "$out")"
-        [[ -n "$server_url" ]] && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.05
-    done
+    server_url="$(await_url "$out" "$server_pid")" && return 0
     log "$name did not start (see $OUT/server-$name.err)"
     return 1
 }

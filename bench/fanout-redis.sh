@@ -14,6 +14,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/server-url.sh
+. "$ROOT/bench/server-url.sh"
 members=${MEMBERS:-500} rate=${RATE:-100} size=${SIZE:-64} duration=${DURATION:-5}
 log() { echo "[fanout-redis] $*" >&2; }
 command -v redis-server >/dev/null || { log "redis-server not found: run scripts/install-servers.sh"; exit 1; }
@@ -37,8 +39,8 @@ for i in 1 2; do
     taskset -c 0 "$TETHER" hub --listen 127.0.0.1:0 --threads 1 --quiet --redis "redis://127.0.0.1:$port/" > "$OUT/hub$i.out" &
     hub_pids+=($!)
     pids+=($!)
-    for _ in $(seq 100); do [[ -s "$OUT/hub$i.out" ]] && break; sleep 0.05; done
-    urls+=("$(head -n1 "$OUT/hub$i.out")rooms/bench")
+    url="$(await_url "$OUT/hub$i.out" "$!")" || { log "hub $i did not start"; exit 1; }
+    urls+=("${url}rooms/bench")
 done
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -18,19 +18,22 @@
 #
 #   bench/hub-memory.sh            N=10000, RATE=2 (20,000 deliveries/s)
 #
-# N, RATE and BIN (the tether binary; default: the debug build, which
-# allocates like the release build) in the environment change it;
+# N, RATE and BIN (the tether binary; default: the release build, what
+# the published figures were read from: a debug build's futures are
+# larger) in the environment change it;
 # PINGED=0 skips the pinged readings. Writes target/bench/hub-memory.json.
 # Not part of the test command (about 40 s, 90 s with the pinged readings).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/server-url.sh
+. "$ROOT/bench/server-url.sh"
 n=${N:-10000} rate=${RATE:-2}
 log() { echo "[hub-memory] $*" >&2; }
 [[ $(ulimit -n) -ge $((n + 100)) ]] || { log "ulimit -n is $(ulimit -n); $n members need $((n + 100))"; exit 1; }
 if [[ -z "${BIN:-}" ]]; then
-    cargo build --quiet -p tether-ws-cli
-    BIN="$ROOT/target/debug/tether"
+    cargo build --quiet --release -p tether-ws-cli
+    BIN="$ROOT/target/release/tether"
 fi
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
@@ -49,9 +52,7 @@ start() { # command... ; sets server_pid and url
     rm -f "$OUT/hub-memory.url"
     "$BIN" "$@" --listen 127.0.0.1:0 --threads 1 --quiet > "$OUT/hub-memory.url" &
     server_pid=$!
-    for _ in $(seq 200); do [[ -s "$OUT/hub-memory.url" ]] && break; sleep 0.05; done
-    [[ -s "$OUT/hub-memory.url" ]] || { log "tether $1 did not start"; exit 1; }
-    url="$(head -n1 "$OUT/hub-memory.url")"
+    url="$(await_url "$OUT/hub-memory.url" "$server_pid")" || { log "tether $1 did not start"; exit 1; }
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

@@ -21,6 +21,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/server-url.sh
+. "$ROOT/bench/server-url.sh"
 
 servers="tether,fastwebsockets,tokio-websockets,tokio-tungstenite" size=20 conns=1 in_flight=1 m1=500 m2=2500
 tools="strace,callgrind,dhat" setup=0 TETHER="$ROOT/target/release/tether"
@@ -65,12 +67,7 @@ run() {
         dhat) valgrind --tool=dhat --dhat-out-file="$file.json" --log-file="$file" ${SERVER[$name]} > "$OUT/server.out" 2>/dev/null & ;;
     esac
     pid=$!
-    for _ in $(seq 400); do
-        url="$(head -n1 "$OUT/server.out" 2>/dev/null || true)"
-        [[ -n "$url" ]] && break
-        sleep 0.05
-    done
-    [[ -n "$url" ]] || { echo "$name did not start under $tool" >&2; kill "$pid"; return 1; }
+    url="$(await_url "$OUT/server.out" "$pid")" || { echo "$name did not start under $tool" >&2; kill "$pid"; return 1; }
     if [[ $setup == 1 ]]; then
         "$TETHER" bench setup "$url" -c 1 -w 0 -d "$m" --quiet --json > "$OUT/$name.$tool.$m.bench.json"
     else

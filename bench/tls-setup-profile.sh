@@ -17,6 +17,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/server-url.sh
+. "$ROOT/bench/server-url.sh"
 
 servers="tether-tls,fastwebsockets-tls,tokio-tungstenite-tls" seconds="6,12"
 while [[ $# -gt 0 ]]; do
@@ -51,12 +53,7 @@ run() {
     # shellcheck disable=SC2086 # the command line is split on purpose
     valgrind --tool=callgrind --callgrind-out-file="$file" ${SERVER[$name]} > "$OUT/server.out" 2>/dev/null &
     pid=$!
-    for _ in $(seq 400); do
-        url="$(head -n1 "$OUT/server.out" 2>/dev/null || true)"
-        [[ -n "$url" ]] && break
-        sleep 0.05
-    done
-    [[ -n "$url" ]] || { echo "$name did not start under callgrind" >&2; kill "$pid"; return 1; }
+    url="$(await_url "$OUT/server.out" "$pid")" || { echo "$name did not start under callgrind" >&2; kill "$pid"; return 1; }
     "$TETHER" bench setup "$url" -c 1 -d "$secs" -w 0 --ca "$PKI/ca.pem" --quiet --json > "$OUT/$name.$secs.json"
     kill -INT "$pid" 2>/dev/null || true
     sleep 0.5

@@ -106,6 +106,20 @@ async fn h2c_with_prior_knowledge_echoes_with_subprotocol_and_compression() {
     assert_eq!(ws.close_frame().unwrap().code, tether::CloseCode::NORMAL);
 }
 
+/// The client takes DATA frames of 64 KiB (`SETTINGS_MAX_FRAME_SIZE`), so
+/// a server sends a 16 KiB message in one frame, not two.
+#[tokio::test]
+async fn the_client_announces_frames_of_64_kib() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let connecting = tokio::spawn(async move { tether::connect_with(&url).http2(Http2Policy::Only).connect().await });
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".len();
+    let settings = timeout(LIMIT, common::first_http2_settings(&mut tcp, preface)).await.unwrap();
+    assert!(settings.contains(&(0x5, 64 * 1024)), "{settings:?}");
+    connecting.abort();
+}
+
 #[tokio::test]
 async fn over_tls_the_policy_decides_and_alpn_falls_back_to_http1() {
     let pki = TestPki::new();

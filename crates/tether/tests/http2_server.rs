@@ -6,6 +6,8 @@
 
 #![cfg(all(feature = "http2", feature = "rustls"))]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -362,6 +364,18 @@ async fn a_connection_without_streams_gets_goaway_after_the_handshake_timeout() 
     let conn = Conn::cleartext(addr).await;
     // Ends cleanly: GOAWAY, then the server closes.
     timeout(LIMIT, conn.driver).await.unwrap().unwrap().unwrap();
+}
+
+/// The server takes DATA frames of 64 KiB (`SETTINGS_MAX_FRAME_SIZE`), so
+/// a client sends a 16 KiB message in one frame, not two.
+#[tokio::test]
+async fn the_server_announces_frames_of_64_kib() {
+    let server = start(|s| s, None).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    // The preface and an empty SETTINGS.
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0").await.unwrap();
+    let settings = timeout(LIMIT, common::first_http2_settings(&mut tcp, 0)).await.unwrap();
+    assert!(settings.contains(&(0x5, 64 * 1024)), "{settings:?}");
 }
 
 #[tokio::test]

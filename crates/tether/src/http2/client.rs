@@ -98,6 +98,7 @@ impl Client {
             .initial_window_size(stream_window)
             .initial_connection_window_size(connection_window(stream_window))
             .enable_push(false)
+            .max_frame_size(super::MAX_FRAME_SIZE)
             .max_header_list_size(u32::try_from(defaults.config.max_head_size).unwrap_or(u32::MAX))
             .handshake::<_, Bytes>(io)
             .await

@@ -63,6 +63,12 @@ mod stream_tests;
 pub use client::{Client, CONNECTION_WINDOW, STREAM_WINDOW};
 pub use stream::H2Stream;
 
+/// The largest DATA frame a tether client or server takes
+/// (`SETTINGS_MAX_FRAME_SIZE`): 64 KiB, not HTTP/2's 16 KiB default, so that
+/// a WebSocket message of 16 KiB (with its few header bytes) comes in one
+/// frame, not two, and is not copied again to be put back together.
+pub(crate) const MAX_FRAME_SIZE: u32 = 64 * 1024;
+
 /// Whether a client speaks HTTP/2 (see [the module docs](self) for what
 /// each choice does over `wss://` and `ws://`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -74,3 +74,26 @@ impl EchoServer {
 pub fn trusting(pki: &TestPki) -> ClientTls {
     ClientTls::new().roots(Roots::Empty).add_ca_pem_file(&pki.ca).unwrap()
 }
+
+/// The parameters of the first SETTINGS frame (not an acknowledgement) read
+/// from `io`, after `skip` bytes (a client's connection preface): what an
+/// HTTP/2 endpoint announces.
+pub async fn first_http2_settings(io: &mut (impl tokio::io::AsyncRead + Unpin), skip: usize) -> Vec<(u16, u32)> {
+    use tokio::io::AsyncReadExt;
+    let mut preface = vec![0; skip];
+    io.read_exact(&mut preface).await.unwrap();
+    loop {
+        let mut head = [0u8; 9];
+        io.read_exact(&mut head).await.unwrap();
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0; len];
+        io.read_exact(&mut payload).await.unwrap();
+        let (kind, ack) = (head[3], head[4] & 1 == 1);
+        if kind == 4 && !ack {
+            return payload
+                .chunks_exact(6)
+                .map(|p| (u16::from_be_bytes([p[0], p[1]]), u32::from_be_bytes([p[2], p[3], p[4], p[5]])))
+                .collect();
+        }
+    }
+}

@@ -29,6 +29,7 @@ impl Http2Settings {
             .initial_window_size(self.stream_window)
             .initial_connection_window_size(self.connection_window())
             .max_concurrent_streams(self.max_streams)
+            .max_frame_size(crate::http2::MAX_FRAME_SIZE)
             // A request's head has the same bound as over HTTP/1.1.
             .max_header_list_size(u32::try_from(config.max_head_size).unwrap_or(u32::MAX))
             .enable_connect_protocol();

@@ -98,9 +98,11 @@ declare -A SERVER=(
     [wrong-echo]="python3 $ROOT/bench/peers/wrong_echo.py --listen 127.0.0.1:0"
     # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
     [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
-    # Another build of the hub beside it, interleaved in the same rounds
-    # (TETHER_BEFORE=PATH, --servers tether-hub-before,...): before and after a change.
+    # Another build of the hub (or of `tether echo`) beside it, interleaved in
+    # the same rounds (TETHER_BEFORE=PATH, --servers tether-hub-before,... or
+    # tether-before,...): before and after a change, the same generator for both.
     [tether-hub-before]="${TETHER_BEFORE:-$TETHER} hub --listen 127.0.0.1:0 --threads 1 --quiet"
+    [tether-before]="${TETHER_BEFORE:-$TETHER} echo --listen 127.0.0.1:0 --threads 1 --quiet"
     [node-ws-rooms]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0 --rooms"
     [python-websockets-rooms]="${TETHER_BENCH_PYTHON:-python3} $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0 --rooms"
     # uWebSockets.js topics (`uws-pack`, a third-party npm repackaging of its binaries).
@@ -200,7 +202,7 @@ applies_axum_h2() {
     case "$1:$2" in
         axum-tether-deflate:deflate-*) return 0 ;;
         axum-tether-deflate:*) return 1 ;;
-        tether:h[12]-* | tether-mt:h[12]-* | axum-tether:h[12]-* | axum-builtin:h[12]-*) return 0 ;;
+        tether:h[12]-* | tether-before:h[12]-* | tether-mt:h[12]-* | axum-tether:h[12]-* | axum-builtin:h[12]-*) return 0 ;;
         *:h[12]-*) return 1 ;;
     esac
     return 2

@@ -30,7 +30,7 @@ THROUGHPUT = ("echo-", "large-", "pipelined-", "deflate-", "tls-echo-")
 SCORES = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s"]
 FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn",
           "kernel_tcp_buffers_kb_per_conn", "kernel_slab_kb_per_conn"]
-SERVER_ORDER = ["tether", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
+SERVER_ORDER = ["tether", "tether-before", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
                 "node-ws", "python-websockets", "raw-tcp", "tether-flush", "tether-hub", "tether-hub-before", "node-ws-rooms",
                 "python-websockets-rooms", "uws-rooms", "raw-tcp-rooms", "tether-tls", "fastwebsockets-tls", "tokio-tungstenite-tls", "raw-tls"]
 # The fan-out rows' ratios: tether-hub against each of these, round by round

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A large room emptied at once: N members of one room on `tether hub`
+# (--threads 1, core 0), then every connection closed together (the
+# generator, `tether bench idle` on core 1, ends), as when a network drops
+# or a load balancer restarts. Reports the hub's CPU time from the last join
+# until /metrics shows no member, and how long after the generator ended
+# the room was empty.
+#
+#   bench/hub-leave.sh                N=19000 (the descriptor limit here)
+#
+# BIN (the tether binary; default: the release build) in the environment
+# changes it. Not part of the test command (about 15 s).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=bench/server-url.sh
+. "$ROOT/bench/server-url.sh"
+n=${N:-19000}
+log() { echo "[hub-leave] $*" >&2; }
+[[ $(ulimit -n) -ge $((n + 100)) ]] || { log "ulimit -n is $(ulimit -n); $n members need $((n + 100))"; exit 1; }
+if [[ -z "${BIN:-}" ]]; then
+    cargo build --quiet --release -p tether-ws-cli
+    BIN="$ROOT/target/release/tether"
+fi
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT"
+
+taskset -c 0 "$BIN" hub --listen 127.0.0.1:0 --threads 1 --quiet > "$OUT/hub-leave.url" 2>/dev/null &
+hub=$!
+trap 'kill "$hub" 2>/dev/null || true; wait "$hub" 2>/dev/null || true' EXIT
+url="$(await_url "$OUT/hub-leave.url" "$hub")" || { log "tether hub did not start"; exit 1; }
+url="${url%/}"
+metrics="${url/ws:/http:}/metrics"
+members() { curl -s "$metrics" | awk '/^tether_hub_members / {print $2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$hub/stat"; }
+
+taskset -c 1 "$BIN" bench idle "$url/rooms/big" -c "$n" --size 0 --source 4 --hold 4 --quiet > /dev/null &
+generator=$!
+until [[ "$(members)" == "$n" ]]; do
+    kill -0 "$generator" 2>/dev/null || { log "the generator ended before $n members joined"; exit 1; }
+    sleep 0.2
+done
+sleep 0.5
+before=$(cpu_ticks)
+wait "$generator"
+ended=$(date +%s.%N)
+until [[ "$(members)" == "0" ]]; do sleep 0.05; done
+empty=$(date +%s.%N)
+ticks=$(getconf CLK_TCK)
+python3 - "$n" "$before" "$(cpu_ticks)" "$ticks" "$ended" "$empty" <<'PY'
+import json, sys
+n, before, after, ticks, ended, empty = int(sys.argv[1]), *map(float, sys.argv[2:])
+print(json.dumps({"members": n, "hub_cpu_s": round((after - before) / ticks, 2),
+                  "empty_after_generator_s": round(empty - ended, 3)}))
+PY

@@ -31,8 +31,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# shellcheck source=bench/server-url.sh
-. "$ROOT/bench/server-url.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 all_args="$*"
 rounds="" duration=5 warmup=1 quick=0 only_servers="" only_workloads="" tether_bin="" out_dir=""

@@ -14,8 +14,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# shellcheck source=bench/server-url.sh
-. "$ROOT/bench/server-url.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 members=${MEMBERS:-500} rate=${RATE:-100} size=${SIZE:-64} duration=${DURATION:-5}
 log() { echo "[fanout-redis] $*" >&2; }
 command -v redis-server >/dev/null || { log "redis-server not found: run scripts/install-servers.sh"; exit 1; }

@@ -13,15 +13,12 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# shellcheck source=bench/server-url.sh
-. "$ROOT/bench/server-url.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 n=${N:-19000}
 log() { echo "[hub-leave] $*" >&2; }
-[[ $(ulimit -n) -ge $((n + 100)) ]] || { log "ulimit -n is $(ulimit -n); $n members need $((n + 100))"; exit 1; }
-if [[ -z "${BIN:-}" ]]; then
-    cargo build --quiet --release -p tether-ws-cli
-    BIN="$ROOT/target/release/tether"
-fi
+need_descriptors "$n"
+release_tether
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 

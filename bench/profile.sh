@@ -21,8 +21,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# shellcheck source=bench/server-url.sh
-. "$ROOT/bench/server-url.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 servers="tether,fastwebsockets,tokio-websockets,tokio-tungstenite" size=20 conns=1 in_flight=1 m1=500 m2=2500
 tools="strace,callgrind,dhat" setup=0 TETHER="$ROOT/target/release/tether"

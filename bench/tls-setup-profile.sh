@@ -17,8 +17,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# shellcheck source=bench/server-url.sh
-. "$ROOT/bench/server-url.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 servers="tether-tls,fastwebsockets-tls,tokio-tungstenite-tls" seconds="6,12"
 while [[ $# -gt 0 ]]; do

@@ -65,8 +65,10 @@ pub use stream::H2Stream;
 
 /// The largest DATA frame a tether client or server takes
 /// (`SETTINGS_MAX_FRAME_SIZE`): 64 KiB, not HTTP/2's 16 KiB default, so that
-/// a WebSocket message of 16 KiB (with its few header bytes) comes in one
-/// frame, not two, and is not copied again to be put back together.
+/// a WebSocket message of 16 KiB (with its few header bytes) travels in one
+/// frame, not two: less framing for the sender, no copy to put it back
+/// together for the receiver (`docs/http2.md` has what each side's setting
+/// measured).
 pub(crate) const MAX_FRAME_SIZE: u32 = 64 * 1024;
 
 /// Whether a client speaks HTTP/2 (see [the module docs](self) for what

@@ -41,7 +41,10 @@ sleep 0.5
 before=$(cpu_ticks)
 wait "$generator"
 ended=$(date +%s.%N)
-until [[ "$(members)" == "0" ]]; do sleep 0.05; done
+until [[ "$(members)" == "0" ]]; do
+    kill -0 "$hub" 2>/dev/null || { log "tether hub ended"; exit 1; }
+    sleep 0.05
+done
 empty=$(date +%s.%N)
 ticks=$(getconf CLK_TCK)
 python3 - "$n" "$before" "$(cpu_ticks)" "$ticks" "$ended" "$empty" <<'PY'

@@ -190,7 +190,7 @@ applies() {
     esac
     case "$2" in
         fanout-*) false ;;
-        deflate-* | *-deflate) [[ "$1" == tether || "$1" == tether-mt || "$1" == node-ws || "$1" == python-websockets ]] ;;
+        deflate-* | *-deflate) [[ "$1" == tether || "$1" == tether-before || "$1" == tether-mt || "$1" == node-ws || "$1" == python-websockets ]] ;;
         pipelined-*) true ;;
         echo-* | large-*) [[ "$1" != tether-flush ]] ;;
         *) [[ "$1" != raw-tcp && "$1" != tether-flush && "$1" != wrong-echo ]] ;;

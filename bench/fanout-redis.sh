@@ -39,18 +39,17 @@ for i in 1 2; do
     taskset -c 0 "$TETHER" hub --listen 127.0.0.1:0 --threads 1 --quiet --redis "redis://127.0.0.1:$port/" > "$OUT/hub$i.out" &
     hub_pids+=($!)
     pids+=($!)
-    url="$(await_url "$OUT/hub$i.out" "$!")" || { log "hub $i did not start"; exit 1; }
+    url="$(await_url "$OUT/hub$i.out" "${hub_pids[-1]}")" || { log "hub $i did not start"; exit 1; }
     urls+=("${url}rooms/bench")
 done
 
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ticks=$(getconf CLK_TCK)
-before=("$(cpu "$redis_pid")" "$(cpu "${hub_pids[0]}")" "$(cpu "${hub_pids[1]}")")
+before=("$(cpu_ticks "$redis_pid")" "$(cpu_ticks "${hub_pids[0]}")" "$(cpu_ticks "${hub_pids[1]}")")
 started=$(date +%s.%N)
 log "$members members over 2 hubs, 1 publisher at $rate msg/s, $size B, ${duration} s"
 report=$(taskset -c 1 "$TETHER" bench fanout "${urls[0]}" --hub "${urls[1]}" -m "$members" -p 1 -s "$size" -r "$rate" \
     -d "$duration" -w 1 --json --quiet)
-after=("$(cpu "$redis_pid")" "$(cpu "${hub_pids[0]}")" "$(cpu "${hub_pids[1]}")")
+after=("$(cpu_ticks "$redis_pid")" "$(cpu_ticks "${hub_pids[0]}")" "$(cpu_ticks "${hub_pids[1]}")")
 elapsed=$(python3 -c "import time; print(time.time() - $started)")
 python3 - "$report" "$ticks" "$elapsed" "${before[@]}" "${after[@]}" > "$OUT/fanout-redis.json" <<'PY'
 import json, sys

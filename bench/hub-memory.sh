@@ -18,9 +18,8 @@
 #
 #   bench/hub-memory.sh            N=10000, RATE=2 (20,000 deliveries/s)
 #
-# N, RATE and BIN (the tether binary; default: the release build, what
-# the published figures were read from: a debug build's futures are
-# larger) in the environment change it;
+# N, RATE and BIN (the tether binary; default: the release build, which
+# the published figures were read from) in the environment change it;
 # PINGED=0 skips the pinged readings. Writes target/bench/hub-memory.json.
 # Not part of the test command (about 40 s, 90 s with the pinged readings).
 set -euo pipefail

@@ -22,6 +22,10 @@ need_descriptors() {
     return 1
 }
 
+# cpu_ticks PID: the user and kernel CPU time PID has used, in clock ticks
+# (`getconf CLK_TCK` a second).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # release_tether: sets BIN to the tether binary: as given in the
 # environment, else the release build (built first).
 release_tether() {

@@ -67,7 +67,7 @@ run() {
         dhat) valgrind --tool=dhat --dhat-out-file="$file.json" --log-file="$file" ${SERVER[$name]} > "$OUT/server.out" 2>/dev/null & ;;
     esac
     pid=$!
-    url="$(await_url "$OUT/server.out" "$pid")" || { echo "$name did not start under $tool" >&2; kill "$pid"; return 1; }
+    url="$(await_url "$OUT/server.out" "$pid")" || { echo "$name did not start under $tool" >&2; kill "$pid" 2>/dev/null || true; return 1; }
     if [[ $setup == 1 ]]; then
         "$TETHER" bench setup "$url" -c 1 -w 0 -d "$m" --quiet --json > "$OUT/$name.$tool.$m.bench.json"
     else

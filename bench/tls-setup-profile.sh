@@ -53,7 +53,7 @@ run() {
     # shellcheck disable=SC2086 # the command line is split on purpose
     valgrind --tool=callgrind --callgrind-out-file="$file" ${SERVER[$name]} > "$OUT/server.out" 2>/dev/null &
     pid=$!
-    url="$(await_url "$OUT/server.out" "$pid")" || { echo "$name did not start under callgrind" >&2; kill "$pid"; return 1; }
+    url="$(await_url "$OUT/server.out" "$pid")" || { echo "$name did not start under callgrind" >&2; kill "$pid" 2>/dev/null || true; return 1; }
     "$TETHER" bench setup "$url" -c 1 -d "$secs" -w 0 --ca "$PKI/ca.pem" --quiet --json > "$OUT/$name.$secs.json"
     kill -INT "$pid" 2>/dev/null || true
     sleep 0.5

@@ -113,7 +113,7 @@ async fn the_client_announces_frames_of_64_kib() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let connecting = tokio::spawn(async move { tether::connect_with(&url).http2(Http2Policy::Only).connect().await });
-    let (mut tcp, _) = listener.accept().await.unwrap();
+    let (mut tcp, _) = timeout(LIMIT, listener.accept()).await.unwrap().unwrap();
     let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".len();
     let settings = timeout(LIMIT, common::first_http2_settings(&mut tcp, preface)).await.unwrap();
     assert!(settings.contains(&(0x5, 64 * 1024)), "{settings:?}");

@@ -1,4 +1,4 @@
-//! Helpers shared by the TLS and proxy tests.
+//! Helpers shared by the TLS, proxy and HTTP/2 tests.
 // Each test binary uses a part of these helpers.
 #![allow(dead_code)]
 

@@ -112,6 +112,10 @@ def summarize(runs):
             ratio = round_ratios(runs, r["server"], ref, r["workload"], f)
             if ratio and r["server"] != ref:
                 r.setdefault("ratio_to_fastwebsockets", {})[f] = ratio
+        if r["server"] == "tether":
+            ratio = round_ratios(runs, "tether", "tether-before", r["workload"], "msg_per_server_cpu_s")
+            if ratio:
+                r["ratio_to_tether_before"] = ratio
         if r["server"] == "tether-hub" and r["workload"].startswith("fanout-"):
             for peer in FANOUT_PEERS:
                 ratio = round_ratios(runs, "tether-hub", peer, r["workload"], "msg_per_server_cpu_s")
@@ -190,6 +194,14 @@ def flush_ratios(rows):
         ratio = r.get("ratio_to_fastwebsockets", {}).get("msg_per_server_cpu_s")
         if r["server"] == "tether-flush" and ratio:
             out.append(f"{r['workload']}, both flushing every echo: tether-flush ÷ fastwebsockets {ratio_cell(ratio)}.")
+    return ["", *out] if out else []
+
+
+def before_ratios(rows):
+    """A before/after run (`tether-before`, another build of `tether echo`):
+    tether ÷ tether-before per server CPU-second, round by round."""
+    out = [f"{r['workload']}: tether ÷ tether-before {ratio_cell(r['ratio_to_tether_before'])}."
+           for r in rows if r.get("ratio_to_tether_before")]
     return ["", *out] if out else []
 
 
@@ -312,6 +324,7 @@ def markdown(rows, workloads, meta):
         "",
         matrix(rows, echo, servers, "msg_per_server_cpu_s", ratio=True),
         *flush_ratios(rows),
+        *before_ratios(rows),
         "",
         "**Messages per second** (closed loop, one message in flight per connection unless the workload says 16):",
         "",

@@ -11,7 +11,7 @@ use tether::Message;
 
 use crate::backplane::Backplane;
 use crate::latency::Latency;
-use crate::room::{FanOut, Member, Room};
+use crate::room::{FanOut, Framing, Member, Room};
 use crate::{HubConfig, LatencyHistogram, Position, Published};
 
 /// Rooms and their members, in one process. Cheap to clone: clones share
@@ -63,7 +63,7 @@ impl Shared {
 
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
-    /// Shared names: every member holds its room's name without a copy.
+    /// Names shared with the rooms.
     by_name: HashMap<Arc<str>, Arc<Mutex<Room>>>,
     last_sweep: Option<Instant>,
 }
@@ -250,11 +250,6 @@ impl Hub {
     /// The room called `name`, created if new; abandoned rooms are swept
     /// out now and then on the way.
     pub(crate) fn room(&self, name: &str) -> Arc<Mutex<Room>> {
-        self.room_entry(name).1
-    }
-
-    /// The room called `name` and its shared name, created if new.
-    pub(crate) fn room_entry(&self, name: &str) -> (Arc<str>, Arc<Mutex<Room>>) {
         let mut rooms = lock(&self.shared.rooms);
         let now = Instant::now();
         let ttl = self.shared.config.room_ttl;
@@ -269,24 +264,29 @@ impl Hub {
         // A room made while the backplane is away starts on a local epoch,
         // like the rooms that were there when it went.
         let away = self.shared.backplane.as_ref().is_some_and(|b| !b.is_up());
-        let make = || {
-            let mut room = Room::new(history);
-            room.detached = away;
-            Arc::new(Mutex::new(room))
-        };
-        if let Some((name, room)) = rooms.by_name.get_key_value(name) {
-            return (name.clone(), room.clone());
+        if let Some(room) = rooms.by_name.get(name) {
+            return room.clone();
         }
-        let (name, room): (Arc<str>, _) = (name.into(), make());
-        rooms.by_name.insert(name.clone(), room.clone());
-        (name, room)
+        let name: Arc<str> = name.into();
+        let mut room = Room::new(name.clone(), history);
+        room.detached = away;
+        let room = Arc::new(Mutex::new(room));
+        rooms.by_name.insert(name, room.clone());
+        room
     }
 
     /// Adds a member to its room (after what it missed since `resume`).
     /// The member's session leaves it when it ends.
-    pub(crate) async fn join(&self, member: Arc<Member>, handle: &Mutex<Room>, resume: Option<Position>) {
-        let room = &*member.room;
+    pub(crate) async fn join(
+        &self,
+        member: Arc<Member>,
+        framing: Framing,
+        handle: &Mutex<Room>,
+        resume: Option<Position>,
+    ) {
         if let Some(backplane) = &self.shared.backplane {
+            let name = lock(handle).name.clone();
+            let room = &*name;
             backplane.watch(room).await;
             if let Some(since) = resume.filter(|_| !lock(handle).detached) {
                 // The shared history is in Redis; a few tries in case this
@@ -294,19 +294,19 @@ impl Hub {
                 for _ in 0..3 {
                     match backplane.missed(room, since).await {
                         Ok(missed) => {
-                            if lock(handle).join_after(member.clone(), since, missed) {
+                            if lock(handle).join_after(member.clone(), framing, since, missed) {
                                 return;
                             }
                         }
                         Err("history unavailable") => break,
                         Err(reason) => {
-                            lock(handle).join_with_gap(member.clone(), reason);
+                            lock(handle).join_with_gap(member.clone(), framing, reason);
                             return;
                         }
                     }
                 }
             }
         }
-        lock(handle).join(member, resume);
+        lock(handle).join(member, framing, resume);
     }
 }

@@ -2,8 +2,10 @@
 //! moment this hub fans it out and the moment a member's connection has
 //! written its frame to the socket.
 
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The upper bounds of the histogram's buckets (the last bucket, past
 /// them, is `+Inf`): from 50 µs to 5 s.
@@ -60,6 +62,26 @@ impl LatencyHistogram {
     }
 }
 
+/// When a frame was fanned out: nanoseconds since the process's first
+/// stamp, plus one. Half an `Instant` (8 bytes, and none spent on `None`),
+/// as every member's queue keeps one per frame, and one frame at rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp(NonZeroU64);
+
+impl Stamp {
+    pub(crate) fn now() -> Self {
+        static START: OnceLock<Instant> = OnceLock::new();
+        let nanos = START.get_or_init(Instant::now).elapsed().as_nanos();
+        // 584 years before this saturates.
+        Stamp(NonZeroU64::MIN.saturating_add(u64::try_from(nanos).unwrap_or(u64::MAX)))
+    }
+
+    /// The time from `self` to `later` (zero if `later` is earlier).
+    pub(crate) fn until(self, later: Stamp) -> Duration {
+        Duration::from_nanos(later.0.get().saturating_sub(self.0.get()))
+    }
+}
+
 /// The live histogram: atomics, so every member's writer records into it
 /// without a lock.
 #[derive(Debug, Default)]
@@ -87,6 +109,16 @@ impl Latency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_measure_the_time_between_them() {
+        let first = Stamp::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let second = Stamp::now();
+        assert!(first.until(second) >= Duration::from_millis(2));
+        assert_eq!(second.until(first), Duration::ZERO);
+        assert_eq!(std::mem::size_of::<Option<Stamp>>(), 8);
+    }
 
     #[test]
     fn samples_land_in_their_bucket_and_add_up() {

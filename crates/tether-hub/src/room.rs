@@ -3,12 +3,12 @@
 //! publish is not ordered twice).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
 use tether::{Message, PreparedMessage};
 
+use crate::latency::Stamp;
 use crate::member::{MemberQueue, Pushed};
 use crate::protocol::{self, epoch_text, ServerHeader};
 use crate::Position;
@@ -22,26 +22,13 @@ pub enum Framing {
     V1,
 }
 
-/// A member as its room sees it, and what its session keeps of its
-/// request (here, not in the session's future: one allocation per member).
+/// A member as its room sees it: its queue, which also keeps its place in
+/// the room's list. Nothing else: every member at rest holds one, and
+/// what else the member is (its id, its user, its framing: which of the
+/// room's lists holds it) its session keeps.
 #[derive(Debug)]
 pub(crate) struct Member {
-    pub(crate) id: u64,
-    pub(crate) framing: Framing,
-    /// The room's name, shared with the hub's map of rooms.
-    pub(crate) room: Arc<str>,
-    /// Who the member is, as the application established it ([`Join::user`](crate::Join::user)).
-    /// Boxed: a thin pointer (8 bytes, not 16), for what most members do
-    /// not have.
-    #[allow(clippy::box_collection)]
-    pub(crate) user: Option<Box<String>>,
     pub(crate) queue: MemberQueue,
-    /// Where the member is in its room's list, so that leaving takes one
-    /// swap, not a search of the list: a room of 100,000 members whose
-    /// connections all drop would otherwise search it 100,000 times under
-    /// its lock. Changed only under the room's lock; a hint, checked before
-    /// use.
-    pub(crate) slot: AtomicU32,
 }
 
 /// A message in the room's history, with its frames built once. Only the
@@ -95,12 +82,16 @@ pub(crate) struct FanOut {
 /// The state of one room, behind its own lock.
 #[derive(Debug)]
 pub(crate) struct Room {
+    /// Shared with the hub's map of rooms.
+    pub(crate) name: Arc<str>,
     epoch: u64,
     /// The last offset given (0: none yet; the first message gets 1).
     last: u64,
     history: VecDeque<Entry>,
     history_limit: usize,
-    members: Vec<Arc<Member>>,
+    /// The members, by framing (`Framing::Raw` first): one frame per list
+    /// and message, and no test per member.
+    members: [Vec<Arc<Member>>; 2],
     pub(crate) lossy: bool,
     /// The backplane is away: the room runs on a local epoch meanwhile.
     pub(crate) detached: bool,
@@ -112,15 +103,16 @@ pub(crate) struct Room {
 }
 
 impl Room {
-    pub(crate) fn new(history_limit: usize) -> Self {
+    pub(crate) fn new(name: Arc<str>, history_limit: usize) -> Self {
         Room {
+            name,
             // A new room, or one this process forgot, starts a new epoch:
             // offsets from before cannot be served, and clients are told so.
             epoch: fastrand::u64(..),
             last: 0,
             history: VecDeque::new(),
             history_limit,
-            members: Vec::new(),
+            members: Default::default(),
             lossy: false,
             detached: false,
             seen: HashMap::new(),
@@ -134,7 +126,11 @@ impl Room {
     }
 
     pub(crate) fn member_count(&self) -> usize {
-        self.members.len()
+        self.members.iter().map(Vec::len).sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.members.iter().all(Vec::is_empty)
     }
 
     /// The offset a publish id already got, if the room saw it recently.
@@ -181,7 +177,7 @@ impl Room {
         self.history.clear();
         let gap = ServerHeader::Gap { reason: "epoch changed".into(), epoch: epoch_text(epoch), offset: last };
         let frame = protocol::control_frame(&gap);
-        for member in self.members.iter().filter(|m| m.framing == Framing::V1) {
+        for member in &self.members[Framing::V1 as usize] {
             let _ = member.queue.push(&frame, false);
         }
     }
@@ -191,17 +187,23 @@ impl Room {
         let mut entry = Entry { offset, raw: PreparedMessage::new(&message), v1: None };
         let mut fan = FanOut::default();
         // One clock read per message: every member's frame is timed from it.
-        let now = (!self.members.is_empty()).then(Instant::now);
-        for member in &self.members {
-            let frame = entry.frame(member.framing, self.epoch);
-            match member.queue.push_at(frame, self.lossy, now) {
-                Pushed::Queued { dropped } => {
-                    fan.delivered += 1;
-                    fan.bytes += frame.frame().len() as u64;
-                    fan.dropped += dropped as u64;
+        let now = (!self.is_empty()).then(Stamp::now);
+        for framing in [Framing::Raw, Framing::V1] {
+            let members = &self.members[framing as usize];
+            if members.is_empty() {
+                continue;
+            }
+            let frame = entry.frame(framing, self.epoch);
+            for member in members {
+                match member.queue.push_at(frame, self.lossy, now) {
+                    Pushed::Queued { dropped } => {
+                        fan.delivered += 1;
+                        fan.bytes += frame.frame().len() as u64;
+                        fan.dropped += dropped as u64;
+                    }
+                    Pushed::Overflowed => fan.overflowed += 1,
+                    Pushed::Stopped => {}
                 }
-                Pushed::Overflowed => fan.overflowed += 1,
-                Pushed::Stopped => {}
             }
         }
         if let Some(id) = id {
@@ -213,7 +215,7 @@ impl Room {
             }
             self.history.push_back(entry);
         }
-        if self.members.is_empty() {
+        if self.is_empty() {
             self.idle_since = Some(Instant::now());
         }
         fan
@@ -251,7 +253,7 @@ impl Room {
     pub(crate) fn attach(&mut self, at: Position) -> Option<u64> {
         self.detached = false;
         if at.epoch != self.epoch || at.offset < self.last {
-            let fresh = self.last == 0 && self.history.is_empty() && self.members.is_empty();
+            let fresh = self.last == 0 && self.history.is_empty() && self.is_empty();
             if fresh {
                 // A room new to this hub: nothing to tell anyone.
                 self.epoch = at.epoch;
@@ -269,9 +271,15 @@ impl Room {
     /// there or from the local history, what it has not yet delivered will
     /// come live. False when the local history cannot bridge the two (the
     /// caller fetches again).
-    pub(crate) fn join_after(&mut self, member: Arc<Member>, since: Position, missed: Vec<(u64, Message)>) -> bool {
+    pub(crate) fn join_after(
+        &mut self,
+        member: Arc<Member>,
+        framing: Framing,
+        since: Position,
+        missed: Vec<(u64, Message)>,
+    ) -> bool {
         if since.epoch != self.epoch {
-            self.join_with_gap(member, "epoch changed");
+            self.join_with_gap(member, framing, "epoch changed");
             return true;
         }
         let covered = missed.last().map_or(since.offset, |(offset, _)| *offset);
@@ -281,45 +289,45 @@ impl Room {
         }
         for (offset, message) in missed.into_iter().filter(|(offset, _)| *offset <= self.last) {
             let mut entry = Entry { offset, raw: PreparedMessage::new(&message), v1: None };
-            let _ = member.queue.push(entry.frame(member.framing, self.epoch), false);
+            let _ = member.queue.push(entry.frame(framing, self.epoch), false);
         }
         let epoch = self.epoch;
         for entry in self.history.iter_mut().filter(|e| e.offset > covered) {
-            let _ = member.queue.push(entry.frame(member.framing, epoch), false);
+            let _ = member.queue.push(entry.frame(framing, epoch), false);
         }
-        self.add(member);
+        self.add(member, framing);
         true
     }
 
     /// Adds a member whose position cannot be served, telling it why.
-    pub(crate) fn join_with_gap(&mut self, member: Arc<Member>, reason: &str) {
-        if member.framing == Framing::V1 {
+    pub(crate) fn join_with_gap(&mut self, member: Arc<Member>, framing: Framing, reason: &str) {
+        if framing == Framing::V1 {
             let gap = ServerHeader::Gap { reason: reason.into(), epoch: epoch_text(self.epoch), offset: self.last };
             let _ = member.queue.push(&protocol::control_frame(&gap), false);
         }
-        self.add(member);
+        self.add(member, framing);
     }
 
     /// Adds a member. With `resume`, first queues what it missed since that
     /// position, or a gap notice when that is gone; a `tether.hub.v1`
     /// member joining afresh is told the room's position. All under the
     /// room's lock: nothing published meanwhile is missed or repeated.
-    pub(crate) fn join(&mut self, member: Arc<Member>, resume: Option<Position>) {
+    pub(crate) fn join(&mut self, member: Arc<Member>, framing: Framing, resume: Option<Position>) {
         let epoch = self.epoch;
         match resume.map(|from| self.missed_since(from)) {
             Some(Ok(range)) => {
                 for entry in self.history.range_mut(range) {
-                    let _ = member.queue.push(entry.frame(member.framing, epoch), false);
+                    let _ = member.queue.push(entry.frame(framing, epoch), false);
                 }
             }
-            Some(Err(reason)) => return self.join_with_gap(member, reason),
-            None if member.framing == Framing::V1 => {
+            Some(Err(reason)) => return self.join_with_gap(member, framing, reason),
+            None if framing == Framing::V1 => {
                 let joined = ServerHeader::Joined { epoch: epoch_text(epoch), offset: self.last };
                 let _ = member.queue.push(&protocol::control_frame(&joined), false);
             }
             None => {}
         }
-        self.add(member);
+        self.add(member, framing);
     }
 
     /// Where in the history the messages after `from` are, or why they are gone.
@@ -339,36 +347,39 @@ impl Room {
         Ok(start..self.history.len())
     }
 
-    fn add(&mut self, member: Arc<Member>) {
+    fn add(&mut self, member: Arc<Member>, framing: Framing) {
+        let members = &mut self.members[framing as usize];
         // Past `u32::MAX` members the hint is wrong, and leaving searches.
-        member.slot.store(self.members.len() as u32, Relaxed);
-        self.members.push(member);
+        member.queue.set_slot(members.len() as u32);
+        members.push(member);
         self.idle_since = None;
     }
 
     /// Removes a member, in constant time (the last member takes its
     /// place); true if the room has none left.
-    pub(crate) fn leave(&mut self, member: &Member) -> bool {
+    pub(crate) fn leave(&mut self, member: &Member, framing: Framing) -> bool {
+        let members = &mut self.members[framing as usize];
         let is_it = |m: &Arc<Member>| std::ptr::eq(&**m, member);
-        let hint = member.slot.load(Relaxed) as usize;
-        let at = match self.members.get(hint) {
+        let hint = member.queue.slot() as usize;
+        let at = match members.get(hint) {
             Some(m) if is_it(m) => Some(hint),
-            _ => self.members.iter().position(is_it),
+            _ => members.iter().position(is_it),
         };
         if let Some(at) = at {
-            self.members.swap_remove(at);
-            if let Some(moved) = self.members.get(at) {
-                moved.slot.store(at as u32, Relaxed);
+            members.swap_remove(at);
+            if let Some(moved) = members.get(at) {
+                moved.queue.set_slot(at as u32);
             }
             // A room that shrank a lot lets most of its list go.
-            if self.members.len() < self.members.capacity() / 4 {
-                self.members.shrink_to(self.members.len() * 2);
+            if members.len() < members.capacity() / 4 {
+                members.shrink_to(members.len() * 2);
             }
         }
-        if self.members.is_empty() {
+        let empty = self.is_empty();
+        if empty {
             self.idle_since = Some(Instant::now());
         }
-        self.members.is_empty()
+        empty
     }
 }
 
@@ -377,17 +388,22 @@ mod tests {
     use super::*;
     use futures_util::FutureExt;
 
-    fn member(id: u64, framing: Framing) -> Arc<Member> {
-        Arc::new(Member { id, framing, room: "r".into(), user: None, queue: MemberQueue::new(1 << 20), slot: 0.into() })
+    fn member() -> Arc<Member> {
+        Arc::new(Member { queue: MemberQueue::new(1 << 20) })
+    }
+
+    fn room(history: usize) -> Room {
+        Room::new("r".into(), history)
     }
 
     /// Every member at rest holds its `Arc<Member>`: with the `Arc`'s two
-    /// counts, at most 128 bytes, a size class of jemalloc (the `tether`
-    /// binary's allocator; 160 before the queue was packed).
+    /// counts, at most 80 bytes, a size class of jemalloc (the `tether`
+    /// binary's allocator; 160 before the queue was packed, 128 before the
+    /// member's id, user, framing and room name went to its session).
     #[test]
     fn a_member_fits_its_size_class() {
         let size = std::mem::size_of::<Member>() + 2 * std::mem::size_of::<usize>();
-        assert!(size <= 128, "{size} bytes");
+        assert!(size <= 80, "{size} bytes");
     }
 
     async fn received(member: &Member) -> Vec<Vec<u8>> {
@@ -397,10 +413,10 @@ mod tests {
 
     #[tokio::test]
     async fn every_member_gets_one_shared_frame_per_message() {
-        let mut room = Room::new(10);
-        let (a, b) = (member(1, Framing::Raw), member(2, Framing::Raw));
-        room.join(a.clone(), None);
-        room.join(b.clone(), None);
+        let mut room = room(10);
+        let (a, b) = (member(), member());
+        room.join(a.clone(), Framing::Raw, None);
+        room.join(b.clone(), Framing::Raw, None);
         let (at, fan) = room.publish(Message::text("hi"), None);
         assert_eq!((at.offset, fan.delivered), (1, 2));
         let batch_a = a.queue.next_batch().await.unwrap();
@@ -410,48 +426,56 @@ mod tests {
 
     #[tokio::test]
     async fn a_resuming_member_gets_exactly_what_it_missed() {
-        let mut room = Room::new(3);
+        let mut room = room(3);
         for text in ["1", "2", "3", "4", "5"] {
             room.publish(Message::text(text), None);
         }
         let epoch = room.position().epoch;
-        let back = member(1, Framing::Raw);
-        room.join(back.clone(), Some(Position { epoch, offset: 3 }));
+        let back = member();
+        room.join(back.clone(), Framing::Raw, Some(Position { epoch, offset: 3 }));
         room.publish(Message::text("6"), None);
         assert_eq!(received(&back).await, [b"4".to_vec(), b"5".to_vec(), b"6".to_vec()]);
 
-        let late = member(2, Framing::V1);
-        room.join(late.clone(), Some(Position { epoch, offset: 1 }));
+        let late = member();
+        room.join(late.clone(), Framing::V1, Some(Position { epoch, offset: 1 }));
         let gap = received(&late).await;
         assert!(String::from_utf8_lossy(&gap[0]).contains("\"history trimmed\""), "{gap:?}");
 
-        let other = member(3, Framing::V1);
-        room.join(other.clone(), Some(Position { epoch: epoch ^ 1, offset: 6 }));
+        let other = member();
+        room.join(other.clone(), Framing::V1, Some(Position { epoch: epoch ^ 1, offset: 6 }));
         assert!(String::from_utf8_lossy(&received(&other).await[0]).contains("\"epoch changed\""));
 
-        let current = member(4, Framing::Raw);
-        room.join(current.clone(), Some(room.position()));
+        let current = member();
+        room.join(current.clone(), Framing::Raw, Some(room.position()));
         room.publish(Message::text("7"), None);
         assert_eq!(received(&current).await, [b"7".to_vec()], "nothing missed, nothing repeated");
     }
 
-    /// Leaving swaps the last member into the leaver's place: every
-    /// member's slot stays its place in the list (so the hint is always
-    /// right and leaving never searches), and the members left get every
-    /// message.
+    /// Leaving swaps the last member of its list into the leaver's place:
+    /// every member's slot stays its place in its list (so the hint is
+    /// always right and leaving never searches), and the members left, of
+    /// either framing, get every message.
     #[test]
     fn members_leave_in_any_order_and_keep_their_slots() {
-        let mut room = Room::new(0);
-        let members: Vec<_> = (0..8).map(|id| member(id, Framing::Raw)).collect();
-        for m in &members {
-            room.join(m.clone(), None);
+        let mut room = room(0);
+        let framing = |id: usize| if id.is_multiple_of(3) { Framing::V1 } else { Framing::Raw };
+        let members: Vec<_> = (0..8).map(|_| member()).collect();
+        for (id, m) in members.iter().enumerate() {
+            room.join(m.clone(), framing(id), None);
         }
-        let in_place = |room: &Room| room.members.iter().enumerate().all(|(i, m)| m.slot.load(Relaxed) as usize == i);
+        let in_place = |room: &Room| {
+            let list = |l: &Vec<Arc<Member>>| l.iter().enumerate().all(|(i, m)| m.queue.slot() as usize == i);
+            room.members.iter().all(list)
+        };
+        // Joining afresh, a `tether.hub.v1` member is told the position.
+        for (id, m) in members.iter().enumerate().filter(|(id, _)| framing(*id) == Framing::V1) {
+            assert!(m.queue.next_batch().now_or_never().is_some(), "member {id}");
+        }
         for gone in [0, 7, 3, 4] {
-            assert!(!room.leave(&members[gone]));
+            assert!(!room.leave(&members[gone], framing(gone)));
             assert!(in_place(&room));
         }
-        assert!(!room.leave(&members[3]), "a second leave changes nothing");
+        assert!(!room.leave(&members[3], framing(3)), "a second leave changes nothing");
         assert_eq!(room.member_count(), 4);
         let (_, fan) = room.publish(Message::text("x"), None);
         assert_eq!(fan.delivered, 4);
@@ -460,15 +484,15 @@ mod tests {
             assert_eq!(got, [1, 2, 5, 6].contains(&id), "member {id}");
         }
         for gone in [2, 6, 1] {
-            assert!(!room.leave(&members[gone]));
+            assert!(!room.leave(&members[gone], framing(gone)));
             assert!(in_place(&room));
         }
-        assert!(room.leave(&members[5]), "the last one out");
+        assert!(room.leave(&members[5], framing(5)), "the last one out");
     }
 
     #[test]
     fn publish_ids_are_remembered() {
-        let mut room = Room::new(10);
+        let mut room = room(10);
         let (at, _) = room.publish(Message::text("x"), Some("c1-1"));
         assert_eq!(room.seen("c1-1"), Some(at.offset));
         assert_eq!(room.seen("c1-2"), None);

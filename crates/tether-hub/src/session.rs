@@ -30,9 +30,9 @@ impl Hub {
     /// of the room to it, publishes every message it sends to the room (it
     /// receives its own too), and leaves. A request that names no room is
     /// closed with 1008.
-    pub fn serve<'a, S>(&'a self, mut ws: WebSocket<S>) -> impl Future<Output = Result<(), Error>> + 'a
+    pub fn serve<S>(&self, mut ws: WebSocket<S>) -> impl Future<Output = Result<(), Error>> + use<S>
     where
-        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        S: AsyncRead + AsyncWrite + Unpin,
     {
         // Not an `async fn`: its future would keep the parsed request
         // beside the session's own copy, for every member's lifetime.
@@ -47,30 +47,26 @@ impl Hub {
     /// Runs one member in the room and framing of `join`, whatever the
     /// request said.
     ///
-    /// What the request asked for goes into the member (one allocation,
-    /// the room's name shared), not into the session every member at rest
-    /// holds.
-    ///
     /// The connection's request target is let go
     /// ([`WebSocket::release_request_target`]): the join has what the
     /// session needs of it.
-    pub fn serve_join<'a, S>(&'a self, mut ws: WebSocket<S>, join: Join) -> impl Future<Output = Result<(), Error>> + 'a
+    pub fn serve_join<S>(&self, mut ws: WebSocket<S>, join: Join) -> impl Future<Output = Result<(), Error>> + use<S>
     where
-        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        S: AsyncRead + AsyncWrite + Unpin,
     {
         ws.release_request_target();
         let id = self.shared.next_member.fetch_add(1, Relaxed);
         let Join { room, framing, resume, user } = join;
-        let (name, room) = self.room_entry(&room);
-        let queue = MemberQueue::new(self.shared.config.member.queue_bytes);
-        let member = Arc::new(Member { id, framing, room: name, user: user.map(Box::new), queue, slot: 0.into() });
+        let room = self.room(&room);
+        let member = Arc::new(Member { queue: MemberQueue::new(self.shared.config.member.queue_bytes) });
         let joining = {
             let (hub, member, room) = (self.clone(), member.clone(), room.clone());
-            Box::pin(async move { hub.join(member, &room, resume).await })
+            Box::pin(async move { hub.join(member, framing, &room, resume).await })
         };
-        // Boxed: rarely set, and every member would carry its room.
-        let rate = self.shared.config.member.publish_rate.map(|r| Box::new(RateLimit::new(r)));
-        Session { ws, hub: self.clone(), member, room, busy: Some(joining), rate, joined: false, closing: false }
+        let rate = self.shared.config.member.publish_rate.map(RateLimit::new);
+        let rare = (rate.is_some() || user.is_some()).then(|| Box::new(Rare { rate, user }));
+        let hub = self.clone();
+        Session { ws, hub, member, room, busy: Some(joining), rare, id, framing, joined: false, closing: false }
     }
 }
 
@@ -81,14 +77,21 @@ impl Hub {
 type Busy = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// One member's connection, while it is in its room: the future
-/// [`Hub::serve_join`] returns.
+/// [`Hub::serve_join`] returns. Every member at rest holds one, in its
+/// connection's task: hence what is boxed.
 struct Session<S> {
     ws: WebSocket<S>,
     hub: Hub,
+    /// What the room holds of the member: its queue.
     member: Arc<Member>,
+    /// The room, which knows its name.
     room: Arc<Mutex<Room>>,
     busy: Option<Busy>,
-    rate: Option<Box<RateLimit>>,
+    rare: Option<Box<Rare>>,
+    /// The member's number on this hub.
+    id: u64,
+    /// Which of the room's lists holds the member.
+    framing: Framing,
     /// In the room: leaves it when the session ends.
     joined: bool,
     /// We sent our close: nothing more is written or published, the
@@ -114,7 +117,7 @@ where
                 if !this.joined {
                     this.joined = true;
                     this.hub.shared.counters.members_joined.fetch_add(1, Relaxed);
-                    noted(&this.member, "joined");
+                    noted(&this.room, this.id, "joined");
                 }
             }
             // Reading first: it also writes out what is queued and runs
@@ -176,9 +179,9 @@ where
 impl<S> Drop for Session<S> {
     fn drop(&mut self) {
         if self.joined {
-            lock(&self.room).leave(&self.member);
+            lock(&self.room).leave(&self.member, self.framing);
             self.hub.shared.counters.members_left.fetch_add(1, Relaxed);
-            noted(&self.member, "left");
+            noted(&self.room, self.id, "left");
         }
         self.member.queue.stop(Stop::Left);
     }
@@ -195,36 +198,37 @@ where
         let limits = &hub.shared.config.member;
         let refusal = if message.as_bytes().len() > limits.max_message {
             Some((limits.too_big_code, "message too big"))
-        } else if self.rate.as_mut().is_some_and(|r| !r.take(Instant::now())) {
+        } else if self.rare.as_mut().and_then(|r| r.rate.as_mut()).is_some_and(|r| !r.take(Instant::now())) {
             Some((limits.rate_code, "publishing too fast"))
         } else {
             None
         };
+        let name = lock(&self.room).name.clone();
         if let Some((code, reason)) = refusal {
             hub.shared.counters.refused.fetch_add(1, Relaxed);
-            tracing::info!(room = %self.member.room, member = self.member.id, reason, "member closed");
+            tracing::info!(room = %name, member = self.id, reason, "member closed");
             return self.close(code, reason);
         }
         let (member, room) = (self.member.clone(), self.room.clone());
         let hub = hub.clone();
-        match member.framing {
+        match self.framing {
             Framing::Raw => {
-                if let Err(refusal) = check(&hub, &member, &message) {
+                if let Err(refusal) = self.check(&name, &message) {
                     return self.close(CloseCode::POLICY_VIOLATION, truncate(&refusal.reason));
                 }
                 self.busy = Some(Box::pin(async move {
-                    hub.publish_with_id(&member.room, Some(&room), message, None).await;
+                    hub.publish_with_id(&name, Some(&room), message, None).await;
                 }));
             }
             Framing::V1 => match protocol::parse_client(message) {
                 Ok((ClientHeader::Publish { id }, payload)) => {
-                    if let Err(Refusal { reason }) = check(&hub, &member, &payload) {
+                    if let Err(Refusal { reason }) = self.check(&name, &payload) {
                         let refused = ServerHeader::Refused { id, reason };
                         let _ = member.queue.push(&protocol::control_frame(&refused), false);
                         return Ok(());
                     }
                     self.busy = Some(Box::pin(async move {
-                        let published = hub.publish_with_id(&member.room, Some(&room), payload, Some(&id)).await;
+                        let published = hub.publish_with_id(&name, Some(&room), payload, Some(&id)).await;
                         let ack = ServerHeader::Ack {
                             id,
                             epoch: epoch_text(published.position.epoch),
@@ -248,7 +252,7 @@ where
     fn overflowed(&mut self) -> Result<(), Error> {
         let limits = &self.hub.shared.config.member;
         let (code, bound) = (limits.overflow_code, limits.queue_bytes.min(u32::MAX as usize));
-        overflowed(&self.member, bound);
+        overflowed(&self.room, self.id, bound);
         self.close(code, "slow consumer: too much queued")
     }
 
@@ -263,32 +267,47 @@ where
 }
 
 /// A join or a leave, on the `tracing` debug level. A function of its own:
-/// the macro's temporaries stay out of the member's future.
+/// the macro's temporaries stay out of the member's future (and the room's
+/// lock is not taken for a line nobody reads).
 #[inline(never)]
-fn noted(member: &Member, what: &'static str) {
-    tracing::debug!(room = %member.room, member = member.id, "{what}");
+fn noted(room: &Mutex<Room>, member: u64, what: &'static str) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(room = %lock(room).name, member, "{what}");
+    }
 }
 
 /// A member closed for its queue.
 #[inline(never)]
-fn overflowed(member: &Member, bound: usize) {
-    tracing::info!(room = %member.room, member = member.id, "member closed: queue over {bound} bytes");
+fn overflowed(room: &Mutex<Room>, member: u64, bound: usize) {
+    tracing::info!(room = %lock(room).name, member, "member closed: queue over {bound} bytes");
 }
 
-/// Asks the hub's publish hook, if it has one, about `message`.
-fn check(hub: &Hub, member: &Member, message: &Message) -> Result<(), Refusal> {
-    let Some(hook) = &hub.shared.config.publish_hook else { return Ok(()) };
-    let attempt = PublishAttempt {
-        room: &member.room,
-        member: member.id,
-        user: member.user.as_deref().map(String::as_str),
-        framing: member.framing,
-        message,
-    };
-    hook.check(&attempt).inspect_err(|refusal| {
-        hub.shared.counters.refused.fetch_add(1, Relaxed);
-        tracing::info!(room = %member.room, member = member.id, reason = %refusal.reason, "publish refused");
-    })
+impl<S> Session<S> {
+    /// Asks the hub's publish hook, if it has one, about `message` for
+    /// room `name`.
+    fn check(&self, name: &str, message: &Message) -> Result<(), Refusal> {
+        let hub = &self.hub;
+        let Some(hook) = &hub.shared.config.publish_hook else { return Ok(()) };
+        let attempt = PublishAttempt {
+            room: name,
+            member: self.id,
+            user: self.rare.as_ref().and_then(|r| r.user.as_deref()),
+            framing: self.framing,
+            message,
+        };
+        hook.check(&attempt).inspect_err(|refusal| {
+            hub.shared.counters.refused.fetch_add(1, Relaxed);
+            tracing::info!(room = %name, member = self.id, reason = %refusal.reason, "publish refused");
+        })
+    }
+}
+
+/// What few members have, boxed: a thin pointer in every member's session
+/// rather than room for both.
+struct Rare {
+    rate: Option<RateLimit>,
+    /// Who the member is, as the application established it ([`Join::user`]).
+    user: Option<String>,
 }
 
 /// A token bucket: `per_second` publishes a second, bursts of as many.
@@ -332,7 +351,9 @@ mod tests {
 
     /// What every member at rest holds in its task: 288 bytes on
     /// 2026-12-01 (480 before the request moved into the member), 64 since
-    /// the session is a hand-written future.
+    /// the session is a hand-written future, 72 since it holds the member's
+    /// id and framing (and the `tether` binary no longer boxes it: it fits
+    /// in the connection's task cell).
     #[tokio::test]
     async fn a_member_future_stays_small() {
         let (io, _peer) = tokio::io::duplex(64);
@@ -340,7 +361,7 @@ mod tests {
         let hub = Hub::default();
         let served = hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap());
         let size = std::mem::size_of_val(&served);
-        assert!(size <= 64, "{size} bytes");
+        assert!(size <= 72, "{size} bytes");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use tether_hub::{HubStats, LatencyHistogram};
 
@@ -14,18 +15,18 @@ pub struct Connections {
 }
 
 /// Counts a connection as open until dropped.
-pub struct Open<'a>(&'a Connections);
+pub struct Open(Arc<Connections>);
 
 impl Connections {
     /// Counts one more connection, open until the guard is dropped.
-    pub fn open(&self) -> Open<'_> {
+    pub fn open(self: Arc<Self>) -> Open {
         self.open.fetch_add(1, Relaxed);
         self.total.fetch_add(1, Relaxed);
         Open(self)
     }
 }
 
-impl Drop for Open<'_> {
+impl Drop for Open {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Relaxed);
     }
@@ -94,8 +95,8 @@ mod tests {
 
     #[test]
     fn every_sample_has_help_and_type_and_counters_end_in_total() {
-        let connections = Connections::default();
-        let open = connections.open();
+        let connections = Arc::new(Connections::default());
+        let open = connections.clone().open();
         let text = render(&HubStats::default(), &connections);
         drop(open);
         let (text, histogram) = text.split_at(text.find("# HELP tether_hub_delivery_latency").unwrap());

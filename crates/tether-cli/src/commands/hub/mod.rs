@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use futures_util::future::Either;
+use futures_util::FutureExt;
 use tether::WebSocket;
 use tether_hub::{Hub, RedisOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -66,32 +68,53 @@ struct Member {
 }
 
 impl Handler for Member {
-    // Not an `async fn`: what the task holds is chosen here. The span
-    // macro's temporaries (about 1 KiB) would otherwise stay in every
-    // member's task, and a quiet server's members carry neither the span
-    // nor the peer's address.
-    #[allow(clippy::manual_async_fn)]
+    // Not an `async fn`: what the task holds is chosen here, and every
+    // member at rest holds it.
     fn handle<S>(self, ws: WebSocket<S>, peer: SocketAddr) -> impl Future<Output = ()> + Send
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let Member { hub, connections, quiet } = self;
-        // The span puts the peer's address on the library's join/leave lines.
-        let span = (!quiet).then(|| Box::new(tracing::info_span!("member", %peer)));
-        let peer = (!quiet).then(|| Box::new(peer));
-        async move {
-            let _open = connections.open();
-            // Boxed, and made where it is awaited (held in a variable first,
-            // it would take its room twice): the task's own future stays
-            // small, and the member's takes its exact size, not a multiple
-            // of the 128 bytes tokio's task cells grow by.
-            let served = match span {
-                None => Box::pin(hub.serve(ws)).await,
-                Some(span) => Box::pin(hub.serve(ws).instrument(*span)).await,
-            };
-            if let (Err(e), Some(peer)) = (served, peer) {
+        let open = connections.open();
+        if quiet {
+            // The member's session itself, and the guard that counts it:
+            // it fits in the connection's task cell (see `a_quiet_member_
+            // fits_in_the_connections_task`), so it takes no allocation of
+            // its own.
+            return Either::Left(hub.serve(ws).map(move |_| drop(open)));
+        }
+        // The span puts the peer's address on the library's join/leave
+        // lines. Boxed: with it, the member would not fit in its task cell.
+        let span = tracing::info_span!("member", %peer);
+        Either::Right(Box::pin(async move {
+            if let Err(e) = hub.serve(ws).instrument(span).await {
                 eprintln!("{peer}: error: {e}");
             }
-        }
+            drop(open);
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn returned_size<F, Fut>(_: &F) -> usize
+    where
+        F: Fn(WebSocket<tether::MaybeTlsStream>, SocketAddr) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// A connection's task cell holds up to 152 bytes of future before it
+    /// grows by 128, and the server adds at most 56 to the handler's (see
+    /// tether's `the_server_adds_little_to_the_handlers_future`): a quiet
+    /// hub's member, session included, stays within.
+    #[test]
+    fn a_quiet_member_fits_in_the_connections_task() {
+        let member = Member { hub: Hub::default(), connections: Default::default(), quiet: true };
+        let handler = move |ws, peer| member.clone().handle(ws, peer);
+        let size = returned_size(&handler);
+        assert!(size <= 152 - 56, "{size} bytes");
     }
 }

@@ -26,6 +26,10 @@ need_descriptors() {
 # (`getconf CLK_TCK` a second).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# steal_ticks: CPU time the hypervisor gave other guests while this
+# machine's CPUs wanted it (`steal` in /proc/stat, all CPUs), in clock ticks.
+steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
+
 # release_tether: sets BIN to the tether binary: as given in the
 # environment, else the release build (built first).
 release_tether() {

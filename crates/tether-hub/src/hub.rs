@@ -11,7 +11,7 @@ use tether::Message;
 
 use crate::backplane::Backplane;
 use crate::latency::Latency;
-use crate::room::{FanOut, Framing, Member, Room};
+use crate::room::{FanOut, Framing, Member, Room, SharedRoom};
 use crate::{HubConfig, LatencyHistogram, Position, Published};
 
 /// Rooms and their members, in one process. Cheap to clone: clones share
@@ -51,12 +51,12 @@ pub(crate) struct Shared {
 impl Shared {
     /// Every room the hub holds, with its members here.
     pub(crate) fn room_counts(&self) -> Vec<(Box<str>, usize)> {
-        lock(&self.rooms).by_name.iter().map(|(name, room)| ((**name).into(), lock(room).member_count())).collect()
+        lock(&self.rooms).by_name.iter().map(|(name, room)| ((**name).into(), room.lock().member_count())).collect()
     }
 
     /// Every room the hub holds now.
     #[cfg(feature = "redis")]
-    pub(crate) fn room_handles(&self) -> Vec<Arc<Mutex<Room>>> {
+    pub(crate) fn room_handles(&self) -> Vec<Arc<SharedRoom>> {
         lock(&self.rooms).by_name.values().cloned().collect()
     }
 }
@@ -64,7 +64,7 @@ impl Shared {
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
     /// Names shared with the rooms.
-    by_name: HashMap<Arc<str>, Arc<Mutex<Room>>>,
+    by_name: HashMap<Arc<str>, Arc<SharedRoom>>,
     last_sweep: Option<Instant>,
 }
 
@@ -140,7 +140,7 @@ impl Hub {
     pub(crate) async fn publish_with_id(
         &self,
         name: &str,
-        held: Option<&Arc<Mutex<Room>>>,
+        held: Option<&Arc<SharedRoom>>,
         message: Message,
         id: Option<&str>,
     ) -> Published {
@@ -150,7 +150,7 @@ impl Hub {
             }
         }
         let handle = held.cloned().unwrap_or_else(|| self.room(name));
-        let mut room = lock(&handle);
+        let mut room = handle.lock();
         if let Some(offset) = id.and_then(|id| room.seen(id)) {
             let position = Position { epoch: room.position().epoch, offset };
             return Published { position, local: room.detached, duplicate: true };
@@ -175,17 +175,17 @@ impl Hub {
     /// its oldest undelivered messages instead of being closed. For feeds
     /// where only the latest matters (prices, positions).
     pub fn set_lossy(&self, room: &str, lossy: bool) {
-        lock(&self.room(room)).lossy = lossy;
+        self.room(room).lock().lossy = lossy;
     }
 
     /// The members of `room` now.
     pub fn member_count(&self, room: &str) -> usize {
-        self.existing(room).map_or(0, |r| lock(&r).member_count())
+        self.existing(room).map_or(0, |r| r.lock().member_count())
     }
 
     /// The position of the last message of `room`, if the hub holds it.
     pub fn position(&self, room: &str) -> Option<Position> {
-        self.existing(room).map(|r| lock(&r).position())
+        self.existing(room).map(|r| r.lock().position())
     }
 
     /// The members of `room` on every hub sharing the backplane (this hub's
@@ -243,20 +243,20 @@ impl Hub {
         }
     }
 
-    fn existing(&self, name: &str) -> Option<Arc<Mutex<Room>>> {
+    fn existing(&self, name: &str) -> Option<Arc<SharedRoom>> {
         lock(&self.shared.rooms).by_name.get(name).cloned()
     }
 
     /// The room called `name`, created if new; abandoned rooms are swept
     /// out now and then on the way.
-    pub(crate) fn room(&self, name: &str) -> Arc<Mutex<Room>> {
+    pub(crate) fn room(&self, name: &str) -> Arc<SharedRoom> {
         let mut rooms = lock(&self.shared.rooms);
         let now = Instant::now();
         let ttl = self.shared.config.room_ttl;
         if rooms.last_sweep.is_none_or(|t| now.duration_since(t) >= ttl / 4) {
             rooms.last_sweep = Some(now);
             rooms.by_name.retain(|_, room| {
-                let room = lock(room);
+                let room = room.lock();
                 room.member_count() > 0 || room.idle_since.is_none_or(|t| now.duration_since(t) < ttl)
             });
         }
@@ -268,9 +268,9 @@ impl Hub {
             return room.clone();
         }
         let name: Arc<str> = name.into();
-        let mut room = Room::new(name.clone(), history);
+        let mut room = Room::new(history);
         room.detached = away;
-        let room = Arc::new(Mutex::new(room));
+        let room = Arc::new(SharedRoom::new(name.clone(), room));
         rooms.by_name.insert(name, room.clone());
         room
     }
@@ -281,32 +281,31 @@ impl Hub {
         &self,
         member: Arc<Member>,
         framing: Framing,
-        handle: &Mutex<Room>,
+        handle: &SharedRoom,
         resume: Option<Position>,
     ) {
         if let Some(backplane) = &self.shared.backplane {
-            let name = lock(handle).name.clone();
-            let room = &*name;
+            let room = &*handle.name;
             backplane.watch(room).await;
-            if let Some(since) = resume.filter(|_| !lock(handle).detached) {
+            if let Some(since) = resume.filter(|_| !handle.lock().detached) {
                 // The shared history is in Redis; a few tries in case this
                 // hub delivers faster than its local history reaches back.
                 for _ in 0..3 {
                     match backplane.missed(room, since).await {
                         Ok(missed) => {
-                            if lock(handle).join_after(member.clone(), framing, since, missed) {
+                            if handle.lock().join_after(member.clone(), framing, since, missed) {
                                 return;
                             }
                         }
                         Err("history unavailable") => break,
                         Err(reason) => {
-                            lock(handle).join_with_gap(member.clone(), framing, reason);
+                            handle.lock().join_with_gap(member.clone(), framing, reason);
                             return;
                         }
                     }
                 }
             }
         }
-        lock(handle).join(member, framing, resume);
+        handle.lock().join(member, framing, resume);
     }
 }

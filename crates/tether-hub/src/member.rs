@@ -192,8 +192,8 @@ impl MemberQueue {
 
     /// Called once the connection has written everything handed to it:
     /// records the latency of those frames and lets them go, then hands
-    /// every frame that waits to `feed` (in order; it returns false when
-    /// the connection takes no more). Ready with `Ok(true)` when frames
+    /// the frames that wait, up to `u16::MAX` of them, to `feed` (in order;
+    /// it returns false when the connection takes no more). Ready with `Ok(true)` when frames
     /// were handed, `Ok(false)` when the connection refused one; pending
     /// (with `cx` registered) while none wait; `Err` once the queue has
     /// stopped (the frames that wait are handed first when the member only

@@ -3,7 +3,7 @@
 //! publish is not ordered twice).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tether::{Message, PreparedMessage};
@@ -20,6 +20,19 @@ pub enum Framing {
     Raw,
     /// Each payload after a header line with its offset; acks and gaps.
     V1,
+}
+
+impl Framing {
+    /// Every framing, in the order of a room's member lists.
+    const ALL: [Framing; 2] = [Framing::Raw, Framing::V1];
+
+    /// Which of a room's member lists holds members of this framing.
+    const fn list(self) -> usize {
+        match self {
+            Framing::Raw => 0,
+            Framing::V1 => 1,
+        }
+    }
 }
 
 /// A member as its room sees it: its queue, which also keeps its place in
@@ -79,19 +92,37 @@ pub(crate) struct FanOut {
     pub(crate) dropped: u64,
 }
 
+/// A room as the hub and its members' sessions hold it: its name, read
+/// without the room's lock (by logs, and by the backplane while a fan-out
+/// holds the lock), and its state behind the lock.
+#[derive(Debug)]
+pub(crate) struct SharedRoom {
+    /// Shared with the hub's map of rooms.
+    pub(crate) name: Arc<str>,
+    state: Mutex<Room>,
+}
+
+impl SharedRoom {
+    pub(crate) fn new(name: Arc<str>, room: Room) -> Self {
+        SharedRoom { name, state: Mutex::new(room) }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Room> {
+        crate::hub::lock(&self.state)
+    }
+}
+
 /// The state of one room, behind its own lock.
 #[derive(Debug)]
 pub(crate) struct Room {
-    /// Shared with the hub's map of rooms.
-    pub(crate) name: Arc<str>,
     epoch: u64,
     /// The last offset given (0: none yet; the first message gets 1).
     last: u64,
     history: VecDeque<Entry>,
     history_limit: usize,
-    /// The members, by framing (`Framing::Raw` first): one frame per list
-    /// and message, and no test per member.
-    members: [Vec<Arc<Member>>; 2],
+    /// The members, by framing ([`Framing::list`]): one frame per list and
+    /// message, and no test per member.
+    members: [Vec<Arc<Member>>; Framing::ALL.len()],
     pub(crate) lossy: bool,
     /// The backplane is away: the room runs on a local epoch meanwhile.
     pub(crate) detached: bool,
@@ -103,9 +134,8 @@ pub(crate) struct Room {
 }
 
 impl Room {
-    pub(crate) fn new(name: Arc<str>, history_limit: usize) -> Self {
+    pub(crate) fn new(history_limit: usize) -> Self {
         Room {
-            name,
             // A new room, or one this process forgot, starts a new epoch:
             // offsets from before cannot be served, and clients are told so.
             epoch: fastrand::u64(..),
@@ -177,7 +207,7 @@ impl Room {
         self.history.clear();
         let gap = ServerHeader::Gap { reason: "epoch changed".into(), epoch: epoch_text(epoch), offset: last };
         let frame = protocol::control_frame(&gap);
-        for member in &self.members[Framing::V1 as usize] {
+        for member in &self.members[Framing::V1.list()] {
             let _ = member.queue.push(&frame, false);
         }
     }
@@ -188,8 +218,8 @@ impl Room {
         let mut fan = FanOut::default();
         // One clock read per message: every member's frame is timed from it.
         let now = (!self.is_empty()).then(Stamp::now);
-        for framing in [Framing::Raw, Framing::V1] {
-            let members = &self.members[framing as usize];
+        for framing in Framing::ALL {
+            let members = &self.members[framing.list()];
             if members.is_empty() {
                 continue;
             }
@@ -348,7 +378,7 @@ impl Room {
     }
 
     fn add(&mut self, member: Arc<Member>, framing: Framing) {
-        let members = &mut self.members[framing as usize];
+        let members = &mut self.members[framing.list()];
         // Past `u32::MAX` members the hint is wrong, and leaving searches.
         member.queue.set_slot(members.len() as u32);
         members.push(member);
@@ -358,7 +388,7 @@ impl Room {
     /// Removes a member, in constant time (the last member takes its
     /// place); true if the room has none left.
     pub(crate) fn leave(&mut self, member: &Member, framing: Framing) -> bool {
-        let members = &mut self.members[framing as usize];
+        let members = &mut self.members[framing.list()];
         let is_it = |m: &Arc<Member>| std::ptr::eq(&**m, member);
         let hint = member.queue.slot() as usize;
         let at = match members.get(hint) {
@@ -393,7 +423,7 @@ mod tests {
     }
 
     fn room(history: usize) -> Room {
-        Room::new("r".into(), history)
+        Room::new(history)
     }
 
     /// Every member at rest holds its `Arc<Member>`: with the `Arc`'s two

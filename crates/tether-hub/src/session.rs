@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
@@ -18,10 +18,9 @@ use futures_util::{FutureExt, Sink, StreamExt};
 use tether::{CloseCode, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::hub::lock;
 use crate::member::{MemberQueue, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
-use crate::room::{Framing, Member, Room};
+use crate::room::{Framing, Member, SharedRoom};
 use crate::{Hub, Join, PublishAttempt, Refusal};
 
 impl Hub {
@@ -30,6 +29,10 @@ impl Hub {
     /// of the room to it, publishes every message it sends to the room (it
     /// receives its own too), and leaves. A request that names no room is
     /// closed with 1008.
+    ///
+    /// The future holds what it needs (a clone of the hub), not a borrow:
+    /// it can be spawned, or returned as the connection's own task, where a
+    /// member at rest costs no allocation beyond its room's handle to it.
     pub fn serve<S>(&self, mut ws: WebSocket<S>) -> impl Future<Output = Result<(), Error>> + use<S>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -84,8 +87,7 @@ struct Session<S> {
     hub: Hub,
     /// What the room holds of the member: its queue.
     member: Arc<Member>,
-    /// The room, which knows its name.
-    room: Arc<Mutex<Room>>,
+    room: Arc<SharedRoom>,
     busy: Option<Busy>,
     rare: Option<Box<Rare>>,
     /// The member's number on this hub.
@@ -117,7 +119,7 @@ where
                 if !this.joined {
                     this.joined = true;
                     this.hub.shared.counters.members_joined.fetch_add(1, Relaxed);
-                    noted(&this.room, this.id, "joined");
+                    noted(&this.room.name, this.id, "joined");
                 }
             }
             // Reading first: it also writes out what is queued and runs
@@ -179,9 +181,9 @@ where
 impl<S> Drop for Session<S> {
     fn drop(&mut self) {
         if self.joined {
-            lock(&self.room).leave(&self.member, self.framing);
+            self.room.lock().leave(&self.member, self.framing);
             self.hub.shared.counters.members_left.fetch_add(1, Relaxed);
-            noted(&self.room, self.id, "left");
+            noted(&self.room.name, self.id, "left");
         }
         self.member.queue.stop(Stop::Left);
     }
@@ -203,7 +205,7 @@ where
         } else {
             None
         };
-        let name = lock(&self.room).name.clone();
+        let name = self.room.name.clone();
         if let Some((code, reason)) = refusal {
             hub.shared.counters.refused.fetch_add(1, Relaxed);
             tracing::info!(room = %name, member = self.id, reason, "member closed");
@@ -252,7 +254,7 @@ where
     fn overflowed(&mut self) -> Result<(), Error> {
         let limits = &self.hub.shared.config.member;
         let (code, bound) = (limits.overflow_code, limits.queue_bytes.min(u32::MAX as usize));
-        overflowed(&self.room, self.id, bound);
+        overflowed(&self.room.name, self.id, bound);
         self.close(code, "slow consumer: too much queued")
     }
 
@@ -267,19 +269,16 @@ where
 }
 
 /// A join or a leave, on the `tracing` debug level. A function of its own:
-/// the macro's temporaries stay out of the member's future (and the room's
-/// lock is not taken for a line nobody reads).
+/// the macro's temporaries stay out of the member's future.
 #[inline(never)]
-fn noted(room: &Mutex<Room>, member: u64, what: &'static str) {
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        tracing::debug!(room = %lock(room).name, member, "{what}");
-    }
+fn noted(room: &str, member: u64, what: &'static str) {
+    tracing::debug!(room, member, "{what}");
 }
 
 /// A member closed for its queue.
 #[inline(never)]
-fn overflowed(room: &Mutex<Room>, member: u64, bound: usize) {
-    tracing::info!(room = %lock(room).name, member, "member closed: queue over {bound} bytes");
+fn overflowed(room: &str, member: u64, bound: usize) {
+    tracing::info!(room, member, "member closed: queue over {bound} bytes");
 }
 
 impl<S> Session<S> {
@@ -352,7 +351,7 @@ mod tests {
     /// What every member at rest holds in its task: 288 bytes on
     /// 2026-12-01 (480 before the request moved into the member), 64 since
     /// the session is a hand-written future, 72 since it holds the member's
-    /// id and framing (and the `tether` binary no longer boxes it: it fits
+    /// id and framing (and `tether hub --quiet` no longer boxes it: it fits
     /// in the connection's task cell).
     #[tokio::test]
     async fn a_member_future_stays_small() {

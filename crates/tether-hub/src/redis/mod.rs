@@ -300,7 +300,7 @@ impl RedisEngine {
             if let Some(hub) = self.hub.upgrade() {
                 hub.counters.redis_failures.fetch_add(1, SeqCst);
                 for room in hub.room_handles() {
-                    lock(&room).detach();
+                    room.lock().detach();
                 }
             }
         }
@@ -503,10 +503,10 @@ async fn relay(
 async fn attach(engine: &RedisEngine, hub: &Weak<Shared>, room: &str) -> redis::RedisResult<()> {
     let at = engine.position_of(room).await?;
     let Some(handle) = hub.upgrade().map(|h| Hub { shared: h }.room(room)) else { return Ok(()) };
-    let last = lock(&handle).attach(at);
+    let last = handle.lock().attach(at);
     if let Some(last) = last {
         for (offset, message) in engine.range(room, last + 1, at.offset).await? {
-            lock(&handle).deliver(Position { epoch: at.epoch, offset }, message, None);
+            handle.lock().deliver(Position { epoch: at.epoch, offset }, message, None);
         }
     }
     Ok(())
@@ -523,17 +523,17 @@ async fn deliver(
     let Some(shared) = hub.upgrade() else { return Ok(()) };
     let hub = Hub { shared };
     let handle = hub.room(room);
-    let outcome = lock(&handle).deliver(at, message.clone(), None);
+    let outcome = handle.lock().deliver(at, message.clone(), None);
     match outcome {
         Delivery::Done(fan) => hub.count(&fan),
         Delivery::Duplicate => {}
         Delivery::Gap { after } => {
             for (offset, missed) in engine.range(room, after + 1, at.offset - 1).await? {
-                if let Delivery::Done(fan) = lock(&handle).deliver(Position { epoch: at.epoch, offset }, missed, None) {
+                if let Delivery::Done(fan) = handle.lock().deliver(Position { epoch: at.epoch, offset }, missed, None) {
                     hub.count(&fan);
                 }
             }
-            if let Delivery::Done(fan) = lock(&handle).deliver(at, message, None) {
+            if let Delivery::Done(fan) = handle.lock().deliver(at, message, None) {
                 hub.count(&fan);
             }
         }

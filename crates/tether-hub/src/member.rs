@@ -405,6 +405,34 @@ mod tests {
         assert_eq!(fed, 3);
     }
 
+    /// In a lossy room, what is dropped to make room is a frame that waits
+    /// past a capped batch, never one of the batch's.
+    #[test]
+    fn a_lossy_queue_drops_past_a_capped_batch() {
+        let batch = usize::from(u16::MAX);
+        let limit = (batch + 3) * 10;
+        let q = MemberQueue::new(limit);
+        let latency = Latency::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..batch + 3 {
+            assert_eq!(q.push(&frame(10), true), Pushed::Queued { dropped: 0 });
+        }
+        assert_eq!(q.poll_hand(&mut cx, &latency, |_| true), Poll::Ready(Ok(true)));
+        assert_eq!(q.lock().bytes, 30);
+        // 20 bytes wait once the oldest waiting frame goes: this one (a
+        // 10-byte header, its payload over 64 KiB) fills the bound.
+        let big = PreparedMessage::new(&Message::binary(vec![0u8; limit - 20 - 10]));
+        assert_eq!(big.frame().len(), limit - 20);
+        assert_eq!(q.push(&big, true), Pushed::Queued { dropped: 1 });
+        let mut fed = Vec::new();
+        let hand = q.poll_hand(&mut cx, &latency, |f| {
+            fed.push(f.frame().len());
+            true
+        });
+        assert_eq!(hand, Poll::Ready(Ok(true)));
+        assert_eq!(fed, [10, 10, limit - 20], "the batch was written and let go; two of three waited on");
+    }
+
     #[tokio::test]
     async fn a_member_that_left_gets_what_was_queued_first() {
         let q = MemberQueue::new(100);

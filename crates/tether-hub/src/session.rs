@@ -205,32 +205,31 @@ where
         } else {
             None
         };
-        let name = self.room.name.clone();
         if let Some((code, reason)) = refusal {
             hub.shared.counters.refused.fetch_add(1, Relaxed);
-            tracing::info!(room = %name, member = self.id, reason, "member closed");
+            tracing::info!(room = %self.room.name, member = self.id, reason, "member closed");
             return self.close(code, reason);
         }
         let (member, room) = (self.member.clone(), self.room.clone());
         let hub = hub.clone();
         match self.framing {
             Framing::Raw => {
-                if let Err(refusal) = self.check(&name, &message) {
+                if let Err(refusal) = self.check(&message) {
                     return self.close(CloseCode::POLICY_VIOLATION, truncate(&refusal.reason));
                 }
                 self.busy = Some(Box::pin(async move {
-                    hub.publish_with_id(&name, Some(&room), message, None).await;
+                    hub.publish_with_id(&room.name, Some(&room), message, None).await;
                 }));
             }
             Framing::V1 => match protocol::parse_client(message) {
                 Ok((ClientHeader::Publish { id }, payload)) => {
-                    if let Err(Refusal { reason }) = self.check(&name, &payload) {
+                    if let Err(Refusal { reason }) = self.check(&payload) {
                         let refused = ServerHeader::Refused { id, reason };
                         let _ = member.queue.push(&protocol::control_frame(&refused), false);
                         return Ok(());
                     }
                     self.busy = Some(Box::pin(async move {
-                        let published = hub.publish_with_id(&name, Some(&room), payload, Some(&id)).await;
+                        let published = hub.publish_with_id(&room.name, Some(&room), payload, Some(&id)).await;
                         let ack = ServerHeader::Ack {
                             id,
                             epoch: epoch_text(published.position.epoch),
@@ -282,9 +281,9 @@ fn overflowed(room: &str, member: u64, bound: usize) {
 }
 
 impl<S> Session<S> {
-    /// Asks the hub's publish hook, if it has one, about `message` for
-    /// room `name`.
-    fn check(&self, name: &str, message: &Message) -> Result<(), Refusal> {
+    /// Asks the hub's publish hook, if it has one, about `message`.
+    fn check(&self, message: &Message) -> Result<(), Refusal> {
+        let name = &*self.room.name;
         let hub = &self.hub;
         let Some(hook) = &hub.shared.config.publish_hook else { return Ok(()) };
         let attempt = PublishAttempt {

@@ -210,8 +210,7 @@ where
             tracing::info!(room = %self.room.name, member = self.id, reason, "member closed");
             return self.close(code, reason);
         }
-        let (member, room) = (self.member.clone(), self.room.clone());
-        let hub = hub.clone();
+        let (hub, room) = (hub.clone(), self.room.clone());
         match self.framing {
             Framing::Raw => {
                 if let Err(refusal) = self.check(&message) {
@@ -223,6 +222,7 @@ where
             }
             Framing::V1 => match protocol::parse_client(message) {
                 Ok((ClientHeader::Publish { id }, payload)) => {
+                    let member = self.member.clone();
                     if let Err(Refusal { reason }) = self.check(&payload) {
                         let refused = ServerHeader::Refused { id, reason };
                         let _ = member.queue.push(&protocol::control_frame(&refused), false);

@@ -12,6 +12,7 @@
 # environment change it. Writes target/bench/fanout-redis.json. Not part of
 # the test command. `steal_s` is the CPU time the hypervisor took from this
 # VM during the run: on 2026-12-02 every p99 over 10 ms came with some.
+# TETHER=PATH runs that build of tether instead of building this tree's.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -20,8 +21,10 @@ cd "$ROOT"
 members=${MEMBERS:-500} rate=${RATE:-100} size=${SIZE:-64} duration=${DURATION:-5}
 log() { echo "[fanout-redis] $*" >&2; }
 command -v redis-server >/dev/null || { log "redis-server not found: run scripts/install-servers.sh"; exit 1; }
-cargo build --release --quiet -p tether-ws-cli
-TETHER="$ROOT/target/release/tether"
+if [[ -z "${TETHER:-}" ]]; then
+    cargo build --release --quiet -p tether-ws-cli
+    TETHER="$ROOT/target/release/tether"
+fi
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 

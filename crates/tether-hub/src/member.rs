@@ -60,6 +60,9 @@ struct QueueState {
     /// is far past any write buffer anyway).
     handed: u16,
     stopped: Option<Stop>,
+    /// The member's connection was woken (readable, writable, a timer)
+    /// since its session last read it: see [`MemberQueue::wake_connection`].
+    connection_woken: bool,
     /// The member's session, waiting for frames: one waker under the
     /// queue's lock, rather than a `Notify` and its waiter in every
     /// member's future (a member at rest is mostly this wait).
@@ -247,6 +250,20 @@ impl MemberQueue {
         Poll::Pending
     }
 
+    /// Wakes the session for its connection (it was registered through
+    /// the member's own waker, see `Session`'s poll): noted, so that a
+    /// session woken only for frames does not read its connection in vain.
+    pub(crate) fn wake_connection(&self) {
+        let mut state = self.lock();
+        state.connection_woken = true;
+        wake(state);
+    }
+
+    /// Whether the connection was woken since the last call.
+    pub(crate) fn take_connection_woken(&self) -> bool {
+        std::mem::take(&mut self.lock().connection_woken)
+    }
+
     /// The member's place in its room's list (a hint).
     pub(crate) fn slot(&self) -> u32 {
         self.lock().slot
@@ -285,8 +302,14 @@ fn remove_waiting(state: &mut QueueState) -> Option<Queued> {
     state.frames.remove(state.handed as usize)
 }
 
-/// Notes the session's waker, to be woken by the next push or stop.
+/// Notes the session's waker, to be woken by the next push or stop, or
+/// by its connection. A connection woken while the session ran, after it
+/// looked, found no waker to wake (a push had taken it): the session is
+/// polled again at once, or that wake would be lost.
 fn register(state: &mut QueueState, cx: &Context<'_>) {
+    if state.connection_woken {
+        cx.waker().wake_by_ref();
+    }
     match &mut state.waiting {
         Some(waker) => waker.clone_from(cx.waker()),
         None => state.waiting = Some(cx.waker().clone()),
@@ -440,5 +463,42 @@ mod tests {
         q.stop(Stop::Left);
         assert_eq!(q.next_batch().await.unwrap().len(), 1);
         assert_eq!(q.next_batch().await.err(), Some(Stop::Left));
+    }
+
+    /// A session learns whether its connection woke it, and a connection
+    /// woken while the session ran (no waker to wake) is not lost: the
+    /// session is woken again as it waits for frames.
+    #[test]
+    fn a_connection_wake_is_noted_and_never_lost() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use std::task::Wake;
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let (q, latency) = (MemberQueue::new(100), Latency::default());
+        assert!(!q.take_connection_woken());
+
+        // Waiting for frames, woken by the connection.
+        assert_eq!(q.poll_hand(&mut cx, &latency, |_| true), Poll::Pending);
+        q.wake_connection();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(q.take_connection_woken());
+        assert!(!q.take_connection_woken(), "taken once");
+
+        // Woken by the connection with no waker registered (a push took
+        // it): the next wait wakes the session at once.
+        q.wake_connection();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(q.poll_hand(&mut cx, &latency, |_| true), Poll::Pending);
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert!(q.take_connection_woken());
     }
 }

@@ -14,6 +14,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use futures_util::future::Either;
+use futures_util::task::{waker_ref, ArcWake};
 use futures_util::{FutureExt, Sink, StreamExt};
 use tether::{CloseCode, Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -69,7 +70,19 @@ impl Hub {
         let rate = self.shared.config.member.publish_rate.map(RateLimit::new);
         let rare = (rate.is_some() || user.is_some()).then(|| Box::new(Rare { rate, user }));
         let hub = self.clone();
-        Session { ws, hub, member, room, busy: Some(joining), rare, id, framing, joined: false, closing: false }
+        Session {
+            ws,
+            hub,
+            member,
+            room,
+            busy: Some(joining),
+            rare,
+            id,
+            framing,
+            joined: false,
+            closing: false,
+            read_waits: false,
+        }
     }
 }
 
@@ -99,6 +112,10 @@ struct Session<S> {
     /// We sent our close: nothing more is written or published, the
     /// connection is read until the peer answers.
     closing: bool,
+    /// The last read of the connection was pending, registered with the
+    /// member's own waker (see [`ArcWake for Member`](Member)): reading
+    /// again finds nothing until its queue notes that waker was woken.
+    read_waits: bool,
 }
 
 impl<S> Future for Session<S>
@@ -125,16 +142,28 @@ where
             // Reading first: it also writes out what is queued and runs
             // the connection's timers (keepalive, the closing deadline), so
             // a member that stopped reading is timed out even while its
-            // writes wait.
-            if let Poll::Ready(read) = this.ws.poll_next_unpin(cx) {
-                match read {
-                    None => return Poll::Ready(Ok(())),
-                    // Once closing, what the peer sent before seeing our
-                    // close is dropped.
-                    Some(_) if this.closing => {}
-                    Some(message) => this.publish(message?)?,
+            // writes wait. But only once its connection woke it: most
+            // wake-ups of a member bring frames of its room, and reading
+            // in vain would cost a third of what delivering them does.
+            if this.closing || !this.read_waits || this.member.queue.take_connection_woken() {
+                let polled = if this.closing {
+                    // Nothing below registers the session with its queue.
+                    this.ws.poll_next_unpin(cx)
+                } else {
+                    let waker = waker_ref(&this.member);
+                    this.ws.poll_next_unpin(&mut Context::from_waker(&waker))
+                };
+                this.read_waits = polled.is_pending();
+                if let Poll::Ready(read) = polled {
+                    match read {
+                        None => return Poll::Ready(Ok(())),
+                        // Once closing, what the peer sent before seeing our
+                        // close is dropped.
+                        Some(_) if this.closing => {}
+                        Some(message) => this.publish(message?)?,
+                    }
+                    continue;
                 }
-                continue;
             }
             if this.closing {
                 return Poll::Pending;
@@ -175,6 +204,17 @@ where
                 }
             }
         }
+    }
+}
+
+/// A member's connection wakes its session through the member: the queue
+/// notes it (the one lock the session takes anyway), then wakes the
+/// session's waker there. Registering it costs no allocation and no count
+/// (`waker_ref`), and the connection keeps one waker however often it is
+/// polled.
+impl ArcWake for Member {
+    fn wake_by_ref(member: &Arc<Self>) {
+        member.queue.wake_connection();
     }
 }
 

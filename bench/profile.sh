@@ -6,6 +6,7 @@
 #   bench/profile.sh [--servers tether,fastwebsockets,...] [--size 20] [--conns 1] [--in-flight 1]
 #                    [--messages M1,M2] [--tools strace,callgrind,dhat] [--tether PATH]
 #   bench/profile.sh --setup [--seconds S1,S2] [--servers ...] [--tools ...] [--tether PATH]
+#   bench/profile.sh --fanout [--seconds S1,S2] [--servers tether-hub,raw-tcp-rooms] [--tools ...] [--tether PATH]
 #
 # Each server is run twice under each tool, echoing M1 and then M2 messages
 # per connection; the difference divided by the difference in messages is
@@ -15,7 +16,10 @@
 # With --setup, the load is `tether bench setup -c 1` (connect, handshake,
 # close, one at a time) for S1 and then S2 seconds (default 2 and 6), and
 # the figures are per setup: the difference divided by the difference in
-# setups completed.
+# setups completed. With --fanout, the load is `tether bench fanout`: 200
+# members of one room, one publishing 50 messages of 64 B a second (10,000
+# deliveries a second, which a server under callgrind keeps up with), for
+# S1 and then S2 seconds (default 3 and 9); the figures are per delivery.
 # Needs the release builds of bench/compare.sh (--tether PATH: profile that
 # tether binary instead). Writes target/bench/profile/.
 set -euo pipefail
@@ -25,7 +29,7 @@ cd "$ROOT"
 . "$ROOT/bench/lib.sh"
 
 servers="tether,fastwebsockets,tokio-websockets,tokio-tungstenite" size=20 conns=1 in_flight=1 m1=500 m2=2500
-tools="strace,callgrind,dhat" setup=0 TETHER="$ROOT/target/release/tether"
+tools="strace,callgrind,dhat" setup=0 fanout=0 TETHER="$ROOT/target/release/tether"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --servers) servers="$2"; shift ;;
@@ -35,9 +39,10 @@ while [[ $# -gt 0 ]]; do
         --messages) IFS=, read -r m1 m2 <<< "$2"; shift ;;
         --tools) tools="$2"; shift ;;
         --setup) setup=1 conns=1 m1=2 m2=6 ;;
+        --fanout) fanout=1 m1=3 m2=9 servers="tether-hub,raw-tcp-rooms" tools="callgrind" ;;
         --seconds) IFS=, read -r m1 m2 <<< "$2"; shift ;;
         --tether) TETHER="$(realpath "$2")"; shift ;;
-        *) echo "usage: bench/profile.sh [--setup] [--servers a,b] [--size S] [--conns N] [--in-flight K]" \
+        *) echo "usage: bench/profile.sh [--setup | --fanout] [--servers a,b] [--size S] [--conns N] [--in-flight K]" \
             "[--messages M1,M2 | --seconds S1,S2] [--tools a,b] [--tether PATH]" >&2; exit 2 ;;
     esac
     shift
@@ -55,6 +60,8 @@ declare -A SERVER=(
     [tokio-tungstenite]="$PEERS/tokio_tungstenite --listen 127.0.0.1:0"
     [tokio-websockets]="$PEERS/tokio_websockets --listen 127.0.0.1:0"
     [tether-mt]="$TETHER echo --listen 127.0.0.1:0 --quiet"
+    [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
+    [raw-tcp-rooms]="$PEERS/raw_tcp_rooms --listen 127.0.0.1:0"
 )
 
 # run TOOL SERVER MESSAGES -> the tool's output file
@@ -70,6 +77,9 @@ run() {
     url="$(await_url "$OUT/server.out" "$pid")" || { echo "$name did not start under $tool" >&2; kill "$pid" 2>/dev/null || true; return 1; }
     if [[ $setup == 1 ]]; then
         "$TETHER" bench setup "$url" -c 1 -w 0 -d "$m" --quiet --json > "$OUT/$name.$tool.$m.bench.json"
+    elif [[ $fanout == 1 ]]; then
+        "$TETHER" bench fanout "${url%/}/rooms/bench" -m 200 -p 1 -s 64 -r 50 -w 1 -d "$m" --quiet --json \
+            > "$OUT/$name.$tool.$m.bench.json"
     else
         "$TETHER" bench echo "$url" -c "$conns" -k "$in_flight" -s "$size" -m "$m" -d 300 --check --quiet --json \
             > "$OUT/$name.$tool.$m.bench.json"
@@ -84,24 +94,38 @@ run() {
     echo "$file"
 }
 
+# valgrind's dhat counts the C allocator's calls; a tether built with its
+# default feature `jemalloc` allocates past it and would count none.
+jemalloc=0
+if [[ ",$tools," == *,dhat,* ]] && grep -q _rjem_malloc "$TETHER"; then
+    jemalloc=1
+    echo "[profile] $TETHER allocates with jemalloc, which dhat does not see: no allocation counts for" \
+        "tether (build it with: cargo build --release -p tether-ws-cli --no-default-features)" >&2
+fi
+
 IFS=, read -ra names <<< "$servers"
 for name in "${names[@]}"; do
     [[ -n "${SERVER[$name]:-}" ]] || { echo "unknown server $name" >&2; exit 2; }
     IFS=, read -ra tool_list <<< "$tools"
     for tool in "${tool_list[@]}"; do
         for m in $m1 $m2; do
-            [[ $setup == 1 ]] && what="setups for $m s" || what="$m messages per connection"
+            case "$setup$fanout" in
+                10) what="setups for $m s" ;;
+                01) what="fan-out for $m s" ;;
+                *) what="$m messages per connection" ;;
+            esac
             echo "[profile] $name under $tool, $what" >&2
             run "$tool" "$name" "$m" > /dev/null
         done
     done
 done
 
-python3 - "$OUT" "$servers" "$m1" "$m2" "$conns" "$tools" "$setup" <<'EOF'
+python3 - "$OUT" "$servers" "$m1" "$m2" "$conns" "$tools" "$setup" "$fanout" "$jemalloc" <<'EOF'
 import json, re, sys
 out, servers, m1, m2, conns = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4], int(sys.argv[5])
-tools, setup = sys.argv[6].split(","), sys.argv[7] == "1"
-unit = "setup" if setup else "msg"
+tools, setup, fanout = sys.argv[6].split(","), sys.argv[7] == "1", sys.argv[8] == "1"
+jemalloc = sys.argv[9] == "1"
+unit = "setup" if setup else "delivery" if fanout else "msg"
 
 def ops(s, tool, m):
     return json.load(open(f"{out}/{s}.{tool}.{m}.bench.json"))["ops"]
@@ -128,7 +152,9 @@ def dhat(path):
 rows = []
 for s in servers:
     # Messages (or setups) between the two runs of each tool.
-    delta = {t: (ops(s, t, m2) - ops(s, t, m1)) if setup else (int(m2) - int(m1)) * conns for t in tools}
+    # Setups and deliveries are counted by the load; echoed messages are set.
+    counted = setup or fanout
+    delta = {t: (ops(s, t, m2) - ops(s, t, m1)) if counted else (int(m2) - int(m1)) * conns for t in tools}
     row = {"server": s, "unit": unit, "syscalls_per_msg": None, "syscalls": {}, "instructions_per_msg": None,
            "allocs_per_msg": None, "alloc_bytes_per_msg": None}
     if "strace" in tools:
@@ -140,7 +166,7 @@ for s in servers:
     if "callgrind" in tools:
         ir = (callgrind(f"{out}/{s}.callgrind.{m2}") - callgrind(f"{out}/{s}.callgrind.{m1}")) / delta["callgrind"]
         row["instructions_per_msg"] = round(ir)
-    if "dhat" in tools:
+    if "dhat" in tools and not (jemalloc and s.startswith("tether")):
         (bytes1, blocks1), (bytes2, blocks2) = dhat(f"{out}/{s}.dhat.{m1}"), dhat(f"{out}/{s}.dhat.{m2}")
         row["allocs_per_msg"] = round((blocks2 - blocks1) / delta["dhat"], 2)
         row["alloc_bytes_per_msg"] = round((bytes2 - bytes1) / delta["dhat"], 1)

@@ -100,9 +100,9 @@ pub struct Connection {
     settings: Arc<Settings>,
     state: State,
     reader: Reader,
-    /// Made on first use and dropped once written out
-    /// ([`advance_output`](Connection::advance_output)): an idle connection
-    /// holds a pointer, not the queue's 72 bytes.
+    /// Made on first use (or the thread's spare taken) and let go once
+    /// written out ([`advance_output`](Connection::advance_output)): an idle
+    /// connection holds a pointer, not the queue's 72 bytes.
     out: Option<Box<SendQueue>>,
     /// The negotiated permessage-deflate, the only extension: it gives
     /// RSV1 its meaning. Boxed: most connections go without it.
@@ -223,7 +223,7 @@ impl Connection {
     /// made here if there is none); report what was written with
     /// [`advance_output`](Self::advance_output).
     pub fn output(&mut self) -> &mut SendQueue {
-        self.out.get_or_insert_with(Box::default)
+        self.out.get_or_insert_with(SendQueue::take_spare)
     }
 
     /// How many bytes wait to be written, without making the queue.
@@ -232,12 +232,15 @@ impl Connection {
     }
 
     /// `n` bytes of [`output`](Self::output) were written; once all are,
-    /// the queue itself is freed.
+    /// the connection lets the queue go (it becomes the thread's spare, for
+    /// the next connection to write).
     pub fn advance_output(&mut self, n: usize) {
         if let Some(queue) = &mut self.out {
             queue.advance(n);
             if queue.is_empty() {
-                self.out = None;
+                if let Some(queue) = self.out.take() {
+                    queue.recycle();
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The send queue: encoded frames waiting to be written to the transport.
 
+use std::cell::Cell;
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -14,6 +15,20 @@ const INLINE_MAX: usize = 4096;
 
 /// The least a tail buffer made behind a shared frame holds.
 const TAIL_MIN: usize = 512;
+
+/// The largest tail buffer a spare queue keeps.
+const SPARE_TAIL_MAX: usize = 8 * 1024;
+/// The most chunks a spare queue keeps room for.
+const SPARE_CHUNKS_MAX: usize = 8;
+
+thread_local! {
+    /// One emptied queue per thread, for the next connection to write on
+    /// it. Connections give their queue up once it is written out (an idle
+    /// connection holds none), so without it every write would allocate a
+    /// queue, and most a tail buffer, only to free them again: a delivery
+    /// of a fan-out or a small echo would cost an allocation or two.
+    static SPARE: Cell<Option<Box<SendQueue>>> = const { Cell::new(None) };
+}
 
 /// Encoded frames in send order: `chunks`, then `tail`.
 ///
@@ -138,15 +153,51 @@ impl SendQueue {
         self.len = 0;
     }
 
+    /// Drops everything queued, keeping the buffers worth reusing: the
+    /// tail's, up to [`SPARE_TAIL_MAX`], and a short list of chunks.
+    fn reset(&mut self) {
+        self.len = 0;
+        if self.chunks.capacity() > SPARE_CHUNKS_MAX {
+            self.chunks = Vec::new();
+        } else {
+            self.chunks.clear();
+        }
+        let keep = match &mut self.tail {
+            Tail::Owned(b) => {
+                b.clear();
+                // The written bytes' room back (when no chunk shares it),
+                // so that its size is known.
+                let _ = b.try_reclaim(b.capacity() + 1);
+                b.capacity() <= SPARE_TAIL_MAX
+            }
+            Tail::Shared(_) => false,
+        };
+        if !keep {
+            self.tail = Tail::default();
+        }
+    }
+
+    /// An empty queue: the thread's spare, if it has one.
+    pub(crate) fn take_spare() -> Box<SendQueue> {
+        SPARE.try_with(Cell::take).ok().flatten().unwrap_or_default()
+    }
+
+    /// Lets a queue go that its connection no longer needs: emptied, it
+    /// becomes the thread's spare (one per thread, the last one let go).
+    pub(crate) fn recycle(mut self: Box<Self>) {
+        self.reset();
+        // While the thread exits, the queue is simply dropped.
+        let _ = SPARE.try_with(move |spare| spare.set(Some(self)));
+    }
+
     /// Drops the first `n` queued bytes, which the transport has written.
     pub fn advance(&mut self, n: usize) {
         let n = n.min(self.len);
         self.len -= n;
         if self.len == 0 {
-            // An empty queue holds no allocation: most connections are idle
-            // most of the time, and one allocation per write costs less
-            // than a buffer kept by each of them.
-            self.clear();
+            // Written out: what is kept of the buffers is for the next
+            // write (see `recycle`).
+            self.reset();
             return;
         }
         let mut left = n;
@@ -266,8 +317,10 @@ mod tests {
         }
     }
 
+    /// Written out, a queue keeps at most a small buffer, for the next
+    /// write (its connection lets it go: see `Connection::advance_output`).
     #[test]
-    fn an_empty_queue_holds_no_allocation() {
+    fn an_empty_queue_keeps_only_a_small_buffer() {
         let mut q = SendQueue::default();
         q.push(&header(3, None), Payload::Borrowed(b"abc"));
         q.push(&header(5000, None), Payload::Shared(Bytes::from(vec![1u8; 5000])));
@@ -278,8 +331,27 @@ mod tests {
         let left = q.len();
         q.advance(left);
         assert!(q.is_empty());
-        assert_eq!((tail_capacity(&q), q.chunks.capacity()), (0, 0), "an idle connection holds no send buffer");
+        assert!(tail_capacity(&q) <= SPARE_TAIL_MAX && q.chunks.capacity() <= SPARE_CHUNKS_MAX);
         assert!(std::mem::size_of::<SendQueue>() <= 72, "every connection carries one");
+        q.push(&header(9000, None), Payload::Borrowed(&[0; 9000]));
+        q.advance(9004);
+        assert_eq!(tail_capacity(&q), 0, "no large buffer kept");
+    }
+
+    /// A queue let go becomes the thread's spare, with its small buffer
+    /// and nothing queued; the next one taken is that one.
+    #[test]
+    fn a_queue_let_go_is_the_next_one_taken() {
+        let mut q = SendQueue::take_spare();
+        q.push(&header(100, None), Payload::Borrowed(&[1; 100]));
+        q.advance(50);
+        let at = &*q as *const SendQueue;
+        q.recycle();
+        let q = SendQueue::take_spare();
+        assert_eq!(&*q as *const SendQueue, at, "the same queue");
+        assert!(q.is_empty() && q.first_chunk().is_empty());
+        assert!(tail_capacity(&q) >= 100, "its buffer kept");
+        assert!(SPARE.with(|s| s.take()).is_none(), "taken");
     }
 
     /// The common fan-out batch, one shared frame: queued by reference,
@@ -302,7 +374,7 @@ mod tests {
         let bytes = drain(&mut q, 701);
         assert_eq!(&bytes[..9], &[2, b'h', b'i', 0x81, 1, b'x', 0x82, 1, b'y']);
         assert_eq!(&bytes[9..], &big[..]);
-        assert_eq!((tail_capacity(&q), q.chunks.capacity()), (0, 0));
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -185,7 +185,10 @@ impl SendQueue {
     /// Lets a queue go that its connection no longer needs: emptied, it
     /// becomes the thread's spare (one per thread, the last one let go).
     pub(crate) fn recycle(mut self: Box<Self>) {
-        self.reset();
+        if !self.is_empty() {
+            // Written out, it was reset as the last bytes went.
+            self.reset();
+        }
         // While the thread exits, the queue is simply dropped.
         let _ = SPARE.try_with(move |spare| spare.set(Some(self)));
     }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use futures_util::future::Either;
 use futures_util::task::{waker_ref, ArcWake};
 use futures_util::{FutureExt, Sink, StreamExt};
-use tether::{CloseCode, Error, Message, WebSocket};
+use tether::{CloseCode, Error, Message, State, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::member::{MemberQueue, Stop};
@@ -109,8 +109,8 @@ struct Session<S> {
     framing: Framing,
     /// In the room: leaves it when the session ends.
     joined: bool,
-    /// We sent our close: nothing more is written or published, the
-    /// connection is read until the peer answers.
+    /// We sent our close, or the connection is no longer open: nothing
+    /// more is written or published, the connection is read until it ends.
     closing: bool,
     /// The last read of the connection was pending, registered with the
     /// member's own waker (see [`ArcWake for Member`](Member)): reading
@@ -164,6 +164,14 @@ where
                     }
                     continue;
                 }
+            }
+            if !this.closing && this.ws.state() != State::Open {
+                // The peer closed, or failed the protocol: the connection
+                // winds down (the close echoed, TCP shut) as it is read,
+                // and its writes wake the task, not the member's waker.
+                // Read with the session's own, as when we close.
+                this.closing = true;
+                continue;
             }
             if this.closing {
                 return Poll::Pending;
@@ -400,6 +408,35 @@ mod tests {
         let served = hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap());
         let size = std::mem::size_of_val(&served);
         assert!(size <= 72, "{size} bytes");
+    }
+
+    /// The peer closes while the member's writes wait: once they are
+    /// written, the session sees the close through at once (the echo, then
+    /// the transport shut), not at the closing deadline, 5 s later. Those
+    /// writes wake the session's own waker, not the member's.
+    #[tokio::test]
+    async fn a_close_behind_waiting_writes_is_seen_through_at_once() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (io, mut peer) = tokio::io::duplex(64);
+        let ws = WebSocket::from_parts(io, tether::Role::Server, Default::default(), Default::default(), None, None);
+        let hub = Hub::default();
+        let session = tokio::spawn(hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap()));
+        while hub.member_count("r") == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // More than the pipe holds: the member's write waits.
+        hub.publish("r", Message::binary(vec![7u8; 1000])).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // A close (1000), masked with a zero key; read while the write waits.
+        peer.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let start = Instant::now();
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(3), peer.read_to_end(&mut received)).await;
+        assert!(read.is_ok(), "not ended {:?} after the peer read on", start.elapsed());
+        assert_eq!(received.len(), 4 + 1000 + 4, "the message, then the close echo");
+        assert_eq!(&received[1004..], &[0x88, 0x02, 0x03, 0xe8]);
+        assert!(session.await.unwrap().is_ok());
     }
 
     #[test]

@@ -120,7 +120,9 @@ impl SendQueue {
     }
 
     /// Fills `dst` with the queued bytes in order and returns how many slices
-    /// it used. Pass them to a vectored write, then call [`advance`](Self::advance).
+    /// it used. Pass them to a vectored write, then call [`advance`](Self::advance)
+    /// (a [`Connection`](crate::Connection)'s own queue:
+    /// [`advance_output`](crate::Connection::advance_output)).
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let mut n = 0;
         let parts = self.chunks.iter().map(|c| &c[..]).chain(std::iter::once(self.tail.as_slice()));
@@ -194,6 +196,11 @@ impl SendQueue {
     }
 
     /// Drops the first `n` queued bytes, which the transport has written.
+    /// Written out, the queue keeps a small buffer (up to 8 KiB) for the
+    /// next write: a [`Connection`](crate::Connection)'s own queue is
+    /// better advanced with
+    /// [`advance_output`](crate::Connection::advance_output), which lets
+    /// it go once empty, so an idle connection holds none.
     pub fn advance(&mut self, n: usize) {
         let n = n.min(self.len);
         self.len -= n;

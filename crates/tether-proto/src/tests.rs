@@ -465,8 +465,35 @@ fn the_send_queue_exists_only_while_bytes_wait() {
     conn.advance_output(5);
     assert!(conn.holds_queue() && conn.buffered() == 1);
     conn.advance_output(1);
-    assert!(!conn.holds_queue() && conn.buffered() == 0, "freed once written out");
+    assert!(!conn.holds_queue() && conn.buffered() == 0, "let go once written out");
     conn.send_pong(b"x").unwrap();
     conn.clear_output();
     assert!(!conn.holds_queue() && conn.buffered() == 0);
+}
+
+/// A queue one connection let go, written out, is the next one's on the
+/// thread: it brings its buffer and none of the bytes or frames it held.
+#[test]
+fn a_queue_let_go_carries_nothing_to_the_next_connection() {
+    let shared = PreparedMessage::new(&Message::Binary(Bytes::from_static(b"shared")));
+    let mut a = Connection::new(Role::Server, Config::default());
+    a.send(Message::Binary(Bytes::from_static(b"first"))).unwrap();
+    let n = a.buffered();
+    a.advance_output(n);
+    a.send_prepared(&shared).unwrap();
+    assert_eq!(a.output().first_chunk(), &shared.frame()[..], "not behind the bytes written");
+    let n = a.buffered();
+    a.advance_output(n);
+    assert!(!a.holds_queue());
+    let mut b = Connection::new(Role::Server, Config::default());
+    b.send(Message::Text("b".into())).unwrap();
+    assert_eq!(b.output().first_chunk(), &[0x81, 1, b'b'][..], "only its own bytes");
+    assert_eq!(b.buffered(), 3);
+    let n = b.buffered();
+    b.advance_output(n);
+    drop((a, b));
+    // The spare dropped its reference to the shared frame.
+    let frame = shared.frame().clone();
+    drop(shared);
+    assert!(frame.is_unique(), "no queue keeps a shared frame");
 }

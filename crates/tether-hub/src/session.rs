@@ -109,8 +109,8 @@ struct Session<S> {
     framing: Framing,
     /// In the room: leaves it when the session ends.
     joined: bool,
-    /// We sent our close, or the connection is no longer open: nothing
-    /// more is written or published, the connection is read until it ends.
+    /// We sent our close: nothing more is written or published, the
+    /// connection is read until the peer answers.
     closing: bool,
     /// The last read of the connection was pending, registered with the
     /// member's own waker (see [`ArcWake for Member`](Member)): reading
@@ -145,9 +145,14 @@ where
             // writes wait. But only once its connection woke it: most
             // wake-ups of a member bring frames of its room, and reading
             // in vain would cost a third of what delivering them does.
-            if this.closing || !this.read_waits || this.member.queue.take_connection_woken() {
-                let polled = if this.closing {
-                    // Nothing below registers the session with its queue.
+            // Once we closed, or the connection is no longer open (the
+            // peer closed or failed the protocol, or the server shuts
+            // down), it winds down (the close echoed, the transport shut)
+            // as it is read, and its writes wake the session's own waker,
+            // not the member's: it is read with that one, every time.
+            let winding_down = this.closing || this.ws.state() != State::Open;
+            if winding_down || !this.read_waits || this.member.queue.take_connection_woken() {
+                let polled = if winding_down {
                     this.ws.poll_next_unpin(cx)
                 } else {
                     let waker = waker_ref(&this.member);
@@ -157,23 +162,21 @@ where
                 if let Poll::Ready(read) = polled {
                     match read {
                         None => return Poll::Ready(Ok(())),
-                        // Once closing, what the peer sent before seeing our
-                        // close is dropped.
+                        // Once we closed, what the peer sent before seeing
+                        // our close is dropped.
                         Some(_) if this.closing => {}
                         Some(message) => this.publish(message?)?,
                     }
                     continue;
                 }
+                if !winding_down && this.ws.state() != State::Open {
+                    // It stopped being open as it was read: again, with
+                    // the session's waker.
+                    continue;
+                }
             }
-            if !this.closing && this.ws.state() != State::Open {
-                // The peer closed, or failed the protocol: the connection
-                // winds down (the close echoed, TCP shut) as it is read,
-                // and its writes wake the task, not the member's waker.
-                // Read with the session's own, as when we close.
-                this.closing = true;
-                continue;
-            }
-            if this.closing {
+            if winding_down {
+                // Nothing below registers the session with its queue.
                 return Poll::Pending;
             }
             // Written out, then the next batch, until nothing waits: the
@@ -437,6 +440,26 @@ mod tests {
         assert_eq!(received.len(), 4 + 1000 + 4, "the message, then the close echo");
         assert_eq!(&received[1004..], &[0x88, 0x02, 0x03, 0xe8]);
         assert!(session.await.unwrap().is_ok());
+    }
+
+    /// A peer that fails the protocol ends the session with the error,
+    /// once the connection has wound down (read until the peer's end).
+    #[tokio::test]
+    async fn a_protocol_error_ends_the_session_with_it() {
+        use tokio::io::AsyncWriteExt;
+        let (io, mut peer) = tokio::io::duplex(4096);
+        let ws = WebSocket::from_parts(io, tether::Role::Server, Default::default(), Default::default(), None, None);
+        let hub = Hub::default();
+        let session = tokio::spawn(hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap()));
+        while hub.member_count("r") == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // An unmasked frame from a client: 1002.
+        peer.write_all(&[0x81, 0x01, b'x']).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        peer.shutdown().await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(3), session).await.expect("ended").unwrap();
+        assert!(matches!(ended, Err(Error::Protocol(_))), "{ended:?}");
     }
 
     #[test]

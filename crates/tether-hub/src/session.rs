@@ -413,6 +413,21 @@ mod tests {
         assert!(size <= 72, "{size} bytes");
     }
 
+    /// A member of room "r", joined, its peer at the other end of an
+    /// in-memory pipe that holds `capacity` bytes each way.
+    async fn member_in_a_pipe(
+        capacity: usize,
+    ) -> (Hub, tokio::io::DuplexStream, tokio::task::JoinHandle<Result<(), Error>>) {
+        let (io, peer) = tokio::io::duplex(capacity);
+        let ws = WebSocket::from_parts(io, tether::Role::Server, Default::default(), Default::default(), None, None);
+        let hub = Hub::default();
+        let session = tokio::spawn(hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap()));
+        while hub.member_count("r") == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        (hub, peer, session)
+    }
+
     /// The peer closes while the member's writes wait: once they are
     /// written, the session sees the close through at once (the echo, then
     /// the transport shut), not at the closing deadline, 5 s later. Those
@@ -420,13 +435,7 @@ mod tests {
     #[tokio::test]
     async fn a_close_behind_waiting_writes_is_seen_through_at_once() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let (io, mut peer) = tokio::io::duplex(64);
-        let ws = WebSocket::from_parts(io, tether::Role::Server, Default::default(), Default::default(), None, None);
-        let hub = Hub::default();
-        let session = tokio::spawn(hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap()));
-        while hub.member_count("r") == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let (hub, mut peer, session) = member_in_a_pipe(64).await;
         // More than the pipe holds: the member's write waits.
         hub.publish("r", Message::binary(vec![7u8; 1000])).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -447,13 +456,7 @@ mod tests {
     #[tokio::test]
     async fn a_protocol_error_ends_the_session_with_it() {
         use tokio::io::AsyncWriteExt;
-        let (io, mut peer) = tokio::io::duplex(4096);
-        let ws = WebSocket::from_parts(io, tether::Role::Server, Default::default(), Default::default(), None, None);
-        let hub = Hub::default();
-        let session = tokio::spawn(hub.serve_join(ws, Join::parse("/rooms/r", None, None).unwrap()));
-        while hub.member_count("r") == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let (_hub, mut peer, session) = member_in_a_pipe(4096).await;
         // An unmasked frame from a client: 1002.
         peer.write_all(&[0x81, 0x01, b'x']).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -103,6 +103,8 @@ if [[ ",$tools," == *,dhat,* ]] && grep -q _rjem_malloc "$TETHER"; then
         "tether (build it with: cargo build --release -p tether-ws-cli --no-default-features)" >&2
 fi
 
+[[ "$setup$fanout" != 11 ]] || { echo "--setup and --fanout measure different loads: pick one" >&2; exit 2; }
+
 IFS=, read -ra names <<< "$servers"
 for name in "${names[@]}"; do
     [[ -n "${SERVER[$name]:-}" ]] || { echo "unknown server $name" >&2; exit 2; }

@@ -142,14 +142,15 @@ where
             // Reading first: it also writes out what is queued and runs
             // the connection's timers (keepalive, the closing deadline), so
             // a member that stopped reading is timed out even while its
-            // writes wait. But only once its connection woke it: most
-            // wake-ups of a member bring frames of its room, and reading
-            // in vain would cost a third of what delivering them does.
-            // Once we closed, or the connection is no longer open (the
-            // peer closed or failed the protocol, or the server shuts
-            // down), it winds down (the close echoed, the transport shut)
-            // as it is read, and its writes wake the session's own waker,
-            // not the member's: it is read with that one, every time.
+            // writes wait.
+            //
+            // While the connection is open, only once it woke the session
+            // (through the member's waker): most wake-ups bring frames of
+            // the room, and reading in vain would cost a third of what
+            // delivering them does. Once it is not (we closed, the peer
+            // closed or failed the protocol, the server shuts down), it
+            // winds down as it is read, and its writes wake the session's
+            // own waker, not the member's: read with that one, every time.
             let winding_down = this.closing || this.ws.state() != State::Open;
             if winding_down || !this.read_waits || this.member.queue.take_connection_woken() {
                 let polled = if winding_down {

@@ -309,7 +309,7 @@ impl Connection {
             if avail < len {
                 return Ok(None);
             }
-            let payload = input.split_to(len);
+            let payload = take_payload(input, len);
             self.reader.header = None;
             let event = match header.opcode {
                 OpCode::Ping => {
@@ -576,5 +576,23 @@ impl Connection {
             Role::Server => None,
         };
         FrameHeader { fin, rsv: 0, opcode, mask, payload_len: len as u64 }
+    }
+}
+
+/// Splits the payload of `len` bytes off the front of `input`. A small
+/// payload that is all that is left of `input`'s allocation (a small read
+/// copied into a buffer of its own holds one frame, often) takes the
+/// buffer itself: splitting it would allocate the buffer's shared header,
+/// once per message, for a buffer nothing else will use. A large one is
+/// split as ever: the buffer left behind keeps a hold on the allocation,
+/// which an IO layer may reclaim for the next large frame once the
+/// message is dropped.
+fn take_payload(input: &mut BytesMut, len: usize) -> BytesMut {
+    /// Up to here a payload is small.
+    const SMALL: usize = 4 * 1024;
+    if len <= SMALL && input.capacity() == len {
+        std::mem::take(input)
+    } else {
+        input.split_to(len)
     }
 }

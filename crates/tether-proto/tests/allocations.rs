@@ -1,0 +1,60 @@
+//! What reading a message allocates: nothing beyond the buffer its bytes
+//! arrived in. Counted by dhat, this test binary's global allocator.
+
+use bytes::BytesMut;
+use tether_proto::{Config, Connection, Event, Message, Role};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// One masked text frame from a client, as it arrives on the server.
+fn frame(text: &str) -> Vec<u8> {
+    let mut client = Connection::new(Role::Client, Config::default());
+    client.send(Message::text(text)).unwrap();
+    let mut out = Vec::new();
+    let q = client.output();
+    while !q.is_empty() {
+        let chunk = q.first_chunk().to_vec();
+        q.advance(chunk.len());
+        out.extend_from_slice(&chunk);
+    }
+    out
+}
+
+/// Blocks allocated while `f` runs.
+fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
+    let before = dhat::HeapStats::get().total_blocks;
+    let out = f();
+    (dhat::HeapStats::get().total_blocks - before, out)
+}
+
+// One test, so that nothing else allocates while it counts.
+#[test]
+fn a_message_is_read_without_an_allocation_of_its_own() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let mut server = Connection::new(Role::Server, Config::default());
+    let text = "twenty bytes of text";
+    let wire = frame(text);
+
+    // A small read is copied out of the thread's buffer into one of its
+    // own, just its size: the payload takes that buffer over.
+    let mut input = BytesMut::from(&wire[..]);
+    let (blocks, event) = allocations(|| server.read_event(&mut input));
+    assert_eq!(blocks, 0, "no allocation for a frame that fills its buffer");
+    match event {
+        Ok(Some(Event::Message(message))) => assert_eq!(message.as_bytes(), text.as_bytes()),
+        other => panic!("expected the message, got {other:?}"),
+    }
+    assert!(input.is_empty());
+
+    // A buffer with room to spare keeps its room: the payload is split off.
+    let mut input = BytesMut::with_capacity(4096);
+    input.extend_from_slice(&wire);
+    input.extend_from_slice(&wire);
+    let (_, first) = allocations(|| server.read_event(&mut input));
+    assert!(matches!(first, Ok(Some(Event::Message(_)))), "{first:?}");
+    let (blocks, second) = allocations(|| server.read_event(&mut input));
+    assert!(matches!(second, Ok(Some(Event::Message(_)))), "{second:?}");
+    assert_eq!(blocks, 0, "the buffer's shared header is made once, at the first split");
+    assert_eq!(input.capacity(), 4096 - 2 * wire.len(), "the room left stays with the buffer");
+}

@@ -579,16 +579,19 @@ impl Connection {
     }
 }
 
-/// Splits the payload of `len` bytes off the front of `input`. A small
-/// payload that is all that is left of `input`'s allocation (a small read
-/// copied into a buffer of its own holds one frame, often) takes the
-/// buffer itself: splitting it would allocate the buffer's shared header,
-/// once per message, for a buffer nothing else will use. A large one is
-/// split as ever: the buffer left behind keeps a hold on the allocation,
-/// which an IO layer may reclaim for the next large frame once the
-/// message is dropped.
+/// Splits the payload of `len` bytes off the front of `input`.
+///
+/// A small payload that is all of `input`'s remaining capacity takes the
+/// buffer itself. tether copies each small read into a buffer of exactly
+/// its size, which often holds one frame: splitting a buffer not yet
+/// shared would allocate its shared header, once per message.
+///
+/// Anything else is split, so a buffer with room left keeps it, and a
+/// large buffer its IO layer keeps for reuse stays held by what is left.
+/// (A small frame that ends exactly at such a buffer's end takes it along:
+/// the next large frame then allocates afresh.)
 fn take_payload(input: &mut BytesMut, len: usize) -> BytesMut {
-    /// Up to here a payload is small.
+    /// Up to here a payload is small: tether copies reads up to this size.
     const SMALL: usize = 4 * 1024;
     if len <= SMALL && input.capacity() == len {
         std::mem::take(input)

@@ -1,6 +1,8 @@
 //! What reading a message allocates: nothing beyond the buffer its bytes
 //! arrived in. Counted by dhat, this test binary's global allocator.
 
+#![cfg(not(miri))]
+
 use bytes::BytesMut;
 use tether_proto::{Config, Connection, Event, Message, Role};
 
@@ -28,7 +30,8 @@ fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
     (dhat::HeapStats::get().total_blocks - before, out)
 }
 
-// One test, so that nothing else allocates while it counts.
+// The one test of this binary: dhat counts every thread's allocations,
+// and no other test runs beside it.
 #[test]
 fn a_message_is_read_without_an_allocation_of_its_own() {
     let _profiler = dhat::Profiler::builder().testing().build();

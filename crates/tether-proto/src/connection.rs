@@ -579,17 +579,13 @@ impl Connection {
     }
 }
 
-/// Splits the payload of `len` bytes off the front of `input`.
-///
-/// A small payload that is all of `input`'s remaining capacity takes the
-/// buffer itself. tether copies each small read into a buffer of exactly
-/// its size, which often holds one frame: splitting a buffer not yet
-/// shared would allocate its shared header, once per message.
-///
-/// Anything else is split, so a buffer with room left keeps it, and a
-/// large buffer its IO layer keeps for reuse stays held by what is left.
-/// (A small frame that ends exactly at such a buffer's end takes it along:
-/// the next large frame then allocates afresh.)
+/// Splits the payload of `len` bytes off the front of `input`. A small
+/// one that is all of `input`'s remaining capacity (tether copies each
+/// small read into a buffer of its exact size) takes the buffer itself:
+/// splitting a buffer not yet shared allocates its shared header, once per
+/// message. Anything else is split, so what is left keeps its room, and
+/// its hold on a large buffer kept for reuse (lost only when a small frame
+/// ends exactly at that buffer's end).
 fn take_payload(input: &mut BytesMut, len: usize) -> BytesMut {
     /// Up to here a payload is small: tether copies reads up to this size.
     const SMALL: usize = 4 * 1024;

@@ -587,7 +587,8 @@ impl Connection {
 /// its hold on a large buffer kept for reuse (lost only when a small frame
 /// ends exactly at that buffer's end).
 fn take_payload(input: &mut BytesMut, len: usize) -> BytesMut {
-    /// Up to here a payload is small: tether copies reads up to this size.
+    /// Up to here a payload is small: tether copies reads up to this size
+    /// (its `COPY_OUT`).
     const SMALL: usize = 4 * 1024;
     if len <= SMALL && input.capacity() == len {
         std::mem::take(input)

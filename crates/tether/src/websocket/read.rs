@@ -23,6 +23,8 @@ const READ_CHUNK: usize = 8 * 1024;
 const READ_BETWEEN_FRAMES: usize = 32 * 1024;
 /// Reads between frames of at most this many bytes are copied out of the
 /// thread's read buffer; larger ones are handed out as slices of it.
+/// tether-proto hands a payload up to the same size out as its whole
+/// buffer, with no split (`take_payload`): keep the two together.
 const COPY_OUT: usize = 4 * 1024;
 /// Each thread's read buffer is renewed in allocations of this size.
 const POOL_CHUNK: usize = 128 * 1024;

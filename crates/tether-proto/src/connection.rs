@@ -10,12 +10,12 @@ use crate::frame::{FrameHeader, OpCode, RSV1};
 use crate::handshake::extensions::DeflateParams;
 use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
-use crate::prepared::PreparedMessage;
 use crate::send_queue::{Payload, SendQueue};
 use crate::timers::{TimerConfig, Timers};
 use crate::utf8::Utf8Validator;
 use crate::{Config, ProtocolError, Role, SendError, Settings};
 
+mod prepared;
 mod timing;
 
 /// What the peer sent, as decoded by [`Connection::read_event`].
@@ -498,26 +498,6 @@ impl Connection {
         }
         let header = self.header(opcode, fin, payload.len());
         self.output().push(&header, Payload::Shared(payload));
-        Ok(())
-    }
-
-    /// Queues a message framed once for many connections, without a copy
-    /// of a large one. Server side only: a client masks each frame with a
-    /// key of its own, so its frames cannot be shared. Compressed when
-    /// permessage-deflate is on with `server_no_context_takeover` and the
-    /// message reaches the threshold: the compressed frame is built once per
-    /// window size and shared too (see [`PreparedMessage`]); otherwise sent
-    /// plain, and this connection never holds a compressor for it.
-    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
-        if self.state != State::Open {
-            return Err(SendError::Closed);
-        }
-        if self.role == Role::Client {
-            return Err(SendError::PreparedOnClient);
-        }
-        let settings = self.deflate.as_ref().and_then(|d| d.shared_settings(message.payload_len()));
-        let frame = settings.and_then(|(bits, level)| message.deflated(bits, level));
-        self.output().push_encoded(frame.unwrap_or_else(|| message.frame().clone()));
         Ok(())
     }
 

@@ -205,6 +205,24 @@ mod tests {
         assert_eq!(client.send_prepared(&small), Err(SendError::PreparedOnClient));
     }
 
+    /// What is left of a frame whose start another writer sent: the reader
+    /// sees one whole message once both parts arrive; nothing is queued
+    /// when all of it was sent, and nothing on a connection that closed.
+    #[test]
+    fn the_rest_of_a_frame_completes_what_another_writer_began() {
+        let message = PreparedMessage::new(&Message::binary(vec![5u8; 300]));
+        let mut server = Connection::new(Role::Server, Config::default());
+        server.send_prepared_rest(&message, 10).unwrap();
+        let mut sent = BytesMut::from(&message.frame()[..10]);
+        sent.extend_from_slice(&wire(&mut server));
+        let mut client = Connection::new(Role::Client, Config::default());
+        assert_eq!(client.read_event(&mut sent).unwrap(), Some(Event::Message(Message::binary(vec![5u8; 300]))));
+        server.send_prepared_rest(&message, message.frame().len()).unwrap();
+        assert_eq!(server.buffered(), 0, "all of it was sent");
+        server.send_close(None).unwrap();
+        assert_eq!(server.send_prepared_rest(&message, 10), Err(SendError::Closed));
+    }
+
     fn wire(conn: &mut Connection) -> BytesMut {
         let mut slices = [std::io::IoSlice::new(&[]); 8];
         let out = conn.output();

@@ -377,6 +377,15 @@ where
         Ok(self.s.conn.send_prepared(message)?)
     }
 
+    /// Queues what is left of `message`'s frame after its first `written`
+    /// bytes, which another writer sent straight to this connection's
+    /// socket while nothing was queued here (see
+    /// [`Connection::send_prepared_rest`](tether_proto::Connection::send_prepared_rest)):
+    /// a hub's publish loop that found the socket full partway through.
+    pub fn feed_prepared_rest(&mut self, message: &PreparedMessage, written: usize) -> Result<(), Error> {
+        Ok(self.s.conn.send_prepared_rest(message, written)?)
+    }
+
     /// Sends a ping (at most 125 bytes); its pong shows in [`last_pong`](Self::last_pong).
     pub async fn ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
         self.s.conn.send_ping(payload.as_ref())?;

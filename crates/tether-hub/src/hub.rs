@@ -158,7 +158,7 @@ impl Hub {
         let (position, fan) = room.publish(message, id);
         let local = room.detached;
         drop(room);
-        self.count(&fan);
+        self.fanned_out(&handle, &fan);
         Published { position, local, duplicate: false }
     }
 
@@ -169,6 +169,22 @@ impl Hub {
         c.bytes_out.fetch_add(fan.bytes, Relaxed);
         c.overflowed.fetch_add(fan.overflowed, Relaxed);
         c.dropped.fetch_add(fan.dropped, Relaxed);
+    }
+
+    /// Counts a fan-out of `room`, and spawns the room's drain if it held
+    /// frames for parked members (see [`crate::direct`]): the drain runs
+    /// once this task yields, so that what else it publishes meanwhile
+    /// goes out in the same writes. Outside a runtime, it drains at once.
+    pub(crate) fn fanned_out(&self, room: &Arc<SharedRoom>, fan: &FanOut) {
+        self.count(fan);
+        if !fan.drain {
+            return;
+        }
+        let mut drain = Drain { hub: self.clone(), room: Some(room.clone()) };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(async move { drain.run() })),
+            Err(_) => drain.run(),
+        }
     }
 
     /// Marks `room` lossy (or not): a member too slow for a lossy room loses
@@ -307,5 +323,28 @@ impl Hub {
             }
         }
         handle.lock().join(member, framing, resume);
+    }
+}
+
+/// A room's drain, spawned by a fan-out that held frames for parked
+/// members. Dropped before it ran (its runtime shutting down), it drains
+/// as it goes: the room starts no other drain while one is pending, so a
+/// lost one would leave those frames waiting until each member woke.
+struct Drain {
+    hub: Hub,
+    room: Option<Arc<SharedRoom>>,
+}
+
+impl Drain {
+    fn run(&mut self) {
+        if let Some(room) = self.room.take() {
+            room.lock().drain(&self.hub.shared.counters.latency);
+        }
+    }
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        self.run();
     }
 }

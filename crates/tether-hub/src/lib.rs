@@ -15,6 +15,12 @@
 //! or grows memory without bound. Members that publish too much or too
 //! large are closed (1008, 1009).
 //!
+//! On a current-thread runtime, members whose connections are plain TCP
+//! (no TLS, no compression) and have nothing left to write are not woken
+//! for their frames: a task per room sends each of them, straight to its
+//! socket, everything published to the room since it last ran, in one
+//! write; what a socket does not take goes back to the member's own task.
+//!
 //! # Order, history and resume
 //!
 //! Every message of a room gets the next offset under the room's lock, so
@@ -42,12 +48,15 @@
 //! per publish: offset, stream entry, announcement), every hub fans out what
 //! is announced, and the room's history lives in a Redis stream. While
 //! Redis is away, rooms go on locally under a local epoch.
-#![forbid(unsafe_code)]
+// One `unsafe` block, in `direct`: the publish loop's `send` to a member's
+// socket (bench/RESULTS.md has what it buys).
+#![deny(unsafe_code)]
 
 mod access;
 mod backplane;
 pub mod client;
 mod config;
+mod direct;
 mod hub;
 mod join;
 mod latency;

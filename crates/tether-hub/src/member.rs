@@ -1,16 +1,19 @@
 //! One member's queue: the frames fanned out to it and not yet handed to
 //! its connection, bounded in bytes, and those handed and not yet written.
 //! Over the bound the member is closed, or, in a lossy room, its oldest
-//! frames are dropped.
+//! frames are dropped. While the member's session is parked, a frame pushed
+//! is sent straight to its socket instead (see [`crate::direct`]).
 
 use std::collections::VecDeque;
 #[cfg(test)]
 use std::future::poll_fn;
+use std::io::IoSlice;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 use tether::PreparedMessage;
 
+use crate::direct::{self, Fd};
 use crate::latency::{Latency, Stamp};
 
 /// Why a member's queue stopped taking frames.
@@ -43,13 +46,15 @@ pub(crate) struct Queued {
 #[derive(Debug, Default)]
 struct QueueState {
     /// The first `handed` were handed to the connection and are being
-    /// written; the others wait.
+    /// written; so is the first, when `writer` says a part of it was sent
+    /// straight; the others wait.
     frames: Frames,
-    /// Bytes of the frames that wait (the bound's measure), never over
-    /// `limit`.
-    bytes: u32,
-    /// The bound (bytes).
-    limit: u32,
+    /// Bytes the frames that wait may still take: the bound less what they
+    /// hold (the bound itself is not kept: every member of a hub has the
+    /// same, and these 4 bytes hold `writer`).
+    room: u32,
+    /// Who writes the next frame.
+    writer: Writer,
     /// Where the member is in its room's list, so that leaving takes one
     /// swap, not a search of the list: a room of 100,000 members whose
     /// connections all drop would otherwise search it 100,000 times under
@@ -68,6 +73,51 @@ struct QueueState {
     /// member's future (a member at rest is mostly this wait).
     waiting: Option<Waker>,
 }
+
+/// Who writes a member's next frame, in 4 bytes: its session (through its
+/// connection), or, while the session is parked, the publish loop, straight
+/// to socket `fd`; or the session, which must first finish a frame the
+/// publish loop began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Writer(u32);
+
+impl Writer {
+    /// The session: the default.
+    const SESSION: Writer = Writer(u32::MAX);
+    /// Set with the bytes of the first frame already sent; a descriptor
+    /// never has it (it is a non-negative `i32`).
+    const PARTIAL: u32 = 1 << 31;
+
+    /// The publish loop, to `fd` (a valid descriptor, so non-negative).
+    fn socket(fd: Fd) -> Self {
+        Writer(u32::try_from(fd).expect("a descriptor is non-negative"))
+    }
+
+    /// The session, after `written` bytes of the first frame went out
+    /// straight (less than a frame's length, which a queue bounds below
+    /// 4 GiB; direct sends take frames under 2 GiB only).
+    fn partial(written: usize) -> Self {
+        let written = u32::try_from(written).ok().filter(|&n| n < Self::PARTIAL - 1);
+        Writer(Self::PARTIAL | written.expect("a direct frame is under 2 GiB"))
+    }
+
+    fn fd(self) -> Option<Fd> {
+        (self.0 & Self::PARTIAL == 0).then_some(self.0 as Fd)
+    }
+
+    fn written(self) -> Option<usize> {
+        (self != Self::SESSION && self.0 & Self::PARTIAL != 0).then_some((self.0 & !Self::PARTIAL) as usize)
+    }
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer::SESSION
+    }
+}
+
+/// The largest frame sent straight (see [`Writer::partial`]).
+const DIRECT_MAX: usize = i32::MAX as usize;
 
 /// A queue of frames that holds one without an allocation: at a modest
 /// rate a member is sent one frame at a time, and a member at rest holds
@@ -92,6 +142,10 @@ impl Frames {
 
     fn is_empty(&self) -> bool {
         self.first.is_none() && self.rest_len() == 0
+    }
+
+    fn front(&self) -> Option<&Queued> {
+        self.first.as_ref().or_else(|| self.rest.as_ref()?.front())
     }
 
     fn push_back(&mut self, queued: Queued) {
@@ -128,6 +182,9 @@ impl Frames {
 pub(crate) enum Pushed {
     /// Queued; `dropped` older frames made room for it (lossy rooms only).
     Queued { dropped: usize },
+    /// Queued for the room's drain to send (the member's session is
+    /// parked): not woken. `dropped` as above.
+    Held { dropped: usize },
     /// The queue overflowed now: the member is to be closed.
     Overflowed,
     /// The queue had stopped already; nothing was queued.
@@ -138,59 +195,140 @@ impl MemberQueue {
     /// A queue bounded at `limit` bytes (larger bounds than `u32::MAX`,
     /// 4 GiB less a byte, are taken as that).
     pub(crate) fn new(limit: usize) -> Self {
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        MemberQueue { state: Mutex::new(QueueState { limit, ..QueueState::default() }) }
+        let room = u32::try_from(limit).unwrap_or(u32::MAX);
+        MemberQueue { state: Mutex::new(QueueState { room, ..QueueState::default() }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a frame that is not timed (a replay, an ack, a notice).
+    /// Queues a frame that is not timed (a replay, an ack, a notice), and
+    /// wakes the member's session for it.
     pub(crate) fn push(&self, frame: &PreparedMessage, lossy: bool) -> Pushed {
-        self.push_at(frame, lossy, None)
+        self.enqueue(frame, lossy, None, false)
     }
 
     /// Queues a frame fanned out `at`. `lossy`: over the bound, drop the
     /// oldest frames that wait (or this one, if it alone is over the
-    /// bound) instead of stopping.
+    /// bound) instead of stopping. A parked member's session is not woken:
+    /// the frame is [`Held`](Pushed::Held) for the room's drain
+    /// ([`drain`](Self::drain)), which sends it with whatever else the
+    /// member is fanned out until then.
     pub(crate) fn push_at(&self, frame: &PreparedMessage, lossy: bool, at: Option<Stamp>) -> Pushed {
+        self.enqueue(frame, lossy, at, true)
+    }
+
+    fn enqueue(&self, frame: &PreparedMessage, lossy: bool, at: Option<Stamp>, hold: bool) -> Pushed {
         let len = frame.frame().len() as u64;
         let mut state = self.lock();
         if state.stopped.is_some() {
             return Pushed::Stopped;
         }
         let mut dropped = 0;
-        let limit = u64::from(state.limit);
-        if u64::from(state.bytes) + len > limit {
+        if len > u64::from(state.room) {
             if !lossy {
                 state.stopped = Some(Stop::Overflow);
                 wake(state);
                 return Pushed::Overflowed;
             }
-            if len > limit {
+            let bound = u64::from(state.room) + waiting(&state).map(|q| q.frame.frame().len() as u64).sum::<u64>();
+            if len > bound {
                 return Pushed::Queued { dropped: 1 };
             }
             // The frames handed to the connection are its now: the oldest
             // waiting one goes.
-            while u64::from(state.bytes) + len > limit && state.frames.len() > state.handed as usize {
+            while len > u64::from(state.room) {
                 let Some(old) = remove_waiting(&mut state) else { break };
-                state.bytes -= old.frame.frame().len() as u32;
+                state.room += old.frame.frame().len() as u32;
                 dropped += 1;
             }
         }
         // Within the bound, so within a `u32`.
-        state.bytes += len as u32;
+        state.room -= len as u32;
         state.frames.push_back(Queued { frame: frame.clone(), at });
+        if hold && state.writer.fd().is_some() {
+            return Pushed::Held { dropped };
+        }
         wake(state);
         Pushed::Queued { dropped }
+    }
+
+    /// Sends the frames held for a parked member straight to its socket,
+    /// in one vectored write per 64 of them, timing each (with `latency`);
+    /// what the socket does not take goes back to the session, woken for
+    /// it: a frame taken in part is finished first ([`unpark`](Self::unpark)).
+    /// Returns the frames written. Does nothing once the session took its
+    /// connection back.
+    pub(crate) fn drain(&self, latency: &Latency) -> u64 {
+        let mut state = self.lock();
+        let mut written = 0;
+        while let Some(fd) = state.writer.fd() {
+            if state.frames.is_empty() {
+                break;
+            }
+            let (sent, offered) = send_held(fd, &state.frames);
+            let Ok(sent) = sent else {
+                // Full, failed, or too large: the session's own write
+                // waits for room, or tells how it failed.
+                state.writer = Writer::SESSION;
+                wake(state);
+                return written;
+            };
+            let now = Stamp::now();
+            let mut left = sent;
+            while let Some(len) =
+                state.frames.front().map(|queued| queued.frame.frame().len()).filter(|&len| len <= left)
+            {
+                left -= len;
+                state.room += len as u32;
+                if let Some(Queued { at: Some(at), .. }) = state.frames.pop_front() {
+                    latency.record(at.until(now), 1);
+                }
+                written += 1;
+            }
+            if left > 0 {
+                // Part of the next frame: the session finishes it, outside
+                // the bound like a frame handed to it.
+                let len = state.frames.front().map_or(0, |queued| queued.frame.frame().len());
+                state.room += len as u32;
+                state.writer = Writer::partial(left);
+                wake(state);
+                return written;
+            }
+            if sent < offered {
+                // Full at a frame's end: the session waits for room.
+                state.writer = Writer::SESSION;
+                wake(state);
+                return written;
+            }
+        }
+        written
     }
 
     /// Stops the queue: the writer ends once it has seen it.
     pub(crate) fn stop(&self, why: Stop) {
         let mut state = self.lock();
         state.stopped.get_or_insert(why);
+        // The socket is the session's again before it can be closed.
+        state.writer = Writer::SESSION;
         wake(state);
+    }
+
+    /// The session takes its connection back from the publish loop before
+    /// it uses it: no frame is sent straight from now on, and the rest of
+    /// one that was only partly sent is handed to `feed` (with the bytes
+    /// already sent), ahead of anything the session writes.
+    pub(crate) fn unpark(&self, feed: impl FnOnce(&PreparedMessage, usize)) {
+        let mut state = self.lock();
+        let written = state.writer.written();
+        state.writer = Writer::SESSION;
+        let Some(written) = written else { return };
+        if let Some(first) = state.frames.front() {
+            feed(&first.frame, written);
+            // Handed: the next hand-over times it and lets it go.
+            state.handed = 1;
+        }
     }
 
     /// Called once the connection has written everything handed to it:
@@ -198,13 +336,15 @@ impl MemberQueue {
     /// the frames that wait, up to `u16::MAX` of them, to `feed` (in order;
     /// it returns false when the connection takes no more). Ready with `Ok(true)` when frames
     /// were handed, `Ok(false)` when the connection refused one; pending
-    /// (with `cx` registered) while none wait; `Err` once the queue has
-    /// stopped (the frames that wait are handed first when the member only
-    /// left, not when it overflowed).
+    /// (with `cx` registered) while none wait, and then parked on socket
+    /// `park`, if given, until [`unpark`](Self::unpark); `Err` once the
+    /// queue has stopped (the frames that wait are handed first when the
+    /// member only left, not when it overflowed).
     pub(crate) fn poll_hand(
         &self,
         cx: &mut Context<'_>,
         latency: &Latency,
+        park: Option<Fd>,
         mut feed: impl FnMut(&PreparedMessage) -> bool,
     ) -> Poll<Result<bool, Stop>> {
         let mut state = self.lock();
@@ -225,17 +365,19 @@ impl MemberQueue {
             let fed = state.frames.iter().take(handed.into()).all(|queued| feed(&queued.frame));
             // The connection holds them (or has ended): the bound counts
             // what waits for it, no more.
+            let freed: u64 =
+                state.frames.iter().take(handed.into()).map(|queued| queued.frame.frame().len() as u64).sum();
+            state.room = u32::try_from(u64::from(state.room) + freed).unwrap_or(u32::MAX);
             state.handed = handed;
-            state.bytes = match state.frames.len() - usize::from(handed) {
-                0 => 0,
-                _ => state.frames.iter().skip(handed.into()).map(|queued| queued.frame.frame().len() as u32).sum(),
-            };
             return Poll::Ready(Ok(fed));
         }
         if let Some(stop) = state.stopped {
             return Poll::Ready(Err(stop));
         }
         register(&mut state, cx);
+        if let Some(fd) = park {
+            state.writer = Writer::socket(fd);
+        }
         Poll::Pending
     }
 
@@ -274,6 +416,12 @@ impl MemberQueue {
         self.lock().slot = slot;
     }
 
+    /// Bytes of the frames that wait (tests).
+    #[cfg(test)]
+    fn waiting_bytes(&self) -> u64 {
+        waiting(&self.lock()).map(|queued| queued.frame.frame().len() as u64).sum()
+    }
+
     /// Waits for frames, and takes them all (tests: the room's side alone).
     #[cfg(test)]
     pub(crate) async fn next_batch(&self) -> Result<Vec<Queued>, Stop> {
@@ -283,7 +431,8 @@ impl MemberQueue {
                 return Poll::Ready(Err(Stop::Overflow));
             }
             if !state.frames.is_empty() {
-                state.bytes = 0;
+                let freed: u64 = waiting(&state).map(|queued| queued.frame.frame().len() as u64).sum();
+                state.room = u32::try_from(u64::from(state.room) + freed).unwrap_or(u32::MAX);
                 state.handed = 0;
                 return Poll::Ready(Ok(std::iter::from_fn(|| state.frames.pop_front()).collect()));
             }
@@ -297,9 +446,41 @@ impl MemberQueue {
     }
 }
 
-/// Removes the oldest frame that waits (past those handed).
+/// Sends the first held frames (up to [`direct::MAX_SLICES`]) to `fd`:
+/// what was sent, of how many bytes offered. A frame too large to note in
+/// part ([`DIRECT_MAX`]) is left to the session (an error, if first).
+fn send_held(fd: Fd, frames: &Frames) -> (std::io::Result<usize>, usize) {
+    let mut held = frames.iter().map(|queued| &queued.frame.frame()[..]).take_while(|f| f.len() <= DIRECT_MAX);
+    let Some(first) = held.next() else { return (Err(std::io::ErrorKind::FileTooLarge.into()), 0) };
+    let Some(second) = held.next() else {
+        // The common case, one frame: no array of slices to fill.
+        return (direct::send_vectored(fd, &[IoSlice::new(first)]), first.len());
+    };
+    let mut slices = [IoSlice::new(&[]); direct::MAX_SLICES];
+    let mut n = 0;
+    for (frame, slice) in [first, second].into_iter().chain(held).zip(&mut slices) {
+        *slice = IoSlice::new(frame);
+        n += 1;
+    }
+    let offered = slices[..n].iter().map(|slice| slice.len()).sum();
+    (direct::send_vectored(fd, &slices[..n]), offered)
+}
+
+/// Where the frames that wait start: past those handed, and past the one
+/// partly sent straight.
+fn first_waiting(state: &QueueState) -> usize {
+    usize::from(state.handed) + usize::from(state.writer.written().is_some())
+}
+
+/// The frames that wait (in the bound).
+fn waiting(state: &QueueState) -> impl Iterator<Item = &Queued> {
+    state.frames.iter().skip(first_waiting(state))
+}
+
+/// Removes the oldest frame that waits.
 fn remove_waiting(state: &mut QueueState) -> Option<Queued> {
-    state.frames.remove(state.handed as usize)
+    let at = first_waiting(state);
+    (state.frames.len() > at).then(|| state.frames.remove(at)).flatten()
 }
 
 /// Notes the session's waker, to be woken by the next push or stop, or
@@ -326,179 +507,4 @@ fn wake(mut state: std::sync::MutexGuard<'_, QueueState>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tether::Message;
-
-    fn frame(len: usize) -> PreparedMessage {
-        // 2 header bytes for payloads up to 125.
-        PreparedMessage::new(&Message::binary(vec![0u8; len - 2]))
-    }
-
-    #[tokio::test]
-    async fn over_its_bound_a_queue_stops() {
-        let q = MemberQueue::new(100);
-        assert_eq!(q.push(&frame(60), false), Pushed::Queued { dropped: 0 });
-        assert_eq!(q.push(&frame(60), false), Pushed::Overflowed);
-        assert_eq!(q.push(&frame(10), false), Pushed::Stopped);
-        assert_eq!(q.next_batch().await.err(), Some(Stop::Overflow));
-    }
-
-    #[tokio::test]
-    async fn a_lossy_queue_drops_its_oldest_frames() {
-        let q = MemberQueue::new(100);
-        assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 0 });
-        assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 0 });
-        assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 1 });
-        assert_eq!(q.push(&frame(90), true), Pushed::Queued { dropped: 2 });
-        assert_eq!(q.push(&frame(120), true), Pushed::Queued { dropped: 1 }, "alone over the bound: itself");
-        let batch = q.next_batch().await.unwrap();
-        assert_eq!(batch.iter().map(|f| f.frame.frame().len()).collect::<Vec<_>>(), [90]);
-    }
-
-    /// Frames handed to the connection stay in the queue until written,
-    /// outside the bound: a lossy room drops only frames that wait, and the
-    /// written ones are timed and let go on the next hand-over.
-    #[test]
-    fn handed_frames_wait_for_their_write_outside_the_bound() {
-        let q = MemberQueue::new(100);
-        let latency = Latency::default();
-        let mut cx = Context::from_waker(Waker::noop());
-        let at = Some(Stamp::now());
-        q.push_at(&frame(60), true, at);
-        let mut fed = Vec::new();
-        let mut hand = |fed: &mut Vec<usize>| {
-            q.poll_hand(&mut cx, &latency, |f| {
-                fed.push(f.frame().len());
-                true
-            })
-        };
-        assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
-        assert_eq!(fed, [60]);
-        // The 60 handed bytes no longer count: two more fit, a third drops the oldest waiting one.
-        q.push_at(&frame(50), true, at);
-        q.push_at(&frame(40), true, at);
-        assert_eq!(q.push_at(&frame(30), true, at), Pushed::Queued { dropped: 1 });
-        assert_eq!(latency.snapshot().count, 0, "not written yet");
-        fed.clear();
-        assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
-        assert_eq!(fed, [40, 30], "the handed frame is not handed twice");
-        assert_eq!(latency.snapshot().count, 1, "the written frame is timed");
-        assert_eq!(hand(&mut fed), Poll::Pending);
-        assert_eq!(latency.snapshot().count, 3);
-        let state = q.lock();
-        assert!(state.frames.is_empty() && state.frames.rest.is_none(), "drained: no buffer kept");
-    }
-
-    #[test]
-    fn a_queue_at_rest_fits_in_56_bytes() {
-        let size = std::mem::size_of::<QueueState>();
-        assert!(size <= 56, "{size} bytes");
-    }
-
-    /// A batch is at most `u16::MAX` frames: the rest wait, in the bound,
-    /// for the next one.
-    #[test]
-    fn a_batch_is_at_most_u16_max_frames() {
-        let q = MemberQueue::new(usize::MAX);
-        let latency = Latency::default();
-        let mut cx = Context::from_waker(Waker::noop());
-        let n = usize::from(u16::MAX) + 3;
-        for _ in 0..n {
-            q.push(&frame(10), false);
-        }
-        let mut fed = 0;
-        assert_eq!(
-            q.poll_hand(&mut cx, &latency, |_| {
-                fed += 1;
-                true
-            }),
-            Poll::Ready(Ok(true))
-        );
-        assert_eq!(fed, usize::from(u16::MAX));
-        assert_eq!(q.lock().bytes, 30, "the three left wait within the bound");
-        fed = 0;
-        assert_eq!(
-            q.poll_hand(&mut cx, &latency, |_| {
-                fed += 1;
-                true
-            }),
-            Poll::Ready(Ok(true))
-        );
-        assert_eq!(fed, 3);
-    }
-
-    /// In a lossy room, what is dropped to make room is a frame that waits
-    /// past a capped batch, never one of the batch's.
-    #[test]
-    fn a_lossy_queue_drops_past_a_capped_batch() {
-        let batch = usize::from(u16::MAX);
-        let limit = (batch + 3) * 10;
-        let q = MemberQueue::new(limit);
-        let latency = Latency::default();
-        let mut cx = Context::from_waker(Waker::noop());
-        for _ in 0..batch + 3 {
-            assert_eq!(q.push(&frame(10), true), Pushed::Queued { dropped: 0 });
-        }
-        assert_eq!(q.poll_hand(&mut cx, &latency, |_| true), Poll::Ready(Ok(true)));
-        assert_eq!(q.lock().bytes, 30);
-        // 20 bytes wait once the oldest waiting frame goes: this one (a
-        // 10-byte header, its payload over 64 KiB) fills the bound.
-        let big = PreparedMessage::new(&Message::binary(vec![0u8; limit - 20 - 10]));
-        assert_eq!(big.frame().len(), limit - 20);
-        assert_eq!(q.push(&big, true), Pushed::Queued { dropped: 1 });
-        let mut fed = Vec::new();
-        let hand = q.poll_hand(&mut cx, &latency, |f| {
-            fed.push(f.frame().len());
-            true
-        });
-        assert_eq!(hand, Poll::Ready(Ok(true)));
-        assert_eq!(fed, [10, 10, limit - 20], "the batch was written and let go; two of three waited on");
-    }
-
-    #[tokio::test]
-    async fn a_member_that_left_gets_what_was_queued_first() {
-        let q = MemberQueue::new(100);
-        q.push(&frame(10), false);
-        q.stop(Stop::Left);
-        assert_eq!(q.next_batch().await.unwrap().len(), 1);
-        assert_eq!(q.next_batch().await.err(), Some(Stop::Left));
-    }
-
-    /// A session learns whether its connection woke it, and a connection
-    /// woken while the session ran (no waker to wake) is not lost: the
-    /// session is woken again as it waits for frames.
-    #[test]
-    fn a_connection_wake_is_noted_and_never_lost() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::Arc;
-        use std::task::Wake;
-
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        let mut cx = Context::from_waker(&waker);
-        let (q, latency) = (MemberQueue::new(100), Latency::default());
-        assert!(!q.take_connection_woken());
-
-        // Waiting for frames, woken by the connection.
-        assert_eq!(q.poll_hand(&mut cx, &latency, |_| true), Poll::Pending);
-        q.wake_connection();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        assert!(q.take_connection_woken());
-        assert!(!q.take_connection_woken(), "taken once");
-
-        // Woken by the connection with no waker registered (a push took
-        // it): the next wait wakes the session at once.
-        q.wake_connection();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        assert_eq!(q.poll_hand(&mut cx, &latency, |_| true), Poll::Pending);
-        assert_eq!(count.0.load(Ordering::SeqCst), 2);
-        assert!(q.take_connection_woken());
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tether::{Message, PreparedMessage};
 
-use crate::latency::Stamp;
+use crate::latency::{Latency, Stamp};
 use crate::member::{MemberQueue, Pushed};
 use crate::protocol::{self, epoch_text, ServerHeader};
 use crate::Position;
@@ -90,6 +90,9 @@ pub(crate) struct FanOut {
     pub(crate) overflowed: u64,
     /// Frames dropped from lossy members' queues to make room.
     pub(crate) dropped: u64,
+    /// The room's drain is to be spawned: frames were held for parked
+    /// members, and no drain was pending (see [`crate::direct`]).
+    pub(crate) drain: bool,
 }
 
 /// A room as the hub and its members' sessions hold it: its name, read
@@ -133,6 +136,8 @@ pub(crate) struct Room {
     seen_order: VecDeque<Box<str>>,
     /// Since when the room has had no member (for expiry).
     pub(crate) idle_since: Option<Instant>,
+    /// A drain is spawned and has not run yet.
+    drain_pending: bool,
 }
 
 impl Room {
@@ -150,6 +155,7 @@ impl Room {
             seen: HashMap::new(),
             seen_order: VecDeque::new(),
             idle_since: Some(Instant::now()),
+            drain_pending: false,
         }
     }
 
@@ -228,6 +234,12 @@ impl Room {
             let frame = entry.frame(framing, self.epoch);
             for member in members {
                 match member.queue.push_at(frame, self.lossy, now) {
+                    Pushed::Held { dropped } => {
+                        fan.delivered += 1;
+                        fan.bytes += frame.frame().len() as u64;
+                        fan.dropped += dropped as u64;
+                        fan.drain |= !std::mem::replace(&mut self.drain_pending, true);
+                    }
                     Pushed::Queued { dropped } => {
                         fan.delivered += 1;
                         fan.bytes += frame.frame().len() as u64;
@@ -251,6 +263,13 @@ impl Room {
             self.idle_since = Some(Instant::now());
         }
         fan
+    }
+
+    /// Sends every parked member the frames held for it (see
+    /// [`crate::direct`]); returns the frames written.
+    pub(crate) fn drain(&mut self, latency: &Latency) -> u64 {
+        self.drain_pending = false;
+        self.members.iter().flatten().map(|member| member.queue.drain(latency)).sum()
     }
 
     fn remember(&mut self, id: &str) {

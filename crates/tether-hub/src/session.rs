@@ -19,6 +19,7 @@ use futures_util::{FutureExt, Sink, StreamExt};
 use tether::{CloseCode, Error, Message, State, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::direct;
 use crate::member::{MemberQueue, Stop};
 use crate::protocol::{self, epoch_text, ClientHeader, ServerHeader};
 use crate::room::{Framing, Member, SharedRoom};
@@ -36,7 +37,7 @@ impl Hub {
     /// member at rest costs no allocation beyond its room's handle to it.
     pub fn serve<S>(&self, mut ws: WebSocket<S>) -> impl Future<Output = Result<(), Error>> + use<S>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         // Not an `async fn`: its future would keep the parsed request
         // beside the session's own copy, for every member's lifetime.
@@ -56,7 +57,7 @@ impl Hub {
     /// session needs of it.
     pub fn serve_join<S>(&self, mut ws: WebSocket<S>, join: Join) -> impl Future<Output = Result<(), Error>> + use<S>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         ws.release_request_target();
         let id = self.shared.next_member.fetch_add(1, Relaxed);
@@ -71,6 +72,7 @@ impl Hub {
         let rare = (rate.is_some() || user.is_some()).then(|| Box::new(Rare { rate, user }));
         let hub = self.clone();
         Session {
+            direct: direct::allowed(&ws),
             ws,
             hub,
             member,
@@ -82,6 +84,7 @@ impl Hub {
             joined: false,
             closing: false,
             read_waits: false,
+            parked: false,
         }
     }
 }
@@ -116,11 +119,16 @@ struct Session<S> {
     /// member's own waker (see [`ArcWake for Member`](Member)): reading
     /// again finds nothing until its queue notes that waker was woken.
     read_waits: bool,
+    /// The publish loop may write to the connection's socket while the
+    /// session is parked (see [`crate::direct`]).
+    direct: bool,
+    /// Parked: the socket is the publish loop's until the next poll.
+    parked: bool,
 }
 
 impl<S> Future for Session<S>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     type Output = Result<(), Error>;
 
@@ -129,6 +137,15 @@ where
     /// overflowing its queue.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if std::mem::take(&mut this.parked) {
+            // Before anything of the connection: it may hold the rest of a
+            // frame the publish loop began, which goes out first.
+            let ws = &mut this.ws;
+            this.member.queue.unpark(|frame, written| {
+                // Only fails once closed, and parked it was open.
+                let _ = ws.feed_prepared_rest(frame, written);
+            });
+        }
         loop {
             if let Some(busy) = &mut this.busy {
                 ready!(busy.as_mut().poll(cx));
@@ -201,9 +218,14 @@ where
                     }
                     Poll::Ready(Ok(())) => {}
                 }
+                // Nothing unwritten: when nothing waits either, the socket
+                // can be the publish loop's.
+                let park = if this.direct { direct::socket_of(&this.ws) } else { None };
                 let ws = &mut this.ws;
                 let latency = &this.hub.shared.counters.latency;
-                match ready!(this.member.queue.poll_hand(cx, latency, |frame| ws.feed_prepared(frame).is_ok())) {
+                let handed = this.member.queue.poll_hand(cx, latency, park, |frame| ws.feed_prepared(frame).is_ok());
+                this.parked = handed.is_pending() && park.is_some();
+                match ready!(handed) {
                     Ok(true) => {}
                     Ok(false) | Err(Stop::Left) => {
                         this.closing = true;

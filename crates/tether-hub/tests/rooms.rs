@@ -222,6 +222,47 @@ async fn a_member_that_does_not_read_is_closed_and_the_room_goes_on() {
     members(&hub, "busy", 1).await;
 }
 
+/// A member that does not read for a while: on this one-thread runtime
+/// the room's drain sends its frames straight to its socket until the
+/// socket is full, the one it took in part is finished by the member's
+/// task, the rest queue; a message the member sends meanwhile takes its
+/// connection back. Read at last, every frame arrives whole, once, in order.
+#[tokio::test]
+async fn a_member_that_reads_late_gets_every_frame_whole_and_in_order() {
+    let limits = MemberLimits::default().queue(64 << 20, CloseCode::TRY_AGAIN_LATER);
+    // No compression: a compressed member's frames are never sent straight.
+    let hub = Hub::new(HubConfig::default().member(limits).deflate(None));
+    let base = start(&hub).await;
+    let mut late = raw(&base, "feed").await;
+    members(&hub, "feed", 1).await;
+    let payload = |i: u64| incompressible(48 << 10, 0x9e37_79b9_7f4a_7c15 ^ i);
+    for i in 0..300u64 {
+        hub.publish("feed", Message::binary(payload(i))).await;
+        if i == 150 {
+            late.send(Message::text("mine")).await.unwrap();
+        }
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (mut next_i, mut mine) = (0, 0);
+    while next_i < 300 || mine == 0 {
+        match next(&mut late).await {
+            Message::Text(t) => {
+                assert_eq!(t.as_str(), "mine");
+                mine += 1;
+            }
+            message => {
+                assert!(message.as_bytes() == payload(next_i).as_slice(), "frame {next_i} whole and in its place");
+                next_i += 1;
+            }
+        }
+    }
+    assert_eq!((next_i, mine), (300, 1));
+    let stats = written(&hub, 301).await;
+    assert_eq!(stats.count, hub.stats().delivered);
+    late.close(CloseCode::NORMAL, "").await.unwrap();
+}
+
 #[tokio::test]
 async fn in_a_lossy_room_a_slow_member_loses_old_messages_not_its_place() {
     let limits = MemberLimits::default().queue(128 << 10, CloseCode::TRY_AGAIN_LATER);

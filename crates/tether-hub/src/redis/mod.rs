@@ -525,16 +525,19 @@ async fn deliver(
     let handle = hub.room(room);
     let outcome = handle.lock().deliver(at, message.clone(), None);
     match outcome {
-        Delivery::Done(fan) => hub.count(&fan),
+        Delivery::Done(fan) => hub.fanned_out(&handle, &fan),
         Delivery::Duplicate => {}
         Delivery::Gap { after } => {
             for (offset, missed) in engine.range(room, after + 1, at.offset - 1).await? {
-                if let Delivery::Done(fan) = handle.lock().deliver(Position { epoch: at.epoch, offset }, missed, None) {
-                    hub.count(&fan);
+                // The room's lock is let go before the drain can take it.
+                let outcome = handle.lock().deliver(Position { epoch: at.epoch, offset }, missed, None);
+                if let Delivery::Done(fan) = outcome {
+                    hub.fanned_out(&handle, &fan);
                 }
             }
-            if let Delivery::Done(fan) = handle.lock().deliver(at, message, None) {
-                hub.count(&fan);
+            let outcome = handle.lock().deliver(at, message, None);
+            if let Delivery::Done(fan) = outcome {
+                hub.fanned_out(&handle, &fan);
             }
         }
     }

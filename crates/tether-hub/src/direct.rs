@@ -6,8 +6,8 @@
 //! on its connection and written from there. So while a member's session
 //! is *parked* — its connection open, nothing of it unwritten, nothing
 //! waiting in its queue — a fan-out queues the member's frame without
-//! waking it, and the room's *drain*, a task spawned once for every
-//! fan-out that held frames, sends each parked member what it holds in one
+//! waking it, and the room's *drain*, a task spawned by the first fan-out
+//! that holds frames while none is pending, sends each parked member what it holds in one
 //! vectored write, as uWebSockets drains its topics at the end of its event
 //! loop's turn. Messages published before the drain runs (a publisher's
 //! read that brought several) go out together, as they would from the
@@ -26,18 +26,22 @@ use std::io::{self, IoSlice};
 
 use tether::WebSocket;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 /// A socket's descriptor (`RawFd` on Unix).
 pub(crate) type Fd = i32;
 
-/// Whether the publish loop may write `ws`'s frames when its session is
-/// parked (see the module docs); checked once, when the member joins.
-pub(crate) fn allowed<S: AsyncRead + AsyncWrite + Unpin + 'static>(ws: &WebSocket<S>) -> bool {
-    cfg!(target_os = "linux")
+/// Whether a room's drain may write `ws`'s frames while its session is
+/// parked (see the module docs), checked once, when the member joins: the
+/// current-thread runtime the member is served on (where its room's drains
+/// are to run), if so.
+pub(crate) fn runtime_for<S: AsyncRead + AsyncWrite + Unpin + 'static>(ws: &WebSocket<S>) -> Option<Handle> {
+    let runtime = Handle::try_current().ok()?;
+    let allowed = cfg!(target_os = "linux")
         && ws.compression().is_none()
         && socket_of(ws).is_some()
-        && tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+        && runtime.runtime_flavor() == RuntimeFlavor::CurrentThread;
+    allowed.then_some(runtime)
 }
 
 /// The TCP socket under `ws`, if its transport is plain TCP.

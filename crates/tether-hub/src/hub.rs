@@ -80,6 +80,8 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) redis_failures: AtomicU64,
+    pub(crate) sent_straight: AtomicU64,
+    pub(crate) sent_in_part: AtomicU64,
     pub(crate) latency: Latency,
 }
 
@@ -101,6 +103,12 @@ pub struct HubStats {
     pub overflowed: u64,
     /// Frames dropped from lossy members' queues.
     pub dropped: u64,
+    /// Frames written by the rooms' drains, straight to the sockets of
+    /// members whose tasks were not woken for them (see the crate docs).
+    pub sent_straight: u64,
+    /// Frames the drains began and the members' tasks finished (the socket
+    /// took only a part).
+    pub sent_in_part: u64,
     /// Publishes refused (limits, bad envelopes).
     pub refused: u64,
     /// Times the link to the backplane failed (rooms went local).
@@ -158,7 +166,7 @@ impl Hub {
         let (position, fan) = room.publish(message, id);
         let local = room.detached;
         drop(room);
-        self.fanned_out(&handle, &fan);
+        self.fanned_out(&handle, fan);
         Published { position, local, duplicate: false }
     }
 
@@ -172,18 +180,20 @@ impl Hub {
     }
 
     /// Counts a fan-out of `room`, and spawns the room's drain if it held
-    /// frames for parked members (see [`crate::direct`]): the drain runs
-    /// once this task yields, so that what else it publishes meanwhile
-    /// goes out in the same writes. Outside a runtime, it drains at once.
-    pub(crate) fn fanned_out(&self, room: &Arc<SharedRoom>, fan: &FanOut) {
-        self.count(fan);
+    /// frames for parked members (see [`crate::direct`]), on their runtime:
+    /// it runs once the publishing task yields (when that runtime is this
+    /// one), so that what else it publishes meanwhile goes out in the same
+    /// writes. The room's lock must be let go first.
+    pub(crate) fn fanned_out(&self, room: &Arc<SharedRoom>, fan: FanOut) {
+        self.count(&fan);
         if !fan.drain {
             return;
         }
         let mut drain = Drain { hub: self.clone(), room: Some(room.clone()) };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(async move { drain.run() })),
-            Err(_) => drain.run(),
+        match fan.drain_on {
+            // A runtime shut down drops the task, which drains as it drops.
+            Some(runtime) => drop(runtime.spawn(async move { drain.run() })),
+            None => drain.run(),
         }
     }
 
@@ -252,6 +262,8 @@ impl Hub {
             bytes_out: c.bytes_out.load(Relaxed),
             overflowed: c.overflowed.load(Relaxed),
             dropped: c.dropped.load(Relaxed),
+            sent_straight: c.sent_straight.load(Relaxed),
+            sent_in_part: c.sent_in_part.load(Relaxed),
             refused: c.refused.load(Relaxed),
             backplane_failures: c.redis_failures.load(Relaxed),
             backplane_up: self.backplane_up(),
@@ -338,7 +350,10 @@ struct Drain {
 impl Drain {
     fn run(&mut self) {
         if let Some(room) = self.room.take() {
-            room.lock().drain(&self.hub.shared.counters.latency);
+            let c = &self.hub.shared.counters;
+            let drained = room.lock().drain(&c.latency);
+            c.sent_straight.fetch_add(drained.written, Relaxed);
+            c.sent_in_part.fetch_add(drained.in_part, Relaxed);
         }
     }
 }

@@ -48,8 +48,8 @@
 //! per publish: offset, stream entry, announcement), every hub fans out what
 //! is announced, and the room's history lives in a Redis stream. While
 //! Redis is away, rooms go on locally under a local epoch.
-// One `unsafe` block, in `direct`: the publish loop's `send` to a member's
-// socket (bench/RESULTS.md has what it buys).
+// `unsafe` only in `direct`: a room's drain's `sendmsg` to members' sockets
+// (bench/RESULTS.md, "Members not woken for their frames", has what it buys).
 #![deny(unsafe_code)]
 
 mod access;

@@ -1,8 +1,9 @@
 //! One member's queue: the frames fanned out to it and not yet handed to
 //! its connection, bounded in bytes, and those handed and not yet written.
 //! Over the bound the member is closed, or, in a lossy room, its oldest
-//! frames are dropped. While the member's session is parked, a frame pushed
-//! is sent straight to its socket instead (see [`crate::direct`]).
+//! frames are dropped. While the member's session is parked, a frame fanned
+//! out to it is held for the room's drain, which sends it straight to the
+//! member's socket (see [`crate::direct`]).
 
 use std::collections::VecDeque;
 #[cfg(test)]
@@ -75,9 +76,9 @@ struct QueueState {
 }
 
 /// Who writes a member's next frame, in 4 bytes: its session (through its
-/// connection), or, while the session is parked, the publish loop, straight
+/// connection), or, while the session is parked, the room's drain, straight
 /// to socket `fd`; or the session, which must first finish a frame the
-/// publish loop began.
+/// drain began.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Writer(u32);
 
@@ -88,7 +89,7 @@ impl Writer {
     /// never has it (it is a non-negative `i32`).
     const PARTIAL: u32 = 1 << 31;
 
-    /// The publish loop, to `fd` (a valid descriptor, so non-negative).
+    /// The room's drain, to `fd` (a valid descriptor, so non-negative).
     fn socket(fd: Fd) -> Self {
         Writer(u32::try_from(fd).expect("a descriptor is non-negative"))
     }
@@ -177,6 +178,23 @@ impl Frames {
     }
 }
 
+/// What a drain sent of one member's frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Drained {
+    /// Frames written whole.
+    pub(crate) written: u64,
+    /// Frames written in part (at most one), finished by the session.
+    pub(crate) in_part: u64,
+}
+
+impl std::ops::Add for Drained {
+    type Output = Drained;
+
+    fn add(self, other: Drained) -> Drained {
+        Drained { written: self.written + other.written, in_part: self.in_part + other.in_part }
+    }
+}
+
 /// What a push did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
@@ -229,6 +247,10 @@ impl MemberQueue {
         if len > u64::from(state.room) {
             if !lossy {
                 state.stopped = Some(Stop::Overflow);
+                if state.writer.fd().is_some() {
+                    // Nothing more goes out straight: the session closes it.
+                    state.writer = Writer::SESSION;
+                }
                 wake(state);
                 return Pushed::Overflowed;
             }
@@ -258,13 +280,13 @@ impl MemberQueue {
     /// in one vectored write per 64 of them, timing each (with `latency`);
     /// what the socket does not take goes back to the session, woken for
     /// it: a frame taken in part is finished first ([`unpark`](Self::unpark)).
-    /// Returns the frames written. Does nothing once the session took its
-    /// connection back.
-    pub(crate) fn drain(&self, latency: &Latency) -> u64 {
+    /// Does nothing once the session took its connection back, or once the
+    /// queue overflowed (the writer is the session's then).
+    pub(crate) fn drain(&self, latency: &Latency) -> Drained {
         let mut state = self.lock();
-        let mut written = 0;
+        let mut drained = Drained::default();
         while let Some(fd) = state.writer.fd() {
-            if state.frames.is_empty() {
+            if state.frames.is_empty() || state.stopped.is_some() {
                 break;
             }
             let (sent, offered) = send_held(fd, &state.frames);
@@ -273,7 +295,7 @@ impl MemberQueue {
                 // waits for room, or tells how it failed.
                 state.writer = Writer::SESSION;
                 wake(state);
-                return written;
+                return drained;
             };
             let now = Stamp::now();
             let mut left = sent;
@@ -285,7 +307,7 @@ impl MemberQueue {
                 if let Some(Queued { at: Some(at), .. }) = state.frames.pop_front() {
                     latency.record(at.until(now), 1);
                 }
-                written += 1;
+                drained.written += 1;
             }
             if left > 0 {
                 // Part of the next frame: the session finishes it, outside
@@ -293,17 +315,18 @@ impl MemberQueue {
                 let len = state.frames.front().map_or(0, |queued| queued.frame.frame().len());
                 state.room += len as u32;
                 state.writer = Writer::partial(left);
+                drained.in_part += 1;
                 wake(state);
-                return written;
+                return drained;
             }
             if sent < offered {
                 // Full at a frame's end: the session waits for room.
                 state.writer = Writer::SESSION;
                 wake(state);
-                return written;
+                return drained;
             }
         }
-        written
+        drained
     }
 
     /// Stops the queue: the writer ends once it has seen it.
@@ -315,7 +338,7 @@ impl MemberQueue {
         wake(state);
     }
 
-    /// The session takes its connection back from the publish loop before
+    /// The session takes its connection back from the room's drain before
     /// it uses it: no frame is sent straight from now on, and the rest of
     /// one that was only partly sent is handed to `feed` (with the bytes
     /// already sent), ahead of anything the session writes.

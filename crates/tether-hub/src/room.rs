@@ -9,7 +9,7 @@ use std::time::Instant;
 use tether::{Message, PreparedMessage};
 
 use crate::latency::{Latency, Stamp};
-use crate::member::{MemberQueue, Pushed};
+use crate::member::{Drained, MemberQueue, Pushed};
 use crate::protocol::{self, epoch_text, ServerHeader};
 use crate::Position;
 
@@ -93,6 +93,8 @@ pub(crate) struct FanOut {
     /// The room's drain is to be spawned: frames were held for parked
     /// members, and no drain was pending (see [`crate::direct`]).
     pub(crate) drain: bool,
+    /// Where: the runtime of the room's parked members.
+    pub(crate) drain_on: Option<tokio::runtime::Handle>,
 }
 
 /// A room as the hub and its members' sessions hold it: its name, read
@@ -138,6 +140,9 @@ pub(crate) struct Room {
     pub(crate) idle_since: Option<Instant>,
     /// A drain is spawned and has not run yet.
     drain_pending: bool,
+    /// Where drains run: the runtime of the first member that may park
+    /// (see [`crate::direct`]), not the publisher's, which may be another.
+    drain_runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Room {
@@ -156,6 +161,7 @@ impl Room {
             seen_order: VecDeque::new(),
             idle_since: Some(Instant::now()),
             drain_pending: false,
+            drain_runtime: None,
         }
     }
 
@@ -238,7 +244,10 @@ impl Room {
                         fan.delivered += 1;
                         fan.bytes += frame.frame().len() as u64;
                         fan.dropped += dropped as u64;
-                        fan.drain |= !std::mem::replace(&mut self.drain_pending, true);
+                        if !std::mem::replace(&mut self.drain_pending, true) {
+                            fan.drain = true;
+                            fan.drain_on = self.drain_runtime.clone();
+                        }
                     }
                     Pushed::Queued { dropped } => {
                         fan.delivered += 1;
@@ -265,11 +274,17 @@ impl Room {
         fan
     }
 
+    /// Notes that a member on `runtime` may park: the room's drains run
+    /// there (the first such member's, if members come from several).
+    pub(crate) fn drain_on(&mut self, runtime: tokio::runtime::Handle) {
+        self.drain_runtime.get_or_insert(runtime);
+    }
+
     /// Sends every parked member the frames held for it (see
-    /// [`crate::direct`]); returns the frames written.
-    pub(crate) fn drain(&mut self, latency: &Latency) -> u64 {
+    /// [`crate::direct`]).
+    pub(crate) fn drain(&mut self, latency: &Latency) -> Drained {
         self.drain_pending = false;
-        self.members.iter().flatten().map(|member| member.queue.drain(latency)).sum()
+        self.members.iter().flatten().fold(Drained::default(), |sum, member| sum + member.queue.drain(latency))
     }
 
     fn remember(&mut self, id: &str) {

@@ -71,8 +71,9 @@ impl Hub {
         let rate = self.shared.config.member.publish_rate.map(RateLimit::new);
         let rare = (rate.is_some() || user.is_some()).then(|| Box::new(Rare { rate, user }));
         let hub = self.clone();
+        let direct = direct::runtime_for(&ws).map(|runtime| room.lock().drain_on(runtime)).is_some();
         Session {
-            direct: direct::allowed(&ws),
+            direct,
             ws,
             hub,
             member,
@@ -119,10 +120,10 @@ struct Session<S> {
     /// member's own waker (see [`ArcWake for Member`](Member)): reading
     /// again finds nothing until its queue notes that waker was woken.
     read_waits: bool,
-    /// The publish loop may write to the connection's socket while the
+    /// The room's drain may write to the connection's socket while the
     /// session is parked (see [`crate::direct`]).
     direct: bool,
-    /// Parked: the socket is the publish loop's until the next poll.
+    /// Parked: the socket is the room's drain's until the next poll.
     parked: bool,
 }
 
@@ -139,11 +140,12 @@ where
         let this = self.get_mut();
         if std::mem::take(&mut this.parked) {
             // Before anything of the connection: it may hold the rest of a
-            // frame the publish loop began, which goes out first.
+            // frame the room's drain began, which goes out first.
             let ws = &mut this.ws;
             this.member.queue.unpark(|frame, written| {
+                let fed = ws.feed_prepared_rest(frame, written);
                 // Only fails once closed, and parked it was open.
-                let _ = ws.feed_prepared_rest(frame, written);
+                debug_assert!(fed.is_ok(), "{fed:?}");
             });
         }
         loop {
@@ -219,7 +221,7 @@ where
                     Poll::Ready(Ok(())) => {}
                 }
                 // Nothing unwritten: when nothing waits either, the socket
-                // can be the publish loop's.
+                // can be the room's drain's.
                 let park = if this.direct { direct::socket_of(&this.ws) } else { None };
                 let ws = &mut this.ws;
                 let latency = &this.hub.shared.counters.latency;
@@ -254,12 +256,14 @@ impl ArcWake for Member {
 
 impl<S> Drop for Session<S> {
     fn drop(&mut self) {
+        // First: the socket is the session's again before anything else
+        // here can fail, and before it closes with the session.
+        self.member.queue.stop(Stop::Left);
         if self.joined {
             self.room.lock().leave(&self.member, self.framing);
             self.hub.shared.counters.members_left.fetch_add(1, Relaxed);
             noted(&self.room.name, self.id, "left");
         }
-        self.member.queue.stop(Stop::Left);
     }
 }
 

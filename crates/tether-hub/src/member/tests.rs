@@ -237,7 +237,7 @@ mod direct {
         assert_eq!(q.push_at(&frame(20), false, at), Pushed::Held { dropped: 0 });
         assert!(read_all(&mut theirs).is_empty(), "held until the drain");
         assert_eq!(q.waiting_bytes(), 30, "held frames are in the bound");
-        assert_eq!(q.drain(&latency), 2);
+        assert_eq!(q.drain(&latency), Drained { written: 2, in_part: 0 });
         assert_eq!(read_all(&mut theirs).len(), 30);
         assert_eq!((q.waiting_bytes(), latency.snapshot().count), (0, 2));
         // Still parked; a frame that is not fanned out wakes the session.
@@ -246,7 +246,7 @@ mod direct {
         // Taken back: frames queue for the session again, the drain sends nothing.
         q.unpark(|_, _| panic!("nothing was sent in part"));
         assert_eq!(q.push_at(&frame(10), false, at), Pushed::Queued { dropped: 0 });
-        assert_eq!(q.drain(&latency), 0);
+        assert_eq!(q.drain(&latency), Drained::default());
         assert!(read_all(&mut theirs).is_empty());
         assert_eq!(hand_all(&q), [10, 10, 10]);
     }
@@ -257,13 +257,15 @@ mod direct {
     #[test]
     fn the_rest_of_a_frame_sent_in_part_goes_first() {
         let (ours, mut theirs) = pair();
-        let (q, latency) = (MemberQueue::new(4 << 20), Latency::default());
+        // Larger than any socket pair's buffer, even where `wmem_default`
+        // was raised (it is 208 KiB by default).
+        let (q, latency) = (MemberQueue::new(64 << 20), Latency::default());
         park(&q, &ours);
-        let big = PreparedMessage::new(&Message::binary((0..2u32 << 20).map(|i| i as u8).collect::<Vec<u8>>()));
+        let big = PreparedMessage::new(&Message::binary((0..32u32 << 20).map(|i| i as u8).collect::<Vec<u8>>()));
         assert_eq!(q.push_at(&big, true, None), Pushed::Held { dropped: 0 });
-        assert_eq!(q.drain(&latency), 0, "a socket pair holds less than 2 MiB");
+        assert_eq!(q.drain(&latency), Drained { written: 0, in_part: 1 });
         assert_eq!(q.waiting_bytes(), 0, "its rest is outside the bound");
-        let next = || PreparedMessage::new(&Message::binary(vec![1u8; 1536 << 10]));
+        let next = || PreparedMessage::new(&Message::binary(vec![1u8; 24 << 20]));
         assert_eq!(q.push_at(&next(), true, None), Pushed::Queued { dropped: 0 });
         assert_eq!(q.push_at(&next(), true, None), Pushed::Queued { dropped: 0 });
         assert_eq!(q.push_at(&next(), true, None), Pushed::Queued { dropped: 1 }, "one that waited, not the rest");
@@ -285,14 +287,28 @@ mod direct {
         let (q, latency) = (MemberQueue::new(100), Latency::default());
         park(&q, &ours);
         assert_eq!(q.push_at(&frame(10), false, None), Pushed::Held { dropped: 0 });
-        assert_eq!(q.drain(&latency), 0);
+        assert_eq!(q.drain(&latency), Drained::default());
         assert_eq!(q.lock().writer, Writer::SESSION, "no more tries until parked again");
         read_all(&mut theirs);
         assert_eq!(q.push_at(&frame(10), false, None), Pushed::Queued { dropped: 0 });
-        assert_eq!(q.drain(&latency), 0);
+        assert_eq!(q.drain(&latency), Drained::default());
         assert!(read_all(&mut theirs).is_empty());
         q.unpark(|_, _| panic!("nothing was sent in part"));
         assert_eq!(hand_all(&q), [10, 10]);
+    }
+
+    /// A member whose queue overflows while parked is closed by its
+    /// session: nothing more goes out straight.
+    #[test]
+    fn an_overflow_while_parked_gives_the_socket_back() {
+        let (ours, mut theirs) = pair();
+        let (q, latency) = (MemberQueue::new(100), Latency::default());
+        park(&q, &ours);
+        assert_eq!(q.push_at(&frame(60), false, None), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push_at(&frame(60), false, None), Pushed::Overflowed);
+        assert_eq!(q.lock().writer, Writer::SESSION);
+        assert_eq!(q.drain(&latency), Drained::default());
+        assert!(read_all(&mut theirs).is_empty());
     }
 
     #[test]
@@ -303,7 +319,7 @@ mod direct {
         assert_eq!(q.push_at(&frame(10), false, None), Pushed::Held { dropped: 0 });
         q.stop(Stop::Left);
         assert_eq!(q.lock().writer, Writer::SESSION);
-        assert_eq!(q.drain(&latency), 0);
+        assert_eq!(q.drain(&latency), Drained::default());
         assert_eq!(q.push_at(&frame(10), false, None), Pushed::Stopped);
         assert!(read_all(&mut theirs).is_empty());
     }

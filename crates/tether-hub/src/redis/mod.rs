@@ -502,11 +502,15 @@ async fn relay(
 /// hole from the stream.
 async fn attach(engine: &RedisEngine, hub: &Weak<Shared>, room: &str) -> redis::RedisResult<()> {
     let at = engine.position_of(room).await?;
-    let Some(handle) = hub.upgrade().map(|h| Hub { shared: h }.room(room)) else { return Ok(()) };
+    let Some(hub) = hub.upgrade().map(|shared| Hub { shared }) else { return Ok(()) };
+    let handle = hub.room(room);
     let last = handle.lock().attach(at);
     if let Some(last) = last {
         for (offset, message) in engine.range(room, last + 1, at.offset).await? {
-            handle.lock().deliver(Position { epoch: at.epoch, offset }, message, None);
+            let outcome = handle.lock().deliver(Position { epoch: at.epoch, offset }, message, None);
+            if let Delivery::Done(fan) = outcome {
+                hub.fanned_out(&handle, fan);
+            }
         }
     }
     Ok(())
@@ -525,19 +529,19 @@ async fn deliver(
     let handle = hub.room(room);
     let outcome = handle.lock().deliver(at, message.clone(), None);
     match outcome {
-        Delivery::Done(fan) => hub.fanned_out(&handle, &fan),
+        Delivery::Done(fan) => hub.fanned_out(&handle, fan),
         Delivery::Duplicate => {}
         Delivery::Gap { after } => {
             for (offset, missed) in engine.range(room, after + 1, at.offset - 1).await? {
                 // The room's lock is let go before the drain can take it.
                 let outcome = handle.lock().deliver(Position { epoch: at.epoch, offset }, missed, None);
                 if let Delivery::Done(fan) = outcome {
-                    hub.fanned_out(&handle, &fan);
+                    hub.fanned_out(&handle, fan);
                 }
             }
             let outcome = handle.lock().deliver(at, message, None);
             if let Delivery::Done(fan) = outcome {
-                hub.fanned_out(&handle, &fan);
+                hub.fanned_out(&handle, fan);
             }
         }
     }

@@ -24,7 +24,7 @@ impl Connection {
     /// Queues what is left of `message`'s frame after its first `written`
     /// bytes, which reached the transport another way: a writer that sends
     /// prepared frames straight to the socket while this connection has
-    /// nothing queued (a hub's publish loop), and found the socket full
+    /// nothing queued (a hub's drain), and found the socket full
     /// partway through one. The frame is the one
     /// [`send_prepared`](Self::send_prepared) would queue here; `written`
     /// at or past its end queues nothing. The caller sees to the order:

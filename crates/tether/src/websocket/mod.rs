@@ -381,7 +381,7 @@ where
     /// bytes, which another writer sent straight to this connection's
     /// socket while nothing was queued here (see
     /// [`Connection::send_prepared_rest`](tether_proto::Connection::send_prepared_rest)):
-    /// a hub's publish loop that found the socket full partway through.
+    /// a hub's drain that found the socket full partway through.
     pub fn feed_prepared_rest(&mut self, message: &PreparedMessage, written: usize) -> Result<(), Error> {
         Ok(self.s.conn.send_prepared_rest(message, written)?)
     }

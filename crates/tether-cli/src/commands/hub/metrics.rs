@@ -43,7 +43,7 @@ enum Kind {
 /// named `..._total`.
 pub fn render(stats: &HubStats, connections: &Connections) -> String {
     use Kind::{Counter, Gauge};
-    let samples: [(&str, Kind, &str, u64); 12] = [
+    let samples: [(&str, Kind, &str, u64); 13] = [
         ("connections", Gauge, "WebSocket connections open now.", connections.open.load(Relaxed)),
         ("connections_total", Counter, "WebSocket connections accepted.", connections.total.load(Relaxed)),
         ("members", Gauge, "Room members now.", stats.members),
@@ -53,6 +53,12 @@ pub fn render(stats: &HubStats, connections: &Connections) -> String {
         ("bytes_out_total", Counter, "Bytes of the frames queued for members.", stats.bytes_out),
         ("members_dropped_total", Counter, "Members closed because their queue overflowed.", stats.overflowed),
         ("frames_dropped_total", Counter, "Frames dropped from the queues of lossy rooms' members.", stats.dropped),
+        (
+            "frames_sent_straight_total",
+            Counter,
+            "Frames a room's drain wrote straight to a parked member's socket.",
+            stats.sent_straight,
+        ),
         ("publishes_refused_total", Counter, "Publishes refused (limits, bad envelopes).", stats.refused),
         ("backplane_failures_total", Counter, "Times the link to the backplane failed.", stats.backplane_failures),
         ("backplane_up", Gauge, "1 while the link to the backplane (Redis) works, else 0.", stats.backplane_up.into()),

@@ -83,7 +83,7 @@ pub(crate) fn send_vectored(fd: Fd, slices: &[IoSlice<'_>]) -> io::Result<usize>
     // `IoSlice` is ABI-compatible with `iovec` on Unix (its documented
     // guarantee); `sendmsg` only reads through the pointer.
     message.msg_iov = slices.as_ptr().cast_mut().cast();
-    message.msg_iovlen = slices.len().min(MAX_SLICES) as _;
+    message.msg_iovlen = slices.len() as _;
     // SAFETY: `message` points at `msg_iovlen` live `iovec`s, each valid
     // for reads of its length, for the whole call; `fd` is an open socket
     // for the whole call: it is parked only while its connection lives,
@@ -92,7 +92,7 @@ pub(crate) fn send_vectored(fd: Fd, slices: &[IoSlice<'_>]) -> io::Result<usize>
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
-/// Never called off Linux ([`allowed`] is false there).
+/// Never called off Linux ([`runtime_for`] gives no runtime there).
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn send_vectored(_fd: Fd, _slices: &[IoSlice<'_>]) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())

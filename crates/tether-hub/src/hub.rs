@@ -193,6 +193,8 @@ impl Hub {
         match fan.drain_on {
             // A runtime shut down drops the task, which drains as it drops.
             Some(runtime) => drop(runtime.spawn(async move { drain.run() })),
+            // Not reached: a frame is held only for a member that parked,
+            // which set the room's runtime first.
             None => drain.run(),
         }
     }
@@ -296,7 +298,7 @@ impl Hub {
             return room.clone();
         }
         let name: Arc<str> = name.into();
-        let mut room = Room::new(history);
+        let mut room = Room::new(history, self.shared.config.member.queue_bytes);
         room.detached = away;
         let room = Arc::new(SharedRoom::new(name.clone(), room));
         rooms.by_name.insert(name, room.clone());

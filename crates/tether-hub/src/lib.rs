@@ -15,11 +15,12 @@
 //! or grows memory without bound. Members that publish too much or too
 //! large are closed (1008, 1009).
 //!
-//! On a current-thread runtime, members whose connections are plain TCP
-//! (no TLS, no compression) and have nothing left to write are not woken
-//! for their frames: a task per room sends each of them, straight to its
-//! socket, everything published to the room since it last ran, in one
-//! write; what a socket does not take goes back to the member's own task.
+//! On a current-thread runtime on Linux, members whose connections are
+//! plain TCP (no TLS, no compression) and have nothing left to write are
+//! not woken for their frames: a task per room sends each of them, straight
+//! to its socket, everything published to the room since it last ran, in
+//! one write per 64 frames; what a socket does not take goes back to the
+//! member's own task.
 //!
 //! # Order, history and resume
 //!

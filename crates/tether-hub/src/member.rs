@@ -52,8 +52,9 @@ struct QueueState {
     frames: Frames,
     /// Bytes the frames that wait may still take: the bound less what they
     /// hold (the bound itself is not kept: every member of a hub has the
-    /// same, and these 4 bytes hold `writer`).
-    room: u32,
+    /// same, its rooms pass it in where they need it, and these 4 bytes
+    /// hold `writer`).
+    headroom: u32,
     /// Who writes the next frame.
     writer: Writer,
     /// Where the member is in its room's list, so that leaving takes one
@@ -213,8 +214,8 @@ impl MemberQueue {
     /// A queue bounded at `limit` bytes (larger bounds than `u32::MAX`,
     /// 4 GiB less a byte, are taken as that).
     pub(crate) fn new(limit: usize) -> Self {
-        let room = u32::try_from(limit).unwrap_or(u32::MAX);
-        MemberQueue { state: Mutex::new(QueueState { room, ..QueueState::default() }) }
+        let headroom = u32::try_from(limit).unwrap_or(u32::MAX);
+        MemberQueue { state: Mutex::new(QueueState { headroom, ..QueueState::default() }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
@@ -222,30 +223,31 @@ impl MemberQueue {
     }
 
     /// Queues a frame that is not timed (a replay, an ack, a notice), and
-    /// wakes the member's session for it.
-    pub(crate) fn push(&self, frame: &PreparedMessage, lossy: bool) -> Pushed {
-        self.enqueue(frame, lossy, None, false)
+    /// wakes the member's session for it; over the bound, the queue stops.
+    pub(crate) fn push(&self, frame: &PreparedMessage) -> Pushed {
+        self.enqueue(frame, None, None, false)
     }
 
-    /// Queues a frame fanned out `at`. `lossy`: over the bound, drop the
-    /// oldest frames that wait (or this one, if it alone is over the
-    /// bound) instead of stopping. A parked member's session is not woken:
-    /// the frame is [`Held`](Pushed::Held) for the room's drain
+    /// Queues a frame fanned out `at`. In a lossy room (`lossy`: the
+    /// queue's bound, which the room knows), over the bound the oldest
+    /// frames that wait are dropped (or this one, if it alone is over the
+    /// bound) instead of stopping the queue. A parked member's session is
+    /// not woken: the frame is [`Held`](Pushed::Held) for the room's drain
     /// ([`drain`](Self::drain)), which sends it with whatever else the
     /// member is fanned out until then.
-    pub(crate) fn push_at(&self, frame: &PreparedMessage, lossy: bool, at: Option<Stamp>) -> Pushed {
+    pub(crate) fn push_at(&self, frame: &PreparedMessage, lossy: Option<u32>, at: Option<Stamp>) -> Pushed {
         self.enqueue(frame, lossy, at, true)
     }
 
-    fn enqueue(&self, frame: &PreparedMessage, lossy: bool, at: Option<Stamp>, hold: bool) -> Pushed {
+    fn enqueue(&self, frame: &PreparedMessage, lossy: Option<u32>, at: Option<Stamp>, hold: bool) -> Pushed {
         let len = frame.frame().len() as u64;
         let mut state = self.lock();
         if state.stopped.is_some() {
             return Pushed::Stopped;
         }
         let mut dropped = 0;
-        if len > u64::from(state.room) {
-            if !lossy {
+        if len > u64::from(state.headroom) {
+            let Some(bound) = lossy else {
                 state.stopped = Some(Stop::Overflow);
                 if state.writer.fd().is_some() {
                     // Nothing more goes out straight: the session closes it.
@@ -253,21 +255,20 @@ impl MemberQueue {
                 }
                 wake(state);
                 return Pushed::Overflowed;
-            }
-            let bound = u64::from(state.room) + waiting(&state).map(|q| q.frame.frame().len() as u64).sum::<u64>();
-            if len > bound {
+            };
+            if len > u64::from(bound) {
                 return Pushed::Queued { dropped: 1 };
             }
             // The frames handed to the connection are its now: the oldest
             // waiting one goes.
-            while len > u64::from(state.room) {
+            while len > u64::from(state.headroom) {
                 let Some(old) = remove_waiting(&mut state) else { break };
-                state.room += old.frame.frame().len() as u32;
+                state.headroom += old.frame.frame().len() as u32;
                 dropped += 1;
             }
         }
         // Within the bound, so within a `u32`.
-        state.room -= len as u32;
+        state.headroom -= len as u32;
         state.frames.push_back(Queued { frame: frame.clone(), at });
         if hold && state.writer.fd().is_some() {
             return Pushed::Held { dropped };
@@ -281,12 +282,12 @@ impl MemberQueue {
     /// what the socket does not take goes back to the session, woken for
     /// it: a frame taken in part is finished first ([`unpark`](Self::unpark)).
     /// Does nothing once the session took its connection back, or once the
-    /// queue overflowed (the writer is the session's then).
+    /// queue stopped (the writer is the session's then).
     pub(crate) fn drain(&self, latency: &Latency) -> Drained {
         let mut state = self.lock();
         let mut drained = Drained::default();
         while let Some(fd) = state.writer.fd() {
-            if state.frames.is_empty() || state.stopped.is_some() {
+            if state.frames.is_empty() {
                 break;
             }
             let (sent, offered) = send_held(fd, &state.frames);
@@ -303,7 +304,7 @@ impl MemberQueue {
                 state.frames.front().map(|queued| queued.frame.frame().len()).filter(|&len| len <= left)
             {
                 left -= len;
-                state.room += len as u32;
+                state.headroom += len as u32;
                 if let Some(Queued { at: Some(at), .. }) = state.frames.pop_front() {
                     latency.record(at.until(now), 1);
                 }
@@ -313,7 +314,7 @@ impl MemberQueue {
                 // Part of the next frame: the session finishes it, outside
                 // the bound like a frame handed to it.
                 let len = state.frames.front().map_or(0, |queued| queued.frame.frame().len());
-                state.room += len as u32;
+                state.headroom += len as u32;
                 state.writer = Writer::partial(left);
                 drained.in_part += 1;
                 wake(state);
@@ -388,9 +389,7 @@ impl MemberQueue {
             let fed = state.frames.iter().take(handed.into()).all(|queued| feed(&queued.frame));
             // The connection holds them (or has ended): the bound counts
             // what waits for it, no more.
-            let freed: u64 =
-                state.frames.iter().take(handed.into()).map(|queued| queued.frame.frame().len() as u64).sum();
-            state.room = u32::try_from(u64::from(state.room) + freed).unwrap_or(u32::MAX);
+            free(&mut state, 0, handed.into());
             state.handed = handed;
             return Poll::Ready(Ok(fed));
         }
@@ -439,10 +438,14 @@ impl MemberQueue {
         self.lock().slot = slot;
     }
 
-    /// Bytes of the frames that wait (tests).
+    /// Bytes of the frames that wait, as the bound of a queue made with
+    /// `limit` keeps them, checked against the frames themselves (tests).
     #[cfg(test)]
-    fn waiting_bytes(&self) -> u64 {
-        waiting(&self.lock()).map(|queued| queued.frame.frame().len() as u64).sum()
+    fn waiting_bytes(&self, limit: u32) -> u64 {
+        let state = self.lock();
+        let kept = u64::from(limit - state.headroom);
+        assert_eq!(kept, waiting(&state).map(|queued| queued.frame.frame().len() as u64).sum::<u64>());
+        kept
     }
 
     /// Waits for frames, and takes them all (tests: the room's side alone).
@@ -454,8 +457,8 @@ impl MemberQueue {
                 return Poll::Ready(Err(Stop::Overflow));
             }
             if !state.frames.is_empty() {
-                let freed: u64 = waiting(&state).map(|queued| queued.frame.frame().len() as u64).sum();
-                state.room = u32::try_from(u64::from(state.room) + freed).unwrap_or(u32::MAX);
+                let first = first_waiting(&state);
+                free(&mut state, first, usize::MAX);
                 state.handed = 0;
                 return Poll::Ready(Ok(std::iter::from_fn(|| state.frames.pop_front()).collect()));
             }
@@ -489,6 +492,13 @@ fn send_held(fd: Fd, frames: &Frames) -> (std::io::Result<usize>, usize) {
     (direct::send_vectored(fd, &slices[..n]), offered)
 }
 
+/// Gives the bound back the bytes of `n` frames from the `from`th on
+/// (frames that waited, now the connection's).
+fn free(state: &mut QueueState, from: usize, n: usize) {
+    let freed: u64 = state.frames.iter().skip(from).take(n).map(|queued| queued.frame.frame().len() as u64).sum();
+    state.headroom = u32::try_from(u64::from(state.headroom) + freed).unwrap_or(u32::MAX);
+}
+
 /// Where the frames that wait start: past those handed, and past the one
 /// partly sent straight.
 fn first_waiting(state: &QueueState) -> usize {
@@ -496,6 +506,7 @@ fn first_waiting(state: &QueueState) -> usize {
 }
 
 /// The frames that wait (in the bound).
+#[cfg(test)]
 fn waiting(state: &QueueState) -> impl Iterator<Item = &Queued> {
     state.frames.iter().skip(first_waiting(state))
 }

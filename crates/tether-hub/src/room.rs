@@ -143,10 +143,15 @@ pub(crate) struct Room {
     /// Where drains run: the runtime of the first member that may park
     /// (see [`crate::direct`]), not the publisher's, which may be another.
     drain_runtime: Option<tokio::runtime::Handle>,
+    /// The bound of every member's queue (the hub's), which a lossy room
+    /// passes to a push over it.
+    member_bytes: u32,
 }
 
 impl Room {
-    pub(crate) fn new(history_limit: usize) -> Self {
+    /// A room keeping `history_limit` messages, whose members' queues are
+    /// bounded at `member_bytes`.
+    pub(crate) fn new(history_limit: usize, member_bytes: usize) -> Self {
         Room {
             // A new room, or one this process forgot, starts a new epoch:
             // offsets from before cannot be served, and clients are told so.
@@ -162,6 +167,7 @@ impl Room {
             idle_since: Some(Instant::now()),
             drain_pending: false,
             drain_runtime: None,
+            member_bytes: u32::try_from(member_bytes).unwrap_or(u32::MAX),
         }
     }
 
@@ -222,7 +228,7 @@ impl Room {
         let gap = ServerHeader::Gap { reason: "epoch changed".into(), epoch: epoch_text(epoch), offset: last };
         let frame = protocol::control_frame(&gap);
         for member in &self.members[Framing::V1.list()] {
-            let _ = member.queue.push(&frame, false);
+            let _ = member.queue.push(&frame);
         }
     }
 
@@ -232,22 +238,21 @@ impl Room {
         let mut fan = FanOut::default();
         // One clock read per message: every member's frame is timed from it.
         let now = (!self.is_empty()).then(Stamp::now);
+        let mut held = false;
         for framing in Framing::ALL {
             let members = &self.members[framing.list()];
             if members.is_empty() {
                 continue;
             }
             let frame = entry.frame(framing, self.epoch);
+            let lossy = self.lossy.then_some(self.member_bytes);
             for member in members {
-                match member.queue.push_at(frame, self.lossy, now) {
+                match member.queue.push_at(frame, lossy, now) {
                     Pushed::Held { dropped } => {
                         fan.delivered += 1;
                         fan.bytes += frame.frame().len() as u64;
                         fan.dropped += dropped as u64;
-                        if !std::mem::replace(&mut self.drain_pending, true) {
-                            fan.drain = true;
-                            fan.drain_on = self.drain_runtime.clone();
-                        }
+                        held = true;
                     }
                     Pushed::Queued { dropped } => {
                         fan.delivered += 1;
@@ -258,6 +263,13 @@ impl Room {
                     Pushed::Stopped => {}
                 }
             }
+        }
+        // Set once the loop is through: a panic in it leaves no drain
+        // pending that was never spawned.
+        if held && !self.drain_pending {
+            self.drain_pending = true;
+            fan.drain = true;
+            fan.drain_on = self.drain_runtime.clone();
         }
         if let Some(id) = id {
             self.remember(id);
@@ -274,10 +286,13 @@ impl Room {
         fan
     }
 
-    /// Notes that a member on `runtime` may park: the room's drains run
-    /// there (the first such member's, if members come from several).
-    pub(crate) fn drain_on(&mut self, runtime: tokio::runtime::Handle) {
-        self.drain_runtime.get_or_insert(runtime);
+    /// Whether a member served on `runtime` may park: the room's drains
+    /// run on the runtime of the first member that may, and a member on
+    /// another (several current-thread runtimes sharing a hub) is woken
+    /// for its frames, as on a multi-thread runtime.
+    pub(crate) fn drain_on(&mut self, runtime: tokio::runtime::Handle) -> bool {
+        let id = runtime.id();
+        self.drain_runtime.get_or_insert(runtime).id() == id
     }
 
     /// Sends every parked member the frames held for it (see
@@ -355,11 +370,11 @@ impl Room {
         }
         for (offset, message) in missed.into_iter().filter(|(offset, _)| *offset <= self.last) {
             let mut entry = Entry { offset, raw: PreparedMessage::new(&message), v1: None };
-            let _ = member.queue.push(entry.frame(framing, self.epoch), false);
+            let _ = member.queue.push(entry.frame(framing, self.epoch));
         }
         let epoch = self.epoch;
         for entry in self.history.iter_mut().filter(|e| e.offset > covered) {
-            let _ = member.queue.push(entry.frame(framing, epoch), false);
+            let _ = member.queue.push(entry.frame(framing, epoch));
         }
         self.add(member, framing);
         true
@@ -369,7 +384,7 @@ impl Room {
     pub(crate) fn join_with_gap(&mut self, member: Arc<Member>, framing: Framing, reason: &str) {
         if framing == Framing::V1 {
             let gap = ServerHeader::Gap { reason: reason.into(), epoch: epoch_text(self.epoch), offset: self.last };
-            let _ = member.queue.push(&protocol::control_frame(&gap), false);
+            let _ = member.queue.push(&protocol::control_frame(&gap));
         }
         self.add(member, framing);
     }
@@ -383,13 +398,13 @@ impl Room {
         match resume.map(|from| self.missed_since(from)) {
             Some(Ok(range)) => {
                 for entry in self.history.range_mut(range) {
-                    let _ = member.queue.push(entry.frame(framing, epoch), false);
+                    let _ = member.queue.push(entry.frame(framing, epoch));
                 }
             }
             Some(Err(reason)) => return self.join_with_gap(member, framing, reason),
             None if framing == Framing::V1 => {
                 let joined = ServerHeader::Joined { epoch: epoch_text(epoch), offset: self.last };
-                let _ = member.queue.push(&protocol::control_frame(&joined), false);
+                let _ = member.queue.push(&protocol::control_frame(&joined));
             }
             None => {}
         }
@@ -459,7 +474,7 @@ mod tests {
     }
 
     fn room(history: usize) -> Room {
-        Room::new(history)
+        Room::new(history, 1 << 20)
     }
 
     /// Every member at rest holds its `Arc<Member>`: with the `Arc`'s two

@@ -71,7 +71,7 @@ impl Hub {
         let rate = self.shared.config.member.publish_rate.map(RateLimit::new);
         let rare = (rate.is_some() || user.is_some()).then(|| Box::new(Rare { rate, user }));
         let hub = self.clone();
-        let direct = direct::runtime_for(&ws).map(|runtime| room.lock().drain_on(runtime)).is_some();
+        let direct = direct::runtime_for(&ws).is_some_and(|runtime| room.lock().drain_on(runtime));
         Session {
             direct,
             ws,
@@ -303,7 +303,7 @@ where
                     let member = self.member.clone();
                     if let Err(Refusal { reason }) = self.check(&payload) {
                         let refused = ServerHeader::Refused { id, reason };
-                        let _ = member.queue.push(&protocol::control_frame(&refused), false);
+                        let _ = member.queue.push(&protocol::control_frame(&refused));
                         return Ok(());
                     }
                     self.busy = Some(Box::pin(async move {
@@ -314,7 +314,7 @@ where
                             offset: published.position.offset,
                             local: published.local,
                         };
-                        let _ = member.queue.push(&protocol::control_frame(&ack), false);
+                        let _ = member.queue.push(&protocol::control_frame(&ack));
                     }));
                 }
                 Err(reason) => {

@@ -264,7 +264,7 @@ async fn a_member_that_reads_late_gets_every_frame_whole_and_in_order() {
     // The drain wrote the first frames, until the socket was full (whether
     // it stopped inside a frame depends on the kernel: the unit tests of
     // the member queue cover that part).
-    assert!(stats.sent_straight > 0 && stats.sent_straight < 300, "{stats:?}");
+    assert!(stats.sent_straight > 0, "{stats:?}");
     late.close(CloseCode::NORMAL, "").await.unwrap();
 }
 

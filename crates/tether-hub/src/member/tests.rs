@@ -12,20 +12,20 @@ fn frame(len: usize) -> PreparedMessage {
 #[tokio::test]
 async fn over_its_bound_a_queue_stops() {
     let q = MemberQueue::new(100);
-    assert_eq!(q.push(&frame(60), false), Pushed::Queued { dropped: 0 });
-    assert_eq!(q.push(&frame(60), false), Pushed::Overflowed);
-    assert_eq!(q.push(&frame(10), false), Pushed::Stopped);
+    assert_eq!(q.push(&frame(60)), Pushed::Queued { dropped: 0 });
+    assert_eq!(q.push(&frame(60)), Pushed::Overflowed);
+    assert_eq!(q.push(&frame(10)), Pushed::Stopped);
     assert_eq!(q.next_batch().await.err(), Some(Stop::Overflow));
 }
 
 #[tokio::test]
 async fn a_lossy_queue_drops_its_oldest_frames() {
     let q = MemberQueue::new(100);
-    assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 0 });
-    assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 0 });
-    assert_eq!(q.push(&frame(40), true), Pushed::Queued { dropped: 1 });
-    assert_eq!(q.push(&frame(90), true), Pushed::Queued { dropped: 2 });
-    assert_eq!(q.push(&frame(120), true), Pushed::Queued { dropped: 1 }, "alone over the bound: itself");
+    assert_eq!(q.push_at(&frame(40), Some(100), None), Pushed::Queued { dropped: 0 });
+    assert_eq!(q.push_at(&frame(40), Some(100), None), Pushed::Queued { dropped: 0 });
+    assert_eq!(q.push_at(&frame(40), Some(100), None), Pushed::Queued { dropped: 1 });
+    assert_eq!(q.push_at(&frame(90), Some(100), None), Pushed::Queued { dropped: 2 });
+    assert_eq!(q.push_at(&frame(120), Some(100), None), Pushed::Queued { dropped: 1 }, "alone over the bound: itself");
     let batch = q.next_batch().await.unwrap();
     assert_eq!(batch.iter().map(|f| f.frame.frame().len()).collect::<Vec<_>>(), [90]);
 }
@@ -39,7 +39,7 @@ fn handed_frames_wait_for_their_write_outside_the_bound() {
     let latency = Latency::default();
     let mut cx = Context::from_waker(Waker::noop());
     let at = Some(Stamp::now());
-    q.push_at(&frame(60), true, at);
+    q.push_at(&frame(60), Some(100), at);
     let mut fed = Vec::new();
     let mut hand = |fed: &mut Vec<usize>| {
         q.poll_hand(&mut cx, &latency, None, |f| {
@@ -50,9 +50,9 @@ fn handed_frames_wait_for_their_write_outside_the_bound() {
     assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
     assert_eq!(fed, [60]);
     // The 60 handed bytes no longer count: two more fit, a third drops the oldest waiting one.
-    q.push_at(&frame(50), true, at);
-    q.push_at(&frame(40), true, at);
-    assert_eq!(q.push_at(&frame(30), true, at), Pushed::Queued { dropped: 1 });
+    q.push_at(&frame(50), Some(100), at);
+    q.push_at(&frame(40), Some(100), at);
+    assert_eq!(q.push_at(&frame(30), Some(100), at), Pushed::Queued { dropped: 1 });
     assert_eq!(latency.snapshot().count, 0, "not written yet");
     fed.clear();
     assert_eq!(hand(&mut fed), Poll::Ready(Ok(true)));
@@ -79,7 +79,7 @@ fn a_batch_is_at_most_u16_max_frames() {
     let mut cx = Context::from_waker(Waker::noop());
     let n = usize::from(u16::MAX) + 3;
     for _ in 0..n {
-        q.push(&frame(10), false);
+        q.push(&frame(10));
     }
     let mut fed = 0;
     assert_eq!(
@@ -90,7 +90,7 @@ fn a_batch_is_at_most_u16_max_frames() {
         Poll::Ready(Ok(true))
     );
     assert_eq!(fed, usize::from(u16::MAX));
-    assert_eq!(q.waiting_bytes(), 30, "the three left wait within the bound");
+    assert_eq!(q.waiting_bytes(u32::MAX), 30, "the three left wait within the bound");
     fed = 0;
     assert_eq!(
         q.poll_hand(&mut cx, &latency, None, |_| {
@@ -112,15 +112,15 @@ fn a_lossy_queue_drops_past_a_capped_batch() {
     let latency = Latency::default();
     let mut cx = Context::from_waker(Waker::noop());
     for _ in 0..batch + 3 {
-        assert_eq!(q.push(&frame(10), true), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push_at(&frame(10), Some(limit as u32), None), Pushed::Queued { dropped: 0 });
     }
     assert_eq!(q.poll_hand(&mut cx, &latency, None, |_| true), Poll::Ready(Ok(true)));
-    assert_eq!(q.waiting_bytes(), 30);
+    assert_eq!(q.waiting_bytes(limit as u32), 30);
     // 20 bytes wait once the oldest waiting frame goes: this one (a
     // 10-byte header, its payload over 64 KiB) fills the bound.
     let big = PreparedMessage::new(&Message::binary(vec![0u8; limit - 20 - 10]));
     assert_eq!(big.frame().len(), limit - 20);
-    assert_eq!(q.push(&big, true), Pushed::Queued { dropped: 1 });
+    assert_eq!(q.push_at(&big, Some(limit as u32), None), Pushed::Queued { dropped: 1 });
     let mut fed = Vec::new();
     let hand = q.poll_hand(&mut cx, &latency, None, |f| {
         fed.push(f.frame().len());
@@ -133,7 +133,7 @@ fn a_lossy_queue_drops_past_a_capped_batch() {
 #[tokio::test]
 async fn a_member_that_left_gets_what_was_queued_first() {
     let q = MemberQueue::new(100);
-    q.push(&frame(10), false);
+    q.push(&frame(10));
     q.stop(Stop::Left);
     assert_eq!(q.next_batch().await.unwrap().len(), 1);
     assert_eq!(q.next_batch().await.err(), Some(Stop::Left));
@@ -233,19 +233,19 @@ mod direct {
         let (q, latency) = (MemberQueue::new(100), Latency::default());
         park(&q, &ours);
         let at = Some(Stamp::now());
-        assert_eq!(q.push_at(&frame(10), false, at), Pushed::Held { dropped: 0 });
-        assert_eq!(q.push_at(&frame(20), false, at), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push_at(&frame(10), None, at), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push_at(&frame(20), None, at), Pushed::Held { dropped: 0 });
         assert!(read_all(&mut theirs).is_empty(), "held until the drain");
-        assert_eq!(q.waiting_bytes(), 30, "held frames are in the bound");
+        assert_eq!(q.waiting_bytes(100), 30, "held frames are in the bound");
         assert_eq!(q.drain(&latency), Drained { written: 2, in_part: 0 });
         assert_eq!(read_all(&mut theirs).len(), 30);
-        assert_eq!((q.waiting_bytes(), latency.snapshot().count), (0, 2));
+        assert_eq!((q.waiting_bytes(100), latency.snapshot().count), (0, 2));
         // Still parked; a frame that is not fanned out wakes the session.
-        assert_eq!(q.push_at(&frame(10), false, at), Pushed::Held { dropped: 0 });
-        assert_eq!(q.push(&frame(10), false), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push_at(&frame(10), None, at), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push(&frame(10)), Pushed::Queued { dropped: 0 });
         // Taken back: frames queue for the session again, the drain sends nothing.
         q.unpark(|_, _| panic!("nothing was sent in part"));
-        assert_eq!(q.push_at(&frame(10), false, at), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push_at(&frame(10), None, at), Pushed::Queued { dropped: 0 });
         assert_eq!(q.drain(&latency), Drained::default());
         assert!(read_all(&mut theirs).is_empty());
         assert_eq!(hand_all(&q), [10, 10, 10]);
@@ -262,13 +262,17 @@ mod direct {
         let (q, latency) = (MemberQueue::new(64 << 20), Latency::default());
         park(&q, &ours);
         let big = PreparedMessage::new(&Message::binary((0..32u32 << 20).map(|i| i as u8).collect::<Vec<u8>>()));
-        assert_eq!(q.push_at(&big, true, None), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push_at(&big, Some(64 << 20), None), Pushed::Held { dropped: 0 });
         assert_eq!(q.drain(&latency), Drained { written: 0, in_part: 1 });
-        assert_eq!(q.waiting_bytes(), 0, "its rest is outside the bound");
+        assert_eq!(q.waiting_bytes(64 << 20), 0, "its rest is outside the bound");
         let next = || PreparedMessage::new(&Message::binary(vec![1u8; 24 << 20]));
-        assert_eq!(q.push_at(&next(), true, None), Pushed::Queued { dropped: 0 });
-        assert_eq!(q.push_at(&next(), true, None), Pushed::Queued { dropped: 0 });
-        assert_eq!(q.push_at(&next(), true, None), Pushed::Queued { dropped: 1 }, "one that waited, not the rest");
+        assert_eq!(q.push_at(&next(), Some(64 << 20), None), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push_at(&next(), Some(64 << 20), None), Pushed::Queued { dropped: 0 });
+        assert_eq!(
+            q.push_at(&next(), Some(64 << 20), None),
+            Pushed::Queued { dropped: 1 },
+            "one that waited, not the rest"
+        );
         let mut rest = None;
         q.unpark(|f, written| rest = Some((f.clone(), written)));
         let (f, written) = rest.expect("the rest is handed");
@@ -286,11 +290,11 @@ mod direct {
         while ours.write(&[0u8; 4096]).is_ok() {}
         let (q, latency) = (MemberQueue::new(100), Latency::default());
         park(&q, &ours);
-        assert_eq!(q.push_at(&frame(10), false, None), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push_at(&frame(10), None, None), Pushed::Held { dropped: 0 });
         assert_eq!(q.drain(&latency), Drained::default());
         assert_eq!(q.lock().writer, Writer::SESSION, "no more tries until parked again");
         read_all(&mut theirs);
-        assert_eq!(q.push_at(&frame(10), false, None), Pushed::Queued { dropped: 0 });
+        assert_eq!(q.push_at(&frame(10), None, None), Pushed::Queued { dropped: 0 });
         assert_eq!(q.drain(&latency), Drained::default());
         assert!(read_all(&mut theirs).is_empty());
         q.unpark(|_, _| panic!("nothing was sent in part"));
@@ -304,8 +308,8 @@ mod direct {
         let (ours, mut theirs) = pair();
         let (q, latency) = (MemberQueue::new(100), Latency::default());
         park(&q, &ours);
-        assert_eq!(q.push_at(&frame(60), false, None), Pushed::Held { dropped: 0 });
-        assert_eq!(q.push_at(&frame(60), false, None), Pushed::Overflowed);
+        assert_eq!(q.push_at(&frame(60), None, None), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push_at(&frame(60), None, None), Pushed::Overflowed);
         assert_eq!(q.lock().writer, Writer::SESSION);
         assert_eq!(q.drain(&latency), Drained::default());
         assert!(read_all(&mut theirs).is_empty());
@@ -316,11 +320,11 @@ mod direct {
         let (ours, mut theirs) = pair();
         let (q, latency) = (MemberQueue::new(100), Latency::default());
         park(&q, &ours);
-        assert_eq!(q.push_at(&frame(10), false, None), Pushed::Held { dropped: 0 });
+        assert_eq!(q.push_at(&frame(10), None, None), Pushed::Held { dropped: 0 });
         q.stop(Stop::Left);
         assert_eq!(q.lock().writer, Writer::SESSION);
         assert_eq!(q.drain(&latency), Drained::default());
-        assert_eq!(q.push_at(&frame(10), false, None), Pushed::Stopped);
+        assert_eq!(q.push_at(&frame(10), None, None), Pushed::Stopped);
         assert!(read_all(&mut theirs).is_empty());
     }
 }

@@ -43,7 +43,7 @@ enum Kind {
 /// named `..._total`.
 pub fn render(stats: &HubStats, connections: &Connections) -> String {
     use Kind::{Counter, Gauge};
-    let samples: [(&str, Kind, &str, u64); 13] = [
+    let samples: [(&str, Kind, &str, u64); 14] = [
         ("connections", Gauge, "WebSocket connections open now.", connections.open.load(Relaxed)),
         ("connections_total", Counter, "WebSocket connections accepted.", connections.total.load(Relaxed)),
         ("members", Gauge, "Room members now.", stats.members),
@@ -58,6 +58,12 @@ pub fn render(stats: &HubStats, connections: &Connections) -> String {
             Counter,
             "Frames a room's drain wrote straight to a parked member's socket.",
             stats.sent_straight,
+        ),
+        (
+            "frames_sent_in_part_total",
+            Counter,
+            "Frames a room's drain began and a member's task finished.",
+            stats.sent_in_part,
         ),
         ("publishes_refused_total", Counter, "Publishes refused (limits, bad envelopes).", stats.refused),
         ("backplane_failures_total", Counter, "Times the link to the backplane failed.", stats.backplane_failures),

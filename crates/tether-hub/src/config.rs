@@ -32,6 +32,11 @@ pub struct HubConfig {
     /// Application publishes ([`Hub::publish`](crate::Hub::publish)) are
     /// not asked: the application checks its own.
     pub publish_hook: Option<PublishHook>,
+    /// Rooms made lossy when they are made (default none): a name, or a
+    /// prefix ending in `*` (`prices:*`). Unlike
+    /// [`Hub::set_lossy`](crate::Hub::set_lossy), this holds for a room
+    /// forgotten after [`room_ttl`](Self::room_ttl) and made again.
+    pub lossy_rooms: Vec<String>,
 }
 
 impl Default for HubConfig {
@@ -42,6 +47,7 @@ impl Default for HubConfig {
             member: MemberLimits::default(),
             deflate: Some(Self::default_deflate()),
             publish_hook: None,
+            lossy_rooms: Vec::new(),
         }
     }
 }
@@ -96,6 +102,21 @@ impl HubConfig {
         self.member = limits;
         self
     }
+
+    /// Makes every room named `pattern` (or, ending in `*`, starting with
+    /// what comes before it) lossy from the moment it is made.
+    pub fn lossy_room(mut self, pattern: impl Into<String>) -> Self {
+        self.lossy_rooms.push(pattern.into());
+        self
+    }
+
+    /// Whether room `name` starts lossy.
+    pub(crate) fn is_lossy(&self, name: &str) -> bool {
+        self.lossy_rooms.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == pattern,
+        })
+    }
 }
 
 /// What one member may hold and do. A slow or flooding member never slows
@@ -116,6 +137,9 @@ pub struct MemberLimits {
     /// closed with [`too_big_code`](Self::too_big_code).
     pub max_message: usize,
     /// The close code for a message over `max_message` (default 1009).
+    /// With 1009, a member accepted by [`Hub::decide`](crate::Hub::decide)
+    /// has the message refused as its frame header arrives; with another
+    /// code it is read whole, then refused.
     pub too_big_code: CloseCode,
     /// Messages per second a member may publish, with a burst of as many
     /// (default none); faster: closed with [`rate_code`](Self::rate_code).
@@ -155,5 +179,26 @@ impl MemberLimits {
     pub fn publish_rate(mut self, per_second: Option<u32>) -> Self {
         self.publish_rate = per_second;
         self
+    }
+
+    /// Sets the close codes for a message too big and for publishing too
+    /// fast.
+    pub fn refusal_codes(mut self, too_big: CloseCode, too_fast: CloseCode) -> Self {
+        self.too_big_code = too_big;
+        self.rate_code = too_fast;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lossy_rooms_by_name_or_prefix() {
+        let config = HubConfig::default().lossy_room("prices:*").lossy_room("ticker");
+        assert!(config.is_lossy("prices:eur") && config.is_lossy("prices:") && config.is_lossy("ticker"));
+        assert!(!config.is_lossy("ticker2") && !config.is_lossy("prices") && !config.is_lossy("chat"));
+        assert!(!HubConfig::default().is_lossy("any"));
     }
 }

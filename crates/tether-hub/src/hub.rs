@@ -80,6 +80,10 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) redis_failures: AtomicU64,
+    /// Times the link to Redis came up, the first included.
+    pub(crate) redis_links: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
     pub(crate) sent_straight: AtomicU64,
     pub(crate) sent_in_part: AtomicU64,
     pub(crate) latency: Latency,
@@ -99,6 +103,10 @@ pub struct HubStats {
     pub delivered: u64,
     /// Bytes of those frames (shared between members, not copied).
     pub bytes_out: u64,
+    /// Messages members sent (refused ones included).
+    pub received: u64,
+    /// Bytes of those messages' payloads.
+    pub bytes_in: u64,
     /// Members closed because their queue overflowed.
     pub overflowed: u64,
     /// Frames dropped from lossy members' queues.
@@ -113,6 +121,8 @@ pub struct HubStats {
     pub refused: u64,
     /// Times the link to the backplane failed (rooms went local).
     pub backplane_failures: u64,
+    /// Times the link to the backplane came back after a failure.
+    pub backplane_reconnects: u64,
     /// The link to the backplane works now (false without one).
     pub backplane_up: bool,
     /// How long room messages took from fan-out to each member's socket.
@@ -201,7 +211,10 @@ impl Hub {
 
     /// Marks `room` lossy (or not): a member too slow for a lossy room loses
     /// its oldest undelivered messages instead of being closed. For feeds
-    /// where only the latest matters (prices, positions).
+    /// where only the latest matters (prices, positions). This holds while
+    /// the hub keeps the room: one forgotten after
+    /// [`HubConfig::room_ttl`](crate::HubConfig::room_ttl) is made again as
+    /// [`HubConfig::lossy_rooms`](crate::HubConfig::lossy_rooms) says.
     pub fn set_lossy(&self, room: &str, lossy: bool) {
         self.room(room).lock().lossy = lossy;
     }
@@ -262,12 +275,15 @@ impl Hub {
             published: c.published.load(Relaxed),
             delivered: c.delivered.load(Relaxed),
             bytes_out: c.bytes_out.load(Relaxed),
+            received: c.received.load(Relaxed),
+            bytes_in: c.bytes_in.load(Relaxed),
             overflowed: c.overflowed.load(Relaxed),
             dropped: c.dropped.load(Relaxed),
             sent_straight: c.sent_straight.load(Relaxed),
             sent_in_part: c.sent_in_part.load(Relaxed),
             refused: c.refused.load(Relaxed),
             backplane_failures: c.redis_failures.load(Relaxed),
+            backplane_reconnects: c.redis_links.load(Relaxed).saturating_sub(1),
             backplane_up: self.backplane_up(),
             delivery_latency: c.latency.snapshot(),
         }
@@ -300,6 +316,7 @@ impl Hub {
         let name: Arc<str> = name.into();
         let mut room = Room::new(history, self.shared.config.member.queue_bytes);
         room.detached = away;
+        room.lossy = self.shared.config.is_lossy(&name);
         let room = Arc::new(SharedRoom::new(name.clone(), room));
         rooms.by_name.insert(name, room.clone());
         room

@@ -4,7 +4,7 @@
 //! [`Hub::decide`], which accepts or refuses it during the handshake.
 
 use http::StatusCode;
-use tether::{Accept, Reject, Request};
+use tether::{Accept, CloseCode, Reject, Request};
 
 use crate::protocol::{parse_epoch, PROTOCOL};
 use crate::room::Framing;
@@ -65,7 +65,12 @@ impl Hub {
     /// client offers it, and compression per [`HubConfig::deflate`](crate::HubConfig::deflate))
     /// or refuses it with 404 (not a room) or 400 (a bad name or position);
     /// for [`tether::Server::on_request`]. To check a
-    /// token or the origin first, call it from your own function.
+    /// token or the origin first, call it from your own function. With the
+    /// default [`MemberLimits::too_big_code`](crate::MemberLimits::too_big_code)
+    /// (1009, the protocol's own), a message over
+    /// [`MemberLimits::max_message`](crate::MemberLimits::max_message) is
+    /// refused as its frame header arrives ([`Accept::max_message_size`]),
+    /// not read whole first.
     pub fn decide(&self, request: &Request) -> Result<Accept, Reject> {
         let uri = request.head().uri();
         if let Err(reason) = Join::parse(uri.path(), uri.query(), None) {
@@ -74,7 +79,11 @@ impl Hub {
             return Err(Reject::new(status, reason));
         }
         let v1 = request.protocols().iter().any(|p| p == PROTOCOL);
-        Ok(Accept::new().protocol(v1.then(|| PROTOCOL.to_owned())).deflate(self.shared.config.deflate))
+        let config = &self.shared.config;
+        let accept = Accept::new().protocol(v1.then(|| PROTOCOL.to_owned())).deflate(config.deflate);
+        // With another code, the session refuses the message once it is whole.
+        let early = config.member.too_big_code == CloseCode::MESSAGE_TOO_BIG;
+        Ok(if early { accept.max_message_size(config.member.max_message) } else { accept })
     }
 }
 

@@ -275,6 +275,9 @@ where
     /// say: checked here, then ordered by the busy future it leaves.
     fn publish(&mut self, message: Message) -> Result<(), Error> {
         let hub = &self.hub;
+        let counters = &hub.shared.counters;
+        counters.received.fetch_add(1, Relaxed);
+        counters.bytes_in.fetch_add(message.as_bytes().len() as u64, Relaxed);
         let limits = &hub.shared.config.member;
         let refusal = if message.as_bytes().len() > limits.max_message {
             Some((limits.too_big_code, "message too big"))

@@ -222,6 +222,7 @@ async fn a_hanging_redis_is_detected_rooms_go_local_then_rejoin() {
         }
     }
     assert!(hub_a.stats().backplane_failures >= 1);
+    assert!(hub_a.stats().backplane_reconnects >= 1, "{:?}", hub_a.stats());
 }
 
 /// Two hubs share a room; a publish on one reaches a member of the other.

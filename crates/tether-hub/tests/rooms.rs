@@ -326,6 +326,83 @@ async fn members_that_publish_too_fast_or_too_large_are_closed() {
     assert!(hub.stats().published <= 21, "{} published", hub.stats().published);
 }
 
+/// A frame over `max_message` is refused (1009) as its header arrives:
+/// the hub does not wait for, nor buffer, a payload it will refuse.
+#[tokio::test]
+async fn a_message_over_the_limit_is_refused_before_its_payload_arrives() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = Hub::new(HubConfig::default().member(MemberLimits::default().max_message(1000)));
+    let base = start(&hub).await;
+    let addr = base.trim_start_matches("ws://");
+    let mut member = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /rooms/big HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    member.write_all(request.as_bytes()).await.unwrap();
+    members(&hub, "big", 1).await;
+    // A masked binary frame announcing 1 MiB, and none of its payload.
+    let mut head = vec![0x82, 0x80 | 127];
+    head.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    head.extend_from_slice(&[1, 2, 3, 4]);
+    member.write_all(&head).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let n = member.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+            // The 101 response, then a close frame: 0x88, length, code.
+            if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                let frame = &got[at + 4..];
+                if frame.len() >= 4 || n == 0 {
+                    break frame.to_vec();
+                }
+            }
+        }
+    })
+    .await
+    .expect("closed without the payload");
+    assert_eq!(closed[0], 0x88, "{closed:?}");
+    assert_eq!(u16::from_be_bytes([closed[2], closed[3]]), 1009);
+}
+
+/// Rooms the settings name lossy (by name, or by prefix) are lossy from
+/// the moment they are made: a member that does not read loses its oldest
+/// messages there, and is closed (1013) in any other room.
+#[tokio::test]
+async fn rooms_the_settings_name_start_lossy() {
+    let config = HubConfig::default().lossy_room("prices:*").lossy_room("ticker");
+    let limits = MemberLimits::default().queue(256 << 10, CloseCode::TRY_AGAIN_LATER);
+    let hub = Hub::new(config.member(limits));
+    let base = start(&hub).await;
+    for (seed, room) in [(1u64, "prices:eur"), (2, "ticker"), (3, "chat")] {
+        let lossy = room != "chat";
+        let mut slow = raw(&base, room).await;
+        members(&hub, room, 1).await;
+        let (dropped, overflowed) = (hub.stats().dropped, hub.stats().overflowed);
+        // Until its socket and its queue are full: frames dropped, or the member closed.
+        for i in 0.. {
+            let stats = hub.stats();
+            if stats.dropped > dropped || stats.overflowed > overflowed {
+                break;
+            }
+            assert!(i < 100_000, "{room}: neither dropped nor closed");
+            hub.publish(room, Message::binary(incompressible(16 << 10, seed << 32 | i))).await;
+            tokio::task::yield_now().await;
+        }
+        if lossy {
+            assert_eq!(hub.stats().overflowed, overflowed, "{room}: closed");
+            hub.publish(room, Message::text("last")).await;
+            while next(&mut slow).await != Message::text("last") {}
+        } else {
+            assert_eq!(hub.stats().dropped, dropped, "{room}: dropped");
+            while slow.next().await.is_some() {}
+            assert_eq!(slow.close_code(), Some(CloseCode::TRY_AGAIN_LATER));
+        }
+    }
+}
+
 #[tokio::test]
 async fn only_rooms_are_served() {
     let hub = Hub::default();

@@ -1,6 +1,7 @@
 //! The flags of `tether hub`, and the settings of the hub they make.
 
 use clap::Args;
+use tether::CloseCode;
 use tether_hub::{HubConfig, MemberLimits};
 
 use super::serve::{Listen, ServeOptions};
@@ -14,9 +15,19 @@ pub struct HubArgs {
     /// Messages kept per room for members that resume with ?since=EPOCH:OFFSET.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub history: usize,
-    /// Bytes waiting for one member before it is closed with 1013 (a slow consumer).
+    /// Bytes waiting for one member before it is closed with --overflow-code
+    /// (a slow consumer), or, in a --lossy room, loses its oldest messages.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub queue_bytes: usize,
+    /// The close code for a member over --queue-bytes: 1013 (try again
+    /// later) or 1008 (policy violation), or any code an endpoint may send.
+    #[arg(long, value_name = "CODE", default_value_t = 1013, value_parser = close_code)]
+    pub overflow_code: u16,
+    /// Make room NAME lossy (repeatable; a trailing * matches a prefix, as
+    /// in 'prices:*'): a member too slow for it loses its oldest
+    /// undelivered messages instead of being closed.
+    #[arg(long, value_name = "NAME")]
+    pub lossy: Vec<String>,
     /// The largest message a member may publish; larger: closed with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
     pub max_message: usize,
@@ -52,8 +63,12 @@ impl HubArgs {
         let limits = MemberLimits::default()
             .max_message(self.max_message)
             .publish_rate(self.publish_rate)
-            .queue(self.queue_bytes, MemberLimits::default().overflow_code);
-        HubConfig::default().history(self.history).member(limits)
+            .queue(self.queue_bytes, CloseCode(self.overflow_code));
+        let mut config = HubConfig::default().history(self.history).member(limits);
+        if self.serve.no_deflate {
+            config = config.deflate(None);
+        }
+        self.lossy.iter().fold(config, |config, room| config.lossy_room(room))
     }
 
     /// Where the rooms live.
@@ -62,5 +77,15 @@ impl HubArgs {
             Some(url) => Backplane::Redis(url.clone()),
             None => Backplane::Local,
         }
+    }
+}
+
+/// A close code an endpoint may send (1000–1003, 1007–1014, 3000–4999).
+fn close_code(text: &str) -> Result<u16, String> {
+    let code: u16 = text.parse().map_err(|_| format!("{text}: not a close code"))?;
+    if CloseCode(code).is_sendable() {
+        Ok(code)
+    } else {
+        Err(format!("{code}: not a code an endpoint may send"))
     }
 }

@@ -204,6 +204,34 @@ async fn allow_origin_refuses_a_foreign_origin_with_403() {
     assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("welcome"));
 }
 
+/// The member flags reach the hub: `--no-deflate` turns compression off,
+/// `--max-message` is enforced as a frame's header arrives (1009), and
+/// what members send is counted on /metrics; a code no endpoint may send
+/// is refused at the command line.
+#[tokio::test]
+async fn the_hubs_member_flags_take_effect() {
+    let hub =
+        tether_hub(&["--no-deflate", "--max-message", "1000", "--overflow-code", "1008", "--lossy", "feed:*"]).await;
+    let room = format!("{}rooms/lobby", hub.url);
+    let mut ws = open(&room, None).await;
+    assert!(ws.compression().is_none(), "compression agreed despite --no-deflate");
+    ws.send(Message::text("welcome")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::text("welcome"));
+    let (_, page) = get(&hub, "/metrics").await;
+    assert_eq!(metric(&page, "tether_hub_messages_in_total"), 1);
+    assert_eq!(metric(&page, "tether_hub_bytes_in_total"), 7);
+    assert_eq!(metric(&page, "tether_hub_backplane_reconnects_total"), 0);
+    ws.send(Message::binary(vec![0u8; 1001])).await.unwrap();
+    while let Some(Ok(_)) = next(&mut ws).await {}
+    assert_eq!(ws.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+
+    let refused =
+        tether_bin().args(["hub", "--listen", "127.0.0.1:0", "--overflow-code", "1005"]).output().await.unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("1005: not a code an endpoint may send"), "{stderr}");
+}
+
 #[tokio::test]
 async fn with_a_certificate_the_hub_serves_wss() {
     let pki = TestPki::new();

@@ -426,13 +426,21 @@ fn announcement(bytes: &[u8]) -> Option<(Position, Message)> {
 /// brings them back to Redis's order, then relays announcements until
 /// the link fails. Ends when the hub is dropped.
 async fn link(engine: Arc<RedisEngine>, hub: Weak<Shared>, mut requests: mpsc::UnboundedReceiver<Watch>) {
-    let mut backoff = Duration::from_millis(100);
+    const FIRST_RETRY: Duration = Duration::from_millis(100);
+    let mut backoff = FIRST_RETRY;
     loop {
         let Some(shared) = hub.upgrade() else { return };
+        let links = shared.counters.redis_links.load(SeqCst);
         drop(shared);
         match relay(&engine, &hub, &mut requests).await {
             Ok(()) => return,
             Err(e) => {
+                // A link that came up and failed later starts the backoff
+                // over: a hub that lost Redis a few times still retries
+                // soon after the next loss.
+                if hub.upgrade().is_some_and(|s| s.counters.redis_links.load(SeqCst) != links) {
+                    backoff = FIRST_RETRY;
+                }
                 engine.lost();
                 tracing::warn!(error = %e, retry_in = ?backoff, "redis link down");
                 tokio::time::sleep(backoff).await;
@@ -461,6 +469,9 @@ async fn relay(
         attach(engine, hub, room).await?;
     }
     engine.up.store(true, SeqCst);
+    if let Some(shared) = hub.upgrade() {
+        shared.counters.redis_links.fetch_add(1, SeqCst);
+    }
     tracing::info!(rooms = rooms.len(), "redis link up");
     let prefix = engine.channel_prefix();
     let mut health = tokio::time::interval(Duration::from_secs(1));

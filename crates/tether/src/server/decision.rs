@@ -20,6 +20,8 @@ pub struct Accept {
     pub(super) headers: HeaderMap,
     /// permessage-deflate settings for this connection instead of the server's.
     deflate: Option<Option<DeflateConfig>>,
+    /// A message limit for this connection below the server's.
+    max_message_size: Option<usize>,
 }
 
 impl Accept {
@@ -48,6 +50,15 @@ impl Accept {
     /// members can share compressed frames ([`tether_proto::PreparedMessage`]).
     pub fn deflate(mut self, settings: Option<DeflateConfig>) -> Self {
         self.deflate = Some(settings);
+        self
+    }
+
+    /// Refuses (close 1009) messages over `bytes` on this connection, and
+    /// frames over it, as their headers arrive, if that is below the
+    /// server's [`Config`] limits: a room server, for one, takes its
+    /// members' smaller messages without reading a larger one whole first.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = Some(bytes);
         self
     }
 
@@ -88,7 +99,8 @@ impl Accept {
             other => Cow::Owned(other.to_owned()),
         };
         let over_http2 = request.is_extended_connect();
-        (Agreed { protocol: self.protocol, deflate, settings, target, over_http2 }, self.headers)
+        let max_message_size = self.max_message_size;
+        (Agreed { protocol: self.protocol, deflate, settings, max_message_size, target, over_http2 }, self.headers)
     }
 }
 
@@ -100,6 +112,8 @@ pub(crate) struct Agreed {
     deflate: Option<DeflateParams>,
     /// The settings `deflate` was agreed under.
     settings: Option<DeflateConfig>,
+    /// [`Accept::max_message_size`].
+    max_message_size: Option<usize>,
     /// The request's path and query (most are `/`: not allocated).
     target: Cow<'static, str>,
     /// An extended CONNECT (HTTP/2), answered 200, rather than an upgrade.
@@ -113,7 +127,12 @@ impl Agreed {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let config = config.deflate(self.settings);
+        let mut config = config.deflate(self.settings);
+        if let Some(max) = self.max_message_size {
+            let limits = &mut config.protocol;
+            limits.max_message_size = limits.max_message_size.min(max);
+            limits.max_frame_size = limits.max_frame_size.min(max);
+        }
         let mut ws = WebSocket::from_parts(io, Role::Server, leftover, config, self.protocol, self.deflate);
         ws.set_request_target(&self.target);
         if self.over_http2 {

@@ -43,15 +43,22 @@ enum Kind {
 /// named `..._total`.
 pub fn render(stats: &HubStats, connections: &Connections) -> String {
     use Kind::{Counter, Gauge};
-    let samples: [(&str, Kind, &str, u64); 14] = [
+    let samples: [(&str, Kind, &str, u64); 17] = [
         ("connections", Gauge, "WebSocket connections open now.", connections.open.load(Relaxed)),
         ("connections_total", Counter, "WebSocket connections accepted.", connections.total.load(Relaxed)),
         ("members", Gauge, "Room members now.", stats.members),
         ("rooms", Gauge, "Rooms held (with members, or history not yet expired).", stats.rooms as u64),
+        ("messages_in_total", Counter, "Messages members sent (refused ones included).", stats.received),
+        ("bytes_in_total", Counter, "Payload bytes of the messages members sent.", stats.bytes_in),
         ("messages_published_total", Counter, "Messages ordered in a room.", stats.published),
         ("deliveries_total", Counter, "Frames queued for members: one per member per message.", stats.delivered),
         ("bytes_out_total", Counter, "Bytes of the frames queued for members.", stats.bytes_out),
-        ("members_dropped_total", Counter, "Members closed because their queue overflowed.", stats.overflowed),
+        (
+            "members_dropped_total",
+            Counter,
+            "Members closed because their queue overflowed (those closed for a publish: publishes_refused_total).",
+            stats.overflowed,
+        ),
         ("frames_dropped_total", Counter, "Frames dropped from the queues of lossy rooms' members.", stats.dropped),
         (
             "frames_sent_straight_total",
@@ -67,6 +74,12 @@ pub fn render(stats: &HubStats, connections: &Connections) -> String {
         ),
         ("publishes_refused_total", Counter, "Publishes refused (limits, bad envelopes).", stats.refused),
         ("backplane_failures_total", Counter, "Times the link to the backplane failed.", stats.backplane_failures),
+        (
+            "backplane_reconnects_total",
+            Counter,
+            "Times the link to the backplane came back after a failure.",
+            stats.backplane_reconnects,
+        ),
         ("backplane_up", Gauge, "1 while the link to the backplane (Redis) works, else 0.", stats.backplane_up.into()),
     ];
     let mut out = String::new();

@@ -1,11 +1,13 @@
 //! The client side of `tether.hub.v1`: a [`Tracker`] follows what a member
 //! has seen, so that a reconnect resumes where it left off and shows
-//! nothing twice, with any WebSocket client (tether's reconnecting client:
-//! see `Tracker::resume_url`).
+//! nothing twice, and what it published that the hub has not acknowledged,
+//! so that a reconnect sends it again (the hub orders an id once), with any
+//! WebSocket client (tether's reconnecting client: see
+//! `Tracker::resume_url` and `Tracker::unacknowledged`).
 
 use tether::Message;
 
-use crate::protocol::{epoch_text, parse_epoch, parse_server, ServerHeader};
+use crate::protocol::{self, epoch_text, parse_epoch, parse_server, ServerHeader};
 use crate::Position;
 
 /// What a message from the hub meant.
@@ -39,10 +41,14 @@ pub enum Received {
     Joined,
 }
 
-/// Follows a member's position in its room.
+/// Follows a member's position in its room, and its publishes until the
+/// hub answers them.
 #[derive(Debug, Clone, Default)]
 pub struct Tracker {
     position: Option<Position>,
+    /// Publishes sent and not yet acknowledged or refused, oldest first:
+    /// their ids and envelopes.
+    pending: Vec<(String, Message)>,
 }
 
 impl Tracker {
@@ -54,6 +60,28 @@ impl Tracker {
     /// The position of the last message seen.
     pub fn position(&self) -> Option<Position> {
         self.position
+    }
+
+    /// The envelope that publishes `payload` with `id` (unique to this
+    /// client), kept until the hub acknowledges or refuses it.
+    pub fn publish(&mut self, id: &str, payload: &Message) -> Message {
+        let envelope = protocol::publish(id, payload);
+        self.pending.push((id.to_owned(), envelope.clone()));
+        envelope
+    }
+
+    /// The publishes the hub has not answered, oldest first: to send again
+    /// first thing after a reconnect (a hub that already ordered one
+    /// acknowledges it again without ordering it twice). For tether's
+    /// reconnecting client, from its `on_connect` hook.
+    pub fn unacknowledged(&self) -> Vec<Message> {
+        self.pending.iter().map(|(_, envelope)| envelope.clone()).collect()
+    }
+
+    fn answered(&mut self, id: &str) {
+        if let Some(at) = self.pending.iter().position(|(p, _)| p == id) {
+            self.pending.remove(at);
+        }
     }
 
     /// Reads a message from the hub.
@@ -72,9 +100,13 @@ impl Tracker {
                 }
             }
             ServerHeader::Ack { id, epoch, offset, local } => {
+                self.answered(&id);
                 Received::Ack { id, position: at(&epoch, offset)?, local }
             }
-            ServerHeader::Refused { id, reason } => Received::Refused { id, reason },
+            ServerHeader::Refused { id, reason } => {
+                self.answered(&id);
+                Received::Refused { id, reason }
+            }
             ServerHeader::Gap { reason, epoch, offset } => {
                 self.position = Some(at(&epoch, offset)?);
                 Received::Gap(reason)
@@ -124,5 +156,21 @@ mod tests {
         );
         assert_eq!(t.receive(gap).unwrap(), Received::Gap("epoch changed".into()));
         assert!(t.resume_url("ws://h/rooms/a").ends_with("since=00000000000000bb:7"));
+    }
+
+    #[test]
+    fn publishes_wait_for_their_answer_and_are_sent_again_until_then() {
+        let mut t = Tracker::new();
+        let first = t.publish("c-1", &Message::text("one"));
+        let second = t.publish("c-2", &Message::binary(vec![2]));
+        let third = t.publish("c-3", &Message::text("three"));
+        assert!(matches!((&first, &second), (Message::Text(_), Message::Binary(_))));
+        assert_eq!(t.unacknowledged(), vec![first.clone(), second.clone(), third.clone()]);
+        let ack = Message::text("{\"type\":\"ack\",\"id\":\"c-2\",\"epoch\":\"00000000000000aa\",\"offset\":4}\n");
+        assert!(matches!(t.receive(ack).unwrap(), Received::Ack { .. }));
+        assert_eq!(t.unacknowledged(), vec![first, third.clone()], "in order, the answered one gone");
+        let refused = Message::text("{\"type\":\"refused\",\"id\":\"c-1\",\"reason\":\"no\"}\n");
+        assert!(matches!(t.receive(refused).unwrap(), Received::Refused { .. }));
+        assert_eq!(t.unacknowledged(), vec![third]);
     }
 }

@@ -24,7 +24,8 @@ pub fn is_room(url: &str) -> bool {
 /// `also` URLs in turn); lines typed while disconnected wait in the outbox.
 /// `room`: the server is a hub that speaks tether.hub.v1: each reconnect
 /// resumes after the last message seen, and lines are published with ids,
-/// so that neither side sees anything twice.
+/// so that neither side sees anything twice; lines not acknowledged when
+/// the link failed are published again on the next.
 pub async fn run(
     builder: tether::ClientBuilder,
     also: &[String],
@@ -36,8 +37,12 @@ pub async fn run(
     let tracker = Arc::new(Mutex::new(Tracker::new()));
     let mut reconnect = builder.reconnect(policy).urls(also.iter().cloned());
     if room {
-        let tracker = tracker.clone();
-        reconnect = reconnect.rewrite_url(move |url| lock(&tracker).resume_url(url));
+        let (resume, resend) = (tracker.clone(), tracker.clone());
+        // Lines the hub never answered (in flight when the link failed) go
+        // again first, in order, before the lines typed while away.
+        reconnect = reconnect
+            .rewrite_url(move |url| lock(&resume).resume_url(url))
+            .on_connect(move || lock(&resend).unacknowledged());
     }
     let mut client = reconnect.start();
     if let Some(mut events) = client.events() {
@@ -58,6 +63,7 @@ pub async fn run(
         });
     }
     let sender = client.sender();
+    let publishes = tracker.clone();
     let input = tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
         // Ids unique to this client: a line resent after a reconnect is
@@ -69,7 +75,7 @@ pub async fn run(
             let message = Message::text(line);
             let message = if room {
                 n += 1;
-                protocol::publish(&format!("{prefix}-{n}"), &message)
+                lock(&publishes).publish(&format!("{prefix}-{n}"), &message)
             } else {
                 message
             };

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tether::{MaybeTlsStream, Message, WebSocket};
-use tether_hub::protocol::PROTOCOL;
+use tether_hub::protocol::{epoch_text, PROTOCOL};
 use tether_hub::{Hub, HubConfig, RedisOptions};
 use tether_testkit::redis::RedisServer as Redis;
 
@@ -189,7 +189,9 @@ async fn a_hanging_redis_is_detected_rooms_go_local_then_rejoin() {
         }
     }
     assert!(started.elapsed() < Duration::from_secs(5), "detected by a timeout, not waited on");
-    assert_eq!(ack.unwrap()["local"], true, "the ack says the message is local only");
+    let ack = ack.unwrap();
+    assert_eq!(ack["local"], true, "the ack says the message is local only");
+    let local_position = format!("{}:{}", ack["epoch"].as_str().unwrap(), ack["offset"]);
     assert!(!hub_a.backplane_up());
     // A room first used during the outage is local too.
     let mut newcomer = v1(&format!("{a}/rooms/new-during-outage")).await;
@@ -223,6 +225,42 @@ async fn a_hanging_redis_is_detected_rooms_go_local_then_rejoin() {
     }
     assert!(hub_a.stats().backplane_failures >= 1);
     assert!(hub_a.stats().backplane_reconnects >= 1, "{:?}", hub_a.stats());
+    // A member that saw the outage's local order and comes back after it,
+    // on either hub, is told that what it missed cannot be given.
+    for base in [&a, &b] {
+        let mut back = v1(&format!("{base}/rooms/x?since={local_position}")).await;
+        let (header, _) = envelope(&next(&mut back).await);
+        assert_eq!(header["type"], "gap", "{header}");
+        assert_eq!(header["reason"], "epoch changed", "{header}");
+        assert_eq!(header["epoch"].as_str(), Some(epoch_text(published.position.epoch).as_str()), "{header}");
+    }
+}
+
+/// `MAXLEN ~` trims a room's stream by whole nodes, so a member whose
+/// position fell out of it is found by the stream's first entry, not by
+/// the history's length: it gets a gap, then the messages that follow.
+#[tokio::test]
+async fn a_member_resuming_before_the_trimmed_history_is_told_so() {
+    let redis = Redis::start();
+    let (hub, base) = hub_with(RedisOptions::new(redis.url()).history(10)).await;
+    let mut first = None;
+    for i in 1..=600 {
+        let published = hub.publish("t", format!("m{i}")).await;
+        assert!(!published.local);
+        first.get_or_insert(published.position);
+    }
+    let first = first.unwrap();
+    let since = format!("{}:{}", epoch_text(first.epoch), first.offset);
+    let mut late = v1(&format!("{base}/rooms/t?since={since}")).await;
+    let (header, _) = envelope(&next(&mut late).await);
+    assert_eq!(header["type"], "gap", "{header}");
+    assert_eq!(header["reason"], "history trimmed", "{header}");
+    // One that resumes within what is kept gets exactly the rest.
+    let recent = format!("{}:{}", epoch_text(first.epoch), first.offset + 595);
+    let mut near = v1(&format!("{base}/rooms/t?since={recent}")).await;
+    for i in 597..=600 {
+        assert_eq!(next_message(&mut near).await.2, format!("m{i}"));
+    }
 }
 
 /// Two hubs share a room; a publish on one reaches a member of the other.

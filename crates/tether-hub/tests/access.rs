@@ -1,7 +1,8 @@
 //! The publish hook: it sees the room, the member (and who the application
 //! said it is) and the message; a refused `tether.hub.v1` member gets a
 //! `refused` envelope and stays, a refused raw member is closed with 1008;
-//! application publishes are not asked.
+//! application publishes are not asked. And the join check an application
+//! puts in front of `Hub::decide`: a token, the room's name.
 
 use std::time::Duration;
 
@@ -102,4 +103,51 @@ async fn the_hook_sees_who_the_member_is_and_closes_a_refused_raw_member_with_10
     hub.publish("news", Message::text("from the application, and long")).await;
     assert_eq!(next(&mut editor).await, Message::text("from the application, and long"));
     assert_eq!(hub.position("news").unwrap().offset, 2, "spam was not ordered");
+}
+
+/// Joins are the application's to refuse before the hub sees them: its own
+/// `on_request` checks the token (here a header) and the room, then hands
+/// the request to `Hub::decide`. Refused handshakes get the status chosen
+/// and never become members.
+#[tokio::test]
+async fn a_join_the_application_refuses_is_answered_with_its_status() {
+    use tether::Reject;
+    let hub = Hub::default();
+    let server = tether::Server::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", server.local_addr().unwrap());
+    let (decide, serve) = (hub.clone(), hub.clone());
+    let check = move |request: &tether::Request| {
+        let token = request.head().headers().get("authorization").and_then(|v| v.to_str().ok());
+        let Some(user) = token.and_then(|t| t.strip_prefix("Bearer ")).filter(|u| ["ann", "root"].contains(u)) else {
+            return Err(Reject::new(http::StatusCode::UNAUTHORIZED, "a valid token, please"));
+        };
+        if request.head().uri().path() == "/rooms/admin" && user != "root" {
+            return Err(Reject::new(http::StatusCode::FORBIDDEN, "not your room"));
+        }
+        decide.decide(request)
+    };
+    tokio::spawn(server.on_request(check).serve(move |ws, _| {
+        let hub = serve.clone();
+        async move {
+            let _ = hub.serve(ws).await;
+        }
+    }));
+    let join = |room: &str, token: Option<&str>| {
+        let mut builder = tether::connect_with(&format!("{base}/rooms/{room}"));
+        if let Some(token) = token {
+            builder = builder.header("Authorization", format!("Bearer {token}"));
+        }
+        builder.connect()
+    };
+    let status = |e: tether::Error| e.http_status();
+    assert_eq!(join("lobby", None).await.map_err(status).err(), Some(Some(http::StatusCode::UNAUTHORIZED)));
+    assert_eq!(join("lobby", Some("eve")).await.map_err(status).err(), Some(Some(http::StatusCode::UNAUTHORIZED)));
+    assert_eq!(join("admin", Some("ann")).await.map_err(status).err(), Some(Some(http::StatusCode::FORBIDDEN)));
+    let mut root = join("admin", Some("root")).await.unwrap();
+    let mut ann = join("lobby", Some("ann")).await.unwrap();
+    ann.send(Message::text("hi")).await.unwrap();
+    assert_eq!(next(&mut ann).await, Message::text("hi"));
+    root.send(Message::text("sudo")).await.unwrap();
+    assert_eq!(next(&mut root).await, Message::text("sudo"));
+    assert_eq!((hub.member_count("lobby"), hub.member_count("admin")), (1, 1), "the refused never joined");
 }

@@ -375,3 +375,38 @@ async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
     }
     assert_eq!(hub_a.members_everywhere("count"), 1, "the next refresh forgets the dead hub too");
 }
+
+/// A room's keys expire a TTL after its last message, so abandoned rooms
+/// do not pile up in Redis; a member coming back to one is told its
+/// history is gone (a new epoch), not served a made-up one.
+#[tokio::test]
+async fn an_abandoned_rooms_keys_expire_in_redis() {
+    let redis = Redis::start();
+    let (hub, base) = hub_with(RedisOptions::new(redis.url()).ttl(Duration::from_secs(1))).await;
+    let mut last = None;
+    for i in 1..=3 {
+        last = Some(hub.publish("gone", format!("m{i}")).await.position);
+    }
+    let last = last.unwrap();
+    let mut conn = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys = || redis::cmd("KEYS").arg("tether:hub:{gone}:*").clone();
+    let live: Vec<String> = keys().query_async(&mut conn).await.unwrap();
+    assert!(live.len() >= 3, "{live:?}");
+    for key in &live {
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
+        assert!((1..=1000).contains(&ttl), "{key}: {ttl} ms");
+    }
+    let mut left = live;
+    for _ in 0..100 {
+        left = keys().query_async(&mut conn).await.unwrap();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(left.is_empty(), "still there: {left:?}");
+    let since = format!("{}:{}", epoch_text(last.epoch), last.offset);
+    let mut back = v1(&format!("{base}/rooms/gone?since={since}")).await;
+    let (header, _) = envelope(&next(&mut back).await);
+    assert_eq!((header["type"].as_str(), header["reason"].as_str()), (Some("gap"), Some("epoch changed")), "{header}");
+}

@@ -369,11 +369,12 @@ async fn a_message_over_the_limit_is_refused_before_its_payload_arrives() {
 
 /// Rooms the settings name lossy (by name, or by prefix) are lossy from
 /// the moment they are made: a member that does not read loses its oldest
-/// messages there, and is closed (1013) in any other room.
+/// messages there, and is closed in any other room, with the code the
+/// settings chose (1008 here; 1013 by default).
 #[tokio::test]
 async fn rooms_the_settings_name_start_lossy() {
     let config = HubConfig::default().lossy_room("prices:*").lossy_room("ticker");
-    let limits = MemberLimits::default().queue(256 << 10, CloseCode::TRY_AGAIN_LATER);
+    let limits = MemberLimits::default().queue(256 << 10, CloseCode::POLICY_VIOLATION);
     let hub = Hub::new(config.member(limits));
     let base = start(&hub).await;
     for (seed, room) in [(1u64, "prices:eur"), (2, "ticker"), (3, "chat")] {
@@ -398,9 +399,28 @@ async fn rooms_the_settings_name_start_lossy() {
         } else {
             assert_eq!(hub.stats().dropped, dropped, "{room}: dropped");
             while slow.next().await.is_some() {}
-            assert_eq!(slow.close_code(), Some(CloseCode::TRY_AGAIN_LATER));
+            assert_eq!(slow.close_code(), Some(CloseCode::POLICY_VIOLATION));
         }
     }
+}
+
+/// A room with no member and no publish for `room_ttl` is forgotten,
+/// history and all, when the hub next looks a room up; one with members
+/// stays however quiet.
+#[tokio::test]
+async fn an_abandoned_room_is_forgotten_after_its_ttl() {
+    let hub = Hub::new(HubConfig::default().room_ttl(Duration::from_millis(200)));
+    let base = start(&hub).await;
+    hub.publish("abandoned", Message::text("anyone?")).await;
+    let _member = raw(&base, "kept").await;
+    members(&hub, "kept", 1).await;
+    assert!(hub.position("abandoned").is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Any lookup sweeps (at most every quarter of the TTL).
+    hub.publish("other", Message::text("x")).await;
+    assert_eq!(hub.position("abandoned"), None, "forgotten");
+    assert!(hub.position("kept").is_some(), "a room with a member stays");
+    assert_eq!(hub.stats().rooms, 2, "kept and other");
 }
 
 #[tokio::test]

@@ -205,9 +205,9 @@ async fn allow_origin_refuses_a_foreign_origin_with_403() {
 }
 
 /// The member flags reach the hub: `--no-deflate` turns compression off,
-/// `--max-message` is enforced as a frame's header arrives (1009), and
-/// what members send is counted on /metrics; a code no endpoint may send
-/// is refused at the command line.
+/// `--max-message` is enforced as a frame's header arrives (1009), what
+/// members send is counted on /metrics, `--max-per-ip` caps connections
+/// per address; a code no endpoint may send is refused at the command line.
 #[tokio::test]
 async fn the_hubs_member_flags_take_effect() {
     let hub =
@@ -224,6 +224,16 @@ async fn the_hubs_member_flags_take_effect() {
     ws.send(Message::binary(vec![0u8; 1001])).await.unwrap();
     while let Some(Ok(_)) = next(&mut ws).await {}
     assert_eq!(ws.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+
+    drop(ws);
+
+    // --max-per-ip: a second member from 127.0.0.1 is dropped while the first stays.
+    let capped = tether_hub(&["--max-per-ip", "1"]).await;
+    let room = format!("{}rooms/lobby", capped.url);
+    let mut first = open(&room, None).await;
+    assert!(tether::connect(&room).await.is_err(), "a second connection from one address");
+    first.send(Message::text("still here")).await.unwrap();
+    assert_eq!(next(&mut first).await.unwrap().unwrap(), Message::text("still here"));
 
     let refused =
         tether_bin().args(["hub", "--listen", "127.0.0.1:0", "--overflow-code", "1005"]).output().await.unwrap();

@@ -100,6 +100,13 @@ impl RedisOptions {
         self
     }
 
+    /// Sets how long a room's keys outlive its last message (whole
+    /// seconds, at least one).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
     /// Options for `url` with the defaults.
     pub fn new(url: impl Into<String>) -> Self {
         RedisOptions {

@@ -37,12 +37,17 @@ pub enum Entry {
         /// Its size.
         len: usize,
     },
-    /// Text that came back.
-    Echo(String),
+    /// Text that came in (`from` names where: [`App::peer`]).
+    Text {
+        /// `"echo"` or `"room"`.
+        from: &'static str,
+        /// The message.
+        text: String,
+    },
     /// A binary message that came in (`from` names where), with its picture
     /// if it is a PNG.
     Binary {
-        /// `"echo"` or `"image"`.
+        /// `"echo"`, `"room"` or `"image"`.
         from: &'static str,
         /// The message's size.
         len: usize,
@@ -77,6 +82,9 @@ pub enum Action {
 pub struct App {
     /// The server's URL.
     pub url: String,
+    /// What the server is: `"echo"`, or `"room"` for a room of `tether
+    /// hub` (`/rooms/NAME`), where every member's messages come in.
+    pub peer: &'static str,
     /// The connection's status.
     pub status: Status,
     /// Everything sent and received, oldest first.
@@ -93,7 +101,8 @@ const PAGE: usize = 10;
 impl App {
     /// A new chat with `url`, connecting.
     pub fn new(url: String) -> App {
-        App { url, status: Status::Connecting, log: Vec::new(), input: String::new(), scroll: 0 }
+        let peer = if crate::commands::connect::is_room(&url) { "room" } else { "echo" };
+        App { url, peer, status: Status::Connecting, log: Vec::new(), input: String::new(), scroll: 0 }
     }
 
     /// Whether messages can be sent now.
@@ -199,7 +208,7 @@ impl App {
                 self.status = Status::Open { compressed };
                 self.push(Entry::Info(format!("connected to {}", self.url)));
             }
-            LinkEvent::Received(message) => self.received("echo", message),
+            LinkEvent::Received(message) => self.received(self.peer, message),
             LinkEvent::Image(Ok(message)) => self.received("image", message),
             LinkEvent::Image(Err(cause)) => self.push(Entry::Error(format!("no image: {cause}"))),
             LinkEvent::Closed(frame) => {
@@ -240,7 +249,7 @@ impl App {
 
     fn received(&mut self, from: &'static str, message: Message) {
         match message {
-            Message::Text(text) => self.push(Entry::Echo(text.to_string())),
+            Message::Text(text) => self.push(Entry::Text { from, text: text.to_string() }),
             Message::Binary(bytes) => {
                 self.push(Entry::Binary { from, len: bytes.len(), picture: Picture::from_png(&bytes) })
             }
@@ -330,7 +339,7 @@ mod tests {
         app.on_event(LinkEvent::Received(Message::text("Hello!")));
         app.on_event(LinkEvent::Received(Message::binary(vec![1, 2, 3])));
         app.on_event(LinkEvent::Image(Ok(Message::binary(crate::echo_server::demo_image::png()))));
-        assert_eq!(app.log[1], Entry::Echo("Hello!".into()));
+        assert_eq!(app.log[1], Entry::Text { from: "echo", text: "Hello!".into() });
         assert_eq!(app.log[2], Entry::Binary { from: "echo", len: 3, picture: None });
         assert!(matches!(&app.log[3], Entry::Binary { from: "image", picture: Some(_), .. }));
     }

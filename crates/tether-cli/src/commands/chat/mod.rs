@@ -1,4 +1,5 @@
-//! `tether chat`: a full-screen terminal client for an echo server.
+//! `tether chat`: a full-screen terminal client for an echo server, or a
+//! room of `tether hub` (`ws://ADDR/rooms/NAME`).
 //!
 //! - `app`: the state and what keys and events do to it (no IO);
 //! - `view`: drawing it with ratatui;

@@ -62,7 +62,7 @@ async fn hello_comes_back_as_echo_then_a_dropped_server_is_a_network_error() {
     );
 
     type_line(&mut session, "Hello!").await;
-    settle(&mut session, has(|e| matches!(e, Entry::Echo(_)))).await;
+    settle(&mut session, has(|e| matches!(e, Entry::Text { from: "echo", .. }))).await;
     let text = draw(&session);
     assert!(text.contains("│you: Hello!") && text.contains("│echo: Hello!"), "{text}");
 
@@ -147,4 +147,37 @@ async fn the_run_loop_draws_and_leaves_on_ctrl_c() {
     assert!(session.finished());
     let text = screen(&terminal);
     assert!(text.contains("closed: 1000") && text.contains("│Hi"), "{text}");
+}
+
+/// Two chats in one room of a hub: what one sends reaches both, shown as
+/// from the room, and the title says it is a room.
+#[tokio::test]
+async fn two_chats_in_a_room_of_a_hub_see_each_others_messages() {
+    let hub = tether_hub::Hub::default();
+    let server = tether::Server::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/rooms/lobby", server.local_addr().unwrap());
+    let (decide, serve) = (hub.clone(), hub.clone());
+    let _server = tokio::spawn(server.on_request(move |r| decide.decide(r)).serve(move |ws, _| {
+        let hub = serve.clone();
+        async move {
+            let _ = hub.serve(ws).await;
+        }
+    }));
+    let mut ann = Session::start(url.clone(), tether::Config::default());
+    let mut bob = Session::start(url.clone(), tether::Config::default());
+    settle(&mut ann, App::is_open).await;
+    settle(&mut bob, App::is_open).await;
+    timeout(Duration::from_secs(10), async {
+        while hub.member_count("lobby") < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    type_line(&mut ann, "hello from ann").await;
+    let from_ann = |e: &Entry| matches!(e, Entry::Text { from: "room", text } if text == "hello from ann");
+    settle(&mut bob, has(from_ann)).await;
+    settle(&mut ann, has(from_ann)).await;
+    let text = draw(&bob);
+    assert!(text.contains(&format!("WebSocket (Room) · {url}")) && text.contains("│room: hello from ann"), "{text}");
 }

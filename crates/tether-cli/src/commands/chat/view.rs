@@ -11,6 +11,8 @@ use super::app::{App, Entry, Status};
 
 /// The title of the window, as in the browser page.
 pub const TITLE: &str = "WebSocket (Echo)";
+/// The title in a room of `tether hub`.
+pub const ROOM_TITLE: &str = "WebSocket (Room)";
 /// The input line's label.
 pub const INPUT_LABEL: &str = "Send a message";
 const HELP: &str = "Enter send · /send-file PATH · /image · PgUp/PgDn scroll · Ctrl-R reconnect · Esc quit";
@@ -30,8 +32,9 @@ pub fn render(frame: &mut Frame, app: &App) {
 /// lines, so a long error still fits).
 fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     let (status, color) = status_text(&app.status);
+    let name = if app.peer == "room" { ROOM_TITLE } else { TITLE };
     let title =
-        Line::from(vec![Span::styled(format!(" {TITLE} "), Modifier::BOLD), Span::raw(format!("· {} ", app.url))]);
+        Line::from(vec![Span::styled(format!(" {name} "), Modifier::BOLD), Span::raw(format!("· {} ", app.url))]);
     let block = Block::bordered().title(title);
     frame.render_widget(Paragraph::new(Span::styled(status, color)).wrap(Wrap { trim: false }).block(block), area);
 }
@@ -71,7 +74,7 @@ fn entry_lines(entry: &Entry, width: usize) -> Vec<Line<'static>> {
     match entry {
         Entry::Sent(text) => wrap(&format!("you: {text}"), width, dim),
         Entry::SentFile { path, len } => wrap(&format!("you: <binary {len} bytes> {path}"), width, dim),
-        Entry::Echo(text) => wrap(&format!("echo: {text}"), width, Style::new()),
+        Entry::Text { from, text } => wrap(&format!("{from}: {text}"), width, Style::new()),
         Entry::Binary { from, len, picture } => {
             let size = picture.as_ref().map(|p| format!(" PNG {}×{}", p.source_size.0, p.source_size.1));
             let mut lines =

@@ -3,6 +3,8 @@
 
 mod reconnecting;
 
+pub(crate) use reconnecting::is_room;
+
 use std::process::ExitCode;
 use std::time::Duration;
 

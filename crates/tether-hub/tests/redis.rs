@@ -162,6 +162,21 @@ async fn redis_restarted_without_its_data_changes_the_epoch() {
     let mut stale = v1(&format!("{base}/rooms/r?since={old_epoch}:1")).await;
     let (gap, _) = envelope(&next(&mut stale).await);
     assert_eq!((gap["type"].as_str(), gap["reason"].as_str()), (Some("gap"), Some("epoch changed")));
+    // The restarted Redis lost the scripts too: the member counts, written
+    // by script hash, load theirs again and the link stays up.
+    let failures = hub.stats().backplane_failures;
+    let mut counted = 0;
+    for _ in 0..150 {
+        counted = hub.members_everywhere("r");
+        if counted == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(counted, 2, "the counts are written again");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(hub.backplane_up());
+    assert_eq!(hub.stats().backplane_failures, failures, "no failure from the counts' refresh");
     drop(redis);
 }
 
@@ -334,6 +349,13 @@ async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
         assert_eq!(envelope(&next(&mut ws).await).0["type"], "joined");
         members.push(ws);
     }
+    // Another room, other counts: each hub writes all its rooms' counts in
+    // one round trip, each to its own room.
+    for base in [&a, &a, &b] {
+        let mut ws = v1(&format!("{base}/rooms/other")).await;
+        assert_eq!(envelope(&next(&mut ws).await).0["type"], "joined");
+        members.push(ws);
+    }
     // Each hub writes its count every second.
     let mut total = 0;
     for _ in 0..300 {
@@ -352,6 +374,13 @@ async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(hub_a.members_everywhere("count"), 4);
+    for _ in 0..300 {
+        if hub_a.members_everywhere("other") == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hub_a.members_everywhere("other"), 3);
 
     doomed.shutdown_background();
     let killed = std::time::Instant::now();
@@ -374,6 +403,7 @@ async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(hub_a.members_everywhere("count"), 1, "the next refresh forgets the dead hub too");
+    assert_eq!(hub_a.total_members("other").await, 2);
 }
 
 /// A room's keys expire a TTL after its last message, so abandoned rooms

@@ -344,13 +344,38 @@ impl RedisEngine {
         Ok(total)
     }
 
-    /// Refreshes this hub's member count of every room it holds.
+    /// Refreshes this hub's member count of every room it holds, in one
+    /// round trip: the relay loop waits for it, and announcements wait
+    /// with it, so it must not take one per room.
     async fn refresh_counts(&self, hub: &Weak<Shared>) -> redis::RedisResult<()> {
         let Some(shared) = hub.upgrade() else { return Ok(()) };
         let counts: Vec<(Box<str>, usize)> = shared.room_counts();
         drop(shared);
-        for (room, count) in counts {
-            self.count_members(&room, count).await?;
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.connection().await?;
+        let mut pipe = redis::pipe();
+        for (room, ours) in &counts {
+            pipe.cmd("EVALSHA")
+                .arg(self.members.get_hash())
+                .arg(1)
+                .arg(self.key(room, "members"))
+                .arg(&self.hub_id)
+                .arg(*ours)
+                .arg(MEMBER_COUNT_TTL.as_millis() as u64);
+        }
+        let totals: Vec<usize> = match pipe.query_async(&mut conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                // A Redis that lost its scripts (restarted): load, then again.
+                self.members.prepare_invoke().load_async(&mut conn).await?;
+                pipe.query_async(&mut conn).await?
+            }
+            other => other?,
+        };
+        let mut known = lock(&self.totals);
+        for ((room, ours), total) in counts.into_iter().zip(totals) {
+            known.insert(room, (total, ours));
         }
         Ok(())
     }

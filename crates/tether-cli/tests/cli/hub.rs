@@ -442,6 +442,57 @@ async fn tether_connect_reconnect_resumes_on_another_hub() {
     assert!(status.success());
 }
 
+/// A hub killed (-9) and started again on its address: `tether connect
+/// --reconnect` with that one URL waits for it, resumes from Redis's
+/// history and prints what another hub's member published meanwhile, in
+/// order, once.
+#[tokio::test]
+async fn tether_connect_reconnect_resumes_on_the_same_hub_once_it_is_back() {
+    let redis = tether_testkit::redis::RedisServer::start();
+    let url = redis.url();
+    let hub_a = tether_hub(&["--redis", &url]).await;
+    let hub_b = tether_hub(&["--redis", &url]).await;
+    wait_backplane(&hub_a).await;
+    wait_backplane(&hub_b).await;
+    let room_a = format!("{}rooms/back", hub_a.url);
+    let mut cmd = crate::support::connect_command(&["--reconnect", &room_a]);
+    cmd.kill_on_drop(true);
+    let mut client = cmd.spawn().unwrap();
+    let stdin = client.stdin.take().unwrap();
+    let mut printed = BufReader::new(client.stdout.take().unwrap()).lines();
+    let mut publisher =
+        tether::connect_with(&format!("{}rooms/back", hub_b.url)).protocol(PROTOCOL).connect().await.unwrap();
+    next_envelope(&mut publisher).await; // joined
+    wait_members(&hub_a, "back", 1).await;
+    let publish = |i: u32| Message::text(format!("{{\"type\":\"publish\",\"id\":\"q-{i}\"}}\nline {i}"));
+    publisher.send(publish(1)).await.unwrap();
+    let line = timeout(LIMIT, printed.next_line()).await.unwrap().unwrap();
+    assert_eq!(line.as_deref(), Some("line 1"));
+
+    let mut hub_a = hub_a;
+    signal(&hub_a.child, "KILL");
+    let _ = hub_a.child.wait().await;
+    for i in 2..=4 {
+        publisher.send(publish(i)).await.unwrap();
+    }
+    // The same address again.
+    let listen = authority(&hub_a).to_owned();
+    let mut again = tether_bin();
+    again.args(["hub", "--listen", &listen, "--redis", &url]).stderr(Stdio::null());
+    let back = Server::start(again).await;
+    assert_eq!(back.url, hub_a.url);
+    for i in 2..=4 {
+        let line = timeout(LIMIT, printed.next_line()).await.unwrap().unwrap();
+        assert_eq!(line, Some(format!("line {i}")), "resumed on the restarted hub: in order, once");
+    }
+    publisher.send(publish(5)).await.unwrap();
+    let line = timeout(LIMIT, printed.next_line()).await.unwrap().unwrap();
+    assert_eq!(line.as_deref(), Some("line 5"), "live again");
+    drop(stdin);
+    let status = timeout(LIMIT, client.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+}
+
 /// Three `tether hub` processes on one `redis-server`, with Python
 /// `websockets` and Node `ws` members on each, most of them compressing:
 /// every member gets every message, its own included, in one order, and a

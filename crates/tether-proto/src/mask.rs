@@ -3,21 +3,40 @@
 /// XORs `buf` with the masking `key`, as if `buf` started `offset` bytes into
 /// the payload. Masking and unmasking are the same operation.
 ///
-/// Works eight bytes at a time on a repeated key, which the compiler turns into
-/// SIMD on the targets that have it; no `unsafe` needed.
+/// Works 64 bytes at a time as four 16-byte words on a repeated key, which
+/// the compiler turns into SIMD XORs (SSE2 on every x86-64, NEON on
+/// aarch64); no `unsafe` needed. Eight bytes at a time, which it did not
+/// vectorize, took twice the instructions at 16 KiB.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let mut key = key;
     key.rotate_left(offset % 4);
-    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ wide).to_ne_bytes());
+    let mut repeated = [0u8; 16];
+    for (i, byte) in repeated.iter_mut().enumerate() {
+        *byte = key[i % 4];
     }
-    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+    let wide = u128::from_ne_bytes(repeated);
+    // Every chunk starts at a multiple of 4, so the key's phase stays put.
+    let mut blocks = buf.chunks_exact_mut(64);
+    for block in &mut blocks {
+        for word in block.chunks_exact_mut(16) {
+            xor_word(word, wide);
+        }
+    }
+    let mut words = blocks.into_remainder().chunks_exact_mut(16);
+    for word in &mut words {
+        xor_word(word, wide);
+    }
+    for (i, byte) in words.into_remainder().iter_mut().enumerate() {
         *byte ^= key[i % 4];
     }
+}
+
+/// XORs a 16-byte `word` with `wide`.
+#[inline(always)]
+fn xor_word(word: &mut [u8], wide: u128) {
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(word);
+    word.copy_from_slice(&(u128::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
 }
 
 #[cfg(test)]
@@ -40,7 +59,7 @@ mod tests {
     #[test]
     fn matches_naive_for_all_lengths_and_offsets() {
         let key = [0xde, 0xad, 0xbe, 0xef];
-        for len in 0..70 {
+        for len in 0..200 {
             for offset in 0..8 {
                 let mut a: Vec<u8> = (0..len as u8).collect();
                 let mut b = a.clone();

@@ -129,7 +129,8 @@ async fn streams_hub(client: redis::Client, rooms: usize, start: Instant, window
     let keys: Vec<String> = (0..rooms).map(|r| format!("bench:{r}:log")).collect();
     let mut last: HashMap<String, String> = keys.iter().map(|k| (k.clone(), "0-0".to_owned())).collect();
     let mut delays = Vec::new();
-    loop {
+    let mut ended = false;
+    while !ended {
         let ids: Vec<&String> = keys.iter().map(|k| &last[k]).collect();
         let reply: StreamReadReply = redis::cmd("XREAD")
             .arg("COUNT")
@@ -147,9 +148,8 @@ async fn streams_hub(client: redis::Client, rooms: usize, start: Instant, window
             for entry in &key.ids {
                 let payload: Vec<u8> = entry.get("p").unwrap();
                 let at = sent_at(&payload);
-                if at == u64::MAX {
-                    return delays;
-                }
+                // The end marker: the rest of this reply still counts.
+                ended |= at == u64::MAX;
                 if window.holds(at) {
                     delays.push(now.saturating_sub(at) / 1000);
                 }
@@ -159,6 +159,7 @@ async fn streams_hub(client: redis::Client, rooms: usize, start: Instant, window
             }
         }
     }
+    delays
 }
 
 #[tokio::main(flavor = "current_thread")]

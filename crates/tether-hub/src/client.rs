@@ -46,10 +46,25 @@ pub enum Received {
 #[derive(Debug, Clone, Default)]
 pub struct Tracker {
     position: Option<Position>,
-    /// Publishes sent and not yet acknowledged or refused, oldest first:
-    /// their ids and envelopes.
-    pending: Vec<(String, Message)>,
+    /// Publishes sent and not yet acknowledged or refused, oldest first.
+    pending: Vec<Pending>,
+    /// Ids given up after [`MAX_RESENDS`] resends with no answer.
+    abandoned: Vec<String>,
 }
+
+/// A publish waiting for the hub's answer.
+#[derive(Debug, Clone)]
+struct Pending {
+    id: String,
+    envelope: Message,
+    /// Times it was handed out again after a reconnect.
+    resent: u8,
+}
+
+/// Resends of one publish before it is given up: a publish the hub
+/// answers by closing the connection (too large: 1009, too fast: 1008)
+/// gets no `ack`, and resending it for ever would block every later one.
+pub const MAX_RESENDS: u8 = 3;
 
 impl Tracker {
     /// A tracker for a member that has seen nothing yet.
@@ -66,20 +81,44 @@ impl Tracker {
     /// client), kept until the hub acknowledges or refuses it.
     pub fn publish(&mut self, id: &str, payload: &Message) -> Message {
         let envelope = protocol::publish(id, payload);
-        self.pending.push((id.to_owned(), envelope.clone()));
+        self.pending.push(Pending { id: id.to_owned(), envelope: envelope.clone(), resent: 0 });
         envelope
     }
 
     /// The publishes the hub has not answered, oldest first: to send again
     /// first thing after a reconnect (a hub that already ordered one
-    /// acknowledges it again without ordering it twice). For tether's
-    /// reconnecting client, from its `on_connect` hook.
-    pub fn unacknowledged(&self) -> Vec<Message> {
-        self.pending.iter().map(|(_, envelope)| envelope.clone()).collect()
+    /// acknowledges it again without ordering it twice, within its memory
+    /// of recent ids: at least 1,024 a room). For tether's reconnecting
+    /// client, from its `on_connect` hook, which then is the only resend
+    /// path: give it no outbox, or a line typed while away goes twice.
+    /// A publish handed out [`MAX_RESENDS`] times is given up
+    /// ([`take_abandoned`](Self::take_abandoned) names it).
+    pub fn unacknowledged(&mut self) -> Vec<Message> {
+        let abandoned = &mut self.abandoned;
+        self.pending.retain(|p| {
+            let keep = p.resent < MAX_RESENDS;
+            if !keep {
+                abandoned.push(p.id.clone());
+            }
+            keep
+        });
+        self.pending
+            .iter_mut()
+            .map(|p| {
+                p.resent += 1;
+                p.envelope.clone()
+            })
+            .collect()
+    }
+
+    /// The ids of publishes given up since the last call (see
+    /// [`unacknowledged`](Self::unacknowledged)).
+    pub fn take_abandoned(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.abandoned)
     }
 
     fn answered(&mut self, id: &str) {
-        if let Some(at) = self.pending.iter().position(|(p, _)| p == id) {
+        if let Some(at) = self.pending.iter().position(|p| p.id == id) {
             self.pending.remove(at);
         }
     }
@@ -171,6 +210,12 @@ mod tests {
         assert_eq!(t.unacknowledged(), vec![first, third.clone()], "in order, the answered one gone");
         let refused = Message::text("{\"type\":\"refused\",\"id\":\"c-1\",\"reason\":\"no\"}\n");
         assert!(matches!(t.receive(refused).unwrap(), Received::Refused { .. }));
+        // The third hand-out of c-3, never answered (as when the hub closes
+        // on it): the next one gives it up.
+        assert_eq!(MAX_RESENDS, 3);
         assert_eq!(t.unacknowledged(), vec![third]);
+        assert!(t.take_abandoned().is_empty());
+        assert!(t.unacknowledged().is_empty());
+        assert_eq!(t.take_abandoned(), ["c-3"]);
     }
 }

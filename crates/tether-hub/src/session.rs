@@ -185,7 +185,11 @@ where
                         // Once we closed, what the peer sent before seeing
                         // our close is dropped.
                         Some(_) if this.closing => {}
-                        Some(message) => this.publish(message?)?,
+                        Some(Ok(message)) => this.publish(message)?,
+                        Some(Err(e)) => {
+                            this.read_failed(&e);
+                            return Poll::Ready(Err(e));
+                        }
                     }
                     continue;
                 }
@@ -271,6 +275,19 @@ impl<S> Session<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    /// Counts a message refused as its header arrived (over the limit
+    /// `Hub::decide` gave the connection) like one refused here.
+    fn read_failed(&self, e: &Error) {
+        if let Error::Protocol(violation) = e {
+            if violation.close_code() == CloseCode::MESSAGE_TOO_BIG {
+                let counters = &self.hub.shared.counters;
+                counters.received.fetch_add(1, Relaxed);
+                counters.refused.fetch_add(1, Relaxed);
+                tracing::info!(room = %self.room.name, member = self.id, reason = %violation, "member closed");
+            }
+        }
+    }
+
     /// Publishes what the member sent, within its limits and the hook's
     /// say: checked here, then ordered by the busy future it leaves.
     fn publish(&mut self, message: Message) -> Result<(), Error> {

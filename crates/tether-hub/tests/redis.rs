@@ -165,15 +165,17 @@ async fn redis_restarted_without_its_data_changes_the_epoch() {
     // The restarted Redis lost the scripts too: the member counts, written
     // by script hash, load theirs again and the link stays up.
     let failures = hub.stats().backplane_failures;
-    let mut counted = 0;
+    let mut conn = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut written = Vec::new();
     for _ in 0..150 {
-        counted = hub.members_everywhere("r");
-        if counted == 2 {
+        written = redis::cmd("HVALS").arg("tether:hub:{r}:members").query_async(&mut conn).await.unwrap();
+        if written.iter().any(|count: &String| count.starts_with("2:")) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(counted, 2, "the counts are written again");
+    let written: Vec<String> = written;
+    assert!(written.len() == 1 && written[0].starts_with("2:"), "the count is written again: {written:?}");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(hub.backplane_up());
     assert_eq!(hub.stats().backplane_failures, failures, "no failure from the counts' refresh");
@@ -412,7 +414,8 @@ async fn a_killed_hubs_members_leave_the_counts_within_the_stated_time() {
 #[tokio::test]
 async fn an_abandoned_rooms_keys_expire_in_redis() {
     let redis = Redis::start();
-    let (hub, base) = hub_with(RedisOptions::new(redis.url()).ttl(Duration::from_secs(1))).await;
+    let ttl = Duration::from_secs(2);
+    let (hub, base) = hub_with(RedisOptions::new(redis.url()).ttl(ttl)).await;
     let mut last = None;
     for i in 1..=3 {
         last = Some(hub.publish("gone", format!("m{i}")).await.position);
@@ -424,10 +427,10 @@ async fn an_abandoned_rooms_keys_expire_in_redis() {
     assert!(live.len() >= 3, "{live:?}");
     for key in &live {
         let ttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
-        assert!((1..=1000).contains(&ttl), "{key}: {ttl} ms");
+        assert!((1..=2000).contains(&ttl), "{key}: {ttl} ms");
     }
     let mut left = live;
-    for _ in 0..100 {
+    for _ in 0..200 {
         left = keys().query_async(&mut conn).await.unwrap();
         if left.is_empty() {
             break;

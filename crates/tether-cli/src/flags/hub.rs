@@ -26,7 +26,7 @@ pub struct HubArgs {
     /// Make room NAME lossy (repeatable; a trailing * matches a prefix, as
     /// in 'prices:*'): a member too slow for it loses its oldest
     /// undelivered messages instead of being closed.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = room_pattern)]
     pub lossy: Vec<String>,
     /// The largest message a member may publish; larger: closed with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
@@ -80,6 +80,17 @@ impl HubArgs {
     }
 }
 
+/// A room name, or a prefix of one followed by `*`.
+fn room_pattern(text: &str) -> Result<String, String> {
+    let name = text.strip_suffix('*').unwrap_or(text);
+    let valid = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+    if name.chars().all(valid) && (text.ends_with('*') || !name.is_empty()) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text}: a room name (A-Z a-z 0-9 - _ . :), or the start of one followed by *"))
+    }
+}
+
 /// A close code an endpoint may send (1000–1003, 1007–1014, 3000–4999).
 fn close_code(text: &str) -> Result<u16, String> {
     let code: u16 = text.parse().map_err(|_| format!("{text}: not a close code"))?;
@@ -87,5 +98,37 @@ fn close_code(text: &str) -> Result<u16, String> {
         Ok(code)
     } else {
         Err(format!("{code}: not a code an endpoint may send"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::flags::{Cli, Command};
+
+    fn hub(args: &[&str]) -> Result<super::HubArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["tether", "hub"].iter().chain(args))?;
+        match cli.command {
+            Command::Hub(args) => Ok(args),
+            _ => unreachable!("parsed as hub"),
+        }
+    }
+
+    #[test]
+    fn the_member_flags_make_the_hubs_settings() {
+        let args =
+            hub(&["--overflow-code", "1008", "--lossy", "prices:*", "--lossy", "ticker", "--no-deflate"]).unwrap();
+        let config = args.hub_config();
+        assert_eq!(config.member.overflow_code, tether::CloseCode::POLICY_VIOLATION);
+        assert_eq!(config.lossy_rooms, ["prices:*", "ticker"]);
+        assert!(config.deflate.is_none());
+        let defaults = hub(&[]).unwrap().hub_config();
+        assert_eq!(defaults.member.overflow_code, tether::CloseCode::TRY_AGAIN_LATER);
+        assert!(defaults.lossy_rooms.is_empty() && defaults.deflate.is_some());
+        for bad in ["prices/*", "a*b", "", "x y"] {
+            assert!(hub(&["--lossy", bad]).is_err(), "{bad:?}");
+        }
+        assert!(hub(&["--overflow-code", "1005"]).is_err());
     }
 }

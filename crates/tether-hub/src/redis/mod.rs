@@ -37,6 +37,7 @@
 //! offset again (members of `tether.hub.v1` get a gap notice) and pub/sub
 //! subscriptions are restored.
 
+mod link;
 mod scripts;
 
 use std::collections::HashMap;
@@ -45,7 +46,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use redis::aio::MultiplexedConnection;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncConnectionConfig, Client, Script};
@@ -56,7 +57,6 @@ use self::scripts::{MEMBERS, POSITION, PUBLISH};
 use crate::backplane::{Backplane, Logged};
 use crate::hub::{lock, Shared};
 use crate::protocol::{epoch_text, parse_epoch};
-use crate::room::Delivery;
 use crate::{Hub, Position, Published};
 
 /// How a hub reaches Redis.
@@ -119,6 +119,11 @@ impl RedisOptions {
         }
     }
 }
+
+/// Publish ids a room remembers at least, so that a client's retry after a
+/// reconnect is answered, not ordered again (the room's own memory, in
+/// process, keeps as many).
+const IDS_KEPT: usize = 1024;
 
 /// How long a hub's member count stands without being refreshed: the
 /// members of a hub that was killed leave the total within this time.
@@ -198,7 +203,7 @@ impl Hub {
             Shared { config, backplane: Some(link as Arc<dyn Backplane>), ..Shared::default() }
         });
         let engine = engine.expect("made with the hub");
-        tokio::spawn(link(engine, Arc::downgrade(&shared), requests));
+        tokio::spawn(link::link(engine, Arc::downgrade(&shared), requests));
         Ok(Hub { shared })
     }
 }
@@ -281,7 +286,8 @@ impl RedisEngine {
             .arg(id.unwrap_or(""))
             .arg(self.options.history.max(1))
             .arg(self.options.ttl.as_secs().max(1))
-            .arg(self.key(room, "live"));
+            .arg(self.key(room, "live"))
+            .arg(self.options.history.max(IDS_KEPT));
         let result: redis::RedisResult<(String, u64, u8)> = match self.connection().await {
             Ok(mut conn) => invocation.invoke_async(&mut conn).await,
             Err(e) => Err(e),
@@ -441,168 +447,5 @@ fn message(kind: &[u8], payload: Vec<u8>) -> Option<Message> {
         b"t" => Utf8Bytes::try_from_bytes(payload.into()).ok().map(Message::Text),
         b"b" => Some(Message::Binary(payload.into())),
         _ => None,
-    }
-}
-
-/// Parses an announcement: `EPOCH\nOFFSET\nKIND\nPAYLOAD`.
-fn announcement(bytes: &[u8]) -> Option<(Position, Message)> {
-    let mut parts = bytes.splitn(4, |&b| b == b'\n');
-    let epoch = parse_epoch(std::str::from_utf8(parts.next()?).ok()?)?;
-    let offset = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
-    let kind = parts.next()?;
-    let payload = parts.next()?.to_vec();
-    Some((Position { epoch, offset }, message(kind, payload)?))
-}
-
-/// Keeps the link: connects (with backoff), subscribes the hub's rooms,
-/// brings them back to Redis's order, then relays announcements until
-/// the link fails. Ends when the hub is dropped.
-async fn link(engine: Arc<RedisEngine>, hub: Weak<Shared>, mut requests: mpsc::UnboundedReceiver<Watch>) {
-    const FIRST_RETRY: Duration = Duration::from_millis(100);
-    let mut backoff = FIRST_RETRY;
-    loop {
-        let Some(shared) = hub.upgrade() else { return };
-        let links = shared.counters.redis_links.load(SeqCst);
-        drop(shared);
-        match relay(&engine, &hub, &mut requests).await {
-            Ok(()) => return,
-            Err(e) => {
-                // A link that came up and failed later starts the backoff
-                // over: a hub that lost Redis a few times still retries
-                // soon after the next loss.
-                if hub.upgrade().is_some_and(|s| s.counters.redis_links.load(SeqCst) != links) {
-                    backoff = FIRST_RETRY;
-                }
-                engine.lost();
-                tracing::warn!(error = %e, retry_in = ?backoff, "redis link down");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
-async fn relay(
-    engine: &RedisEngine,
-    hub: &Weak<Shared>,
-    requests: &mut mpsc::UnboundedReceiver<Watch>,
-) -> redis::RedisResult<()> {
-    let timeout = engine.options.timeout;
-    let pubsub = tokio::time::timeout(timeout, engine.client.get_async_pubsub())
-        .await
-        .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;
-    let (mut sink, mut stream) = pubsub.split();
-    engine.broken.store(false, SeqCst);
-    let rooms: Vec<Box<str>> = lock(&engine.watched).keys().cloned().collect();
-    for room in &rooms {
-        sink.subscribe(engine.key(room, "live")).await?;
-    }
-    for room in &rooms {
-        attach(engine, hub, room).await?;
-    }
-    engine.up.store(true, SeqCst);
-    if let Some(shared) = hub.upgrade() {
-        shared.counters.redis_links.fetch_add(1, SeqCst);
-    }
-    tracing::info!(rooms = rooms.len(), "redis link up");
-    let prefix = engine.channel_prefix();
-    let mut health = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            request = requests.recv() => {
-                let Some(Watch { room, done }) = request else { return Ok(()) };
-                sink.subscribe(engine.key(&room, "live")).await?;
-                attach(engine, hub, &room).await?;
-                let _ = done.send(());
-            }
-            message = stream.next() => {
-                let Some(message) = message else { return Err(std::io::Error::from(std::io::ErrorKind::ConnectionAborted).into()) };
-                let channel = message.get_channel_name();
-                let room = channel.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('{')).and_then(|r| r.strip_suffix("}:live"));
-                if let (Some(room), Some((at, payload))) = (room, announcement(message.get_payload_bytes())) {
-                    deliver(engine, hub, room, at, payload).await?;
-                }
-            }
-            _ = engine.relink.notified() => {
-                if engine.broken.load(SeqCst) {
-                    return Err(std::io::Error::other("a command failed").into());
-                }
-            }
-            _ = health.tick() => {
-                // Also the health check: a Redis that stopped answering fails it.
-                engine.refresh_counts(hub).await?;
-                let mut conn = engine.connection().await?;
-                let _: String = redis::cmd("PING").query_async(&mut conn).await?;
-            }
-        }
-        if hub.strong_count() == 0 {
-            return Ok(());
-        }
-    }
-}
-
-/// Brings a room back to Redis's order: its epoch and offset, filling a
-/// hole from the stream.
-async fn attach(engine: &RedisEngine, hub: &Weak<Shared>, room: &str) -> redis::RedisResult<()> {
-    let at = engine.position_of(room).await?;
-    let Some(hub) = hub.upgrade().map(|shared| Hub { shared }) else { return Ok(()) };
-    let handle = hub.room(room);
-    let last = handle.lock().attach(at);
-    if let Some(last) = last {
-        for (offset, message) in engine.range(room, last + 1, at.offset).await? {
-            let outcome = handle.lock().deliver(Position { epoch: at.epoch, offset }, message, None);
-            if let Delivery::Done(fan) = outcome {
-                hub.fanned_out(&handle, fan);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Fans out an announcement, first fetching what pub/sub lost before it.
-async fn deliver(
-    engine: &RedisEngine,
-    hub: &Weak<Shared>,
-    room: &str,
-    at: Position,
-    message: Message,
-) -> redis::RedisResult<()> {
-    let Some(shared) = hub.upgrade() else { return Ok(()) };
-    let hub = Hub { shared };
-    let handle = hub.room(room);
-    let outcome = handle.lock().deliver(at, message.clone(), None);
-    match outcome {
-        Delivery::Done(fan) => hub.fanned_out(&handle, fan),
-        Delivery::Duplicate => {}
-        Delivery::Gap { after } => {
-            for (offset, missed) in engine.range(room, after + 1, at.offset - 1).await? {
-                // The room's lock is let go before the drain can take it.
-                let outcome = handle.lock().deliver(Position { epoch: at.epoch, offset }, missed, None);
-                if let Delivery::Done(fan) = outcome {
-                    hub.fanned_out(&handle, fan);
-                }
-            }
-            let outcome = handle.lock().deliver(at, message, None);
-            if let Delivery::Done(fan) = outcome {
-                hub.fanned_out(&handle, fan);
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announcements_parse_with_binary_payloads() {
-        let (at, message) = announcement(b"00000000000000ff\n7\nb\n\x00\n\xff").unwrap();
-        assert_eq!(at, Position { epoch: 255, offset: 7 });
-        assert_eq!(message, Message::binary(&b"\x00\n\xff"[..]));
-        let (_, text) = announcement(b"00000000000000ff\n8\nt\nhello\nworld").unwrap();
-        assert_eq!(text, Message::text("hello\nworld"));
-        assert!(announcement(b"00000000000000ff\n8\nt\n\xff").is_none(), "text must be UTF-8");
-        assert!(announcement(b"zz\n8\nt\nx").is_none());
     }
 }

@@ -3,7 +3,8 @@
 //! announcements in one order.
 
 /// Orders one message: the room's epoch (made if Redis lost the room), a
-/// retried id answered with its first offset, else `INCR`, `XADD`,
+/// retried id answered with its first offset (ids are kept as long as the
+/// history, and at least 1,024, as in-process), else `INCR`, `XADD`,
 /// `PUBLISH` and the keys' expiry refreshed.
 pub(super) const PUBLISH: &str = r#"
 local epoch = redis.call('GET', KEYS[1])
@@ -20,7 +21,7 @@ local offset = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '0-' .. offset, 'k', ARGV[2], 'p', ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('ZADD', KEYS[4], offset, ARGV[4])
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[5]) - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[8]) - 1)
 end
 for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
 redis.call('PUBLISH', ARGV[7], epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])

@@ -57,6 +57,8 @@ impl Accept {
     /// frames over it, as their headers arrive, if that is below the
     /// server's [`Config`] limits: a room server, for one, takes its
     /// members' smaller messages without reading a larger one whole first.
+    /// With permessage-deflate the limit is on the inflated size, checked
+    /// as the message inflates: a compressed frame is read whole.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = Some(bytes);
         self

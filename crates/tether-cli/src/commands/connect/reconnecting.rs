@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tether::{CloseCode, ConnectionEvent, Message};
-use tether_hub::client::{Received, Tracker};
+use tether_hub::client::{Received, Tracker, MAX_RESENDS};
 use tether_hub::protocol;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -25,24 +25,32 @@ pub fn is_room(url: &str) -> bool {
 /// `room`: the server is a hub that speaks tether.hub.v1: each reconnect
 /// resumes after the last message seen, and lines are published with ids,
 /// so that neither side sees anything twice; lines not acknowledged when
-/// the link failed are published again on the next.
+/// the link failed, or typed while it was down, are published on the next.
 pub async fn run(
     builder: tether::ClientBuilder,
     also: &[String],
     room: bool,
     mode: BinaryMode,
 ) -> Result<ExitCode, String> {
+    // In a room, lines wait in the tracker until the hub acknowledges them
+    // (and go again after a reconnect): an outbox would send them twice.
+    let outbox = if room { 0 } else { 1024 };
     let policy =
-        tether::ReconnectPolicy::default().delays(Duration::from_millis(200), Duration::from_secs(10)).outbox(1024);
+        tether::ReconnectPolicy::default().delays(Duration::from_millis(200), Duration::from_secs(10)).outbox(outbox);
     let tracker = Arc::new(Mutex::new(Tracker::new()));
     let mut reconnect = builder.reconnect(policy).urls(also.iter().cloned());
     if room {
         let (resume, resend) = (tracker.clone(), tracker.clone());
-        // Lines the hub never answered (in flight when the link failed) go
-        // again first, in order, before the lines typed while away.
-        reconnect = reconnect
-            .rewrite_url(move |url| lock(&resume).resume_url(url))
-            .on_connect(move || lock(&resend).unacknowledged());
+        // Lines the hub never answered (in flight when the link failed, or
+        // typed while away) go first thing on each connection, in order.
+        reconnect = reconnect.rewrite_url(move |url| lock(&resume).resume_url(url)).on_connect(move || {
+            let mut tracker = lock(&resend);
+            let again = tracker.unacknowledged();
+            for id in tracker.take_abandoned() {
+                eprintln!("not published: {id} got no answer in {} tries", MAX_RESENDS + 1);
+            }
+            again
+        });
     }
     let mut client = reconnect.start();
     if let Some(mut events) = client.events() {
@@ -79,8 +87,11 @@ pub async fn run(
             } else {
                 message
             };
-            if sender.send(message).await.is_err() {
-                return false;
+            match sender.send(message).await {
+                Ok(()) => {}
+                // Kept by the tracker: sent when the next connection opens.
+                Err(tether::Error::Disconnected) if room => {}
+                Err(_) => return false,
             }
         }
         true

@@ -57,13 +57,14 @@ pub struct Tracker {
 struct Pending {
     id: String,
     envelope: Message,
-    /// Times it was handed out again after a reconnect.
+    /// Times it was handed out as the oldest unanswered publish.
     resent: u8,
 }
 
-/// Resends of one publish before it is given up: a publish the hub
-/// answers by closing the connection (too large: 1009, too fast: 1008)
-/// gets no `ack`, and resending it for ever would block every later one.
+/// Hand-outs of the oldest unanswered publish before it is given up: a
+/// publish the hub answers by closing the connection (too large: 1009, too
+/// fast: 1008) gets no `ack`, and resending it for ever would block every
+/// later one.
 pub const MAX_RESENDS: u8 = 3;
 
 impl Tracker {
@@ -91,24 +92,28 @@ impl Tracker {
     /// of recent ids: at least 1,024 a room). For tether's reconnecting
     /// client, from its `on_connect` hook, which then is the only resend
     /// path: give it no outbox, or a line typed while away goes twice.
-    /// A publish handed out [`MAX_RESENDS`] times is given up
-    /// ([`take_abandoned`](Self::take_abandoned) names it).
+    ///
+    /// The hub answers a member's publishes in order, so only the oldest
+    /// can be one it answers by closing the connection (too large, too
+    /// fast); the ones behind it were never read. So only the oldest counts
+    /// its hand-outs, and after [`MAX_RESENDS`] it is given up, unconfirmed
+    /// ([`take_abandoned`](Self::take_abandoned) names it; it may still
+    /// have been ordered, if the connections were lost for another reason
+    /// before its answer came).
     pub fn unacknowledged(&mut self) -> Vec<Message> {
-        let abandoned = &mut self.abandoned;
-        self.pending.retain(|p| {
-            let keep = p.resent < MAX_RESENDS;
-            if !keep {
-                abandoned.push(p.id.clone());
-            }
-            keep
-        });
-        self.pending
-            .iter_mut()
-            .map(|p| {
-                p.resent += 1;
-                p.envelope.clone()
-            })
-            .collect()
+        if self.pending.first().is_some_and(|p| p.resent >= MAX_RESENDS) {
+            let given_up = self.pending.remove(0);
+            self.abandoned.push(given_up.id);
+        }
+        if let Some(oldest) = self.pending.first_mut() {
+            oldest.resent += 1;
+        }
+        self.pending.iter().map(|p| p.envelope.clone()).collect()
+    }
+
+    /// How many publishes wait for the hub's answer.
+    pub fn unanswered(&self) -> usize {
+        self.pending.len()
     }
 
     /// The ids of publishes given up since the last call (see
@@ -210,12 +215,17 @@ mod tests {
         assert_eq!(t.unacknowledged(), vec![first, third.clone()], "in order, the answered one gone");
         let refused = Message::text("{\"type\":\"refused\",\"id\":\"c-1\",\"reason\":\"no\"}\n");
         assert!(matches!(t.receive(refused).unwrap(), Received::Refused { .. }));
-        // The third hand-out of c-3, never answered (as when the hub closes
-        // on it): the next one gives it up.
+        // c-3 is the oldest now, never answered (as when the hub closes on
+        // it): handed out MAX_RESENDS times as the oldest, then given up,
+        // and c-4 behind it, never read by the hub, is not.
         assert_eq!(MAX_RESENDS, 3);
-        assert_eq!(t.unacknowledged(), vec![third]);
+        let fourth = t.publish("c-4", &Message::text("four"));
+        for _ in 0..MAX_RESENDS {
+            assert_eq!(t.unacknowledged(), vec![third.clone(), fourth.clone()]);
+        }
         assert!(t.take_abandoned().is_empty());
-        assert!(t.unacknowledged().is_empty());
+        assert_eq!(t.unacknowledged(), vec![fourth.clone()]);
         assert_eq!(t.take_abandoned(), ["c-3"]);
+        assert_eq!(t.unacknowledged(), vec![fourth]);
     }
 }

@@ -4,8 +4,8 @@
 /// the payload. Masking and unmasking are the same operation.
 ///
 /// Works 64 bytes at a time as four 16-byte words on a repeated key, which
-/// the compiler turns into SIMD XORs (SSE2 on every x86-64, NEON on
-/// aarch64); no `unsafe` needed. Eight bytes at a time, which it did not
+/// the compiler turns into SIMD XORs (SSE2 on every x86-64, measured); no
+/// `unsafe` needed. Eight bytes at a time, which it did not
 /// vectorize, took twice the instructions at 16 KiB.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let mut key = key;

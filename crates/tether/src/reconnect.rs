@@ -357,15 +357,20 @@ impl Driver {
     }
 
     /// Sleeps out a backoff delay while taking messages into the outbox.
-    /// False when the application closed meanwhile.
+    /// False when the application closed meanwhile. Without an outbox it
+    /// still listens, so that a close while away ends the client now.
     async fn wait(&mut self, delay: Duration) -> bool {
         let sleep = runtime::sleep(delay);
         tokio::pin!(sleep);
+        let no_outbox = self.policy.outbox == 0;
         loop {
-            let room = self.outbox.len() < self.policy.outbox;
+            let room = no_outbox || self.outbox.len() < self.policy.outbox;
             tokio::select! {
                 _ = &mut sleep => return true,
                 command = self.commands.recv(), if room => match command {
+                    // Without an outbox, a message sent as the connection
+                    // went is lost with it, as one in flight would be.
+                    Some(Command::Send(_)) if no_outbox => {}
                     Some(Command::Send(m)) => self.outbox.push_back(m),
                     Some(Command::Close(..)) | None => return false,
                 },

@@ -279,6 +279,32 @@ async fn reconnects_after_the_server_goes_away_and_delivers_the_outbox_in_order(
     assert_eq!(timeout(Duration::from_secs(5), client.next()).await.unwrap(), None);
 }
 
+/// Without an outbox, sending while away fails at once, and a close while
+/// the client waits out its backoff ends it then, not at the next connect
+/// (which, with the server gone for good, never comes).
+#[tokio::test]
+async fn without_an_outbox_a_close_while_away_ends_the_client() {
+    let (listener, url) = bind().await;
+    let server = Server::from_listener(listener, tether::Config::default());
+    let first = tokio::spawn(server.serve(|mut ws, _| async move { while let Some(Ok(_)) = ws.next().await {} }));
+    let policy = ReconnectPolicy::default().delays(Duration::from_secs(30), Duration::from_secs(30));
+    let mut client = tether::connect_with(&url).reconnect(policy).start();
+    let mut events = client.events().unwrap();
+    let tx = client.sender();
+    while events.next().await != Some(ConnectionEvent::Open) {}
+    first.abort();
+    loop {
+        match timeout(Duration::from_secs(5), events.next()).await.unwrap() {
+            Some(ConnectionEvent::Reconnecting { .. }) => break,
+            Some(_) => {}
+            None => panic!("events ended"),
+        }
+    }
+    assert!(matches!(tx.send("while away").await, Err(tether::Error::Disconnected)));
+    timeout(Duration::from_secs(5), client.close(CloseCode::NORMAL, "bye")).await.expect("the close is taken at once");
+    assert_eq!(timeout(Duration::from_secs(5), client.next()).await.expect("the stream ends"), None);
+}
+
 /// A server that greets each connection with its own name and the query of
 /// the request, then echoes.
 fn greeting_server(listener: TcpListener, name: &'static str) -> tokio::task::JoinHandle<std::io::Result<()>> {

@@ -84,10 +84,10 @@ impl HubArgs {
 fn room_pattern(text: &str) -> Result<String, String> {
     let name = text.strip_suffix('*').unwrap_or(text);
     let valid = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
-    if name.chars().all(valid) && (text.ends_with('*') || !name.is_empty()) {
+    if name.len() <= 100 && name.chars().all(valid) && (text.ends_with('*') || !name.is_empty()) {
         Ok(text.to_owned())
     } else {
-        Err(format!("{text}: a room name (A-Z a-z 0-9 - _ . :), or the start of one followed by *"))
+        Err(format!("{text}: a room name (1 to 100 of A-Z a-z 0-9 - _ . :), or the start of one followed by *"))
     }
 }
 

@@ -3,6 +3,7 @@
 //! shutdown, and a `tether.hub.v1` client resuming through it.
 
 use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::Value;
 use tether::{CloseCode, Message};
@@ -491,6 +492,25 @@ async fn tether_connect_reconnect_resumes_on_the_same_hub_once_it_is_back() {
     drop(stdin);
     let status = timeout(LIMIT, client.wait()).await.unwrap().unwrap();
     assert!(status.success());
+}
+
+/// In a room, end of input while no hub answers ends the client at once,
+/// saying what the hub never confirmed, rather than waiting for a hub that
+/// may never come back.
+#[tokio::test]
+async fn tether_connect_in_a_room_ends_with_its_input_while_no_hub_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = crate::support::connect_command(&["--reconnect", &format!("ws://127.0.0.1:{port}/rooms/gone")]);
+    cmd.kill_on_drop(true);
+    let mut client = cmd.spawn().unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"a line for nobody\n").await.unwrap();
+    drop(stdin);
+    let output =
+        timeout(Duration::from_secs(20), client.wait_with_output()).await.expect("ends with its input").unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 line(s) sent to the room were not confirmed"), "{stderr}");
 }
 
 /// Three `tether hub` processes on one `redis-server`, with Python

@@ -47,7 +47,7 @@ pub async fn run(
             let mut tracker = lock(&resend);
             let again = tracker.unacknowledged();
             for id in tracker.take_abandoned() {
-                eprintln!("not published: {id} got no answer in {} tries", MAX_RESENDS + 1);
+                eprintln!("unconfirmed, given up: {id} (no answer over {MAX_RESENDS} connections)");
             }
             again
         });
@@ -135,7 +135,13 @@ pub async fn run(
                         return Err(e.to_string());
                     }
                 }
-                None => return Ok(ExitCode::SUCCESS),
+                None => {
+                    let unanswered = lock(&tracker).unanswered();
+                    if unanswered > 0 {
+                        eprintln!("{unanswered} line(s) sent to the room were not confirmed by the hub");
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
             },
             // End of input: close cleanly; the stream then ends.
             _ = stdin_done => {

@@ -348,17 +348,22 @@ async fn next_room_message(ws: &mut tether::WebSocket<tether::MaybeTlsStream>) -
     }
 }
 
+/// A `redis-server` and two `tether hub` processes on it, both linked.
+async fn two_hubs_on_redis() -> (tether_testkit::redis::RedisServer, Server, Server) {
+    let redis = tether_testkit::redis::RedisServer::start();
+    let url = redis.url();
+    let (a, b) = (tether_hub(&["--redis", &url]).await, tether_hub(&["--redis", &url]).await);
+    wait_backplane(&a).await;
+    wait_backplane(&b).await;
+    (redis, a, b)
+}
+
 /// Two `tether hub` processes on one `redis-server`: one room, one order;
 /// then one hub is killed (SIGKILL) and its member resumes on the other with
 /// nothing lost and nothing twice.
 #[tokio::test]
 async fn two_hubs_share_rooms_through_redis_and_a_killed_hubs_member_resumes_on_the_other() {
-    let redis = tether_testkit::redis::RedisServer::start();
-    let url = redis.url();
-    let hub_a = tether_hub(&["--redis", &url]).await;
-    let hub_b = tether_hub(&["--redis", &url]).await;
-    wait_backplane(&hub_a).await;
-    wait_backplane(&hub_b).await;
+    let (_redis, hub_a, hub_b) = two_hubs_on_redis().await;
     let room_a = format!("{}rooms/shared", hub_a.url);
     let room_b = format!("{}rooms/shared", hub_b.url);
     let mut on_a = tether::connect_with(&room_a).protocol(PROTOCOL).connect().await.unwrap();
@@ -401,12 +406,7 @@ async fn two_hubs_share_rooms_through_redis_and_a_killed_hubs_member_resumes_on_
 /// typed line is published to the room.
 #[tokio::test]
 async fn tether_connect_reconnect_resumes_on_another_hub() {
-    let redis = tether_testkit::redis::RedisServer::start();
-    let url = redis.url();
-    let hub_a = tether_hub(&["--redis", &url]).await;
-    let hub_b = tether_hub(&["--redis", &url]).await;
-    wait_backplane(&hub_a).await;
-    wait_backplane(&hub_b).await;
+    let (_redis, hub_a, hub_b) = two_hubs_on_redis().await;
     let room_a = format!("{}rooms/away", hub_a.url);
     let room_b = format!("{}rooms/away", hub_b.url);
     let mut cmd = crate::support::connect_command(&["--reconnect", &room_a, "--also", &room_b]);
@@ -449,12 +449,8 @@ async fn tether_connect_reconnect_resumes_on_another_hub() {
 /// order, once.
 #[tokio::test]
 async fn tether_connect_reconnect_resumes_on_the_same_hub_once_it_is_back() {
-    let redis = tether_testkit::redis::RedisServer::start();
+    let (redis, hub_a, hub_b) = two_hubs_on_redis().await;
     let url = redis.url();
-    let hub_a = tether_hub(&["--redis", &url]).await;
-    let hub_b = tether_hub(&["--redis", &url]).await;
-    wait_backplane(&hub_a).await;
-    wait_backplane(&hub_b).await;
     let room_a = format!("{}rooms/back", hub_a.url);
     let mut cmd = crate::support::connect_command(&["--reconnect", &room_a]);
     cmd.kill_on_drop(true);

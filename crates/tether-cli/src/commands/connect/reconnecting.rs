@@ -22,7 +22,8 @@ pub fn is_room(url: &str) -> bool {
 
 /// `--reconnect`: the session survives server restarts (and goes to the
 /// `also` URLs in turn); lines typed while disconnected wait in the outbox.
-/// `room`: the server is a hub that speaks tether.hub.v1: each reconnect
+/// `room`: the server is a hub that speaks tether.hub.v1 (lines wait in the
+/// tracker instead, until the hub confirms them): each reconnect
 /// resumes after the last message seen, and lines are published with ids,
 /// so that neither side sees anything twice; lines not acknowledged when
 /// the link failed, or typed while it was down, are published on the next.

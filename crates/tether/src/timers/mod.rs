@@ -55,6 +55,16 @@ impl Alarm {
         }
     }
 
+    /// True when the alarm is not set (first use, or the deadline it had
+    /// has been run) or has fired: then, even for a deadline that has not
+    /// moved, polling it may do something.
+    pub(crate) fn unset_or_fired(&self) -> bool {
+        match &self.queue {
+            Some(queue) => self.armed == NEVER || queue.reached(self.armed),
+            None => true,
+        }
+    }
+
     /// Sets the alarm to `due` and polls it: ready once `due` has passed,
     /// pending for ever when there is no deadline.
     pub(crate) fn poll(&mut self, due: Option<std::time::Instant>, cx: &mut Context<'_>) -> Poll<()> {
@@ -207,6 +217,7 @@ mod tests {
         let mut alarm = Alarm::default();
         let start = now();
         assert!(!alarm.may_be_due(None), "no deadline, nothing to poll");
+        assert!(alarm.unset_or_fired(), "not set yet");
         let due = Some(start + Duration::from_secs(20));
         assert!(alarm.may_be_due(due));
         poll_fn(|cx| alarm.poll(due, cx)).await;
@@ -215,9 +226,11 @@ mod tests {
         let later = Some(now() + Duration::from_secs(10));
         assert!(poll_fn(|cx| Poll::Ready(alarm.poll(later, cx))).await.is_pending());
         assert!(!alarm.may_be_due(later), "registered and not fired");
+        assert!(!alarm.unset_or_fired());
         assert!(alarm.may_be_due(Some(start)), "a moved deadline is polled");
         poll_fn(|cx| alarm.poll(later, cx)).await;
         assert_eq!(now() - start, Duration::from_secs(30));
+        assert!(alarm.unset_or_fired(), "fired");
     }
 
     #[tokio::test]

@@ -39,7 +39,7 @@ where
 {
     pub(super) fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         if self.s.conn.state() == State::Open && !self.s.done {
-            if let Some(end) = self.poll_timers(cx) {
+            if let Some(end) = self.poll_timers(cx, false) {
                 return end;
             }
         }
@@ -50,7 +50,7 @@ where
             match self.s.conn.state() {
                 State::Closed | State::Failed => return self.poll_finish(cx),
                 State::Closing => {
-                    if let Some(end) = self.poll_timers(cx) {
+                    if let Some(end) = self.poll_timers(cx, false) {
                         return end;
                     }
                 }
@@ -63,7 +63,14 @@ where
                     // idle connection would carry `rare` and the read that
                     // brought it. Other pongs are kept as a copy of their
                     // own, for the same reason.
-                    if !(self.s.pings() && self.s.conn.handle_pong(&p, timers::now())) {
+                    if self.s.pings() && self.s.conn.handle_pong(&p, timers::now()) {
+                        // The next deadline moved, to the next ping, which
+                        // may be sooner than the end of the wait for this
+                        // pong: the alarm is set to it now.
+                        if let Some(end) = self.poll_timers(cx, true) {
+                            return end;
+                        }
+                    } else {
                         self.s.rare().last_pong = Some(Bytes::copy_from_slice(&p));
                     }
                 }
@@ -108,7 +115,7 @@ where
     /// timer at all.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         match self.poll_finish_io(cx) {
-            Poll::Pending => self.poll_timers(cx).unwrap_or(Poll::Pending),
+            Poll::Pending => self.poll_timers(cx, false).unwrap_or(Poll::Pending),
             done => done,
         }
     }
@@ -146,28 +153,35 @@ where
     }
 
     /// The connection's timers and, while open, the server's shutdown;
-    /// `Some` ends the stream. The alarm is polled only if it may have
-    /// fired, the next deadline moved or the waker changed: when messages
-    /// flow, this costs a few loads per message and no clock read.
-    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Result<Message, Error>>>> {
+    /// `Some` ends the stream; `moved`: a keepalive pong was just answered.
+    /// The alarm is polled only if it may have fired, the next deadline
+    /// moved or the waker changed: when messages flow, this costs a few
+    /// loads per message and no clock read.
+    fn poll_timers(&mut self, cx: &mut Context<'_>, moved: bool) -> Option<Poll<Option<Result<Message, Error>>>> {
         let rearm = !self.s.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
-        let due = self.s.conn.poll_timeout();
-        if rearm && (due.is_some() || self.s.shutdown.is_some()) {
-            self.s.timer_waker = Some(cx.waker().clone());
-        }
-        if (rearm || self.s.alarm.may_be_due(due)) && self.s.alarm.poll(due, cx).is_ready() {
-            let now = timers::now();
-            while let Some(event) = self.s.conn.handle_timeout(now) {
-                if let Some(end) = self.on_timer(event) {
-                    return Some(end);
+        let open = self.s.conn.state() == State::Open;
+        // While open, the deadlines move only here and when a keepalive
+        // pong is answered (`moved`): otherwise a set alarm that has not
+        // fired needs no look at them (reading them costs about a hundred
+        // instructions a poll, two polls a message).
+        if rearm || moved || !open || self.s.alarm.unset_or_fired() {
+            let due = self.s.conn.poll_timeout();
+            if rearm && (due.is_some() || self.s.shutdown.is_some()) {
+                self.s.timer_waker = Some(cx.waker().clone());
+            }
+            if (rearm || self.s.alarm.may_be_due(due)) && self.s.alarm.poll(due, cx).is_ready() {
+                let now = timers::now();
+                while let Some(event) = self.s.conn.handle_timeout(now) {
+                    if let Some(end) = self.on_timer(event) {
+                        return Some(end);
+                    }
+                }
+                // Register the next deadline; one already past is run at the next poll.
+                if self.s.alarm.poll(self.s.conn.poll_timeout(), cx).is_ready() {
+                    cx.waker().wake_by_ref();
                 }
             }
-            // Register the next deadline; one already past is run at the next poll.
-            if self.s.alarm.poll(self.s.conn.poll_timeout(), cx).is_ready() {
-                cx.waker().wake_by_ref();
-            }
         }
-        let open = self.s.conn.state() == State::Open;
         if let Some(shutdown) = self.s.shutdown.as_mut().filter(|s| open && (rearm || s.may_be_due())) {
             if shutdown.poll(cx).is_ready() {
                 self.s.shutdown = None;

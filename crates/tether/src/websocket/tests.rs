@@ -152,3 +152,28 @@ fn a_released_request_target_frees_its_memory() {
     ws.release_request_target();
     assert_eq!(ws.request_path(), None);
 }
+
+/// An answered keepalive ping brings the next deadline forward, from the
+/// end of the wait for its pong to the next ping: with a pong timeout
+/// longer than the interval, the next ping still comes an interval after
+/// the first.
+#[tokio::test(start_paused = true)]
+async fn an_answered_ping_brings_the_next_one_forward() {
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    let (mut client, server) = tokio::io::duplex(4096);
+    let config = Config::default().keepalive(Some(Duration::from_secs(1)), Duration::from_secs(60));
+    let mut ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), config, None, None);
+    // A task of its own: only its own wakes may poll it.
+    let reader = tokio::spawn(async move { ws.next().await.is_none() });
+    let start = tokio::time::Instant::now();
+    let mut pings = Vec::new();
+    let mut ping = [0u8; 10];
+    for _ in 0..3 {
+        client.read_exact(&mut ping).await.unwrap();
+        pings.push(start.elapsed().as_millis());
+        client.write_all(&[&[0x8A, 0x88, 0, 0, 0, 0][..], &ping[2..]].concat()).await.unwrap();
+    }
+    assert_eq!(pings, [1000, 2000, 3000]);
+    assert!(!reader.is_finished(), "the stream goes on");
+}

@@ -10,11 +10,10 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let mut key = key;
     key.rotate_left(offset % 4);
-    let mut repeated = [0u8; 16];
-    for (i, byte) in repeated.iter_mut().enumerate() {
-        *byte = key[i % 4];
-    }
-    let wide = u128::from_ne_bytes(repeated);
+    // The key repeated over 4, 8 and 16 bytes, in the order of memory.
+    let quad = u32::from_ne_bytes(key);
+    let double = u64::from(quad) | (u64::from(quad) << 32);
+    let wide = u128::from(double) | (u128::from(double) << 64);
     // Every chunk starts at a multiple of 4, so the key's phase stays put.
     let mut blocks = buf.chunks_exact_mut(64);
     for block in &mut blocks {
@@ -26,8 +25,19 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for word in &mut words {
         xor_word(word, wide);
     }
-    for (i, byte) in words.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i % 4];
+    // Under 16 bytes left: 8, then 4, then one at a time (a small
+    // message is mostly this).
+    let rest = words.into_remainder();
+    let (eight, rest) = rest.split_at_mut(rest.len() & 8);
+    if let Ok(eight) = <&mut [u8; 8]>::try_from(eight) {
+        *eight = (u64::from_ne_bytes(*eight) ^ double).to_ne_bytes();
+    }
+    let (four, rest) = rest.split_at_mut(rest.len() & 4);
+    if let Ok(four) = <&mut [u8; 4]>::try_from(four) {
+        *four = (u32::from_ne_bytes(*four) ^ quad).to_ne_bytes();
+    }
+    for (byte, k) in rest.iter_mut().zip(key) {
+        *byte ^= k;
     }
 }
 

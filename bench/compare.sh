@@ -94,6 +94,8 @@ declare -A SERVER=(
     [node-ws]="node $ROOT/bench/peers/node_ws_echo.js --listen 127.0.0.1:0"
     [python-websockets]="${TETHER_BENCH_PYTHON:-python3} $ROOT/bench/peers/py_websockets_echo.py --listen 127.0.0.1:0"
     [raw-tcp]="$PEERS/raw_tcp --listen 127.0.0.1:0"
+    # The least a WebSocket setup takes (key, fixed 101, close echoed, no checks or timers): the setup row's limit.
+    [raw-setup]="$PEERS/raw_setup --listen 127.0.0.1:0"
     # Right lengths, one wrong byte per message: must score 0 (scripts/bench-trust-test.sh).
     [wrong-echo]="python3 $ROOT/bench/peers/wrong_echo.py --listen 127.0.0.1:0"
     # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
@@ -122,7 +124,7 @@ declare -A SERVER=(
     [raw-tls]="$PEERS/raw_tls --listen 127.0.0.1:0 $TLS_FILES"
 )
 export NODE_PATH="${TETHER_BENCH_NODE_PATH:-}" TETHER_BENCH_UWS_PATH="${TETHER_BENCH_UWS_PATH:-}"
-servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp
+servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp raw-setup
     tether-hub node-ws-rooms python-websockets-rooms uws-rooms raw-tcp-rooms axum-builtin axum-tether axum-tether-deflate
     tether-tls fastwebsockets-tls tokio-tungstenite-tls raw-tls)
 
@@ -187,6 +189,7 @@ applies() {
     [[ $r -lt 2 ]] && return $r
     case "$1" in
         *-rooms | tether-hub | tether-hub-before) [[ "$2" == fanout-* ]]; return ;;
+        raw-setup) [[ "$2" == setup ]]; return ;;
     esac
     case "$2" in
         fanout-*) false ;;

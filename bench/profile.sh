@@ -61,6 +61,8 @@ declare -A SERVER=(
     [tokio-websockets]="$PEERS/tokio_websockets --listen 127.0.0.1:0"
     [tether-mt]="$TETHER echo --listen 127.0.0.1:0 --quiet"
     [tether-hub]="$TETHER hub --listen 127.0.0.1:0 --threads 1 --quiet"
+    [raw-tcp]="$PEERS/raw_tcp --listen 127.0.0.1:0"
+    [raw-setup]="$PEERS/raw_setup --listen 127.0.0.1:0"
     [raw-tcp-rooms]="$PEERS/raw_tcp_rooms --listen 127.0.0.1:0"
 )
 

@@ -31,7 +31,7 @@ SCORES = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s"]
 FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn",
           "kernel_tcp_buffers_kb_per_conn", "kernel_slab_kb_per_conn"]
 SERVER_ORDER = ["tether", "tether-before", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
-                "node-ws", "python-websockets", "raw-tcp", "tether-flush", "tether-hub", "tether-hub-before", "node-ws-rooms",
+                "node-ws", "python-websockets", "raw-tcp", "raw-setup", "tether-flush", "tether-hub", "tether-hub-before", "node-ws-rooms",
                 "python-websockets-rooms", "uws-rooms", "raw-tcp-rooms", "tether-tls", "fastwebsockets-tls", "tokio-tungstenite-tls", "raw-tls"]
 # The fan-out rows' ratios: tether-hub against each of these, round by round
 # (tether-hub-before: another build of the hub, in before/after runs).
@@ -42,6 +42,31 @@ def reference(workload):
     """The server a row is compared with, and the raw echo it is a share of:
     the TLS rows have their own (the same libraries over rustls)."""
     return ("fastwebsockets-tls", "raw-tls") if workload.startswith("tls-") else ("fastwebsockets", "raw-tcp")
+
+
+def limit(workload):
+    """The server that does no more than a row needs, with no library: the
+    raw TCP echo for the echo rows, the raw setup for the setup row."""
+    if workload.startswith(("echo-", "pipelined-", "large-")):
+        return "raw-tcp"
+    return "raw-setup" if workload == "setup" else None
+
+
+def limit_ratios(by, workloads):
+    """tether ÷ the row's limit and ÷ the two nearest peers, per server
+    CPU-second, round by round: the targets of issue 17 in one table."""
+    rows = [w for w in workloads if by.get(("tether", w), {}).get("ratios")]
+    if not rows:
+        return []
+    out = ["", "**tether ÷ the limit and the nearest peers**, per server CPU-second, median of the "
+           "within-round ratios (spread); the limit is `raw-tcp` on the echo rows and `raw-setup` "
+           "on the setup row:", "",
+           "| workload | ÷ the limit | ÷ fastwebsockets | ÷ tokio-websockets |", "|---|---|---|---|"]
+    for w in rows:
+        ratios = by[("tether", w)]["ratios"]
+        out.append("| " + " | ".join([w] + [ratio_cell(ratios.get(p)) for p in
+                                             (limit(w), "fastwebsockets", "tokio-websockets")]) + " |")
+    return out
 
 
 def median(values):
@@ -116,6 +141,10 @@ def summarize(runs):
             ratio = round_ratios(runs, "tether", "tether-before", r["workload"], "msg_per_server_cpu_s")
             if ratio:
                 r["ratio_to_tether_before"] = ratio
+            for peer in (limit(r["workload"]), "fastwebsockets", "tokio-websockets"):
+                ratio = round_ratios(runs, "tether", peer, r["workload"], "msg_per_server_cpu_s")
+                if peer and ratio:
+                    r.setdefault("ratios", {})[peer] = ratio
         if r["server"] == "tether-hub" and r["workload"].startswith("fanout-"):
             for peer in FANOUT_PEERS:
                 ratio = round_ratios(runs, "tether-hub", peer, r["workload"], "msg_per_server_cpu_s")
@@ -376,13 +405,16 @@ def markdown(rows, workloads, meta):
     out += fanout_ratios(by, fanout)
     tls = [w for w in workloads if w.startswith("tls-")]
     out += tls_table(by, tls)
+    out += limit_ratios(by, workloads)
     other = [w for w in workloads if w not in echo and w not in deflate and w not in fanout and w not in tls]
+    # The setup and idle rows' servers: raw-setup runs no echo row.
+    setup_servers = [s for s in every if any((s, w) in by for w in other if w.startswith(("setup", "idle")))]
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]
         out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection "
                 "| kernel KiB per connection (TCP buffers + slab, both ends) | idle KiB after one compressed message |",
                 "|---|---|---|---|---|---|---|"]
-        for s in ws_servers:
+        for s in setup_servers:
             setup = next((by[(s, w)] for w in other if w.startswith("setup") and (s, w) in by), None)
             idle = next((by[(s, w)] for w in other if w.startswith("idle") and not w.endswith("-deflate")
                          and (s, w) in by), None)

@@ -1,0 +1,71 @@
+//! The least a WebSocket server can do per connection setup, as the limit
+//! of the setup row (the way `raw_tcp` is the limit of the echo rows): read
+//! the request head, find the key, write a fixed 101 with its accept key,
+//! read the client's close frame, write a close back and drop the socket.
+//! No header checks, no timers, no limits, no shutdown: nothing a library
+//! could still leave out, on the same current-thread tokio runtime as the
+//! peers. It echoes nothing else, so it runs the setup row only.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn main() {
+    tether_bench_peers::serve("ws", |listener| {
+        tether_bench_peers::accept_loop(listener, |tcp| async move {
+            let _ = setup(tcp).await;
+        })
+    })
+}
+
+async fn setup(mut tcp: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    let end = loop {
+        let n = tcp.read(&mut buf[len..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        len += n;
+        if let Some(i) = buf[..len].windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if len == buf.len() {
+            return Ok(());
+        }
+    };
+    let Some(key) = find_key(&buf[..end]) else { return Ok(()) };
+    let mut response = [0u8; 129];
+    let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+    response[..head.len()].copy_from_slice(head);
+    let accept = tether_proto::handshake::accept_key(key);
+    let at = head.len() + accept.len();
+    response[head.len()..at].copy_from_slice(accept.as_bytes());
+    response[at..at + 4].copy_from_slice(b"\r\n\r\n");
+    tcp.write_all(&response[..at + 4]).await?;
+    // The client's close: a masked frame of at most 125 bytes, so one read
+    // of its 6-byte head and payload (after any bytes already read).
+    let mut have = len - end;
+    buf.copy_within(end..len, 0);
+    while have < 6 || have < 6 + usize::from(buf[1] & 0x7f) {
+        let n = tcp.read(&mut buf[have..256]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        have += n;
+    }
+    if buf[0] & 0x0f != 0x8 {
+        return Ok(());
+    }
+    // Echo its status code (unmasked), or none if it sent none.
+    let code = if buf[1] & 0x7f >= 2 { [buf[6] ^ buf[2], buf[7] ^ buf[3]] } else { [0x03, 0xe8] };
+    tcp.write_all(&[0x88, 0x02, code[0], code[1]]).await
+}
+
+/// The value of the `Sec-WebSocket-Key` header in a request head.
+fn find_key(head: &[u8]) -> Option<&[u8]> {
+    head.split(|&b| b == b'\n').find_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let (name, value) = line.split_at(colon);
+        name.eq_ignore_ascii_case(b"sec-websocket-key").then(|| value[1..].trim_ascii())
+    })
+}

@@ -181,7 +181,11 @@ where
                     cx.waker().wake_by_ref();
                 }
             }
+        } else {
+            debug_assert!(!self.s.alarm.may_be_due(self.s.conn.poll_timeout()), "a deadline moved unseen");
         }
+        // A timer may have just closed the connection.
+        let open = self.s.conn.state() == State::Open;
         if let Some(shutdown) = self.s.shutdown.as_mut().filter(|s| open && (rearm || s.may_be_due())) {
             if shutdown.poll(cx).is_ready() {
                 self.s.shutdown = None;

@@ -130,7 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
     /// Starts the closing handshake with `code` and `reason` and flushes it.
     /// The [`Receiver`] ends once the peer answers.
     pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        lock(&self.shared).s.conn.send_close(Some(&CloseFrame::new(code, reason)))?;
+        lock(&self.shared).start_close(&CloseFrame::new(code, reason))?;
         poll_fn(|cx| lock(&self.shared).poll_flush_inner(cx)).await
     }
 }

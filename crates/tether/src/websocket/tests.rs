@@ -177,3 +177,24 @@ async fn an_answered_ping_brings_the_next_one_forward() {
     assert_eq!(pings, [1000, 2000, 3000]);
     assert!(!reader.is_finished(), "the stream goes on");
 }
+
+/// A close sent from the sending half wakes the receiving half, so that
+/// the closing deadline runs from then: with keepalive off and a peer that
+/// never answers, the receiver ends after the close timeout instead of
+/// waiting for a read that never comes.
+#[tokio::test(start_paused = true)]
+async fn a_close_from_the_sender_starts_the_receivers_deadline() {
+    use std::time::Duration;
+    let (_client, server) = tokio::io::duplex(4096);
+    let mut config = Config::default().keepalive(None, Duration::from_secs(20));
+    config.close_timeout = Duration::from_secs(1);
+    let ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), config, None, None);
+    let (sender, mut receiver) = ws.split();
+    let reading = tokio::spawn(async move { receiver.next().await });
+    tokio::task::yield_now().await; // the receiver parks on its read
+    sender.close(CloseCode::NORMAL, "bye").await.unwrap();
+    let start = tokio::time::Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(60), reading).await;
+    assert!(ended.is_ok(), "the receiver still waits a minute after the close");
+    assert!(start.elapsed() <= Duration::from_secs(2), "{:?}", start.elapsed());
+}

@@ -4,7 +4,7 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Wake};
 
 use tether_proto::{CloseCode, CloseFrame, State};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -76,7 +76,7 @@ where
     fn slow_consumer(&mut self, limit: usize) -> Error {
         match self.s.settings.backpressure {
             Backpressure::Close { code, .. } => {
-                let _ = self.s.conn.send_close(Some(&CloseFrame::new(code, "slow consumer")));
+                let _ = self.start_close(&CloseFrame::new(code, "slow consumer"));
             }
             _ => {
                 self.s.conn.clear_output();
@@ -93,8 +93,20 @@ where
 
     pub(super) fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if !self.s.done {
-            self.s.conn.send_close(Some(&CloseFrame::new(CloseCode::NORMAL, "")))?;
+            self.start_close(&CloseFrame::new(CloseCode::NORMAL, ""))?;
         }
         self.poll_flush_inner(cx)
+    }
+
+    /// Queues our close frame. On a split connection the reader may be
+    /// parked on a read the peer never answers: it is woken, so that the
+    /// closing deadline starts now and not at its next wake (never, with
+    /// keepalive off and a silent peer).
+    pub(super) fn start_close(&mut self, frame: &CloseFrame) -> Result<(), tether_proto::SendError> {
+        self.s.conn.send_close(Some(frame))?;
+        if let Some(set) = &self.s.writers {
+            set.wake_by_ref();
+        }
+        Ok(())
     }
 }

@@ -55,7 +55,7 @@ def limit(workload):
 def limit_ratios(by, workloads):
     """tether ÷ the row's limit and ÷ the two nearest peers, per server
     CPU-second, round by round: the targets of issue 17 in one table."""
-    rows = [w for w in workloads if by.get(("tether", w), {}).get("ratios")]
+    rows = [w for w in workloads if limit(w) and by.get(("tether", w), {}).get("ratios")]
     if not rows:
         return []
     out = ["", "**tether ÷ the limit and the nearest peers**, per server CPU-second, median of the "

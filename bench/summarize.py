@@ -54,7 +54,8 @@ def limit(workload):
 
 def limit_ratios(by, workloads):
     """tether ÷ the row's limit and ÷ the two nearest peers, per server
-    CPU-second, round by round: the targets of issue 17 in one table."""
+    CPU-second, round by round: issue 17's echo and setup targets in one
+    table (the TLS rows have their own, against fastwebsockets-tls)."""
     rows = [w for w in workloads if limit(w) and by.get(("tether", w), {}).get("ratios")]
     if not rows:
         return []

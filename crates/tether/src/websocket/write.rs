@@ -101,10 +101,13 @@ where
     /// Queues our close frame. On a split connection the reader may be
     /// parked on a read the peer never answers: it is woken, so that the
     /// closing deadline starts now and not at its next wake (never, with
-    /// keepalive off and a silent peer).
+    /// keepalive off and a silent peer). Only when the close is new: a
+    /// `poll_close` polled again while the frame waits to be written would
+    /// otherwise wake itself, and its reader, for ever.
     pub(super) fn start_close(&mut self, frame: &CloseFrame) -> Result<(), tether_proto::SendError> {
+        let was_open = self.s.conn.state() == State::Open;
         self.s.conn.send_close(Some(frame))?;
-        if let Some(set) = &self.s.writers {
+        if let Some(set) = self.s.writers.as_ref().filter(|_| was_open) {
             set.wake_by_ref();
         }
         Ok(())

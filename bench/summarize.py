@@ -142,9 +142,9 @@ def summarize(runs):
             ratio = round_ratios(runs, "tether", "tether-before", r["workload"], "msg_per_server_cpu_s")
             if ratio:
                 r["ratio_to_tether_before"] = ratio
-            for peer in (limit(r["workload"]), "fastwebsockets", "tokio-websockets"):
+            for peer in filter(None, (limit(r["workload"]), "fastwebsockets", "tokio-websockets")):
                 ratio = round_ratios(runs, "tether", peer, r["workload"], "msg_per_server_cpu_s")
-                if peer and ratio:
+                if ratio:
                     r.setdefault("ratios", {})[peer] = ratio
         if r["server"] == "tether-hub" and r["workload"].startswith("fanout-"):
             for peer in FANOUT_PEERS:

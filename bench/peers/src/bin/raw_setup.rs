@@ -1,22 +1,17 @@
 //! The least a WebSocket server can do per connection setup, as the limit
 //! of the setup row (the way `raw_tcp` is the limit of the echo rows): read
 //! the request head, find the key, write a fixed 101 with its accept key
-//! (SHA-1 and base64 on the stack), read the client's close frame, write a
-//! close back and drop the socket. No timers, no limits, no shutdown, and
-//! none of the request checks RFC 6455 asks of a server (method, version,
-//! `Upgrade`, the key's form, the close code): less than a conforming
-//! server does, so the limit it shows is, if anything, too high. On the
-//! same current-thread tokio runtime as the peers. It echoes nothing else,
-//! so it runs the setup row only.
+//! (`tether_proto::handshake::accept_value`, on the stack), read the
+//! client's close frame, write a close back and drop the socket. No
+//! timers, no limits, no shutdown, and none of the request checks RFC 6455
+//! asks of a server (method, version, `Upgrade`, the key's form, the close
+//! code): less than a conforming server does, so the limit it shows is, if
+//! anything, too high. On the same current-thread tokio runtime as the
+//! peers. It echoes nothing else, so it runs the setup row only.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use sha1::{Digest, Sha1};
+use tether_proto::handshake::{accept_value, ACCEPT_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// RFC 6455's GUID, appended to the key before hashing.
-const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 fn main() {
     tether_bench_peers::serve("ws", |listener| {
@@ -46,10 +41,8 @@ async fn setup(mut tcp: TcpStream) -> std::io::Result<()> {
     let mut response = [0u8; 129];
     let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
     response[..head.len()].copy_from_slice(head);
-    let digest = Sha1::new().chain_update(key).chain_update(GUID).finalize();
-    let at = head.len() + 28;
-    // 20 bytes encode to exactly 28.
-    let _ = STANDARD.encode_slice(digest, &mut response[head.len()..at]);
+    let at = head.len() + ACCEPT_LEN;
+    response[head.len()..at].copy_from_slice(&accept_value(key));
     response[at..at + 4].copy_from_slice(b"\r\n\r\n");
     tcp.write_all(&response[..at + 4]).await?;
     // The client's close: a masked frame of at most 125 bytes, so one read

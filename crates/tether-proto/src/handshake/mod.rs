@@ -25,7 +25,7 @@ const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 pub const DEFAULT_MAX_HEAD: usize = 16 * 1024;
 
 /// The length of a `Sec-WebSocket-Accept` value: the base64 of a 20-byte SHA-1.
-const ACCEPT_LEN: usize = 28;
+pub const ACCEPT_LEN: usize = 28;
 
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`.
 pub fn accept_key(key: &[u8]) -> String {
@@ -34,8 +34,8 @@ pub fn accept_key(key: &[u8]) -> String {
 }
 
 /// [`accept_key`] on the stack, for a server that writes its response
-/// straight into a buffer.
-fn accept_value(key: &[u8]) -> [u8; ACCEPT_LEN] {
+/// straight into a buffer: the 28 ASCII bytes of the value.
+pub fn accept_value(key: &[u8]) -> [u8; ACCEPT_LEN] {
     let digest = Sha1::new().chain_update(key).chain_update(GUID).finalize();
     let mut out = [0; ACCEPT_LEN];
     // 20 bytes encode to exactly 28: the buffer always fits.
@@ -267,6 +267,7 @@ mod tests {
     #[test]
     fn rfc_1_3_accept_key() {
         assert_eq!(super::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(&super::accept_value(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]

@@ -159,12 +159,11 @@ where
     /// loads per message and no clock read.
     fn poll_timers(&mut self, cx: &mut Context<'_>, moved: bool) -> Option<Poll<Option<Result<Message, Error>>>> {
         let rearm = !self.s.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
-        let open = self.s.conn.state() == State::Open;
         // While open, the deadlines move only here and when a keepalive
         // pong is answered (`moved`): otherwise a set alarm that has not
         // fired needs no look at them (reading them costs about a hundred
         // instructions a poll, two polls a message).
-        if rearm || moved || !open || self.s.alarm.unset_or_fired() {
+        if rearm || moved || self.s.conn.state() != State::Open || self.s.alarm.unset_or_fired() {
             let due = self.s.conn.poll_timeout();
             if rearm && (due.is_some() || self.s.shutdown.is_some()) {
                 self.s.timer_waker = Some(cx.waker().clone());
@@ -184,7 +183,7 @@ where
         } else {
             debug_assert!(!self.s.alarm.may_be_due(self.s.conn.poll_timeout()), "a deadline moved unseen");
         }
-        // A timer may have just closed the connection.
+        // Read after the timers, which may have closed the connection.
         let open = self.s.conn.state() == State::Open;
         if let Some(shutdown) = self.s.shutdown.as_mut().filter(|s| open && (rearm || s.may_be_due())) {
             if shutdown.poll(cx).is_ready() {

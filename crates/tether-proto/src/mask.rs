@@ -8,6 +8,28 @@
 /// `unsafe` needed. Eight bytes at a time, which it did not
 /// vectorize, took twice the instructions at 16 KiB.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    // A long buffer is masked up to a 16-byte boundary first, so that no
+    // word of the wide loop straddles two cache lines. A payload starts off
+    // the boundary behind most frame headers; starting one byte off, 16 KiB
+    // took 512 ns before and 301 after (`cargo bench -p tether-proto -- mask`).
+    if buf.len() >= ALIGN_FROM {
+        let lead = buf.as_ptr().align_offset(16);
+        if (1..16).contains(&lead) {
+            let (head, body) = buf.split_at_mut(lead);
+            mask_words(head, key, offset);
+            mask_words(body, key, offset + lead);
+            return;
+        }
+    }
+    mask_words(buf, key, offset);
+}
+
+/// From this length up, [`apply_mask`] aligns the wide loop's words.
+const ALIGN_FROM: usize = 128;
+
+/// [`apply_mask`] wherever `buf` starts.
+#[inline(always)]
+fn mask_words(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let mut key = key;
     key.rotate_left(offset % 4);
     // The key repeated over 4, 8 and 16 bytes, in the order of memory.
@@ -76,6 +98,23 @@ mod tests {
                 apply_mask(&mut a, key, offset);
                 naive(&mut b, key, offset);
                 assert_eq!(a, b, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn matches_naive_wherever_the_buffer_starts() {
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        let data: Vec<u8> = (0..400u16).map(|i| (i * 13) as u8).collect();
+        for start in 0..32 {
+            for len in [0, 1, 15, 16, 17, 127, 128, 129, 200, 333] {
+                for offset in 0..4 {
+                    let mut a = data.clone();
+                    let mut b = data.clone();
+                    apply_mask(&mut a[start..start + len], key, offset);
+                    naive(&mut b[start..start + len], key, offset);
+                    assert_eq!(a, b, "start {start} len {len} offset {offset}");
+                }
             }
         }
     }

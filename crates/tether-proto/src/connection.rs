@@ -258,6 +258,12 @@ impl Connection {
     /// matching code is queued, the state becomes `Failed`, and the error is
     /// returned.
     pub fn read_event(&mut self, input: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        // Nothing to decode: every event needs at least a header's bytes,
+        // and a frame's payload stays in `input` until it is complete.
+        // Asked about twice a message by a reader that drains its buffer.
+        if input.is_empty() {
+            return Ok(None);
+        }
         match self.read_inner(input) {
             Err(e) => Err(self.fail(e)),
             ok => ok,

@@ -172,8 +172,8 @@ def round_ratios(runs, a, b, workload, field):
             ratios.append(x[field] / y[field])
     if not ratios:
         return None
-    return {"median": round(statistics.median(ratios), 3), "low": round(min(ratios), 3),
-            "high": round(max(ratios), 3), "rounds": len(ratios)}
+    # Unrounded: rounding here and again when printing turned 0.8747 into 0.88.
+    return {"median": statistics.median(ratios), "low": min(ratios), "high": max(ratios), "rounds": len(ratios)}
 
 
 def ratio_cell(ratio):

@@ -7,9 +7,11 @@
 //!   `scripts/install-servers.sh`) started on a free loopback port, and
 //!   small in-test proxies that misbehave on purpose;
 //! - [`redis`]: a `redis-server` on a free loopback port, for the hubs'
-//!   backplane tests.
+//!   backplane tests;
+//! - [`wake`]: a waker that counts its wakes.
 #![forbid(unsafe_code)]
 
 pub mod pki;
 pub mod proxies;
 pub mod redis;
+pub mod wake;

@@ -144,18 +144,7 @@ async fn a_member_that_left_gets_what_was_queued_first() {
 /// session is woken again as it waits for frames.
 #[test]
 fn a_connection_wake_is_noted_and_never_lost() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    let waker = Waker::from(count.clone());
+    let (waker, count) = tether_testkit::wake::counting_waker();
     let mut cx = Context::from_waker(&waker);
     let (q, latency) = (MemberQueue::new(100), Latency::default());
     assert!(!q.take_connection_woken());
@@ -163,16 +152,16 @@ fn a_connection_wake_is_noted_and_never_lost() {
     // Waiting for frames, woken by the connection.
     assert_eq!(q.poll_hand(&mut cx, &latency, None, |_| true), Poll::Pending);
     q.wake_connection();
-    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert_eq!(count.get(), 1);
     assert!(q.take_connection_woken());
     assert!(!q.take_connection_woken(), "taken once");
 
     // Woken by the connection with no waker registered (a push took
     // it): the next wait wakes the session at once.
     q.wake_connection();
-    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert_eq!(count.get(), 1);
     assert_eq!(q.poll_hand(&mut cx, &latency, None, |_| true), Poll::Pending);
-    assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    assert_eq!(count.get(), 2);
     assert!(q.take_connection_woken());
 }
 

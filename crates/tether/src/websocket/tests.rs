@@ -205,25 +205,16 @@ async fn a_close_from_the_sender_starts_the_receivers_deadline() {
 #[tokio::test]
 async fn polling_close_again_while_it_waits_wakes_nobody() {
     use futures_util::Sink;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::task::{Context, Wake, Waker};
+    use std::task::Context;
 
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     // Room for nothing but part of the close frame: it cannot be flushed.
     let (_client, server) = tokio::io::duplex(2);
     let ws = WebSocket::from_parts(server, Role::Server, BytesMut::new(), Config::default(), None, None);
     let (mut sender, _receiver) = ws.split();
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    let waker = Waker::from(count.clone());
+    let (waker, count) = tether_testkit::wake::counting_waker();
     let mut cx = Context::from_waker(&waker);
     for _ in 0..3 {
         assert!(Pin::new(&mut sender).poll_close(&mut cx).is_pending(), "the peer reads nothing");
     }
-    assert_eq!(count.0.load(Ordering::SeqCst), 0, "woken by its own poll");
+    assert_eq!(count.get(), 0, "woken by its own poll");
 }

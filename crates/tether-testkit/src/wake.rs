@@ -37,7 +37,7 @@ mod tests {
     fn counts_each_wake() {
         let (waker, count) = super::counting_waker();
         waker.wake_by_ref();
-        waker.clone().wake();
+        waker.wake();
         assert_eq!(count.get(), 2);
     }
 }

@@ -83,6 +83,43 @@ impl MaybeTlsStream {
     }
 }
 
+impl MaybeTlsStream {
+    /// Writes bytes after which our side of the transport is shut down at
+    /// once (a server's last write, its close frame): the shape of
+    /// [`WriteLast`](crate::websocket::WriteLast). Over plain TCP on Linux
+    /// they are written with `MSG_MORE`, which holds a segment's tail back
+    /// until the shutdown: the close frame and the FIN then leave in one
+    /// segment instead of two, which saves the server a packet's send, and
+    /// the peer its receipt, on every connection it closes. Elsewhere, a
+    /// plain vectored write.
+    pub(crate) fn poll_write_last(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let MaybeTlsStream::Plain(tcp) = &*self {
+            return poll_send_more(tcp, cx, bufs);
+        }
+        self.poll_write_vectored(cx, bufs)
+    }
+}
+
+/// One `sendmsg` with `MSG_MORE` (and `MSG_NOSIGNAL`, as std's own writes
+/// have it), once the socket is writable.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn poll_send_more(tcp: &TcpStream, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    use tokio::io::Interest;
+    loop {
+        std::task::ready!(tcp.poll_write_ready(cx))?;
+        let send = || socket2::SockRef::from(tcp).send_vectored_with_flags(bufs, libc::MSG_MORE | libc::MSG_NOSIGNAL);
+        match tcp.try_io(Interest::WRITABLE, send) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            sent => return Poll::Ready(sent),
+        }
+    }
+}
+
 /// Forwards an IO call to the stream inside whichever variant is there.
 macro_rules! forward {
     ($self:expr, $s:ident => $call:expr) => {
@@ -137,5 +174,40 @@ impl AsyncWrite for MaybeTlsStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         forward!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use std::future::poll_fn;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// The last write waits in the socket for the shutdown, and the FIN
+    /// carries it: nothing reaches the peer before, everything after.
+    #[tokio::test]
+    async fn the_last_write_leaves_with_the_fin() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(listener.local_addr().unwrap()), listener.accept());
+        let mut client = client.unwrap();
+        let tcp = accepted.unwrap().0;
+        tcp.set_nodelay(true).unwrap();
+        let mut server = MaybeTlsStream::Plain(tcp);
+        let close = [0x88, 0x02, 0x03, 0xe8];
+        let sent = poll_fn(|cx| {
+            Pin::new(&mut server).poll_write_last(cx, &[IoSlice::new(&close[..1]), IoSlice::new(&close[1..])])
+        });
+        assert_eq!(sent.await.unwrap(), close.len());
+        let mut early = [0; 8];
+        let read = tokio::time::timeout(Duration::from_millis(100), client.read(&mut early)).await;
+        assert!(read.is_err(), "held back for the FIN, even with TCP_NODELAY: {read:?}");
+        server.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, close);
     }
 }

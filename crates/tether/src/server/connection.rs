@@ -68,6 +68,7 @@ where
             Ok(Carried::WebSocket(mut ws)) => {
                 drop(permit);
                 ws.close_on(&shared.shutdown);
+                ws.write_last_with(MaybeTlsStream::poll_write_last);
                 Opened::WebSocket(ws, peer, shared)
             }
             #[cfg(feature = "http2")]

@@ -29,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::timers::{self, Alarm, Shutdown, ShutdownWatch};
 use crate::{Config, Error};
 use wakers::WakerSet;
+pub(crate) use write::WriteLast;
 
 /// A WebSocket connection over the transport `S`, after the handshake.
 ///
@@ -102,6 +103,11 @@ struct Rare {
     /// The path and query the client asked for, on the server side,
     /// unless it is `/` (see `at_root`).
     request_target: Option<Box<str>>,
+    /// The buffer of the last large frame, reused for the next one once the
+    /// message read into it is dropped: its pages are already mapped, a
+    /// fresh allocation of that size costs a page fault every 4 KiB.
+    /// Released at the next keepalive ping, so a quiet connection lets go.
+    spare: Option<Box<BytesMut>>,
     /// How many times `spare` was reused (for the tests; here, so that the
     /// state of tests is the size of the real one).
     #[cfg(test)]
@@ -117,6 +123,7 @@ impl Rare {
             pending_error,
             last_pong,
             request_target,
+            spare,
             #[cfg(test)]
             reused,
         } = self;
@@ -124,7 +131,11 @@ impl Rare {
         if *reused > 0 {
             return false;
         }
-        protocol.is_none() && pending_error.is_none() && last_pong.is_none() && request_target.is_none()
+        protocol.is_none()
+            && pending_error.is_none()
+            && last_pong.is_none()
+            && request_target.is_none()
+            && spare.is_none()
     }
 }
 
@@ -134,13 +145,8 @@ struct Inner<S> {
     io: S,
     conn: Connection,
     read_buf: BytesMut,
-    /// `read_buf` was sized for a large frame.
+    /// `read_buf` was sized for a large frame (kept in `rare` for the next one).
     large: bool,
-    /// The buffer of the last large frame, reused for the next one once the
-    /// message read into it is dropped: its pages are already mapped, a
-    /// fresh allocation of that size costs a page fault every 4 KiB.
-    /// Released at the next keepalive ping, so a quiet connection lets go.
-    spare: Option<Box<BytesMut>>,
     /// From the [`Config`], what is still needed after the start, shared
     /// with the connections set up alike (the protocol's part is in `conn`).
     settings: Arc<settings::Local>,
@@ -171,6 +177,9 @@ struct Inner<S> {
     /// Present once split: every task waiting to write is woken, since the
     /// transport keeps only one write waker.
     writers: Option<Arc<WakerSet>>,
+    /// How the last bytes before our FIN are written, if the transport has
+    /// a way of its own (see [`WriteLast`]).
+    write_last: Option<WriteLast<S>>,
 }
 
 impl<S> Inner<S> {
@@ -179,7 +188,18 @@ impl<S> Inner<S> {
         self.rare.get_or_insert_with(Box::default)
     }
 
-    /// Keepalive pings are on (they release `spare`).
+    /// Lets go of the spare large-frame buffer (see [`Rare::spare`]), and
+    /// of `rare` if nothing else is in it.
+    fn drop_spare(&mut self) {
+        if let Some(rare) = self.rare.as_mut().filter(|r| r.spare.is_some()) {
+            rare.spare = None;
+            if rare.is_empty() {
+                self.rare = None;
+            }
+        }
+    }
+
+    /// Keepalive pings are on (they release the spare buffer).
     fn pings(&self) -> bool {
         self.conn.settings().timers.ping_interval.is_some()
     }
@@ -211,7 +231,6 @@ where
             // An empty handshake buffer is dropped: reads allocate as bytes come.
             read_buf: if leftover.is_empty() { BytesMut::new() } else { leftover },
             large: false,
-            spare: None,
             settings: local,
             rare: protocol.map(|p| Box::new(Rare { protocol: Some(p.into_boxed_str()), ..Rare::default() })),
             at_root: false,
@@ -222,6 +241,7 @@ where
             shutdown: None,
             timer_waker: None,
             writers: None,
+            write_last: None,
         });
         WebSocket { s }
     }
@@ -247,6 +267,12 @@ where
     /// HTTP/2 streams; within the closing deadline).
     pub(crate) fn await_peer_end(&mut self) {
         self.s.await_peer_end = true;
+    }
+
+    /// Writes the last bytes before our FIN with `write_last` (a server
+    /// that knows its transport's type).
+    pub(crate) fn write_last_with(&mut self, write_last: WriteLast<S>) {
+        self.s.write_last = Some(write_last);
     }
 
     /// Closes with 1001 when `token` is cancelled (graceful server shutdown).

@@ -121,13 +121,14 @@ where
     }
 
     fn poll_finish_io(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        if ready!(self.poll_write_out(cx)).is_err() {
+        let role = self.s.conn.role();
+        let failed = self.s.conn.state() == State::Failed;
+        let fin_follows = role == Role::Server || failed;
+        if ready!(self.poll_write_out_then(cx, fin_follows)).is_err() {
             let error = self.take_pending();
             return self.end(error);
         }
-        let role = self.s.conn.role();
-        let failed = self.s.conn.state() == State::Failed;
-        if role == Role::Server || failed {
+        if fin_follows {
             ready!(self.poll_shutdown(cx));
         }
         if role == Role::Client || failed || self.s.await_peer_end {
@@ -197,7 +198,7 @@ where
     /// Carries out what a timer asks; `Some` ends the stream.
     fn on_timer(&mut self, event: TimerEvent) -> Option<Poll<Option<Result<Message, Error>>>> {
         match event {
-            TimerEvent::Ping(_) => self.s.spare = None,
+            TimerEvent::Ping(_) => self.s.drop_spare(),
             TimerEvent::Idle(timeout) => self.s.rare().pending_error = Some(Error::IdleTimeout(timeout)),
             TimerEvent::KeepaliveTimeout { interval, timeout } => {
                 return Some(self.end(Some(Error::KeepaliveTimeout { interval, timeout })));
@@ -227,7 +228,7 @@ where
         self.s.shutdown = None;
         self.s.timer_waker = None;
         self.s.read_buf = BytesMut::new();
-        self.s.spare = None;
+        self.s.drop_spare();
         Poll::Ready(error.map(Err))
     }
 
@@ -259,7 +260,7 @@ where
             s.read_buf.reserve(additional);
             return;
         }
-        if let Some(mut old) = s.spare.take() {
+        if let Some(mut old) = s.rare.as_mut().and_then(|r| r.spare.take()) {
             if old.try_reclaim(s.read_buf.len() + additional) {
                 old.extend_from_slice(&s.read_buf);
                 s.read_buf = *old;
@@ -286,7 +287,7 @@ where
         // set it aside if it is a large one, else let it go.
         let last = std::mem::take(&mut self.s.read_buf);
         if std::mem::take(&mut self.s.large) {
-            self.s.spare = Some(Box::new(last));
+            self.s.rare().spare = Some(Box::new(last));
         }
         let io = &mut self.s.io;
         let read = READ_POOL.try_with(|pool| read_from_pool(&mut pool.borrow_mut(), io, cx));

@@ -15,26 +15,43 @@ use crate::{Backpressure, Error};
 /// Most slices handed to one vectored write.
 const MAX_IOV: usize = 32;
 
+/// How a transport writes the bytes after which our side of it is shut
+/// down at once: [`MaybeTlsStream`](crate::MaybeTlsStream)'s lets the FIN
+/// share their last segment. Given by the server that accepted the
+/// connection, which knows the transport's type.
+pub(crate) type WriteLast<S> = fn(Pin<&mut S>, &mut Context<'_>, &[IoSlice<'_>]) -> Poll<io::Result<usize>>;
+
 impl<S> WebSocket<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     /// Writes the output queue until it is empty, with vectored writes.
     pub(super) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_out_then(cx, false)
+    }
+
+    /// As [`poll_write_out`](Self::poll_write_out); `fin_follows`: our side
+    /// of the transport is shut down as soon as the queue is out.
+    pub(super) fn poll_write_out_then(&mut self, cx: &mut Context<'_>, fin_follows: bool) -> Poll<io::Result<()>> {
+        let last = self.s.write_last.filter(|_| fin_follows);
         match &self.s.writers {
             Some(set) => {
                 let fan_out = set.register(cx.waker());
-                self.write_queue(&mut Context::from_waker(&fan_out))
+                self.write_queue(&mut Context::from_waker(&fan_out), last)
             }
-            None => self.write_queue(cx),
+            None => self.write_queue(cx, last),
         }
     }
 
-    fn write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn write_queue(&mut self, cx: &mut Context<'_>, last: Option<WriteLast<S>>) -> Poll<io::Result<()>> {
         let vectored = self.s.io.is_write_vectored();
         while self.s.conn.buffered() > 0 {
             let out = self.s.conn.output();
-            let written = if vectored && !out.is_contiguous() {
+            let written = if let Some(write_last) = last {
+                let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                let n = out.io_slices(&mut slices);
+                ready!(write_last(Pin::new(&mut self.s.io), cx, &slices[..n]))?
+            } else if vectored && !out.is_contiguous() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
                 let n = out.io_slices(&mut slices);
                 ready!(Pin::new(&mut self.s.io).poll_write_vectored(cx, &slices[..n]))?

@@ -96,6 +96,8 @@ declare -A SERVER=(
     [raw-tcp]="$PEERS/raw_tcp --listen 127.0.0.1:0"
     # The least a WebSocket setup takes (key, fixed 101, close echoed, no checks or timers): the setup row's limit.
     [raw-setup]="$PEERS/raw_setup --listen 127.0.0.1:0"
+    # The same with its close frame and FIN in one segment (MSG_MORE, then shutdown).
+    [raw-setup-fin]="$PEERS/raw_setup --listen 127.0.0.1:0 --fin-with-close"
     # Right lengths, one wrong byte per message: must score 0 (scripts/bench-trust-test.sh).
     [wrong-echo]="python3 $ROOT/bench/peers/wrong_echo.py --listen 127.0.0.1:0"
     # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
@@ -124,7 +126,7 @@ declare -A SERVER=(
     [raw-tls]="$PEERS/raw_tls --listen 127.0.0.1:0 $TLS_FILES"
 )
 export NODE_PATH="${TETHER_BENCH_NODE_PATH:-}" TETHER_BENCH_UWS_PATH="${TETHER_BENCH_UWS_PATH:-}"
-servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp raw-setup
+servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp raw-setup raw-setup-fin
     tether-hub node-ws-rooms python-websockets-rooms uws-rooms raw-tcp-rooms axum-builtin axum-tether axum-tether-deflate
     tether-tls fastwebsockets-tls tokio-tungstenite-tls raw-tls)
 
@@ -189,7 +191,7 @@ applies() {
     [[ $r -lt 2 ]] && return $r
     case "$1" in
         *-rooms | tether-hub | tether-hub-before) [[ "$2" == fanout-* ]]; return ;;
-        raw-setup) [[ "$2" == setup ]]; return ;;
+        raw-setup | raw-setup-fin) [[ "$2" == setup ]]; return ;;
     esac
     case "$2" in
         fanout-*) false ;;

@@ -31,7 +31,7 @@ SCORES = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s"]
 FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn",
           "kernel_tcp_buffers_kb_per_conn", "kernel_slab_kb_per_conn"]
 SERVER_ORDER = ["tether", "tether-before", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
-                "node-ws", "python-websockets", "raw-tcp", "raw-setup", "tether-flush", "tether-hub", "tether-hub-before", "node-ws-rooms",
+                "node-ws", "python-websockets", "raw-tcp", "raw-setup", "raw-setup-fin", "tether-flush", "tether-hub", "tether-hub-before", "node-ws-rooms",
                 "python-websockets-rooms", "uws-rooms", "raw-tcp-rooms", "tether-tls", "fastwebsockets-tls", "tokio-tungstenite-tls", "raw-tls"]
 # The fan-out rows' ratios: tether-hub against each of these, round by round
 # (tether-hub-before: another build of the hub, in before/after runs).
@@ -44,29 +44,34 @@ def reference(workload):
     return ("fastwebsockets-tls", "raw-tls") if workload.startswith("tls-") else ("fastwebsockets", "raw-tcp")
 
 
-def limit(workload):
+def limit(workload, present=()):
     """The server that does no more than a row needs, with no library: the
-    raw TCP echo for the echo rows, the raw setup for the setup row."""
+    raw TCP echo for the echo rows, the raw setup for the setup row (the
+    one that sends its close frame and FIN in one segment, `raw-setup-fin`,
+    where the run has it: runs before 2026-12-03 have `raw-setup` only)."""
     if workload.startswith(("echo-", "pipelined-", "large-")):
         return "raw-tcp"
-    return "raw-setup" if workload == "setup" else None
+    if workload == "setup":
+        return "raw-setup-fin" if "raw-setup-fin" in present else "raw-setup"
+    return None
 
 
 def limit_ratios(by, workloads):
     """tether ÷ the row's limit and ÷ the two nearest peers, per server
     CPU-second, round by round: issue 17's echo and setup targets in one
     table (the TLS rows have their own, against fastwebsockets-tls)."""
+    present = {s for s, _ in by}
     rows = [w for w in workloads if limit(w) and by.get(("tether", w), {}).get("ratios")]
     if not rows:
         return []
     out = ["", "**tether ÷ the limit and the nearest peers**, per server CPU-second, median of the "
-           "within-round ratios (spread); the limit is `raw-tcp` on the echo rows and `raw-setup` "
-           "on the setup row:", "",
+           "within-round ratios (spread); the limit is `raw-tcp` on the echo rows and "
+           f"`{limit('setup', present)}` on the setup row:", "",
            "| workload | ÷ the limit | ÷ fastwebsockets | ÷ tokio-websockets |", "|---|---|---|---|"]
     for w in rows:
         ratios = by[("tether", w)]["ratios"]
         out.append("| " + " | ".join([w] + [ratio_cell(ratios.get(p)) for p in
-                                             (limit(w), "fastwebsockets", "tokio-websockets")]) + " |")
+                                             (limit(w, present), "fastwebsockets", "tokio-websockets")]) + " |")
     return out
 
 
@@ -127,6 +132,7 @@ def summarize(runs):
         if r["server"] != reference(r["workload"])[1] and raw.get(r["workload"]) and r["mb_per_s"] is not None:
             r["pct_of_raw_tcp"] = round(100 * r["mb_per_s"] / raw[r["workload"]], 1)
     order = {s: i for i, s in enumerate(SERVER_ORDER)}
+    present = {r["server"] for r in runs}
     workloads = []
     for r in runs:
         if r["workload"] not in workloads:
@@ -142,7 +148,7 @@ def summarize(runs):
             ratio = round_ratios(runs, "tether", "tether-before", r["workload"], "msg_per_server_cpu_s")
             if ratio:
                 r["ratio_to_tether_before"] = ratio
-            for peer in filter(None, (limit(r["workload"]), "fastwebsockets", "tokio-websockets")):
+            for peer in filter(None, (limit(r["workload"], present), "fastwebsockets", "tokio-websockets")):
                 ratio = round_ratios(runs, "tether", peer, r["workload"], "msg_per_server_cpu_s")
                 if ratio:
                     r.setdefault("ratios", {})[peer] = ratio

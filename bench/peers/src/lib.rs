@@ -14,7 +14,7 @@ pub fn listen_addr() -> SocketAddr {
         match arg.as_str() {
             "--listen" | "-l" => addr = args.next().unwrap_or_else(|| usage("--listen needs a value")),
             // Read by the peers that take it (see `has_flag`, `tls_acceptor`).
-            "--deflate" => {}
+            "--deflate" | "--fin-with-close" => {}
             "--tls-cert" | "--tls-key" => {
                 args.next().unwrap_or_else(|| usage(&format!("{arg} needs a file")));
             }

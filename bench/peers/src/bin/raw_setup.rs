@@ -8,20 +8,27 @@
 //! code): less than a conforming server does, so the limit it shows is, if
 //! anything, too high. On the same current-thread tokio runtime as the
 //! peers. It echoes nothing else, so it runs the setup row only.
+//!
+//! With `--fin-with-close` (`raw-setup-fin` in bench/compare.sh) the close
+//! goes out with `MSG_MORE` and a `shutdown(SHUT_WR)` follows, so the close
+//! frame and the FIN share one segment (as tether's server sends them on
+//! Linux): one system call more, one packet fewer.
 
+use socket2::SockRef;
 use tether_proto::handshake::{accept_value, ACCEPT_LEN};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 fn main() {
+    let fin_with_close = tether_bench_peers::has_flag("--fin-with-close");
     tether_bench_peers::serve("ws", |listener| {
-        tether_bench_peers::accept_loop(listener, |tcp| async move {
-            let _ = setup(tcp).await;
+        tether_bench_peers::accept_loop(listener, move |tcp| async move {
+            let _ = setup(tcp, fin_with_close).await;
         })
     })
 }
 
-async fn setup(mut tcp: TcpStream) -> std::io::Result<()> {
+async fn setup(mut tcp: TcpStream, fin_with_close: bool) -> std::io::Result<()> {
     let mut buf = [0u8; 2048];
     let mut len = 0;
     let end = loop {
@@ -60,10 +67,17 @@ async fn setup(mut tcp: TcpStream) -> std::io::Result<()> {
         return Ok(());
     }
     // Echo its status code (unmasked), or none if it sent none.
-    if buf[1] & 0x7f < 2 {
-        return tcp.write_all(&[0x88, 0x00]).await;
+    let close = [0x88, 0x02, buf[6] ^ buf[2], buf[7] ^ buf[3]];
+    let close = if buf[1] & 0x7f < 2 { &[0x88, 0x00][..] } else { &close[..] };
+    if !fin_with_close {
+        return tcp.write_all(close).await;
     }
-    tcp.write_all(&[0x88, 0x02, buf[6] ^ buf[2], buf[7] ^ buf[3]]).await
+    // The close frame held back (MSG_MORE), then the FIN: one segment carries both.
+    let sent = tcp.async_io(Interest::WRITABLE, || SockRef::from(&tcp).send_with_flags(close, libc::MSG_MORE)).await?;
+    if sent < close.len() {
+        tcp.write_all(&close[sent..]).await?;
+    }
+    tcp.shutdown().await
 }
 
 /// The value of the `Sec-WebSocket-Key` header in a request head.

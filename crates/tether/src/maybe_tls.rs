@@ -98,6 +98,7 @@ impl MaybeTlsStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[allow(irrefutable_let_patterns)] // without TLS and HTTP/2, the only variant
         if let MaybeTlsStream::Plain(tcp) = &*self {
             return poll_send_more(tcp, cx, bufs);
         }

@@ -47,14 +47,14 @@ where
         let vectored = self.s.io.is_write_vectored();
         while self.s.conn.buffered() > 0 {
             let out = self.s.conn.output();
-            let written = if let Some(write_last) = last {
+            let written = if last.is_some() || (vectored && !out.is_contiguous()) {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
                 let n = out.io_slices(&mut slices);
-                ready!(write_last(Pin::new(&mut self.s.io), cx, &slices[..n]))?
-            } else if vectored && !out.is_contiguous() {
-                let mut slices = [IoSlice::new(&[]); MAX_IOV];
-                let n = out.io_slices(&mut slices);
-                ready!(Pin::new(&mut self.s.io).poll_write_vectored(cx, &slices[..n]))?
+                let io = Pin::new(&mut self.s.io);
+                ready!(match last {
+                    Some(write_last) => write_last(io, cx, &slices[..n]),
+                    None => io.poll_write_vectored(cx, &slices[..n]),
+                })?
             } else {
                 ready!(Pin::new(&mut self.s.io).poll_write(cx, out.first_chunk()))?
             };

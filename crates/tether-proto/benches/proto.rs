@@ -24,7 +24,7 @@ const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn mask(c: &mut Criterion) {
     let mut group = c.benchmark_group("mask");
-    for size in [64usize, 1024, 16 * 1024, 256 * 1024] {
+    for size in [20usize, 64, 1024, 16 * 1024, 256 * 1024] {
         let src: Vec<u8> = (0..size).map(|i| (i * 7) as u8).collect();
         let mut buf = src.clone();
         group.throughput(Throughput::Bytes(size as u64));

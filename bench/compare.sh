@@ -150,8 +150,11 @@ declare -A WORKLOAD=(
     [deflate-10x16KiB]="echo -c 10 -s 16KiB --deflate"
     [setup]="setup -c 16"
     [idle-10k]="idle -c 10000 --source 4"
-    # The same after one compressed message each: compressor and decompressor state included.
-    [idle-10k-deflate]="idle -c 10000 --source 4 --deflate"
+    # The same after one compressed message each way: 2 KiB, above every server's
+    # threshold (tether and Node `ws` compress from 1 KiB), so the memory holds
+    # the server's compressor as well as its decompressor (until 2026-12-04 the
+    # message was 20 B, which tether and Node `ws` echo uncompressed).
+    [idle-10k-deflate]="idle -c 10000 --source 4 --deflate -s 2KiB"
     # Fan-out through a room server (URL + rooms/bench): members x publishers
     # x size at a fixed publish rate, the same for every server, set so one
     # generator core keeps up; lost and duplicated deliveries are counted.

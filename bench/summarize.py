@@ -109,6 +109,8 @@ def summarize(runs):
             row["lost"] = sum(r.get("lost") or 0 for r in rs)
             row["duplicated"] = sum(r.get("duplicated") or 0 for r in rs)
         row["rounds"] = len(rs)
+        sizes = {r.get("size") for r in rs}
+        row["size"] = sizes.pop() if len(sizes) == 1 else None
         if workload.startswith(THROUGHPUT) and row["errors"]:
             # Wrong echoes (or a broken run) score nothing, whatever their rate.
             for f in SCORES:
@@ -200,6 +202,16 @@ def fmt(v, digits=0):
     if digits == 0:
         return f"{v:,.0f}"
     return f"{v:,.{digits}f}"
+
+
+def size_label(size):
+    """A payload size as the workloads name it: 20 B, 2 KiB, 1 MiB."""
+    if size is None:
+        return "size not recorded"
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} B"
 
 
 def matrix(rows, workloads, servers, field, digits=0, ratio=False):
@@ -419,7 +431,8 @@ def markdown(rows, workloads, meta):
     if other:
         out += ["", "**Connection setup and idle memory**:", ""]
         out += ["| server | setups/s | setups per server CPU-s | setup p50 / p99 (µs) | idle KiB per connection "
-                "| kernel KiB per connection (TCP buffers + slab, both ends) | idle KiB after one compressed message |",
+                "| kernel KiB per connection (TCP buffers + slab, both ends) "
+                "| idle KiB after one compressed message (its size) |",
                 "|---|---|---|---|---|---|---|"]
         for s in setup_servers:
             setup = next((by[(s, w)] for w in other if w.startswith("setup") and (s, w) in by), None)
@@ -434,7 +447,10 @@ def markdown(rows, workloads, meta):
             cells.append(fmt(idle["rss_kb_per_conn"], 2) if idle else "")
             kernel = (idle or {}).get("kernel_tcp_buffers_kb_per_conn"), (idle or {}).get("kernel_slab_kb_per_conn")
             cells.append(f"{fmt(kernel[0], 2)} + {fmt(kernel[1], 2)}" if None not in kernel else "")
-            cells.append(fmt(idle_deflate["rss_kb_per_conn"], 2) if idle_deflate else "")
+            # The message's size says whose compressor the figure holds: below
+            # 1 KiB, tether and Node `ws` echo it uncompressed.
+            cells.append(f"{fmt(idle_deflate['rss_kb_per_conn'], 2)} ({size_label(idle_deflate.get('size'))})"
+                         if idle_deflate else "")
             out.append("| " + " | ".join(cells) + " |")
     errors = [r for r in rows if r["errors"]]
     # The generator limits a row when it used its whole core while the server did not.

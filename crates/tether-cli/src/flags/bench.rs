@@ -100,7 +100,9 @@ pub enum Workload {
         answer_ping: bool,
         /// Offer permessage-deflate (the server must accept it) and send the
         /// one message compressed: the memory then includes each
-        /// connection's compressor and decompressor.
+        /// connection's decompressor, and its compressor if the server
+        /// compresses the echo (most leave messages under 1 KiB plain: pair
+        /// with --size 1KiB or more).
         #[arg(long)]
         deflate: bool,
     },

@@ -91,7 +91,7 @@ rows = [json.loads(line) for line in open(sys.argv[1])]
 cases = ["20", "16KiB", "1KiB --deflate"]
 names = {"20": "20 B", "16KiB": "16 KiB", "1KiB --deflate": "1 KiB compressed"}
 servers = list(dict.fromkeys(r["server"] for r in rows))
-print("Peak RSS, MB (lowest–highest over the rounds) / messages per second, medians; "
+print("Peak RSS, MiB (lowest–highest over the rounds) / messages per second, medians; "
       "errors over all rounds if any:\n")
 print("| server | " + " | ".join(names[c] for c in cases) + " |")
 print("|---|" + "---|" * len(cases))

@@ -3,8 +3,9 @@
 //! read the server's resident memory with and without them, and the
 //! kernel's socket memory. With permessage-deflate (`Target::deflate`) the
 //! message is compressed, so the memory includes each connection's
-//! compressor and decompressor state. With `answer_ping`, every
-//! connection first waits for the server's keepalive ping and answers it,
+//! decompressor state, and its compressor's if the server compresses the
+//! echo (most do from 1 KiB). With `answer_pings`, every connection first
+//! waits for that many of the server's keepalive pings and answers them,
 //! as a browser would: the memory read is then that of a connection kept
 //! alive, not one that was never pinged.
 
@@ -35,11 +36,11 @@ pub struct IdlePlan {
     pub size: usize,
     /// How long to hold them after the memory reading.
     pub hold: Duration,
-    /// Before the reading, wait for each connection's keepalive ping and
-    /// answer it with its pong (the server's ping interval: at most
-    /// [`PING_WAIT`]). Only the first ping is answered: the reading must
-    /// come before the next one, or the server's pong timeout.
-    pub answer_ping: bool,
+    /// Before the reading, wait for this many of each connection's
+    /// keepalive pings and answer each with its pong (the server's ping
+    /// interval each: at most [`PING_WAIT`]); 0: none. The reading must come
+    /// before the next ping's pong timeout, which nothing answers.
+    pub answer_pings: u32,
 }
 
 /// How long `answer_ping` waits for a connection's ping.
@@ -47,7 +48,7 @@ pub const PING_WAIT: Duration = Duration::from_secs(90);
 
 /// Runs the idle workload.
 pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<Report, String> {
-    if plan.answer_ping && target.raw {
+    if plan.answer_pings > 0 && target.raw {
         return Err("answering keepalive pings needs a WebSocket server, not raw TCP".to_owned());
     }
     let mut sources = Sources::parse(common.source.as_deref())?;
@@ -75,8 +76,9 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
     if !common.quiet {
         eprintln!("[bench] {} connections open in {:.2} s", conns.len(), opened.as_secs_f64());
     }
-    if plan.answer_ping {
-        let answered = futures_util::future::join_all(conns.iter_mut().map(answer_ping)).await;
+    if plan.answer_pings > 0 {
+        let answered =
+            futures_util::future::join_all(conns.iter_mut().map(|c| answer_pings(c, plan.answer_pings))).await;
         for e in answered.into_iter().filter_map(Result::err) {
             errors.push(e);
         }
@@ -99,7 +101,7 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
             ("conns", json!(plan.conns)),
             ("size", json!(plan.size)),
             ("deflate", json!(target.deflate)),
-            ("answer_ping", json!(plan.answer_ping)),
+            ("answer_pings", json!(plan.answer_pings)),
         ],
         window: opened,
         ops: held,
@@ -112,6 +114,14 @@ pub async fn run(target: Target, plan: IdlePlan, common: &RunOptions) -> Result<
         kernel: kernel_before.zip(kernel_after),
         ..Report::default()
     })
+}
+
+/// Answers the server's next `n` keepalive pings.
+async fn answer_pings(conn: &mut Upgraded, n: u32) -> Result<(), String> {
+    for _ in 0..n {
+        answer_ping(conn).await?;
+    }
+    Ok(())
 }
 
 /// Waits for the server's next frame, which must be a ping (an idle

@@ -111,7 +111,7 @@ async fn wss_setup_makes_full_handshakes_and_closes() {
 async fn wss_idle_connections_are_held() {
     let pki = TestPki::new();
     let url = wss_server(&pki).await;
-    let plan = IdlePlan { conns: 4, size: 20, hold: Duration::ZERO, answer_ping: false };
+    let plan = IdlePlan { conns: 4, size: 20, hold: Duration::ZERO, answer_pings: 0 };
     let report = idle_load::run(target(&url, &pki.ca, DEFAULT_SUITE), plan, &options(&url)).await.unwrap();
     assert_eq!((report.errors, report.held), (0, 4), "{:?}", report.error_samples);
 }

@@ -60,14 +60,14 @@ async fn setup_load_completes_handshakes_and_closes() {
 #[tokio::test]
 async fn idle_load_holds_the_connections_and_reads_memory() {
     let url = echo_server().await;
-    let plan = IdlePlan { conns: 8, size: 20, hold: Duration::ZERO, answer_ping: false };
+    let plan = IdlePlan { conns: 8, size: 20, hold: Duration::ZERO, answer_pings: 0 };
     let report = idle_load::run(Target::parse(&url).unwrap(), plan, &options(&url)).await.unwrap();
     assert_eq!((report.errors, report.held), (0, 8), "{:?}", report.error_samples);
     assert!(report.rss_kb.is_some_and(|(before, with)| before > 0 && with > 0), "{:?}", report.rss_kb);
 }
 
-/// With `answer_ping`, every connection answers the server's keepalive
-/// ping before the reading: the server measures each round trip.
+/// With `answer_pings`, every connection answers the server's keepalive
+/// pings (two here) before the reading: the server measures each round trip.
 #[tokio::test]
 async fn idle_load_can_answer_the_keepalive_pings() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,7 +89,7 @@ async fn idle_load_can_answer_the_keepalive_pings() {
             while ws.next().await.is_some() {}
         }
     }));
-    let plan = IdlePlan { conns: 4, size: 0, hold: Duration::ZERO, answer_ping: true };
+    let plan = IdlePlan { conns: 4, size: 0, hold: Duration::ZERO, answer_pings: 2 };
     let report = idle_load::run(Target::parse(&url).unwrap(), plan, &options(&url)).await.unwrap();
     assert_eq!((report.errors, report.held), (0, 4), "{:?}", report.error_samples);
     for _ in 0..4 {

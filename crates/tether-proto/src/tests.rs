@@ -1,5 +1,7 @@
 //! Connection tests over an in-memory client/server pair.
 
+use std::time::{Duration, Instant};
+
 use bytes::{Bytes, BytesMut};
 
 use crate::*;
@@ -407,6 +409,48 @@ fn compressed_messages_round_trip_with_rsv1_on_the_wire() {
         assert_eq!(message(&at_client[0]), &Message::binary(vec![7u8; 50_000]));
         assert_eq!(message(&at_client[1]), &Message::binary(vec![7u8; 50_000]));
     }
+}
+
+/// With context takeover, a compressor that compressed nothing for a whole
+/// keepalive interval is dropped at the next ping; the peer, which keeps its
+/// window, still inflates what a fresh compressor sends.
+#[test]
+#[cfg_attr(miri, ignore = "three compressors through zlib: too slow under Miri; runs natively")]
+fn a_compressor_unused_for_a_keepalive_interval_is_dropped() {
+    let (t0, s) = (Instant::now(), Duration::from_secs(1));
+    let mut p = deflate_pair(DeflateParams::default(), DeflateConfig::default());
+    p.server = p.server.with_timers(TimerConfig::default().keepalive(Some(20 * s), 10 * s), t0);
+    let text = |word: &str| Message::text(word.repeat(500));
+    let messages = |events: &Events| -> Vec<Message> {
+        events.iter().filter_map(|e| if let Ok(Event::Message(m)) = e { Some(m.clone()) } else { None }).collect()
+    };
+
+    p.server.send(text("alpha ")).unwrap();
+    let (at_client, _) = p.drive();
+    assert_eq!(messages(&at_client), [text("alpha ")]);
+    keepalive_round(&mut p, t0 + 20 * s);
+    assert!(p.server.holds_compressor(), "it compressed during this interval: kept");
+    keepalive_round(&mut p, t0 + 40 * s);
+    assert!(!p.server.holds_compressor(), "nothing compressed for an interval: dropped");
+
+    p.server.send(text("beta ")).unwrap();
+    p.server.send(text("alpha ")).unwrap();
+    assert!(p.server.holds_compressor(), "made again for the next message");
+    let mut wire = BytesMut::new();
+    drain(&mut p.server, &mut wire);
+    let (h, _) = FrameHeader::parse(&wire).unwrap().unwrap();
+    assert_eq!(h.rsv, 0b100, "still compressed");
+    p.to_client.extend_from_slice(&wire);
+    let (at_client, _) = p.drive();
+    assert_eq!(messages(&at_client), [text("beta "), text("alpha ")], "the client kept its window throughout");
+}
+
+/// Runs the server's keepalive ping due at `at` and hands it the client's pong.
+fn keepalive_round(p: &mut Pair, at: Instant) {
+    assert!(matches!(p.server.handle_timeout(at), Some(TimerEvent::Ping(_))));
+    let (_, at_server) = p.drive();
+    let Some(Ok(Event::Pong(payload))) = at_server.last() else { panic!("no pong: {at_server:?}") };
+    assert!(p.server.handle_pong(payload, at), "it answers the keepalive ping");
 }
 
 /// A client frame with the given first byte, compressed payload, masked.

@@ -56,7 +56,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
             let (mut target, c) = common.resolve()?;
             target.deflate = *deflate;
             let hold = Duration::try_from_secs_f64(*hold).map_err(|_| "--hold must be a number of seconds")?;
-            let plan = IdlePlan { conns: *conns, size: *size, hold, answer_ping: *answer_ping };
+            let plan = IdlePlan { conns: *conns, size: *size, hold, answer_pings: *answer_ping };
             (common, vec![idle_load::run(target, plan, &c).await?])
         }
     };

@@ -95,9 +95,11 @@ pub enum Workload {
         hold: f64,
         /// Before the memory reading, wait for each connection's keepalive
         /// ping (the server's interval, up to 90 s) and answer it, as a
-        /// browser would: the memory of connections kept alive.
-        #[arg(long)]
-        answer_ping: bool,
+        /// browser would: the memory of connections kept alive. With a
+        /// count, answer that many pings (2 with --deflate: a compressor
+        /// unused for a whole interval is given back at the next ping).
+        #[arg(long, num_args = 0..=1, default_value_t = 0, default_missing_value = "1", value_name = "N")]
+        answer_ping: u32,
         /// Offer permessage-deflate (the server must accept it) and send the
         /// one message compressed: the memory then includes each
         /// connection's decompressor, and its compressor if the server

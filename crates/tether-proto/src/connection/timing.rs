@@ -33,7 +33,12 @@ impl Connection {
         let config = &self.settings.timers;
         let event = self.timers.as_mut()?.handle_timeout(config, now, self.state == State::Open)?;
         match event {
-            TimerEvent::Ping(payload) => self.queue_control(OpCode::Ping, &payload),
+            TimerEvent::Ping(payload) => {
+                self.queue_control(OpCode::Ping, &payload);
+                if let Some(deflate) = &mut self.deflate {
+                    deflate.release_unused_compressor();
+                }
+            }
             TimerEvent::Idle(_) => {
                 let _ = self.send_close(Some(&CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
             }

@@ -24,6 +24,8 @@ pub(crate) struct Deflate {
     window_bits: Option<u8>,
     compress_reset: bool,
     decompress_reset: bool,
+    /// A message was compressed since the last [`Deflate::release_unused_compressor`].
+    compressed_lately: bool,
     compressor: Option<Compress>,
     decompressor: Option<Decompress>,
 }
@@ -56,6 +58,7 @@ impl Deflate {
             window_bits: (bits >= 9).then_some(bits),
             compress_reset: our_reset || config.no_context_takeover,
             decompress_reset: their_reset,
+            compressed_lately: false,
             compressor: None,
             decompressor: None,
         }
@@ -76,7 +79,23 @@ impl Deflate {
         if self.compress_reset {
             self.compressor = None;
         }
+        self.compressed_lately = true;
         Some(out)
+    }
+
+    /// Drops the compressor if no message was compressed since the last
+    /// call (the connection calls it at each keepalive ping, so a compressor
+    /// idle for a whole interval goes). With context takeover the peer keeps
+    /// its window, but a fresh compressor refers only to what it compresses
+    /// itself, which the peer also receives: any sender may start afresh
+    /// without telling the peer. The next message compresses a little worse;
+    /// meanwhile the connection gives back the compressor (320 KiB at 15-bit
+    /// windows).
+    pub(crate) fn release_unused_compressor(&mut self) {
+        if !self.compressed_lately {
+            self.compressor = None;
+        }
+        self.compressed_lately = false;
     }
 
     /// The window and level our messages are compressed with, when each

@@ -42,12 +42,14 @@ const CHECKS = [
   'ping',
   'close',
 ];
+// Checks run only when named with --only.
+const OPT_IN = ['quiet'];
 
 const USAGE = `usage:
   ${PROG} server [--lifetime SECS] [--exit-on-stdin-eof]
   ${PROG} client URL [--only NAME[,NAME...]]
   ${PROG} member URL
-checks: ${CHECKS.join(',')}
+checks: ${CHECKS.join(',')} (and, with --only: ${OPT_IN.join(',')})
 `;
 
 // stdout lines are written synchronously-ish and in order; the parent reads them line by line.
@@ -376,6 +378,17 @@ const CHECK_FUNCS = {
       throw new CheckFailed(e.message);
     }
   },
+  // Opt-in (`--only quiet`): the same compressible text before and after a
+  // second of silence, in which a server pinging often enough drops its
+  // compressor; a compressed echo after that must still inflate here.
+  async quiet(c) {
+    const text = Array.from({ length: 60 }, (_, i) => `{"user":"bob","text":"hello ${i}","seq":${i}}`).join('');
+    for (let round = 0; round < 2; round++) {
+      await c.send(text, { binary: false });
+      await expect(c, text);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  },
   async close(c) {
     c.ws.close(4001, 'bye-from-peer');
     // 'close' reports the code/reason of the close frame the server sent.
@@ -497,7 +510,7 @@ function main(argv) {
     if (rest.length) {
       if (rest.length !== 2 || rest[0] !== '--only') usageError(`unexpected arguments ${JSON.stringify(rest)}`);
       names = rest[1].split(',').filter((n) => n);
-      const unknown = names.filter((n) => !CHECKS.includes(n));
+      const unknown = names.filter((n) => !(n in CHECK_FUNCS));
       if (unknown.length || !names.length) usageError(`unknown check(s) ${JSON.stringify(unknown)}`);
     }
     // Last-resort guard: exit even if something keeps the promise chain from settling.

@@ -54,12 +54,14 @@ CHECKS = [
     "ping",
     "close",
 ]
+# Checks run only when named with --only.
+OPT_IN = ["quiet"]
 
 USAGE = f"""usage:
   {PROG} server [--lifetime SECS] [--exit-on-stdin-eof] [--tls-cert FILE --tls-key FILE]
   {PROG} client URL [--only NAME[,NAME...]] [--ca FILE]
   {PROG} member URL
-checks: {",".join(CHECKS)}
+checks: {",".join(CHECKS)} (and, with --only: {",".join(OPT_IN)})
 """
 
 
@@ -343,7 +345,18 @@ async def check_close(ws):
         raise CheckFailed(f"expected close 4001 'bye-from-peer', got {rcvd.code} {rcvd.reason!r}")
 
 
-CHECK_FUNCS = {name: globals()[f"check_{name}"] for name in CHECKS}
+async def check_quiet(ws):
+    # Opt-in (`--only quiet`): the same compressible text before and after a
+    # second of silence, in which a server pinging often enough drops its
+    # compressor; a compressed echo after that must still inflate here.
+    text = "".join(f'{{"user":"alice","text":"hello {i}","seq":{i}}}' for i in range(60))
+    for _ in range(2):
+        await ws.send(text)
+        await expect(ws, text)
+        await asyncio.sleep(1.0)
+
+
+CHECK_FUNCS = {name: globals()[f"check_{name}"] for name in CHECKS + OPT_IN}
 
 
 async def open_client(url, tls=None):
@@ -508,7 +521,7 @@ def main(argv):
         while i < len(rest):
             if rest[i] == "--only" and i + 1 < len(rest):
                 names = [n for n in rest[i + 1].split(",") if n]
-                unknown = [n for n in names if n not in CHECKS]
+                unknown = [n for n in names if n not in CHECK_FUNCS]
                 if unknown or not names:
                     usage_error(f"unknown check(s) {unknown!r}")
                 i += 2

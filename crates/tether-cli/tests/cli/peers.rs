@@ -12,7 +12,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::time::timeout;
 
-use crate::support::{by_name, connect_command, next, open, repo, tether_echo, tether_echo_tls, Server, LIMIT};
+use crate::support::{
+    by_name, connect_command, next, open, repo, tether_echo, tether_echo_tls, tether_echo_with, Server, LIMIT,
+};
 
 fn cache() -> PathBuf {
     std::env::var_os("TETHER_CACHE")
@@ -212,6 +214,32 @@ async fn python_client_with_deflate_against_tether_echo() {
 #[tokio::test]
 async fn node_client_with_deflate_against_tether_echo() {
     peer_command_against(Peer::Node, Peer::Node.command_with_deflate(), &tether_echo().await.url, &[]).await;
+}
+
+/// `tether echo` pinging every 0.2 s drops a compressor that compressed
+/// nothing for an interval: each peer, which keeps its window, must still
+/// inflate the compressed echo that follows a quiet second (its `quiet`
+/// check).
+async fn peer_inflates_after_a_quiet_second(peer: Peer) {
+    let server = tether_echo_with(&["--ping-interval", "0.2"]).await;
+    let mut cmd = peer.command_with_deflate();
+    let out = timeout(LIMIT, cmd.args(["client", &server.url, "--only", "quiet"]).output()).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l == "ok quiet"),
+        "{peer:?}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn python_inflates_after_tethers_compressor_went() {
+    peer_inflates_after_a_quiet_second(Peer::Python).await;
+}
+
+#[tokio::test]
+async fn node_inflates_after_tethers_compressor_went() {
+    peer_inflates_after_a_quiet_second(Peer::Node).await;
 }
 
 /// Text and binary of many sizes through a peer that compresses, with ours on.

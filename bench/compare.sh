@@ -66,7 +66,8 @@ if [[ -z "$tether_bin" ]]; then
     log "building the Rust peers (release, bench/peers)"
     (cd bench/peers && CARGO_TARGET_DIR="$ROOT/target/peers" cargo build --release --quiet)
 fi
-if [[ -z "$tether_bin" || "$only_servers" == *node* || "$only_servers" == *python* || "$only_servers" == *uws* ]]; then
+# Every run without --servers includes the Node and Python servers.
+if [[ -z "$tether_bin" || -z "$only_servers" || "$only_servers" == *node* || "$only_servers" == *python* || "$only_servers" == *uws* ]]; then
     log "installing the Node and Python peers"
     eval "$(bench/peers/install.sh)"
 fi
@@ -218,6 +219,9 @@ applies_axum_h2() {
 
 # ---- running one server -----------------------------------------------------
 server_pid="" server_url=""
+# name -> runs it missed: a server that did not start is named under the
+# table and fails the run, so a table never lacks a peer without saying so.
+declare -A NOT_STARTED=()
 start_server() {
     local name="$1" out="$OUT/server.out"
     : > "$out"
@@ -226,6 +230,7 @@ start_server() {
     server_pid=$!
     server_url="$(await_url "$out" "$server_pid")" && return 0
     log "$name did not start (see $OUT/server-$name.err)"
+    NOT_STARTED[$name]=$(( ${NOT_STARTED[$name]:-0} + 1 ))
     return 1
 }
 stop_server() {
@@ -297,3 +302,15 @@ log "measured in $(( $(date +%s) - started )) s"
 python3 "$ROOT/bench/summarize.py" "$OUT/runs.jsonl" "$OUT" --command "bench/compare.sh${all_args:+ $all_args}" \
     --rounds "$rounds" --duration "$duration" --warmup "$warmup"
 log "wrote $OUT/compare.json and $OUT/compare.md"
+if [[ ${#NOT_STARTED[@]} -gt 0 ]]; then
+    {
+        echo
+        echo "**Servers that did not start** (their runs are missing from the tables above):"
+        echo
+        for name in "${!NOT_STARTED[@]}"; do
+            echo "- \`$name\`: ${NOT_STARTED[$name]} runs (see server-$name.err)"
+        done
+    } >> "$OUT/compare.md"
+    log "did not start: ${!NOT_STARTED[*]} (listed in $OUT/compare.md)"
+    exit 1
+fi

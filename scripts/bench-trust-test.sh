@@ -3,7 +3,8 @@
 # real script (debug build, no release builds, about 30 s) with tether and a
 # deliberately wrong echo server (right lengths, one wrong byte per message,
 # bench/peers/wrong_echo.py) must give tether a rate above zero and the
-# wrong server exactly zero, and print the ratio column with its spread.
+# wrong server exactly zero, and print the ratio column with its spread;
+# a server that does not start must fail the run and be named.
 #
 #   scripts/bench-trust-test.sh
 set -euo pipefail
@@ -46,3 +47,16 @@ ahead = summarize.round_ratios(rounds((110, 100), (120, 100), (115, 100)), "teth
 assert summarize.ratio_cell(ahead) == "1.15× (1.10–1.20)", summarize.ratio_cell(ahead)
 print("bench trust test: the wrong echo scored 0, tether", rows[("tether", "echo-10x1KiB")]["msg_per_s"], "msg/s")
 PY
+
+# A server that does not start fails the run and is named under the table
+# (a table must not lack a peer silently): here one that exits at once.
+if TETHER_BEFORE=/bin/false bench/compare.sh --tether target/debug/tether --servers tether-before \
+    --workloads echo-10x1KiB --rounds 1 --duration 0.2 --warmup 0.1 --out "$OUT/missing" 2> /dev/null; then
+    echo "bench trust test: compare.sh passed though its server did not start" >&2
+    exit 1
+fi
+grep -q -- '- `tether-before`: 1 runs' "$OUT/missing/compare.md" || {
+    echo "bench trust test: the server that did not start is not named in compare.md" >&2
+    exit 1
+}
+echo "bench trust test: a server that did not start failed the run and was named"

@@ -308,7 +308,7 @@ if [[ ${#NOT_STARTED[@]} -gt 0 ]]; then
         echo "**Servers that did not start** (their runs are missing from the tables above):"
         echo
         for name in "${!NOT_STARTED[@]}"; do
-            echo "- \`$name\`: ${NOT_STARTED[$name]} runs (see server-$name.err)"
+            echo "- \`$name\` (runs missed: ${NOT_STARTED[$name]}; see server-$name.err)"
         done
     } >> "$OUT/compare.md"
     log "did not start: ${!NOT_STARTED[*]} (listed in $OUT/compare.md)"

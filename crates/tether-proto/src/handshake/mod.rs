@@ -214,11 +214,14 @@ fn is_visible(b: u8) -> bool {
 /// case: [`tokens`] compared as bytes (no UTF-8 check: only visible ASCII
 /// lines count, as there).
 fn has_token<H: Lines + ?Sized>(headers: &H, name: &str, token: &str) -> bool {
-    headers
-        .lines(name)
-        .filter(|v| v.iter().all(|&b| is_visible(b)))
-        .flat_map(|v| v.split(|&b| b == b','))
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    let token = token.as_bytes();
+    headers.lines(name).any(|v| {
+        // The usual line is the token alone (`Upgrade: websocket`): then
+        // the line is visible ASCII, as the token is, and needs no split.
+        v.eq_ignore_ascii_case(token)
+            || (v.iter().all(|&b| is_visible(b))
+                && v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token)))
+    })
 }
 
 /// The comma-separated tokens of every line of a header, trimmed, non-empty.

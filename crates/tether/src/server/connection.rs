@@ -117,11 +117,11 @@ async fn carried<F>(io: MaybeTlsStream, shared: &Shared<F>) -> Result<Carried, E
     }
     let decide = |request: &Request| shared.decide(request);
     match &shared.http {
-        Some(respond) => match handshake_or_respond(io, buf, shared.config, decide, |r| respond(r)).await? {
+        Some(respond) => match handshake_or_respond(io, buf, &shared.config, decide, |r| respond(r)).await? {
             Accepted::WebSocket(ws) => Ok(Carried::WebSocket(ws)),
             Accepted::Http { .. } => Ok(Carried::Answered),
         },
-        None => handshake(io, buf, shared.config, decide).await.map(Carried::WebSocket),
+        None => handshake(io, buf, &shared.config, decide).await.map(Carried::WebSocket),
     }
 }
 

@@ -132,7 +132,7 @@ where
     // stay in the state while the reply is awaited.
     let head = read_head(&mut io, &mut buf, config.max_head_size).await?;
     let answer = match head {
-        Ok(request) => answer(request, config, decide, &mut buf),
+        Ok(request) => answer_to(request, config, decide, &mut buf),
         Err(e) => return Err(refuse(io, e).await),
     };
     reply(io, buf, answer, config).await
@@ -156,7 +156,7 @@ where
     // beside it (as in `handshake`).
     let head = read_head(&mut io, &mut buf, config.max_head_size).await?;
     let answer = match head {
-        Ok(request) => answer(request, config, decide, &mut buf),
+        Ok(request) => answer_to(request, config, decide, &mut buf),
         // The upgrade checks failed; a well-formed request that never asked
         // for an upgrade is the application's to answer.
         Err(e) => return not_an_upgrade(io, &buf, e, respond).await,
@@ -227,7 +227,7 @@ enum Answer {
 
 /// Lets the application decide on `request` and writes the answer; takes
 /// `buf` as the answer's buffer when it holds nothing more.
-fn answer<F>(request: Request, config: &Config, decide: F, buf: &mut BytesMut) -> Answer
+fn answer_to<F>(request: Request, config: &Config, decide: F, buf: &mut BytesMut) -> Answer
 where
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {

@@ -131,7 +131,11 @@ async fn pending_handshakes_are_bounded() {
     let Started { addr, url, .. } = start(bounded, config).await;
     let mut idle = Vec::new();
     for _ in 0..5 {
-        idle.push(TcpStream::connect(addr).await.unwrap()); // say nothing
+        // A handshake begun, then stalled (one that has not begun is held
+        // back by the kernel: see the next test).
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"G").await.unwrap();
+        idle.push(tcp);
     }
     // The listener's queue is first in, first out: the server accepts (and
     // takes a permit for) each of the five before it sees the sixth.
@@ -143,4 +147,29 @@ async fn pending_handshakes_are_bounded() {
         handshakes_failed.recv().await.unwrap();
     }
     echo_once(&url).await.expect("room again once they are gone");
+}
+
+/// The server defers accepting until a connection speaks (Linux's
+/// `TCP_DEFER_ACCEPT`), so connections that say nothing take no handshake
+/// slot from those that do, for the second the kernel holds them.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn silent_connections_take_no_handshake_slot() {
+    let Started { addr, url, .. } = start(|s| s.max_pending_handshakes(2), tether::Config::default()).await;
+    echo_once(&url).await.expect("the server runs (it sets up its listener as it starts)");
+    let silent: Vec<TcpStream> =
+        futures_util::future::try_join_all((0..4).map(|_| TcpStream::connect(addr))).await.unwrap();
+    let t = Instant::now();
+    echo_once(&url).await.expect("served while four silent connections wait");
+    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    drop(silent);
+
+    // Without deferral, the same two silent connections fill both slots.
+    let Started { addr, url, .. } =
+        start(|s| s.max_pending_handshakes(2).defer_accept(false), tether::Config::default()).await;
+    echo_once(&url).await.expect("the server runs");
+    let silent: Vec<TcpStream> =
+        futures_util::future::try_join_all((0..2).map(|_| TcpStream::connect(addr))).await.unwrap();
+    assert!(tether::connect(&url).await.is_err(), "a third handshake is dropped while two are pending");
+    drop(silent);
 }

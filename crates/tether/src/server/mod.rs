@@ -12,6 +12,7 @@ mod http2;
 #[cfg(feature = "hyper")]
 pub(crate) mod hyper;
 mod limits;
+mod listener;
 mod origin;
 mod plain_http;
 mod serve;

@@ -17,6 +17,7 @@ use super::decision::{Accept, Reject};
 #[cfg(feature = "http2")]
 use super::http2::settings::Http2Settings;
 use super::limits::{take_slot, PerIp};
+use super::listener;
 use super::shared::{Decide, HttpResponder, OnError, Shared};
 use super::tasks::Tasks;
 use crate::timers::Shutdown;
@@ -53,6 +54,7 @@ pub struct Server {
     origins: Option<Vec<String>>,
     per_ip: Option<usize>,
     max_handshakes: usize,
+    defer_accept: bool,
     http: Option<HttpResponder>,
     decide: Option<Decide>,
     on_error: Option<OnError>,
@@ -67,6 +69,7 @@ impl std::fmt::Debug for Server {
             .field("origins", &self.origins)
             .field("per_ip", &self.per_ip)
             .field("max_handshakes", &self.max_handshakes)
+            .field("defer_accept", &self.defer_accept)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +103,7 @@ impl Server {
             origins: None,
             per_ip: None,
             max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
+            defer_accept: true,
             http: None,
             decide: None,
             on_error: None,
@@ -168,6 +172,20 @@ impl Server {
     /// for the handshake timeout is sent GOAWAY).
     pub fn max_pending_handshakes(mut self, max: usize) -> Self {
         self.max_handshakes = max;
+        self
+    }
+
+    /// Hands a new connection to the server only once its first bytes have
+    /// come (on by default, on Linux; elsewhere it does nothing): the kernel
+    /// holds a connection that has said nothing for up to about a second
+    /// (`TCP_DEFER_ACCEPT`), then hands it over anyway, and the handshake
+    /// timeout runs from there. A WebSocket client always speaks first, so
+    /// this saves a wake-up and a read per connection (about 14 % of the
+    /// CPU time of a setup and close on loopback), and idle connections
+    /// take no handshake slot while held. Turn it off for a client that
+    /// waits for the server to speak first (none in these protocols).
+    pub fn defer_accept(mut self, enabled: bool) -> Self {
+        self.defer_accept = enabled;
         self
     }
 
@@ -321,6 +339,7 @@ impl Server {
         let handshakes = Arc::new(Semaphore::new(self.max_handshakes));
         let per_ip: PerIp = Arc::default();
         let tasks = Tasks::default();
+        let mut nodelay = listener::prepare(&self.listener, self.defer_accept);
         // Made once, and polled only when no connection is waiting: a new
         // one per accept, registered with the token and dropped again, cost
         // about 600 instructions per connection (tokio's cooperative budget
@@ -351,7 +370,7 @@ impl Server {
                         },
                         None => None,
                     };
-                    let _ = tcp.set_nodelay(true);
+                    nodelay.apply(&tcp);
                     let secured = secure(tcp);
                     tasks.spawn(|finished| connection::serve(secured, peer, shared.clone(), permit, (finished, slot)));
                 }

@@ -99,6 +99,8 @@ declare -A SERVER=(
     [raw-setup]="$PEERS/raw_setup --listen 127.0.0.1:0"
     # The same with its close frame and FIN in one segment (MSG_MORE, then shutdown).
     [raw-setup-fin]="$PEERS/raw_setup --listen 127.0.0.1:0 --fin-with-close"
+    # ... and its listener set up as tether's Server sets up its own (deferred accept, TCP_NODELAY copied).
+    [raw-setup-defer]="$PEERS/raw_setup --listen 127.0.0.1:0 --fin-with-close --defer-accept"
     # Right lengths, one wrong byte per message: must score 0 (scripts/bench-trust-test.sh).
     [wrong-echo]="python3 $ROOT/bench/peers/wrong_echo.py --listen 127.0.0.1:0"
     # Room servers, for the fan-out rows: a WebSocket to /rooms/NAME joins NAME.
@@ -127,7 +129,7 @@ declare -A SERVER=(
     [raw-tls]="$PEERS/raw_tls --listen 127.0.0.1:0 $TLS_FILES"
 )
 export NODE_PATH="${TETHER_BENCH_NODE_PATH:-}" TETHER_BENCH_UWS_PATH="${TETHER_BENCH_UWS_PATH:-}"
-servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp raw-setup raw-setup-fin
+servers=(tether tether-mt tether-flush fastwebsockets tokio-tungstenite tokio-websockets node-ws python-websockets raw-tcp raw-setup raw-setup-fin raw-setup-defer
     tether-hub node-ws-rooms python-websockets-rooms uws-rooms raw-tcp-rooms axum-builtin axum-tether axum-tether-deflate
     tether-tls fastwebsockets-tls tokio-tungstenite-tls raw-tls)
 
@@ -195,7 +197,7 @@ applies() {
     [[ $r -lt 2 ]] && return $r
     case "$1" in
         *-rooms | tether-hub | tether-hub-before) [[ "$2" == fanout-* ]]; return ;;
-        raw-setup | raw-setup-fin) [[ "$2" == setup ]]; return ;;
+        raw-setup | raw-setup-fin | raw-setup-defer) [[ "$2" == setup ]]; return ;;
     esac
     case "$2" in
         fanout-*) false ;;

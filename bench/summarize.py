@@ -31,7 +31,7 @@ SCORES = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s"]
 FIELDS = ["msg_per_s", "msg_per_server_cpu_s", "mb_per_s", "p50_us", "p99_us", "rss_kb_per_conn",
           "kernel_tcp_buffers_kb_per_conn", "kernel_slab_kb_per_conn"]
 SERVER_ORDER = ["tether", "tether-before", "tether-mt", "fastwebsockets", "tokio-tungstenite", "tokio-websockets",
-                "node-ws", "python-websockets", "raw-tcp", "raw-setup", "raw-setup-fin", "tether-flush", "tether-hub", "tether-hub-before", "node-ws-rooms",
+                "node-ws", "python-websockets", "raw-tcp", "raw-setup", "raw-setup-fin", "raw-setup-defer", "tether-flush", "tether-hub", "tether-hub-before", "node-ws-rooms",
                 "python-websockets-rooms", "uws-rooms", "raw-tcp-rooms", "tether-tls", "fastwebsockets-tls", "tokio-tungstenite-tls", "raw-tls"]
 # The fan-out rows' ratios: tether-hub against each of these, round by round
 # (tether-hub-before: another build of the hub, in before/after runs).
@@ -46,13 +46,15 @@ def reference(workload):
 
 def limit(workload, present=()):
     """The server that does no more than a row needs, with no library: the
-    raw TCP echo for the echo rows, the raw setup for the setup row (the
-    one that sends its close frame and FIN in one segment, `raw-setup-fin`,
-    where the run has it: runs before 2026-12-03 have `raw-setup` only)."""
+    raw TCP echo for the echo rows, the raw setup for the setup row: the
+    one whose listener is set up as tether's (deferred accept),
+    `raw-setup-defer`, where the run has it; else the one that sends its
+    close frame and FIN in one segment, `raw-setup-fin` (runs before
+    2026-12-03 have `raw-setup` only)."""
     if workload.startswith(("echo-", "pipelined-", "large-")):
         return "raw-tcp"
     if workload == "setup":
-        return "raw-setup-fin" if "raw-setup-fin" in present else "raw-setup"
+        return next((s for s in ("raw-setup-defer", "raw-setup-fin") if s in present), "raw-setup")
     return None
 
 

@@ -14,7 +14,7 @@ pub fn listen_addr() -> SocketAddr {
         match arg.as_str() {
             "--listen" | "-l" => addr = args.next().unwrap_or_else(|| usage("--listen needs a value")),
             // Read by the peers that take it (see `has_flag`, `tls_acceptor`).
-            "--deflate" | "--fin-with-close" => {}
+            "--deflate" | "--fin-with-close" | "--defer-accept" => {}
             "--tls-cert" | "--tls-key" => {
                 args.next().unwrap_or_else(|| usage(&format!("{arg} needs a file")));
             }
@@ -35,7 +35,7 @@ fn usage(why: &str) -> ! {
         eprintln!("error: {why}");
     }
     eprintln!(
-        "usage: {} [--listen ADDR] [--deflate] [--tls-cert FILE --tls-key FILE]",
+        "usage: {} [--listen ADDR] [--deflate] [--defer-accept] [--tls-cert FILE --tls-key FILE]",
         std::env::args().next().unwrap_or_default()
     );
     std::process::exit(2)
@@ -65,16 +65,22 @@ where
 }
 
 /// Accepts forever, handing each connection (with `TCP_NODELAY` set, as
-/// `tether echo` does) to `handle` on its own task.
+/// `tether echo` does) to `handle` on its own task. With `--defer-accept`,
+/// the listening socket is set up as `tether::Server` sets up its own:
+/// `TCP_DEFER_ACCEPT` (1 s), and `TCP_NODELAY` on the listener, which Linux
+/// copies to each accepted socket, instead of on each.
 pub async fn accept_loop<F, Fut>(listener: tokio::net::TcpListener, handle: F)
 where
     F: Fn(tokio::net::TcpStream) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let per_connection_nodelay = !(has_flag("--defer-accept") && defer_accept(&listener).is_ok());
     loop {
         match listener.accept().await {
             Ok((tcp, _)) => {
-                let _ = tcp.set_nodelay(true);
+                if per_connection_nodelay {
+                    let _ = tcp.set_nodelay(true);
+                }
                 tokio::spawn(handle(tcp));
             }
             Err(e) => {
@@ -83,6 +89,27 @@ where
             }
         }
     }
+}
+
+/// `TCP_DEFER_ACCEPT` (1 s) and `TCP_NODELAY` on `listener`.
+fn defer_accept(listener: &tokio::net::TcpListener) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let seconds: libc::c_int = 1;
+    // SAFETY: `listener` owns an open socket for the whole call; the value
+    // is read through a pointer to a live `c_int`, of the length given.
+    let done = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            std::ptr::from_ref(&seconds).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    socket2::SockRef::from(listener).set_tcp_nodelay(true)
 }
 
 /// The value of `--NAME VALUE` on the command line.

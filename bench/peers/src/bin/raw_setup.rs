@@ -12,7 +12,10 @@
 //! With `--fin-with-close` (`raw-setup-fin` in bench/compare.sh) the close
 //! goes out with `MSG_MORE` and a `shutdown(SHUT_WR)` follows, so the close
 //! frame and the FIN share one segment (as tether's server sends them on
-//! Linux): one system call more, one packet fewer.
+//! Linux): one system call more, one packet fewer. With `--defer-accept`
+//! as well (`raw-setup-defer`) its listener is set up as `tether::Server`
+//! sets up its own (deferred accept, `TCP_NODELAY` copied from the
+//! listener; see `accept_loop`): the limit for tether's server since it does.
 
 use socket2::SockRef;
 use tether_proto::handshake::{accept_value, ACCEPT_LEN};

@@ -16,7 +16,8 @@ pub struct Config {
     /// connect and, through a proxy, the proxy's answer (default 10 s).
     pub connect_timeout: Duration,
     /// The longest the opening handshake may take: the TLS handshake for
-    /// `wss://` and the HTTP upgrade (default 10 s).
+    /// `wss://` and the HTTP upgrade (default 10 s). A server counts it
+    /// from the accept (see `Server::defer_accept` for when that is).
     pub handshake_timeout: Duration,
     /// How long to wait for the peer's part of the closing handshake
     /// before dropping the connection (default 5 s).

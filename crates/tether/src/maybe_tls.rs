@@ -90,19 +90,41 @@ impl MaybeTlsStream {
     /// they are written with `MSG_MORE`, which holds a segment's tail back
     /// until the shutdown: the close frame and the FIN then leave in one
     /// segment instead of two, which saves the server a packet's send, and
-    /// the peer its receipt, on every connection it closes. Elsewhere, a
-    /// plain vectored write.
+    /// the peer its receipt, on every connection it closes. Over TLS they
+    /// are only encrypted into the session's buffer: the shutdown's
+    /// close_notify then goes out with them in one write instead of two.
+    /// Elsewhere, a plain vectored write.
     pub(crate) fn poll_write_last(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        #[allow(irrefutable_let_patterns)] // without TLS and HTTP/2, the only variant
-        if let MaybeTlsStream::Plain(tcp) = &*self {
-            return poll_send_more(tcp, cx, bufs);
+        match &mut *self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            MaybeTlsStream::Plain(tcp) => return poll_send_more(tcp, cx, bufs),
+            #[cfg(feature = "rustls")]
+            MaybeTlsStream::Rustls(tls) => {
+                // The session takes what fits under its buffer limit; with
+                // nothing taken, write out what it holds as usual.
+                if let Ok(taken @ 1..) = buffer_in_session(tls, bufs) {
+                    return Poll::Ready(Ok(taken));
+                }
+            }
+            #[allow(unreachable_patterns)] // the other variants, where they exist
+            _ => {}
         }
         self.poll_write_vectored(cx, bufs)
+    }
+}
+
+/// Encrypts `bufs` into the TLS session's send buffer without writing it
+/// out; returns how many bytes it took.
+#[cfg(feature = "rustls")]
+fn buffer_in_session(tls: &mut tokio_rustls::TlsStream<TcpStream>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    use std::io::Write;
+    match tls {
+        tokio_rustls::TlsStream::Client(s) => s.get_mut().1.writer().write_vectored(bufs),
+        tokio_rustls::TlsStream::Server(s) => s.get_mut().1.writer().write_vectored(bufs),
     }
 }
 

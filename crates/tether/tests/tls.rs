@@ -264,6 +264,14 @@ async fn a_tls_server_checks_origins_and_shuts_down_gracefully() {
     ws.send(Message::text("over tls")).await.unwrap();
     assert_eq!(timeout(LIMIT, ws.next()).await.unwrap().unwrap().unwrap(), Message::text("over tls"));
 
+    // A client's close is answered: the server's close frame waits in the
+    // TLS session for its close_notify, and both leave in one write.
+    let mut leaving =
+        tether::connect_with(&url).tls(trusting(&pki)).origin("https://good.example").connect().await.unwrap();
+    timeout(LIMIT, leaving.close(CloseCode(4000), "tls bye")).await.unwrap().unwrap();
+    assert_eq!(leaving.close_frame(), Some(&CloseFrame::new(CloseCode(4000), "tls bye")));
+    assert!(timeout(LIMIT, leaving.next()).await.unwrap().is_none());
+
     shutdown.shutdown();
     assert!(timeout(LIMIT, ws.next()).await.unwrap().is_none(), "the stream ends cleanly");
     assert_eq!(ws.close_frame().map(|f| f.code), Some(CloseCode::GOING_AWAY));

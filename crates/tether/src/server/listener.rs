@@ -5,8 +5,8 @@
 //!   connection over only once its first bytes have come (the HTTP
 //!   request, TLS ClientHello or HTTP/2 preface: a WebSocket client always
 //!   speaks first), or once it has waited about a second for them. The
-//!   server is then woken once per new connection instead of twice (the
-//!   TCP handshake's last ACK, then the request), reads the request at its
+//!   server then hears of a new connection once instead of twice (the TCP
+//!   handshake's last ACK, then the request), reads the request at its
 //!   first attempt, and a connection that never says anything takes no
 //!   handshake slot for that second. nginx (`listen … deferred`) and
 //!   HAProxy (`defer-accept`) offer the same.

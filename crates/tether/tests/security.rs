@@ -164,7 +164,7 @@ async fn silent_connections_take_no_handshake_slot() {
     assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
     drop(silent);
 
-    // Without deferral, the same two silent connections fill both slots.
+    // Without deferral, two silent connections fill both slots.
     let Started { addr, url, .. } =
         start(|s| s.max_pending_handshakes(2).defer_accept(false), tether::Config::default()).await;
     echo_once(&url).await.expect("the server runs");

@@ -233,4 +233,38 @@ mod tests {
         client.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, close);
     }
+
+    /// Over TLS the last write waits in the session, and the shutdown's
+    /// close_notify takes it out: nothing reaches the peer before, then
+    /// the bytes and a clean end of the TLS stream.
+    #[cfg(feature = "rustls")]
+    #[tokio::test]
+    async fn over_tls_the_last_write_leaves_with_close_notify() {
+        use crate::tls::{connect, Alpn, ClientTls, Roots, ServerTls};
+        use tether_testkit::pki::{Leaf, TestPki};
+
+        let pki = TestPki::new();
+        let id = pki.identity(Leaf::Good);
+        let server_tls = ServerTls::from_pem_files(&id.cert, &id.key).unwrap();
+        let client_tls = ClientTls::new().roots(Roots::Empty).add_ca_pem_file(&pki.ca).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(listener.local_addr().unwrap()), listener.accept());
+        let (client, server) = tokio::join!(
+            connect(&client_tls, "localhost", client.unwrap(), Alpn::Http11),
+            server_tls.accept(accepted.unwrap().0)
+        );
+        let (mut client, mut server) = (client.unwrap(), server.unwrap());
+        let close = [0x88, 0x02, 0x03, 0xe8];
+        let sent = poll_fn(|cx| {
+            Pin::new(&mut server).poll_write_last(cx, &[IoSlice::new(&close[..1]), IoSlice::new(&close[1..])])
+        });
+        assert_eq!(sent.await.unwrap(), close.len());
+        let mut early = [0; 8];
+        let read = tokio::time::timeout(Duration::from_millis(100), client.read(&mut early)).await;
+        assert!(read.is_err(), "held in the TLS session until the shutdown: {read:?}");
+        server.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.expect("a clean end: close_notify came");
+        assert_eq!(got, close);
+    }
 }
